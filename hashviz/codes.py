@@ -1,0 +1,103 @@
+"""Packed binary codes: uint8 (n, bits // 8) in np.packbits order.
+
+Bit 0 of a code is the most significant bit of byte 0. A code bit of 1 means +1, 0 means -1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashviz.errors import HashvizError
+
+
+def check_bits(bits: int) -> int:
+    """Return bits if it is a positive multiple of 8, else raise HashvizError."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits <= 0 or bits % 8:
+        raise HashvizError(f"code length must be a positive multiple of 8 bits, got {bits!r}")
+    return int(bits)
+
+
+def pack_signs(signs: np.ndarray) -> np.ndarray:
+    """Pack {-1,+1} (or any real values, thresholded at 0) of shape (n, bits) into uint8 (n, bits//8).
+
+    A value > 0 becomes bit 1; a value <= 0 becomes bit 0 (sign(0) is taken as -1).
+    """
+    signs = np.asarray(signs)
+    if signs.ndim != 2:
+        raise HashvizError(f"codes must be a 2-D array (n, bits), got shape {signs.shape}")
+    check_bits(signs.shape[1])
+    return np.packbits(signs > 0, axis=1)
+
+
+def pack_bits01(bits01: np.ndarray) -> np.ndarray:
+    """Pack {0,1} of shape (n, bits) into uint8 (n, bits//8)."""
+    bits01 = np.asarray(bits01)
+    if bits01.ndim != 2:
+        raise HashvizError(f"codes must be a 2-D array (n, bits), got shape {bits01.shape}")
+    check_bits(bits01.shape[1])
+    if not np.isin(bits01, (0, 1)).all():
+        raise HashvizError("expected codes in {0, 1}")
+    return np.packbits(bits01.astype(bool), axis=1)
+
+
+def pack_any(codes: np.ndarray) -> np.ndarray:
+    """Pack codes given in {-1,+1} or {0,1} (as exported by DeepHash-pytorch) into uint8."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.size == 0:
+        raise HashvizError(f"codes must be a non-empty 2-D array (n, bits), got shape {codes.shape}")
+    values = np.unique(codes)
+    if np.isin(values, (-1, 1)).all():
+        return pack_signs(codes)
+    if np.isin(values, (0, 1)).all():
+        return pack_bits01(codes)
+    raise HashvizError(f"codes must hold only -1/+1 or 0/1, found values like {values[:5].tolist()}")
+
+
+def unpack_bits01(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """uint8 (n, bits//8) -> uint8 {0,1} (n, bits)."""
+    packed = check_packed(packed, bits)
+    return np.unpackbits(packed, axis=1)
+
+
+def unpack_signs(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """uint8 (n, bits//8) -> float32 {-1,+1} (n, bits)."""
+    return unpack_bits01(packed, bits).astype(np.float32) * 2 - 1
+
+
+def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes") -> np.ndarray:
+    """Validate a packed code array (uint8, 2-D, and bits//8 bytes wide when bits is given)."""
+    if not isinstance(packed, np.ndarray):
+        raise HashvizError(f"{what} must be a numpy array, got {type(packed).__name__}")
+    if packed.dtype != np.uint8:
+        raise HashvizError(f"{what} must be packed uint8 (n, bits/8), got dtype {packed.dtype}")
+    if packed.ndim != 2:
+        raise HashvizError(f"{what} must be 2-D (n, bits/8), got shape {packed.shape}")
+    if bits is not None and packed.shape[1] * 8 != check_bits(bits):
+        raise HashvizError(
+            f"{what} have {packed.shape[1] * 8} bits but {bits} were expected")
+    return packed
+
+
+_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
+
+
+def hamming_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
+    """Hamming distances between packed codes: uint8/uint16 (n_queries, n_database).
+
+    Byte-wise XOR then a popcount table; small ints keep memory at n_q * n_db bytes per byte column.
+    """
+    check_packed(queries, what="query codes")
+    check_packed(database, what="database codes")
+    if queries.shape[1] != database.shape[1]:
+        raise HashvizError(
+            f"query codes have {queries.shape[1] * 8} bits, database codes {database.shape[1] * 8}")
+    dtype = np.uint8 if queries.shape[1] * 8 < 256 else np.uint16
+    out = np.zeros((queries.shape[0], database.shape[0]), dtype=dtype)
+    for byte in range(queries.shape[1]):
+        out += _POPCOUNT[np.bitwise_xor.outer(queries[:, byte], database[:, byte])]
+    return out
+
+
+def bit_strip(packed_code: np.ndarray) -> str:
+    """One code as a string of 0/1 characters (bit 0 first)."""
+    return "".join(str(b) for b in np.unpackbits(np.asarray(packed_code, dtype=np.uint8).ravel()))
