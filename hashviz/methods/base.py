@@ -1,0 +1,123 @@
+"""Shared mechanism of the deep methods: each family base turns a batch's labels into what its
+losses need (a similarity matrix, triplets, class centres, codebooks) once; a method then writes
+only its loss (after pytorch-metric-learning's GenericPairLoss).
+
+Every deep method is a torch Module taking the network output u (B, output_dim) and integer
+labels (B,); whatever parameters the loss owns (a classifier, codebooks) live in the module and
+are saved with the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from hashviz.codes import check_bits, pack_signs
+
+
+class DeepHashMethod(nn.Module):
+    """Base of all deep methods: hyper-parameters, the training recipe and sign encoding."""
+
+    #: hyper-parameter defaults; unknown keywords are refused.
+    defaults: dict = {}
+    #: trainer recipe this method was tuned with (overridable from the CLI / Train page).
+    recipe: dict = {"lr": 1e-3, "epochs": 15}
+
+    def __init__(self, bits: int, num_classes: int = 10, **hyper):
+        super().__init__()
+        unknown = set(hyper) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; "
+                            f"known: {sorted(self.defaults) or 'none'}")
+        self.bits = check_bits(bits)
+        self.num_classes = int(num_classes)
+        self.hyper = {**self.defaults, **hyper}
+        self.epoch, self.epochs = 0, 1
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the network output u."""
+        return self.bits
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        """Called by the trainer before each epoch (continuation schedules hook in here)."""
+        self.epoch, self.epochs = epoch, epochs
+
+    def forward(self, u: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.loss(u, labels)
+
+    def loss(self, u: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode_outputs(self, u: torch.Tensor) -> np.ndarray:
+        """Network outputs -> packed codes uint8 (n, bits // 8); b = sign(u) with sign(0) = -1."""
+        return pack_signs(u.detach().cpu().numpy())
+
+    def extra_config(self) -> dict:
+        """What config.json should record beyond bits and hyper-parameters."""
+        return {}
+
+
+def similarity_matrix(labels: torch.Tensor) -> torch.Tensor:
+    """s_ij = 1 if items i and j share a label (multi-hot: at least one), else 0; float (B, B)."""
+    if labels.dim() == 2:
+        return (labels.float() @ labels.float().T > 0).float()
+    return (labels[:, None] == labels[None, :]).float()
+
+
+def quantization_gap(u: torch.Tensor) -> torch.Tensor:
+    """Mean over items of ||sign(u) - u||^2 (the usual quantization penalty)."""
+    return (u.sign().detach() - u).pow(2).sum(1).mean()
+
+
+class PairwiseMethod(DeepHashMethod):
+    """Pairwise similarity preserving: the batch's similarity matrix is built once per step."""
+
+    def loss(self, u, labels):
+        return self.pair_loss(u, similarity_matrix(labels))
+
+    def pair_loss(self, u: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def off_diagonal(n: int, device=None) -> torch.Tensor:
+    return ~torch.eye(n, dtype=torch.bool, device=device)
+
+
+class ClassificationMethod(DeepHashMethod):
+    """Classification-oriented: a method learns codes that predict (or sit at) class targets."""
+
+    def loss(self, u, labels):
+        return self.class_loss(u, labels)
+
+    def class_loss(self, u: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def hadamard_centres(bits: int, num_classes: int, seed: int = 0) -> torch.Tensor:
+    """CSQ's hash centres, {-1,+1} float (num_classes, bits).
+
+    Rows of a Sylvester Hadamard matrix and their negations, leaving out the all-ones row (and
+    its negation) so every centre is balanced; any two centres are then bits/2 (or bits) apart.
+    When 2*(bits-1) < num_classes, random balanced centres are drawn instead, keeping the set
+    with the largest minimum distance of 200 seeded tries.
+    """
+    size = 1
+    while size < bits:
+        size *= 2
+    if size == bits and 2 * (bits - 1) >= num_classes:
+        h = torch.ones(1, 1)
+        while h.shape[0] < bits:
+            h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+        rows = torch.cat([h[1:], -h[1:]], 0)
+        return rows[:num_classes].clone()
+    rng = np.random.default_rng(seed)
+    best, best_gap = None, -1
+    for _ in range(200):
+        c = np.stack([rng.permutation(np.repeat([1.0, -1.0], bits // 2)) for _ in range(num_classes)])
+        gap = (bits - c @ c.T)[~np.eye(num_classes, dtype=bool)].min() / 2
+        if gap > best_gap:
+            best, best_gap = c, gap
+    return torch.tensor(best, dtype=torch.float32)

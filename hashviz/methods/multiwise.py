@@ -1,0 +1,1 @@
+"""placeholder: multiwise methods come next."""

@@ -1,0 +1,1 @@
+"""placeholder: quantization methods come next."""
