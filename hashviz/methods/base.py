@@ -72,6 +72,14 @@ def quantization_gap(u: torch.Tensor) -> torch.Tensor:
     return (u.sign().detach() - u).pow(2).sum(1).mean()
 
 
+def straight_through(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
+    """The value of `forward` with the gradient of `backward` (the straight-through estimator).
+
+    `straight_through(signs, u)` is sign in the forward pass and identity in the backward pass.
+    """
+    return backward + (forward - backward).detach()
+
+
 class PairwiseMethod(DeepHashMethod):
     """Pairwise similarity preserving: the batch's similarity matrix is built once per step."""
 
