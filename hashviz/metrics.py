@@ -1,0 +1,417 @@
+"""Retrieval metrics for binary hash codes: the definitions every page and table quotes.
+
+The same text, with worked examples, is in docs/metrics.md.
+
+Ranking
+    For one query, the database is ranked by Hamming distance ascending; ties are broken by database
+    index ascending (the order of ``np.argsort(distances, kind="stable")``). Position i = 1, 2, ... n.
+
+Relevance
+    Single-label (labels int, shape (n,)): a database item is relevant when its label equals the
+    query's. Multi-label (labels multi-hot 0/1, shape (n, C)): relevant when they share at least one
+    label.
+
+Excluding a row
+    ``exclude[q] = t`` removes database row t from query q's database before anything is computed
+    (for validation queries that are also in the database); -1 removes nothing. Everything below is
+    then computed on the remaining n' = n - 1 items, exactly as if the row had been deleted.
+
+mAP@k (``map_all``: k = n, ``map_1000``: k = 1000), k capped to n'
+    rel_i = 1 when the item at position i is relevant, P@i = (rel_1 + ... + rel_i) / i,
+    R_k = rel_1 + ... + rel_k (relevant items in the top k).
+    AP@k = (1 / R_k) * sum_{i <= k, rel_i = 1} P@i, and AP@k = 0 when R_k = 0.
+    mAP@k = mean of AP@k over all queries (queries without a relevant item count as 0).
+    This is DeepHash-pytorch's CalcTopMap, without its bug of dropping the last database item.
+
+Tie-aware mAP (``map_tie_aware``; He et al., arXiv 1705.08562)
+    The expected AP@all when the items inside each Hamming-distance tie are put in a uniformly
+    random order (instead of index order). Closed form: for the tie group at distance d with n_d
+    items of which r_d are relevant, preceded by N_d items of which R_d are relevant, and R relevant
+    items in total,
+        E[group sum] = (r_d / n_d) * sum_{p=1..n_d} (R_d + 1 + (p - 1)(r_d - 1)/(n_d - 1)) / (N_d + p)
+                     = (r_d / n_d) * [ (R_d + 1) * dH + (r_d - 1)/(n_d - 1) * (n_d - (N_d + 1) * dH) ]
+    with dH = H(N_d + n_d) - H(N_d), H the harmonic numbers, and the (r_d - 1)/(n_d - 1) term taken
+    as 0 when n_d = 1. Tie-aware AP = (1/R) * sum over d of E[group sum] (0 when R = 0); tie-aware
+    mAP is its mean over queries. (Reason: position p of the group is relevant with probability
+    r_d/n_d, and given that, the other r_d - 1 relevant items fall among the first p - 1 positions
+    (p - 1)(r_d - 1)/(n_d - 1) times on average; AP is linear in that count.) It needs only the
+    per-distance counts, so it costs O(bits) per query after the distance histogram.
+
+Hamming-radius lookup (``pr_curve``, ``p_h2``, ``p_h2_empty``)
+    The ball of radius r around a query is every (non-excluded) database item at distance <= r.
+    pr_curve, for r = 0 .. bits, pools all queries (micro average):
+        precision(r) = sum_q |relevant in ball_q(r)| / sum_q |ball_q(r)|   (0 when every ball is empty)
+        recall(r)    = sum_q |relevant in ball_q(r)| / sum_q |relevant_q|  (0 when nothing is relevant)
+    p_h2 = mean over queries of |relevant in ball_q(2)| / |ball_q(2)|, where a query whose ball is
+    empty counts as precision 0; p_h2_empty = share of queries whose radius-2 ball is empty.
+
+precision@k (``precision_at_k``, k in 1, 10, 100, 1000)
+    Mean over queries of (relevant items in the top k') / k' with k' = min(k, n'); the dict key stays
+    k. (0 for a query whose database is empty after exclusion.)
+
+All results are plain Python floats; ``evaluate`` is exact (same numbers as sorting, up to float
+rounding) and runs in O(n_q * n_db) time with O(n_db) memory via a compiled single pass per query.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from hashviz.codes import check_packed
+from hashviz.errors import HashvizError
+
+PRECISION_KS = (1, 10, 100, 1000)
+MAP_K = 1000
+LOOKUP_RADIUS = 2
+
+__all__ = [
+    "PRECISION_KS",
+    "MAP_K",
+    "LOOKUP_RADIUS",
+    "evaluate",
+    "average_precision_per_query",
+    "relevance",
+    "rank_database",
+    "tie_aware_ap_from_counts",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+def _check_codes(query_codes, database_codes):
+    check_packed(query_codes, what="query codes")
+    check_packed(database_codes, what="database codes")
+    if query_codes.shape[0] == 0:
+        raise HashvizError("query codes are empty: need at least one query")
+    if database_codes.shape[0] == 0:
+        raise HashvizError("database codes are empty: need at least one database item")
+    if query_codes.shape[1] == 0:
+        raise HashvizError("codes have 0 bits: expected packed uint8 (n, bits/8) with bits >= 8")
+    if query_codes.shape[1] != database_codes.shape[1]:
+        raise HashvizError(
+            f"query codes have {query_codes.shape[1] * 8} bits but database codes have "
+            f"{database_codes.shape[1] * 8}: encode both with the same model")
+
+
+def _check_labels(labels, n, what):
+    if not isinstance(labels, np.ndarray):
+        raise HashvizError(f"{what} must be a numpy array, got {type(labels).__name__}")
+    if labels.ndim not in (1, 2):
+        raise HashvizError(
+            f"{what} must be int (n,) (single-label) or multi-hot (n, C), got shape {labels.shape}")
+    if labels.shape[0] != n:
+        raise HashvizError(f"{what} have {labels.shape[0]} rows but there are {n} codes")
+    if labels.ndim == 1:
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise HashvizError(f"single-label {what} must be integers, got dtype {labels.dtype}")
+    else:
+        if labels.shape[1] == 0:
+            raise HashvizError(f"multi-hot {what} have 0 classes")
+        if not (labels.dtype == bool or np.issubdtype(labels.dtype, np.number)):
+            raise HashvizError(f"multi-hot {what} must be 0/1 numbers, got dtype {labels.dtype}")
+        if labels.dtype != bool and not np.isin(labels, (0, 1)).all():
+            raise HashvizError(f"multi-hot {what} must hold only 0 and 1")
+    return labels
+
+
+def _check_label_pair(query_labels, database_labels, n_q, n_db):
+    _check_labels(query_labels, n_q, "query labels")
+    _check_labels(database_labels, n_db, "database labels")
+    if query_labels.ndim != database_labels.ndim:
+        raise HashvizError(
+            "query and database labels must be the same kind: both int (n,) or both multi-hot (n, C); "
+            f"got shapes {query_labels.shape} and {database_labels.shape}")
+    if query_labels.ndim == 2 and query_labels.shape[1] != database_labels.shape[1]:
+        raise HashvizError(
+            f"query labels have {query_labels.shape[1]} classes, database labels "
+            f"{database_labels.shape[1]}")
+
+
+def _check_exclude(exclude, n_q, n_db):
+    if exclude is None:
+        return np.full(n_q, -1, dtype=np.int64)
+    exclude = np.asarray(exclude)
+    if exclude.shape != (n_q,) or not np.issubdtype(exclude.dtype, np.integer):
+        raise HashvizError(
+            f"exclude must be int (n_queries,) = ({n_q},) with a database row or -1 per query, "
+            f"got {exclude.dtype} {exclude.shape}")
+    if exclude.size and (exclude.min() < -1 or exclude.max() >= n_db):
+        raise HashvizError(f"exclude holds rows outside -1 .. {n_db - 1}")
+    return exclude.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Simple public helpers
+# --------------------------------------------------------------------------------------------
+
+def relevance(query_labels: np.ndarray, database_labels: np.ndarray) -> np.ndarray:
+    """bool (n_q, n_db): same label (int (n,) labels) or at least one shared label (multi-hot (n, C))."""
+    query_labels = np.asarray(query_labels)
+    database_labels = np.asarray(database_labels)
+    _check_label_pair(query_labels, database_labels, len(query_labels), len(database_labels))
+    if query_labels.ndim == 1:
+        return query_labels[:, None] == database_labels[None, :]
+    q = query_labels.astype(np.float32)
+    d = database_labels.astype(np.float32)
+    return (q @ d.T) > 0.5
+
+
+def rank_database(distances_1d: np.ndarray) -> np.ndarray:
+    """int64 database order for one query: Hamming distance ascending, ties by index ascending."""
+    distances_1d = np.asarray(distances_1d)
+    if distances_1d.ndim != 1:
+        raise HashvizError(f"expected one query's distances (n_db,), got shape {distances_1d.shape}")
+    return np.argsort(distances_1d, kind="stable").astype(np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _harmonic(n: int) -> np.ndarray:
+    """float64 H[0..n], H[m] = 1 + 1/2 + ... + 1/m, summed in extended precision."""
+    h = np.zeros(n + 1, dtype=np.longdouble)
+    h[1:] = np.cumsum(1.0 / np.arange(1, n + 1, dtype=np.longdouble))
+    out = h.astype(np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) -> np.ndarray:
+    """Tie-aware AP (expected AP@all under random order within ties) from per-distance counts.
+
+    counts, relevant_counts: int (n_q, bits + 1): database items / relevant items at each distance.
+    Returns float64 (n_q,); see the module docstring for the formula.
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    r = np.asarray(relevant_counts, dtype=np.int64)
+    before = np.cumsum(n, axis=1) - n
+    rel_before = np.cumsum(r, axis=1) - r
+    total = int(n.sum(axis=1).max()) if n.size else 0
+    h = _harmonic(total)
+    dh = h[before + n] - h[before]
+    nf = n.astype(np.float64)
+    rf = r.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n > 0, rf / np.maximum(nf, 1), 0.0)
+        inner = np.where(n > 1, (rf - 1) / np.maximum(nf - 1, 1), 0.0)
+    group = share * ((rel_before + 1) * dh + inner * (nf - (before + 1) * dh))
+    group = np.where(r > 0, group, 0.0)
+    r_tot = r.sum(axis=1)
+    return np.where(r_tot > 0, group.sum(axis=1) / np.maximum(r_tot, 1), 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The compiled single pass
+# --------------------------------------------------------------------------------------------
+
+def _words(packed: np.ndarray) -> np.ndarray:
+    """uint8 (n, B) -> uint64 (n, ceil(B/8)) zero-padded; popcount of XOR is unchanged."""
+    n, b = packed.shape
+    w = -(-b // 8)
+    out = np.zeros((n, w * 8), dtype=np.uint8)
+    out[:, :b] = packed
+    return out.view(np.uint64)
+
+
+def _label_words(labels: np.ndarray) -> np.ndarray:
+    """int64 (n, L): the label itself (single-label) or multi-hot packed into 64-bit masks."""
+    if labels.ndim == 1:
+        return labels.astype(np.int64)[:, None].copy()
+    return _words(np.packbits(labels.astype(bool), axis=1)).view(np.int64)
+
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_S1, _S2, _S4, _S56 = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+
+
+def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compiled by _kernel()
+    n_q, n_w = qw.shape
+    n_db = dw.shape[0]
+    n_l = ql.shape[1]
+    n_k = ks.shape[0]
+    hist_n = np.zeros((n_q, bits + 1), dtype=np.int64)
+    hist_r = np.zeros((n_q, bits + 1), dtype=np.int64)
+    ap_all = np.zeros(n_q, dtype=np.float64)
+    ap_k = np.zeros(n_q, dtype=np.float64)
+    hits = np.zeros((n_q, n_k), dtype=np.int64)
+    dist = np.empty(n_db, dtype=np.int32)
+    rel = np.empty(n_db, dtype=np.uint8)
+    before = np.empty(bits + 1, dtype=np.int64)
+    rel_before = np.empty(bits + 1, dtype=np.int64)
+    seen = np.empty(bits + 1, dtype=np.int64)
+    seen_rel = np.empty(bits + 1, dtype=np.int64)
+    k_eff = np.empty(n_k, dtype=np.int64)
+    for q in range(n_q):
+        ex = exclude[q]
+        # pass 1: distances (popcount of XOR), relevance, per-distance counts
+        for t in range(n_db):
+            d = 0
+            for w in range(n_w):
+                x = qw[q, w] ^ dw[t, w]
+                x = x - ((x >> _S1) & _M1)
+                x = (x & _M2) + ((x >> _S2) & _M2)
+                x = (x + (x >> _S4)) & _M4
+                d += int((x * _H01) >> _S56)
+            r = 0
+            if single:
+                if ql[q, 0] == dl[t, 0]:
+                    r = 1
+            else:
+                for w in range(n_l):
+                    if (ql[q, w] & dl[t, w]) != 0:
+                        r = 1
+                        break
+            dist[t] = d
+            rel[t] = r
+            if t != ex:
+                hist_n[q, d] += 1
+                hist_r[q, d] += r
+        n_eff = n_db - 1 if ex >= 0 else n_db
+        km = min(kmap, n_eff)
+        for i in range(n_k):
+            k_eff[i] = min(ks[i], n_eff)
+        acc_n = 0
+        acc_r = 0
+        for d in range(bits + 1):
+            before[d] = acc_n
+            rel_before[d] = acc_r
+            acc_n += hist_n[q, d]
+            acc_r += hist_r[q, d]
+            seen[d] = 0
+            seen_rel[d] = 0
+        if acc_r == 0:
+            continue
+        # pass 2, in index order: an item's position is (items at a smaller distance) + (items at
+        # its distance with index <= its own), which is exactly the stable ranking
+        s_all = 0.0
+        s_k = 0.0
+        r_k = 0
+        for t in range(n_db):
+            if t == ex:
+                continue
+            d = dist[t]
+            seen[d] += 1
+            if rel[t]:
+                seen_rel[d] += 1
+                pos = before[d] + seen[d]
+                prec = (rel_before[d] + seen_rel[d]) / pos
+                s_all += prec
+                if pos <= km:
+                    s_k += prec
+                    r_k += 1
+                for i in range(n_k):
+                    if pos <= k_eff[i]:
+                        hits[q, i] += 1
+        ap_all[q] = s_all / acc_r
+        if r_k > 0:
+            ap_k[q] = s_k / r_k
+    return hist_n, hist_r, ap_all, ap_k, hits
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel():
+    """The compiled pass (numba, cached on disk; imported lazily so `import hashviz.metrics` is cheap)."""
+    import numba
+
+    return numba.njit(cache=True, nogil=True, boundscheck=False)(_single_pass_py)
+
+
+def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
+    bits = query_codes.shape[1] * 8
+    single = query_labels.ndim == 1
+    return _kernel()(
+        _words(query_codes), _words(database_codes),
+        _label_words(query_labels), _label_words(database_labels), single,
+        exclude, int(kmap), np.asarray(ks, dtype=np.int64), bits)
+
+
+def _prepare(query_codes, database_codes, query_labels, database_labels, exclude):
+    _check_codes(query_codes, database_codes)
+    _check_label_pair(query_labels, database_labels, query_codes.shape[0], database_codes.shape[0])
+    exclude = _check_exclude(exclude, query_codes.shape[0], database_codes.shape[0])
+    return exclude
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+def average_precision_per_query(query_codes: np.ndarray, database_codes: np.ndarray,
+                                query_labels: np.ndarray, database_labels: np.ndarray,
+                                top_k: int | None = None, *, exclude: np.ndarray | None = None,
+                                tie_aware: bool = False) -> np.ndarray:
+    """float64 (n_q,): AP@top_k per query (top_k None = all; capped to the database size).
+
+    Same definitions as ``evaluate`` (module docstring): ranking by distance then index, AP@k divides
+    by the relevant items in the top k, a query without one gets 0. ``tie_aware=True`` gives the
+    expected AP@all under random order within ties (top_k must then be None). ``exclude`` as in
+    ``evaluate``.
+    """
+    exclude = _prepare(query_codes, database_codes, query_labels, database_labels, exclude)
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise HashvizError(f"top_k must be a positive integer or None, got {top_k!r}")
+        if tie_aware:
+            raise HashvizError("tie-aware AP is defined for the whole ranking: use top_k=None")
+    n_db = database_codes.shape[0]
+    kmap = n_db if top_k is None else min(int(top_k), n_db)
+    hist_n, hist_r, ap_all, ap_k, _ = _single_pass(
+        query_codes, database_codes, query_labels, database_labels, exclude, kmap,
+        np.zeros(0, dtype=np.int64))
+    if tie_aware:
+        return tie_aware_ap_from_counts(hist_n, hist_r)
+    return ap_all if top_k is None else ap_k
+
+
+def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
+             database_labels: np.ndarray, exclude: np.ndarray | None = None) -> dict:
+    """The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
+
+    query_labels / database_labels: int (n,) (single-label) or multi-hot (n, C) (multi-label).
+    exclude: optional int (n_q,), a database row to leave out for each query (-1 for none).
+
+    Returns a JSON-serialisable dict of plain floats::
+
+        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,
+         "precision_at_k": {1: float, 10: float, 100: float, 1000: float},
+         "pr_curve": {"radius": [0 .. bits], "precision": [...], "recall": [...]}}
+    """
+    exclude = _prepare(query_codes, database_codes, query_labels, database_labels, exclude)
+    bits = query_codes.shape[1] * 8
+    hist_n, hist_r, ap_all, ap_k, hits = _single_pass(
+        query_codes, database_codes, query_labels, database_labels, exclude, MAP_K, PRECISION_KS)
+
+    n_eff = hist_n.sum(axis=1)
+    k_eff = np.minimum(np.asarray(PRECISION_KS, dtype=np.int64)[None, :], n_eff[:, None])
+    p_at_k = np.where(k_eff > 0, hits / np.maximum(k_eff, 1), 0.0).mean(axis=0)
+
+    ball_n = np.cumsum(hist_n, axis=1)          # (n_q, bits + 1): items within radius r
+    ball_r = np.cumsum(hist_r, axis=1)
+    sum_n = ball_n.sum(axis=0)
+    sum_r = ball_r.sum(axis=0)
+    total_rel = int(hist_r.sum())
+    precision = np.where(sum_n > 0, sum_r / np.maximum(sum_n, 1), 0.0)
+    recall = sum_r / total_rel if total_rel else np.zeros(bits + 1)
+
+    r2 = min(LOOKUP_RADIUS, bits)
+    in2, rel2 = ball_n[:, r2], ball_r[:, r2]
+    p_h2 = np.where(in2 > 0, rel2 / np.maximum(in2, 1), 0.0).mean()
+
+    return {
+        "map_all": float(ap_all.mean()),
+        "map_1000": float(ap_k.mean()),
+        "map_tie_aware": float(tie_aware_ap_from_counts(hist_n, hist_r).mean()),
+        "p_h2": float(p_h2),
+        "p_h2_empty": float((in2 == 0).mean()),
+        "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, p_at_k)},
+        "pr_curve": {
+            "radius": list(range(bits + 1)),
+            "precision": [float(v) for v in precision],
+            "recall": [float(v) for v in recall],
+        },
+    }
