@@ -1,0 +1,235 @@
+"""The `hashviz` command. Errors a user can cause print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hashviz.errors import HashvizError
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _tqdm_progress():
+    """A progress(stage, done, total, info) callback drawing one tqdm bar per stage."""
+    from tqdm import tqdm
+    bars = {}
+
+    def progress(stage, done, total, info):
+        if stage == "epoch":
+            bar = bars.get("train")
+            if bar is not None:
+                bar.set_postfix(epoch=info.get("epoch"), val_map=f"{info.get('val_map', 0):.3f}")
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step" if stage == "train" else "img",
+                                     leave=False, file=sys.stderr)
+        bar.total = total
+        bar.update(done - bar.n)
+        if "loss" in info:
+            bar.set_postfix(epoch=info.get("epoch"), loss=f"{info['loss']:.4f}", refresh=False)
+        if done >= total:
+            bar.close()
+            bars.pop(stage, None)
+    return progress
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_methods(args) -> int:
+    from hashviz.methods import list_methods
+    rows = [(m.name, m.family, m.paper, m.code_type) for m in list_methods()]
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'name':<{width}}{'family':<16}{'paper':<22}code")
+    for name, family, paper, code in rows:
+        print(f"{name:<{width}}{family:<16}{paper:<22}{code}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from hashviz.methods.regularizers import parse_reg
+    from hashviz.training import TrainSpec, build_model
+    spec = TrainSpec(method=args.method, bits=args.bits, dataset=args.dataset, protocol=args.protocol,
+                     seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                     regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),
+                     backbone=args.backbone, max_train=args.max_train)
+    out = build_model(spec, Path(args.out), progress=_tqdm_progress(), overwrite=args.overwrite)
+    return cmd_eval(argparse.Namespace(model=str(out), json=False), header=f"saved {out}")
+
+
+def _parse_hyper(items: list[str]) -> dict:
+    hyper = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise HashvizError(f"--hyper expects name=value, got {item!r}")
+        try:
+            hyper[key] = json.loads(value)
+        except json.JSONDecodeError:
+            hyper[key] = value
+    return hyper
+
+
+def cmd_eval(args, header: str | None = None) -> int:
+    from hashviz.data import describe_protocol
+    from hashviz.evaluation import model_metrics
+    from hashviz.zoo import load_model_dir
+    model = load_model_dir(Path(args.model))
+    metrics = model_metrics(model)
+    protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
+    if args.json:
+        keys = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty", "precision_at_k")
+        print(json.dumps({**{k: metrics[k] for k in keys}, "protocol": protocol,
+                          "bits": model.bits, "method": model.method}))
+        return 0
+    if header:
+        print(header)
+    print(f"{model.name}: {model.method} ({model.family}), {model.bits} bits, {model.code_type} codes")
+    print(f"protocol: {protocol}")
+    print("ranking: Hamming distance, ties by database index; a query with no relevant item in the "
+          "top k scores AP 0")
+    print(f"  mAP@all            {metrics['map_all']:.4f}")
+    print(f"  mAP@1000           {metrics['map_1000']:.4f}")
+    print(f"  tie-aware mAP@all  {metrics['map_tie_aware']:.4f}")
+    print(f"  P@H<=2             {metrics['p_h2']:.4f}  (empty ball: {metrics['p_h2_empty']:.1%} of "
+          "queries, counted as precision 0)")
+    for k, value in metrics["precision_at_k"].items():
+        print(f"  P@{k:<16}{value:.4f}")
+    return 0
+
+
+def cmd_import_codes(args) -> int:
+    from hashviz.importing import import_codes
+    out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
+                       Path(args.out), method=args.method, family=args.family)
+    print(f"imported codes into {out}")
+    return 0
+
+
+def cmd_zoo_build(args) -> int:
+    from hashviz.zoo_build import build_starter_zoo
+    built = build_starter_zoo(Path(args.root), progress=_tqdm_progress(), log=print,
+                              only=args.only, projections=not args.no_projections)
+    print(f"starter zoo in {args.root}: {len(built)} model(s) built")
+    return 0
+
+
+def cmd_zoo_results(args) -> int:
+    from hashviz.zoo_build import results_table
+    results_table(Path(args.root), Path(args.out), bits=tuple(args.bits), methods=args.methods,
+                  progress=_tqdm_progress(), log=print, ablation=not args.no_ablation)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    script = BENCH_DIR / f"{args.name}.py"
+    if not script.is_file():
+        raise HashvizError(f"no benchmark {args.name!r} (looked for {script})")
+    sys.argv = [str(script), *args.rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def cmd_index_push(args) -> int:
+    from hashviz.milvus_backend import collection_name_for, push_codes
+    from hashviz.zoo import load_model_dir
+    from tqdm import tqdm
+    model = load_model_dir(Path(args.model))
+    if model.code_type != "binary":
+        raise HashvizError("only binary codes can be pushed to Milvus")
+    name = args.collection or collection_name_for(model.path)
+    with tqdm(total=len(model.database_codes), desc="push", unit="code", file=sys.stderr) as bar:
+        push_codes(model.database_codes, args.uri, name,
+                   progress=lambda done, total: bar.update(done - bar.n))
+    print(f"pushed {len(model.database_codes)} codes of {model.name} to {args.uri} collection {name}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashviz", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("methods", help="list methods: name, family, paper").set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("train", help="train a model and write a model directory")
+    p.add_argument("--method", required=True)
+    p.add_argument("--bits", type=int, required=True)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--protocol", default=None, help="default: the dataset's (fmnist-1k for fashion-mnist)")
+    p.add_argument("--epochs", type=int, default=None, help="default: the method's recipe")
+    p.add_argument("--lr", type=float, default=None, help="default: the method's recipe")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reg", action="append", metavar="NAME=WEIGHT",
+                   help="regulariser: balance, decorrelation or quantization (repeatable)")
+    p.add_argument("--hyper", action="append", metavar="NAME=VALUE", help="method hyper-parameter")
+    p.add_argument("--backbone", default=None)
+    p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="print a model's metrics with the protocol")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir")
+    for flag in ("--database-codes", "--database-labels", "--query-codes", "--query-labels", "--out"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--method", default="imported")
+    p.add_argument("--family", default="imported")
+    p.set_defaults(func=cmd_import_codes)
+
+    zoo = sub.add_parser("zoo", help="the starter zoo and the results table").add_subparsers(
+        dest="zoo_command", required=True)
+    p = zoo.add_parser("build", help="build the starter zoo (skips models already present)")
+    p.add_argument("--root", default="models")
+    p.add_argument("--only", nargs="*", default=None, help="build only these zoo entries")
+    p.add_argument("--no-projections", action="store_true", help="skip precomputing UMAP maps")
+    p.set_defaults(func=cmd_zoo_build)
+    p = zoo.add_parser("results", help="train every method at several lengths; write docs/results.md")
+    p.add_argument("--root", default="results-models")
+    p.add_argument("--out", default="docs/results.md")
+    p.add_argument("--bits", type=int, nargs="+", default=[16, 32, 64])
+    p.add_argument("--methods", nargs="*", default=None)
+    p.add_argument("--no-ablation", action="store_true")
+    p.set_defaults(func=cmd_zoo_results)
+
+    p = sub.add_parser("bench", help="run a benchmark script from bench/ (search, metrics, ...)")
+    p.add_argument("name")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+
+    index = sub.add_parser("index", help="external search backends").add_subparsers(
+        dest="index_command", required=True)
+    p = index.add_parser("push", help="load a model's database codes into Milvus")
+    p.add_argument("model")
+    p.add_argument("--uri", required=True, help="a Milvus server (http://host:19530) or a Milvus Lite .db file")
+    p.add_argument("--collection", default=None)
+    p.set_defaults(func=cmd_index_push)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HashvizError as exc:
+        print(f"hashviz: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

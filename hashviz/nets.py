@@ -1,0 +1,115 @@
+"""Networks: backbones that turn images into features, and a hash head that turns features into
+the method's output u (bits wide for binary codes, the embedding for quantization codes).
+
+Offline machines cannot download ImageNet weights, so the default backbones are small CNNs
+trained from scratch; `resnet18` takes torchvision's pretrained weights when they can be had.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.transforms import v2
+
+from hashviz.errors import HashvizError
+
+BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class SmallCNN(nn.Module):
+    """Four 3x3 conv blocks with two poolings, global average pooling and an FC layer.
+
+    Sized for 28x28 grey images on 2 CPU cores (about 5 MFLOPs an image); `width` scales it.
+    Works for any input size >= 8 and any channel count.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 32, features: int = 256):
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(
+            _conv_block(channels, w), _conv_block(w, w), nn.MaxPool2d(2),
+            _conv_block(w, 2 * w), _conv_block(2 * w, 2 * w), nn.MaxPool2d(2),
+            _conv_block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(4 * w, features), nn.ReLU(inplace=True), nn.Dropout(0.2))
+        self.out_features = features
+
+    def forward(self, x):
+        return self.fc(self.body(x))
+
+
+def resnet18_backbone(channels: int, pretrained: bool) -> nn.Module:
+    """torchvision resnet18 without its classifier; pretrained weights need a network connection."""
+    from torchvision.models import ResNet18_Weights, resnet18
+    try:
+        net = resnet18(weights=ResNet18_Weights.DEFAULT if pretrained else None)
+    except Exception as exc:  # offline: torchvision raises URLError / RuntimeError
+        raise HashvizError(f"pretrained resnet18 weights could not be downloaded ({exc}); "
+                           "use backbone small-cnn offline") from None
+    if channels != 3:
+        net.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
+    net.out_features = net.fc.in_features
+    net.fc = nn.Identity()
+    return net
+
+
+class HashNetwork(nn.Module):
+    """Backbone -> linear hash head producing u (output_dim). Normalises uint8 input itself."""
+
+    def __init__(self, backbone: str, channels: int, output_dim: int, width: int = 32,
+                 pretrained: bool = False):
+        super().__init__()
+        if backbone == "small-cnn":
+            self.backbone = SmallCNN(channels, width)
+        elif backbone == "cifar-cnn":
+            self.backbone = SmallCNN(channels, width=max(width, 48), features=512)
+        elif backbone == "resnet18":
+            self.backbone = resnet18_backbone(channels, pretrained)
+        else:
+            raise HashvizError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+        self.head = nn.Linear(self.backbone.out_features, output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def default_backbone(image_shape: tuple[int, ...]) -> str:
+    return "small-cnn" if len(image_shape) == 2 else "cifar-cnn"
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (n, H, W) or (n, H, W, C) -> float32 (n, C, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def augmentation(image_shape: tuple[int, ...], flip: bool = True) -> v2.Compose:
+    """Light augmentation for small images: random shifts of up to 1/10 the side, and flips."""
+    side = image_shape[0]
+    steps = [v2.RandomCrop(side, padding=max(1, side // 10), padding_mode="edge")]
+    if flip:
+        steps.append(v2.RandomHorizontalFlip())
+    return v2.Compose(steps)
+
+
+@torch.no_grad()
+def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 1024,
+                    progress=None) -> torch.Tensor:
+    """Batched inference without autograd: uint8 images -> float32 (n, output_dim)."""
+    was_training = net.training
+    net.eval()
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        chunks.append(net(to_tensor(images[start:start + batch_size])))
+        if progress:
+            progress(min(start + batch_size, len(images)), len(images))
+    net.train(was_training)
+    if not chunks:
+        return torch.zeros(0, net.head.out_features)
+    return torch.cat(chunks)

@@ -1,0 +1,270 @@
+"""2-D maps of codes (and of pixels or continuous outputs) for the code-map page, with a disk cache.
+
+* `project_codes` -- UMAP with the Hamming metric on unpacked {0,1} codes, or instant PCA on ±1.
+* `project_array` -- the same for float arrays (Euclidean UMAP / PCA).
+* `sample_rows`   -- seeded, sorted row sample.
+* `cached_projection` / `projection_cache_path` -- content-addressed .npy cache, written atomically,
+  so a page can show PCA at once and swap in UMAP when its file appears.
+* `neighbours_correct` -- share of each point's k Hamming neighbours with the same label.
+
+UMAP (umap-learn + numba) is imported lazily: the first fit in a fresh process compiles for a
+minute or two; later fits of ~10k points take tens of seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hashviz.codes import check_packed, hamming_distances, unpack_bits01
+from hashviz.errors import HashvizError
+
+__all__ = ["project_codes", "project_array", "sample_rows", "cached_projection", "projection_cache_path",
+           "projection_key", "load_cached_projection", "neighbours_correct", "METHODS"]
+
+METHODS = ("umap", "pca")
+
+ProgressFn = Callable[[float, str], None]
+
+
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise HashvizError(f"projection method must be one of {', '.join(METHODS)}, got {method!r}")
+    return method
+
+
+def _pca(x: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    n, d = x.shape
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n < 2 or not np.any(x.std(axis=0) > 0):
+        return out                                      # all points identical: nothing to spread
+    k = min(2, d, n)
+    out[:, :k] = PCA(n_components=k, random_state=seed).fit_transform(x.astype(np.float64))
+    return out
+
+
+def _umap(x: np.ndarray, metric: str, n_neighbors: int, seed: int, min_dist: float) -> np.ndarray:
+    n = x.shape[0]
+    if n < 4:                                           # UMAP needs a few points; PCA says as much
+        return _pca(x.astype(np.float64), seed)
+    import umap                                         # lazy: heavy import + numba compilation
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=int(min(max(n_neighbors, 2), n - 1)),
+                        metric=metric, min_dist=min_dist, random_state=seed, init="spectral")
+    import warnings
+
+    with warnings.catch_warnings():
+        # seeded UMAP runs single-threaded and says so; duplicate codes make it warn about
+        # disconnected components. Neither is actionable for the user.
+        warnings.simplefilter("ignore", UserWarning)
+        xy = reducer.fit_transform(x)
+    xy = np.asarray(xy, dtype=np.float32)
+    if not np.isfinite(xy).all():
+        raise HashvizError("the UMAP projection produced NaN values; try PCA or another sample")
+    return xy
+
+
+def project_codes(codes: np.ndarray, method: str = "umap", n_neighbors: int = 15, seed: int = 0,
+                  metric: str = "hamming", min_dist: float = 0.1) -> np.ndarray:
+    """2-D map of packed codes uint8 (n, bits/8): float32 (n, 2).
+
+    "umap": umap-learn on the unpacked {0,1} codes with `metric` (default "hamming"), seeded via
+    random_state (deterministic, single-threaded). "pca": sklearn PCA of the ±1 codes (instant).
+    """
+    _check_method(method)
+    check_packed(codes)
+    if codes.shape[0] == 0:
+        raise HashvizError("no codes to project (0 rows)")
+    x01 = unpack_bits01(codes)
+    if method == "pca":
+        return _pca(x01.astype(np.float32) * 2 - 1, seed)
+    return _umap(x01.astype(bool) if metric == "hamming" else x01.astype(np.float32),
+                 metric, n_neighbors, seed, min_dist)
+
+
+def project_array(X: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
+                  min_dist: float = 0.1) -> np.ndarray:
+    """2-D map of a float array (n, ...) (pixels or continuous outputs; flattened per row): float32 (n, 2).
+
+    "umap": Euclidean UMAP, seeded. "pca": sklearn PCA.
+    """
+    _check_method(method)
+    X = np.asarray(X)
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise HashvizError(f"expected an array with one row per item (n, ...), got shape {X.shape}")
+    X = X.reshape(X.shape[0], -1).astype(np.float32, copy=False)
+    if not np.isfinite(X).all():
+        raise HashvizError("the array to project contains NaN or infinite values")
+    if method == "pca":
+        return _pca(X, seed)
+    return _umap(X, "euclidean", n_neighbors, seed, min_dist)
+
+
+def sample_rows(n_total: int, n_sample: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted int64 row ids: `n_sample` of range(n_total) without replacement (all when n_sample
+    is None or >= n_total), drawn with numpy's default_rng(seed)."""
+    n_total = int(n_total)
+    if n_total < 0:
+        raise HashvizError(f"n_total must be >= 0, got {n_total}")
+    if n_sample is None or int(n_sample) >= n_total:
+        return np.arange(n_total, dtype=np.int64)
+    if int(n_sample) < 0:
+        raise HashvizError(f"sample size must be >= 0, got {n_sample}")
+    rows = np.random.default_rng(seed).choice(n_total, int(n_sample), replace=False)
+    return np.sort(rows).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# disk cache
+
+
+def projection_key(data: np.ndarray, method: str, sample_size: int | None, seed: int,
+                   params: dict | None = None) -> str:
+    """sha256 hex of the array bytes, shape and dtype, the method, sample size, seed and params."""
+    data = np.ascontiguousarray(data)
+    h = hashlib.sha256()
+    meta = {"shape": list(data.shape), "dtype": data.dtype.str, "method": method,
+            "sample_size": None if sample_size is None else int(sample_size), "seed": int(seed),
+            "params": params or {}, "version": 1}
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    h.update(b"\0")
+    h.update(memoryview(data).cast("B") if data.size else b"")
+    return h.hexdigest()
+
+
+def projection_cache_path(data: np.ndarray, method: str, sample_size: int | None, seed: int,
+                          cache_dir: str | os.PathLike, params: dict | None = None) -> Path:
+    """Where `cached_projection` keeps (or will keep) this projection; `.exists()` says it is ready."""
+    _check_method(method)
+    key = projection_key(data, method, sample_size, seed, params)
+    return Path(cache_dir) / f"projection-{method}-{key[:32]}.npy"
+
+
+def load_cached_projection(path: str | os.PathLike, n_rows: int | None = None) -> np.ndarray | None:
+    """The cached float32 (n, 2) array at `path`, or None when missing, unreadable or malformed."""
+    try:
+        xy = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if (not isinstance(xy, np.ndarray) or xy.ndim != 2 or xy.shape[1] != 2
+            or (n_rows is not None and xy.shape[0] != n_rows)
+            or not np.issubdtype(xy.dtype, np.floating) or not np.isfinite(xy).all()):
+        return None
+    return xy.astype(np.float32, copy=False)
+
+
+def _save_atomic(path: Path, xy: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(xy, dtype=np.float32), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _default_compute(data: np.ndarray, method: str, seed: int, params: dict) -> np.ndarray:
+    if data.dtype == np.uint8 and data.ndim == 2:
+        return project_codes(data, method, seed=seed, **params)
+    return project_array(data, method, seed=seed, **params)
+
+
+def cached_projection(codes_or_array: np.ndarray, method: str = "umap", sample_size: int | None = 10_000,
+                      seed: int = 0, cache_dir: str | os.PathLike = ".hashviz-cache",
+                      compute: Callable[[np.ndarray], np.ndarray] | None = None,
+                      progress: ProgressFn | None = None,
+                      params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Project a seeded row sample, reusing the disk cache: returns (xy float32 (m, 2), rows int64 (m,)).
+
+    rows = sample_rows(n, sample_size, seed) are the global row ids of the projected points.
+    compute(sample) -> (m, 2) does the work on a miss; by default packed uint8 codes go to
+    `project_codes` and anything else to `project_array`, with `params` (e.g. n_neighbors) passed on.
+    The cache key covers the array content, shape, dtype, method, sample size, seed and params
+    (pass a distinguishing params entry when a custom `compute` differs in ways the key cannot see).
+    A missing or corrupt cache file is (re)computed; the file is written atomically (tmp + os.replace).
+    progress(fraction, message) is called before and after the computation.
+    """
+    _check_method(method)
+    data = np.asarray(codes_or_array)
+    if data.ndim < 1 or data.shape[0] == 0:
+        raise HashvizError("nothing to project (0 rows)")
+    params = dict(params or {})
+    rows = sample_rows(data.shape[0], sample_size, seed)
+    path = projection_cache_path(data, method, sample_size, seed, cache_dir, params)
+    xy = load_cached_projection(path, rows.shape[0])
+    if xy is not None:
+        if progress:
+            progress(1.0, f"{method.upper()} map loaded from cache")
+        return xy, rows
+    if progress:
+        progress(0.0, f"computing the {method.upper()} map of {rows.shape[0]:,} points")
+    sample = data[rows]
+    if compute is None:
+        xy = _default_compute(sample, method, seed, params)
+    else:
+        xy = compute(sample)
+    xy = np.asarray(xy, dtype=np.float32)
+    if xy.shape != (rows.shape[0], 2):
+        raise HashvizError(f"projection returned shape {xy.shape}, expected ({rows.shape[0]}, 2)")
+    try:
+        _save_atomic(path, xy)
+    except OSError:
+        pass                                            # read-only cache dir: still return the result
+    if progress:
+        progress(1.0, f"{method.upper()} map ready")
+    return xy, rows
+
+
+# --------------------------------------------------------------------------------------------
+# neighbour agreement
+
+
+def neighbours_correct(codes: np.ndarray, labels: np.ndarray, k: int = 10, rows: np.ndarray | None = None,
+                       chunk: int = 256) -> np.ndarray:
+    """float64 share of each point's k nearest Hamming neighbours that have its label.
+
+    Neighbours are searched among all `codes` excluding the point itself, ranked by Hamming distance
+    ascending with ties broken by row index ascending (the project-wide ranking order). With `rows`,
+    only those points are scored (still against all codes) and the result has len(rows) entries.
+    """
+    check_packed(codes)
+    n = codes.shape[0]
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise HashvizError(f"labels must have one entry per code ({n}), got shape {labels.shape}")
+    queries = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if queries.ndim != 1 or (queries.size and (queries.min() < 0 or queries.max() >= n)):
+        raise HashvizError("rows must be a 1-D array of row ids inside the codes")
+    k = int(min(k, n - 1))
+    out = np.full(queries.shape[0], np.nan)
+    if k < 1:
+        return out
+    bits = codes.shape[1] * 8
+    # unique sort key per (distance, index): distance * n + index
+    key_dtype = np.uint32 if (bits + 2) * n < 2 ** 32 else np.uint64
+    idx = np.arange(n, dtype=key_dtype)
+    big = key_dtype((bits + 1) * n)
+    chunk = max(1, int(chunk))
+    for s in range(0, queries.shape[0], chunk):
+        q = queries[s:s + chunk]
+        d = hamming_distances(codes[q], codes)
+        key = d.astype(key_dtype) * key_dtype(n) + idx[None, :]
+        key[np.arange(q.shape[0]), q] = big                 # never your own neighbour
+        nn = np.argpartition(key, k - 1, axis=1)[:, :k]
+        out[s:s + chunk] = (labels[nn] == labels[q][:, None]).mean(axis=1)
+    return out

@@ -1,0 +1,252 @@
+"""The trainer: seeded, with a progress callback, per-epoch history and model selection on the
+validation split only (never the queries).
+
+Per epoch the validation queries are ranked against a small fixed validation database (the
+training images), which costs a second; only the chosen model encodes the full database.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split
+from hashviz.errors import HashvizError
+from hashviz.methods import method_info
+
+# progress(stage, done, total, info): stage is "train", "encode" or "evaluate".
+Progress = Callable[[str, int, int, dict], None]
+OUTPUT_SAMPLE = 5000
+
+
+class TrainingCancelled(HashvizError):
+    """The caller asked the trainer to stop; nothing was saved."""
+
+
+@dataclass
+class TrainSpec:
+    """Everything that defines a training run (recorded in config.json)."""
+
+    method: str
+    bits: int
+    dataset: str = "fashion-mnist"
+    protocol: str | None = None
+    seed: int = 0
+    epochs: int | None = None          # None: the method's recipe
+    lr: float | None = None            # None: the method's recipe
+    batch_size: int = 128
+    hyper: dict = field(default_factory=dict)
+    regularizers: dict = field(default_factory=dict)
+    backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
+    width: int = 32
+    augment: bool = True
+    max_train: int | None = None       # cap on training images (fast tests)
+    threads: int | None = None         # torch threads; None: all cores (2 here)
+
+    def resolved(self) -> "TrainSpec":
+        info = method_info(self.method)
+        spec = copy.deepcopy(self)
+        recipe = getattr(info.constructor, "recipe", {}) if info.deep else {}
+        spec.protocol = spec.protocol or default_protocol(spec.dataset)
+        spec.epochs = spec.epochs if spec.epochs is not None else recipe.get("epochs", 0)
+        spec.lr = spec.lr if spec.lr is not None else recipe.get("lr", 0.0)
+        return spec
+
+
+@dataclass
+class TrainResult:
+    spec: TrainSpec
+    encoder_weights: dict
+    history: list
+    best_epoch: int
+    train_seconds: float
+    method_config: dict
+
+
+def _emit(progress: Progress | None, stage: str, done: int, total: int, **info) -> None:
+    if progress is not None:
+        progress(stage, done, total, info)
+
+
+def _check_stop(should_stop) -> None:
+    if should_stop is not None and should_stop():
+        raise TrainingCancelled("training cancelled; nothing was saved")
+
+
+def _validation_map(query_codes, db_codes, query_labels, db_labels) -> float:
+    from hashviz.metrics import evaluate
+    return evaluate(query_codes, db_codes, query_labels, db_labels)["map_all"]
+
+
+# ---------------------------------------------------------------- shallow
+
+def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
+    from hashviz.encoders import HASHER
+    from hashviz.methods import create_method
+    start = time.perf_counter()
+    hasher = create_method(spec.method, bits=spec.bits, seed=spec.seed, **spec.hyper)
+    train = split.train if spec.max_train is None else split.train[:spec.max_train]
+    _emit(progress, "train", 0, 1, epoch=0)
+    _check_stop(should_stop)
+    hasher.fit(dataset.images[train].reshape(len(train), -1).astype(np.float32))
+    weights = {HASHER + k: np.asarray(v) for k, v in hasher.state_dict().items()}
+    _emit(progress, "train", 1, 1, epoch=1)
+    return TrainResult(spec, weights, [], 0, time.perf_counter() - start,
+                       {"hyper": dict(getattr(hasher, "hyper", spec.hyper))})
+
+
+# ---------------------------------------------------------------- deep
+
+def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
+    import torch
+
+    from hashviz.encoders import build_deep, deep_weights
+    from hashviz.nets import augmentation, network_outputs, to_tensor
+
+    torch.manual_seed(spec.seed)
+    rng = np.random.default_rng(spec.seed)
+    config = _base_config(spec, dataset)
+    net, method = build_deep(config)
+    params = list(net.parameters()) + list(method.parameters())
+    optimizer = torch.optim.Adam(params, lr=spec.lr, weight_decay=1e-5)
+    train = split.train if spec.max_train is None else split.train[:spec.max_train]
+    images, labels = dataset.images[train], torch.as_tensor(np.asarray(dataset.labels[train]))
+    steps_per_epoch = max(1, math.ceil(len(train) / spec.batch_size))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=spec.lr, total_steps=max(1, spec.epochs) * steps_per_epoch, pct_start=0.2)
+    augment = augmentation(dataset.image_shape, flip=dataset.name != "digits") if spec.augment else None
+    val_images = dataset.images[split.validation]
+    val_labels = np.asarray(dataset.labels[split.validation])
+    history, best = [], (-1.0, 0, None)
+    start = time.perf_counter()
+    for epoch in range(1, spec.epochs + 1):
+        method.start_epoch(epoch, spec.epochs)
+        net.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for step in range(steps_per_epoch):
+            _check_stop(should_stop)
+            batch = order[step * spec.batch_size:(step + 1) * spec.batch_size]
+            x = to_tensor(images[batch])
+            if augment is not None:
+                x = torch.stack([augment(img) for img in x])
+            u = net(x)
+            loss = method(u, labels[batch])
+            if spec.regularizers:
+                from hashviz.methods.regularizers import regularization
+                loss = loss + regularization(u, spec.regularizers)
+            if not torch.isfinite(loss):
+                raise HashvizError(f"training stopped: the loss became {loss.item()} at epoch {epoch}, "
+                                   f"step {step + 1}; lower the learning rate (now {spec.lr:g}) or "
+                                   "the regulariser weights")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            _emit(progress, "train", (epoch - 1) * steps_per_epoch + step + 1,
+                  spec.epochs * steps_per_epoch, epoch=epoch, loss=losses[-1])
+        train_codes = method.encode_outputs(network_outputs(net, images))
+        val_codes = method.encode_outputs(network_outputs(net, val_images))
+        val_map = _validation_map(val_codes, train_codes, val_labels, labels.numpy())
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_map": float(val_map),
+                        "seconds": round(time.perf_counter() - start, 2)})
+        _emit(progress, "epoch", epoch, spec.epochs, **history[-1])
+        if val_map > best[0]:
+            best = (val_map, epoch, (copy.deepcopy(net.state_dict()), copy.deepcopy(method.state_dict())))
+    if best[2] is not None:
+        net.load_state_dict(best[2][0])
+        method.load_state_dict(best[2][1])
+    return TrainResult(spec, deep_weights(net, method), history, best[1],
+                       time.perf_counter() - start,
+                       {"hyper": method.hyper, "recipe": {"lr": spec.lr, "epochs": spec.epochs},
+                        **method.extra_config()})
+
+
+def _base_config(spec: TrainSpec, dataset) -> dict:
+    info = method_info(spec.method)
+    from hashviz.nets import default_backbone
+    return {
+        "method": info.name, "family": info.family, "paper": info.paper, "bits": spec.bits,
+        "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
+        "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
+        "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
+        "width": spec.width, "num_classes": len(dataset.class_names),
+        "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
+    }
+
+
+def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -> TrainResult:
+    """Train one model (no encoding of the database, nothing written)."""
+    spec = spec.resolved()
+    if spec.threads:
+        import torch
+        torch.set_num_threads(spec.threads)
+    dataset = load_dataset(spec.dataset)
+    split = make_split(dataset, spec.protocol, spec.seed)
+    runner = _train_deep if method_info(spec.method).deep else _train_shallow
+    return runner(spec, dataset, split, progress, should_stop)
+
+
+def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, should_stop=None,
+                overwrite: bool = False) -> Path:
+    """Train, encode database and queries, evaluate on the queries, save atomically."""
+    from hashviz.encoders import Encoder
+    from hashviz.metrics import evaluate
+    from hashviz.zoo import save_model_dir
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    result = train(spec, progress, should_stop)
+    spec = result.spec
+    dataset = load_dataset(spec.dataset)
+    split = make_split(dataset, spec.protocol, spec.seed)
+    config = _base_config(spec, dataset)
+    config.update(result.method_config)
+    encoder = Encoder(config, result.encoder_weights)
+    _check_stop(should_stop)
+    t0 = time.perf_counter()
+    db_images = dataset.images[split.database]
+    db_outputs = encoder.outputs(db_images, progress=lambda d, t: _emit(progress, "encode", d, t))
+    q_outputs = encoder.outputs(dataset.images[split.query])
+    db_codes, q_codes = encoder.codes_from_outputs(db_outputs), encoder.codes_from_outputs(q_outputs)
+    encode_seconds = time.perf_counter() - t0
+    _check_stop(should_stop)
+    _emit(progress, "evaluate", 0, 1)
+    db_labels = np.asarray(dataset.labels[split.database])
+    q_labels = np.asarray(dataset.labels[split.query])
+    metrics = evaluate(q_codes, db_codes, q_labels, db_labels)
+    metrics["protocol"] = describe_protocol(spec.protocol)
+    sample_rows = np.sort(np.random.default_rng(0).choice(
+        len(db_codes), size=min(OUTPUT_SAMPLE, len(db_codes)), replace=False)).astype(np.int64)
+    config.update({
+        "train_seconds": round(result.train_seconds, 2), "encode_seconds": round(encode_seconds, 2),
+        "history": result.history, "best_epoch": result.best_epoch,
+        "selection": "best validation mAP@all (validation queries vs training images)",
+        "metrics": metrics, "spec": asdict(spec), "versions": _versions(),
+    })
+    arrays = {"database": db_codes, "query": q_codes, "database_labels": db_labels,
+              "query_labels": q_labels, "database_ids": split.database, "query_ids": split.query,
+              "outputs_sample": db_outputs[sample_rows].astype(np.float16),
+              "outputs_sample_rows": sample_rows}
+    _check_stop(should_stop)
+    return save_model_dir(out, config, arrays, result.encoder_weights, overwrite=overwrite)
+
+
+def _versions() -> dict:
+    import hashviz
+    versions = {"hashviz": hashviz.__version__, "python": platform.python_version(),
+                "numpy": np.__version__}
+    try:
+        import torch
+        versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return versions

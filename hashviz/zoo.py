@@ -1,0 +1,351 @@
+"""Model directories: the contract between training and the app.
+
+    <dir>/config.json          method, family, paper, bits, code_type, dataset, protocol, seed,
+                               hyper-parameters, backbone, train_seconds, history, metrics, versions
+    <dir>/weights.safetensors  network (+ loss-owned parameters) or shallow projection weights
+    <dir>/codes/database.npy, codes/query.npy                 uint8 (n, bits/8) (pq: (n, M) indices)
+    <dir>/codes/database_labels.npy, codes/query_labels.npy   int64 (n,) or multi-hot (n, C)
+    <dir>/codes/database_ids.npy, codes/query_ids.npy         dataset image indices (absent for
+                                                              imported codes)
+    <dir>/codes/outputs_sample.npy, outputs_sample_rows.npy   a sample of continuous outputs u
+                                                              (float16) and their database rows
+
+Saving is atomic (write a hidden temporary directory, then rename), so a killed run leaves no
+half model that looks valid. Loading validates everything and raises HashvizError saying what is
+wrong. Nothing is unpickled: JSON, safetensors and np.load(allow_pickle=False) only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hashviz.errors import HashvizError
+
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+CODE_FILES = ("database", "query", "database_labels", "query_labels")
+OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows")
+PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}
+# key -> allowed types; the rest of config.json is free-form but must be JSON.
+REQUIRED_KEYS = {
+    "method": str, "family": str, "bits": int, "code_type": str, "dataset": str, "protocol": str,
+}
+OPTIONAL_KEYS = {
+    "paper": str, "seed": int, "hyper": dict, "regularizers": dict, "backbone": (str, type(None)),
+    "train_seconds": (int, float), "history": list, "metrics": dict, "versions": dict,
+    "num_classes": int, "class_names": list, "image_shape": list, "source": str, "pq": dict,
+    "recipe": dict, "encode_seconds": (int, float), "width": int,
+}
+
+
+@dataclass(eq=False)
+class ModelDir:
+    """A validated model directory with its codes loaded (they are small: bytes per image)."""
+
+    path: Path
+    config: dict
+    arrays: dict = field(repr=False)
+
+    name = property(lambda self: self.path.name)
+    method = property(lambda self: self.config["method"])
+    family = property(lambda self: self.config["family"])
+    bits = property(lambda self: self.config["bits"])
+    code_type = property(lambda self: self.config["code_type"])
+    dataset = property(lambda self: self.config["dataset"])
+    protocol = property(lambda self: self.config["protocol"])
+    database_codes = property(lambda self: self.arrays["database"])
+    query_codes = property(lambda self: self.arrays["query"])
+    database_labels = property(lambda self: self.arrays["database_labels"])
+    query_labels = property(lambda self: self.arrays["query_labels"])
+    database_ids = property(lambda self: self.arrays.get("database_ids"))
+    query_ids = property(lambda self: self.arrays.get("query_ids"))
+    outputs_sample = property(lambda self: self.arrays.get("outputs_sample"))
+    outputs_sample_rows = property(lambda self: self.arrays.get("outputs_sample_rows"))
+
+    @property
+    def has_weights(self) -> bool:
+        return (self.path / WEIGHTS).is_file()
+
+    @property
+    def has_images(self) -> bool:
+        """Whether rows map to dataset images (imported codes carry no images)."""
+        return self.database_ids is not None and self.query_ids is not None
+
+    @property
+    def metrics(self) -> dict:
+        return self.config.get("metrics") or {}
+
+    @property
+    def label(self) -> str:
+        """Short human label: 'csq · 32 bits · mAP 0.852'."""
+        value = self.metrics.get("map_all")
+        score = f" · mAP {value:.3f}" if isinstance(value, (int, float)) else ""
+        return f"{self.name} ({self.method}, {self.bits} bits{score})"
+
+    @property
+    def content_key(self) -> str:
+        """Changes whenever the directory is rewritten (cache key for derived data)."""
+        stats = [(self.path / CONFIG).stat()] + [(self.path / "codes" / f"{n}.npy").stat() for n in CODE_FILES]
+        return f"{self.path.resolve()}:" + ":".join(f"{s.st_mtime_ns}-{s.st_size}" for s in stats)
+
+
+# ---------------------------------------------------------------- saving
+
+def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
+                   weights: dict | None = None, overwrite: bool = False) -> Path:
+    """Write a model directory atomically; returns its path. Validates what it writes first."""
+    out = Path(out)
+    check_config(config, source="config to save")
+    _check_arrays(config, arrays)
+    if out.exists() and not overwrite:
+        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    except OSError as exc:
+        raise HashvizError(f"cannot write to {out.parent}: {exc.strerror or exc}") from None
+    try:
+        (tmp / "codes").mkdir()
+        for name, array in arrays.items():
+            np.save(tmp / "codes" / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        if weights:
+            from safetensors.numpy import save_file
+            save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp / WEIGHTS))
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=_json_default))
+        _fsync_tree(tmp)
+        _replace_dir(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HashvizError(f"could not save model to {out}: {exc.strerror or exc} "
+                           "(nothing was written)") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Rename tmp onto out; an existing out is moved aside first and removed after."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".old-{out.name}-{uuid.uuid4().hex[:8]}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- loading and validation
+
+def check_config(config, source: str = "config.json") -> dict:
+    """Schema check of a config dict: required keys, types, sane values."""
+    if not isinstance(config, dict):
+        raise HashvizError(f"{source} must hold a JSON object, not {type(config).__name__}")
+    for key, kind in REQUIRED_KEYS.items():
+        if key not in config:
+            raise HashvizError(f"{source} lacks the key {key!r}")
+        if not isinstance(config[key], kind) or isinstance(config[key], bool):
+            raise HashvizError(f"{source}: {key!r} must be {kind.__name__}, "
+                               f"got {type(config[key]).__name__} {config[key]!r}")
+    for key, kind in OPTIONAL_KEYS.items():
+        if key in config and not isinstance(config[key], kind):
+            raise HashvizError(f"{source}: {key!r} has the wrong type ({type(config[key]).__name__})")
+    bits = config["bits"]
+    if bits <= 0 or bits % 8:
+        raise HashvizError(f"{source}: bits must be a positive multiple of 8, got {bits}")
+    if config["code_type"] not in ("binary", "pq"):
+        raise HashvizError(f"{source}: code_type must be 'binary' or 'pq', got {config['code_type']!r}")
+    if config["code_type"] == "pq" and not _pq_shape(config):
+        raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
+    return config
+
+
+def _pq_shape(config) -> tuple[int, int] | None:
+    pq = config.get("pq") or {}
+    m, k = pq.get("M"), pq.get("K")
+    if isinstance(m, int) and isinstance(k, int) and m > 0 and k > 1:
+        return m, k
+    return None
+
+
+def code_width(config: dict) -> int:
+    """Bytes per stored code: bits/8 for binary codes, M for pq codes."""
+    return _pq_shape(config)[0] if config["code_type"] == "pq" else config["bits"] // 8
+
+
+def _check_arrays(config: dict, arrays: dict) -> None:
+    width = code_width(config)
+    for name in CODE_FILES:
+        if name not in arrays:
+            raise HashvizError(f"codes/{name}.npy is missing")
+    for part in ("database", "query"):
+        codes, labels = arrays[part], arrays[f"{part}_labels"]
+        if codes.dtype != np.uint8 or codes.ndim != 2:
+            raise HashvizError(f"codes/{part}.npy must be uint8 (n, {width}), got {codes.dtype} {codes.shape}")
+        if codes.shape[1] != width:
+            raise HashvizError(f"codes/{part}.npy has {codes.shape[1]} bytes per code; "
+                               f"{config['bits']} bits need {width}")
+        if len(codes) == 0:
+            raise HashvizError(f"codes/{part}.npy is empty")
+        if labels.ndim not in (1, 2) or labels.dtype.kind not in "iub":
+            raise HashvizError(f"codes/{part}_labels.npy must be integer (n,) or multi-hot (n, C), "
+                               f"got {labels.dtype} {labels.shape}")
+        if len(labels) != len(codes):
+            raise HashvizError(f"codes/{part}_labels.npy has {len(labels)} labels for {len(codes)} codes")
+        ids = arrays.get(f"{part}_ids")
+        if ids is not None and (ids.ndim != 1 or len(ids) != len(codes) or ids.dtype.kind not in "iu"):
+            raise HashvizError(f"codes/{part}_ids.npy must be int (n,) with one id per code")
+        if config["code_type"] == "pq" and codes.size and int(codes.max()) >= _pq_shape(config)[1]:
+            raise HashvizError(f"codes/{part}.npy holds codeword indices beyond K")
+    if arrays["database_labels"].ndim != arrays["query_labels"].ndim:
+        raise HashvizError("database and query labels differ in kind (single vs multi-label)")
+    sample, rows = arrays.get("outputs_sample"), arrays.get("outputs_sample_rows")
+    if (sample is None) != (rows is None):
+        raise HashvizError("codes/outputs_sample.npy and outputs_sample_rows.npy come together")
+    if sample is not None:
+        if sample.ndim != 2 or len(sample) != len(rows) or sample.dtype.kind != "f":
+            raise HashvizError("codes/outputs_sample.npy must be float (n, d) matching its rows")
+        if rows.size and (rows.min() < 0 or rows.max() >= len(arrays["database"])):
+            raise HashvizError("codes/outputs_sample_rows.npy points outside the database")
+
+
+def read_config(path: Path) -> dict:
+    file = Path(path) / CONFIG
+    if not file.is_file():
+        raise HashvizError(f"{path}: config.json is missing")
+    try:
+        config = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HashvizError(f"{path}: config.json is not valid JSON ({exc})") from None
+    return check_config(config, source=f"{path.name}/config.json")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise HashvizError(f"{path.name} holds Python objects (pickled); refusing to load it") from None
+        raise HashvizError(f"{path.name} is not a valid .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise HashvizError(f"{path.name} cannot be read ({exc})") from None
+
+
+def load_model_dir(path, root: Path | None = None) -> ModelDir:
+    """Load and validate a model directory; HashvizError says what is wrong."""
+    path = Path(path)
+    if root is not None and not _inside(path, root):
+        raise HashvizError(f"{path.name} is a link that points outside the models root; refused")
+    if not path.is_dir():
+        raise HashvizError(f"{path} is not a model directory")
+    pickles = sorted(p.name for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if pickles:
+        raise HashvizError(f"{path.name} contains {', '.join(pickles)}: pickle-format files are "
+                           "never loaded by hashviz (they can run code); remove them")
+    config = read_config(path)
+    config.setdefault("paper", "")
+    arrays = {}
+    for name in CODE_FILES + OPTIONAL_CODE_FILES:
+        file = path / "codes" / f"{name}.npy"
+        if file.is_file():
+            arrays[name] = _load_npy(file)
+    try:
+        _check_arrays(config, arrays)
+    except HashvizError as exc:
+        raise HashvizError(f"{path.name}: {exc}") from None
+    if (path / WEIGHTS).is_file():
+        check_weights(path, config)
+    elif config.get("source") != "imported":
+        raise HashvizError(f"{path.name}: weights.safetensors is missing")
+    for array in arrays.values():
+        array.setflags(write=False)
+    return ModelDir(path, config, arrays)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """All tensors of weights.safetensors as numpy arrays (HashvizError if unreadable)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    try:
+        return load_file(str(Path(path) / WEIGHTS))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HashvizError(f"{Path(path).name}: weights.safetensors is unreadable or truncated ({exc})") from None
+
+
+def check_weights(path: Path, config: dict) -> dict[str, np.ndarray]:
+    """Tensor names and shapes against what the config's method builds; finite values."""
+    from hashviz.encoders import expected_weight_shapes
+    weights = read_weights(path)
+    expected = expected_weight_shapes(config)
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        detail = (f"missing {missing[:3]}" if missing else "") + (f" unexpected {extra[:3]}" if extra else "")
+        raise HashvizError(f"{path.name}: weights do not match a {config['method']} model with "
+                           f"{config['bits']} bits ({detail.strip()})")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != tuple(shape):
+            raise HashvizError(f"{path.name}: tensor {name} has shape {tuple(weights[name].shape)}, "
+                               f"{config['bits']} bits need {tuple(shape)}")
+        if weights[name].dtype.kind == "f" and not np.isfinite(weights[name]).all():
+            raise HashvizError(f"{path.name}: tensor {name} holds NaN or infinite values")
+    return weights
+
+
+def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
+    """Valid model directories under models_root (sorted by name) and invalid ones with a reason."""
+    root = Path(models_root)
+    if not root.is_dir():
+        return [], []
+    valid, invalid = [], []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
+            continue
+        try:
+            valid.append(load_model_dir(path, root=root))
+        except HashvizError as exc:
+            invalid.append((path, str(exc)))
+    return valid, invalid
+
+
+def describe(model: ModelDir) -> dict:
+    """One row for pickers and leaderboards."""
+    m = model.metrics
+    return {"name": model.name, "method": model.method, "family": model.family, "bits": model.bits,
+            "code_type": model.code_type, "dataset": model.dataset, "protocol": model.protocol,
+            "map_all": m.get("map_all", math.nan), "map_1000": m.get("map_1000", math.nan),
+            "map_tie_aware": m.get("map_tie_aware", math.nan), "p_h2": m.get("p_h2", math.nan),
+            "p_h2_empty": m.get("p_h2_empty", math.nan),
+            "train_seconds": model.config.get("train_seconds", math.nan)}

@@ -1,0 +1,150 @@
+"""The starter zoo the app opens with, and the results table of docs/results.md."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from hashviz.data import describe_protocol
+from hashviz.errors import HashvizError
+from hashviz.training import TrainSpec, build_model
+from hashviz.zoo import discover, load_model_dir
+
+# One 32-bit model per family on fmnist-1k, plus the two classic shallow baselines.
+STARTER_ZOO = {
+    "dpsh-32": "dpsh", "dtsh-32": "dtsh", "mihash-32": "mihash", "csq-32": "csq",
+    "dpq-32": "dpq", "itq-32": "itq", "lsh-32": "lsh",
+}
+
+
+def _present(path: Path) -> bool:
+    try:
+        load_model_dir(path)
+        return True
+    except HashvizError:
+        return False
+
+
+def build_starter_zoo(root: Path, progress=None, log: Callable[[str], None] = print,
+                      only: list[str] | None = None, projections: bool = True,
+                      dataset: str = "fashion-mnist", bits: int = 32, **spec_overrides) -> list[Path]:
+    """Build the missing starter models under root (valid ones are kept); returns what was built."""
+    from hashviz.methods import list_methods
+    known = {m.name for m in list_methods()}
+    entries = {k: v for k, v in STARTER_ZOO.items() if v in known and (not only or k in only)}
+    built = []
+    for name, method in entries.items():
+        out = Path(root) / name
+        if _present(out):
+            log(f"{name}: present, skipped")
+            continue
+        start = time.perf_counter()
+        log(f"{name}: training {method} ({bits} bits, {dataset})")
+        build_model(TrainSpec(method=method, bits=bits, dataset=dataset, **spec_overrides), out,
+                    progress=progress, overwrite=out.exists())
+        log(f"{name}: done in {time.perf_counter() - start:.0f} s")
+        built.append(out)
+    if projections:
+        precompute_projections(root, log)
+    return built
+
+
+def precompute_projections(root: Path, log: Callable[[str], None] = print) -> None:
+    """UMAP code maps of every valid model (cached on disk by content; the Code map page reuses them)."""
+    try:
+        from hashviz.codemap import code_map_projection
+    except ImportError:
+        return
+    models, _ = discover(root)
+    for model in models:
+        if model.code_type != "binary":
+            continue
+        start = time.perf_counter()
+        code_map_projection(model, method="umap")
+        log(f"{model.name}: code map ready ({time.perf_counter() - start:.0f} s)")
+
+
+# ---------------------------------------------------------------- results table
+
+ABLATION_METHODS = ("dpsh", "csq")
+ABLATION_TRICKS = {"balance": 0.1, "decorrelation": 0.1, "quantization": 0.1}
+
+
+def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] | None = None,
+                  progress=None, log: Callable[[str], None] = print, ablation: bool = True,
+                  dataset: str = "fashion-mnist") -> Path:
+    """Train every method at every length (skipping models already in root) and write markdown."""
+    from hashviz.methods import list_methods
+    infos = [m for m in list_methods() if methods is None or m.name in methods]
+    rows = []
+    for info in infos:
+        for b in bits:
+            path = _ensure(Path(root) / f"{info.name}-{b}", TrainSpec(info.name, b, dataset=dataset),
+                           progress, log)
+            rows.append(path)
+    ablations = []
+    if ablation:
+        for name in ABLATION_METHODS:
+            base = Path(root) / f"{name}-32"
+            ablations.append(("none", base))
+            for trick, weight in ABLATION_TRICKS.items():
+                spec = TrainSpec(name, 32, dataset=dataset, regularizers={trick: weight})
+                ablations.append((f"{trick}={weight}", _ensure(Path(root) / f"{name}-32-{trick}", spec,
+                                                               progress, log)))
+    Path(out).write_text(render_results(rows, ablations))
+    log(f"wrote {out}")
+    return Path(out)
+
+
+def _ensure(path: Path, spec: TrainSpec, progress, log) -> Path:
+    if _present(path):
+        return path
+    log(f"training {path.name}")
+    return build_model(spec, path, progress=progress, overwrite=path.exists())
+
+
+def render_results(rows: list[Path], ablations: list[tuple[str, Path]]) -> str:
+    models = [load_model_dir(p) for p in rows]
+    protocol = describe_protocol(models[0].protocol) if models else ""
+    lines = [
+        "# Results", "",
+        "Reproduce: `hashviz zoo results` (trains every method at 16, 32 and 64 bits; models kept in "
+        "`results-models/`).", "",
+        f"Protocol: {protocol}. Seed 0, one run each. Ranking by Hamming distance with ties by "
+        "database index; mAP@k divides by the relevant items in the top k and a query with none "
+        "scores 0; tie-aware mAP is the expected AP under random order within ties; P@H<=2 counts an "
+        "empty ball as precision 0 (share of empty balls in brackets). Model selection: best "
+        "validation mAP over epochs, never the queries. pq methods rank by asymmetric distance, so "
+        "their Hamming-only columns are n/a.", "",
+        "| method | family | bits | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in models:
+        lines.append(_row(m))
+    if ablations:
+        lines += ["", "## Ablation: the survey's tricks at 32 bits", "",
+                  "| method | regulariser | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) |",
+                  "|---|---|---|---|---|---|"]
+        for trick, path in ablations:
+            m = load_model_dir(path)
+            x = m.metrics
+            lines.append(f"| {m.method} | {trick} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
+                         f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) |")
+    return "\n".join(lines) + "\n"
+
+
+def _f(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _row(m) -> str:
+    x = m.metrics
+    return (f"| {m.method} | {m.family} | {m.bits} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
+            f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) | "
+            f"{m.config.get('train_seconds', float('nan')):.0f} |")
+
+
+def results_json(rows: list[Path]) -> str:
+    return json.dumps([{"name": p.name, **load_model_dir(p).metrics} for p in rows], indent=1)
