@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hashviz.codes import check_bits, pack_signs
+from hashviz.errors import HashvizError
 
 
 class DeepHashMethod(nn.Module):
@@ -92,6 +93,62 @@ class PairwiseMethod(DeepHashMethod):
 
 def off_diagonal(n: int, device=None) -> torch.Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=device)
+
+
+def batch_triplets(labels: torch.Tensor, max_triplets: int, generator: torch.Generator | None = None):
+    """(anchor, positive, negative) index tensors, int64 (T,), of the batch's valid triplets.
+
+    Valid: a != p, s_ap = 1, s_an = 0 (`similarity_matrix`). All of them when there are at most
+    max_triplets, else max_triplets drawn uniformly (with replacement) from all of them with
+    `generator`. Memory is O(B^2 + T): the triplets of each positive pair are counted, never
+    materialised as a (B, B, B) mask.
+    """
+    s = similarity_matrix(labels) > 0
+    positive = s & off_diagonal(len(s), s.device)
+    negative = ~s
+    pair_a, pair_p = positive.nonzero(as_tuple=True)
+    counts = negative.sum(1)[pair_a]  # triplets per positive pair
+    ends = counts.cumsum(0)
+    total = int(ends[-1]) if len(ends) else 0
+    if total <= max_triplets:
+        t = torch.arange(total, device=s.device)
+    else:
+        t = torch.randint(total, (max_triplets,), generator=generator).to(s.device)
+    pair = torch.searchsorted(ends, t, right=True)
+    offset = t - (ends - counts)[pair]
+    negatives_first = torch.argsort((~negative).to(torch.int8), dim=1, stable=True)
+    a = pair_a[pair]
+    return a, pair_p[pair], negatives_first[a, offset]
+
+
+class TripletMethod(DeepHashMethod):
+    """Multiwise (triplet) similarity preserving: the batch's triplets are built once per step.
+
+    A batch without a valid triplet (one class only, or no two items alike) gives a zero loss.
+    The sampling generator is seeded from torch's global generator on first use, so a run seeded
+    with torch.manual_seed samples the same triplets again.
+    """
+
+    defaults: dict = {"max_triplets": 100_000}
+
+    def __init__(self, bits: int, num_classes: int = 10, **hyper):
+        super().__init__(bits, num_classes, **hyper)
+        cap = self.hyper["max_triplets"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise HashvizError(f"max_triplets must be a positive integer, got {cap!r}")
+        self._generator: torch.Generator | None = None
+
+    def loss(self, u, labels):
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, (1,))))
+        a, p, n = batch_triplets(labels, self.hyper["max_triplets"], self._generator)
+        if len(a) == 0:
+            return u.sum() * 0
+        return self.triplet_loss(u, a, p, n)
+
+    def triplet_loss(self, u: torch.Tensor, a: torch.Tensor, p: torch.Tensor,
+                     n: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
 class ClassificationMethod(DeepHashMethod):
