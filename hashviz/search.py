@@ -42,6 +42,7 @@ __all__ = [
     "brute_force_knn",
     "brute_force_radius",
     "get_search_threads",
+    "recall_at_k",
     "set_search_threads",
 ]
 
@@ -222,6 +223,23 @@ def brute_force_radius(queries: np.ndarray, database: np.ndarray, r: int):
     return out
 
 
+def recall_at_k(exact_distances: np.ndarray, approx_distances: np.ndarray) -> float:
+    """Tie-aware recall of an approximate k-NN against the exact one (both (nq, k) distance arrays).
+
+    A returned neighbour counts as found when its distance is <= the exact k-th distance of its query
+    (any code in the boundary tie group is an equally correct answer); a missing one (id -1, distance
+    2**31 - 1) never counts. Equals the usual id recall when there are no ties at the k-th distance.
+    """
+    exact = np.asarray(exact_distances)
+    approx = np.asarray(approx_distances)
+    if exact.shape != approx.shape or exact.ndim != 2 or exact.size == 0:
+        raise HashvizError(f"recall needs two (nq, k) distance arrays of the same shape, got {exact.shape} "
+                           f"and {approx.shape}")
+    kth = exact[:, -1:]
+    found = np.minimum((approx <= kth).sum(axis=1), exact.shape[1])
+    return float(found.sum() / exact.size)
+
+
 def _as_queries(queries, bits: int) -> np.ndarray:
     if isinstance(queries, np.ndarray) and queries.ndim == 1:
         queries = queries[None, :]
@@ -295,7 +313,7 @@ class HammingIndex:
         least 1, at most n // 39).
     hash_bits, max_flips
         Hash only: bits of the hash key (default about log2(n) - 1, between 8 and 24) and the largest
-        radius k-NN probes before falling back to a scan (default 3).
+        radius k-NN probes before falling back to a scan (default 2).
     """
 
     def __new__(cls, codes=None, kind: str = "flat", **options):
@@ -306,7 +324,7 @@ class HammingIndex:
         return super().__new__(cls)
 
     def __init__(self, codes, kind: str = "flat", *, nprobe: int | None = None, nlist: int | None = None,
-                 hash_bits: int | None = None, max_flips: int = 3, seed: int = 0):
+                 hash_bits: int | None = None, max_flips: int = 2, seed: int = 0):
         if kind not in KINDS:
             raise HashvizError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
         if kind == "milvus":  # only reached when a subclass forgot to override __init__
@@ -317,6 +335,8 @@ class HammingIndex:
         self._bits = codes.shape[1] * 8
         self._ntotal = codes.shape[0]
         self._flat_fallback = None
+        if kind in ("flat", "hash"):
+            _faiss_ties_exact()  # once per process (a few ms), so that searches do not pay for it
         if kind == "flat":
             self._index = faiss.IndexBinaryFlat(self._bits)
             self._index.add(codes)
