@@ -80,9 +80,21 @@ def _check_stop(should_stop) -> None:
         raise TrainingCancelled("training cancelled; nothing was saved")
 
 
-def _validation_map(query_codes, db_codes, query_labels, db_labels) -> float:
+def score_outputs(method, query_outputs, database_outputs, query_labels, database_labels) -> dict:
+    """Metrics of a deep method's outputs: Hamming metrics for binary codes, asymmetric-distance
+    ranking metrics for pq codes (their codes are codeword indices, not bits)."""
+    import torch
     from hashviz.metrics import evaluate
-    return evaluate(query_codes, db_codes, query_labels, db_labels)["map_all"]
+    q = torch.as_tensor(query_outputs, dtype=torch.float32)
+    db = torch.as_tensor(database_outputs, dtype=torch.float32)
+    if getattr(method, "code_type", "binary") != "pq":
+        return evaluate(method.encode_outputs(q), method.encode_outputs(db), query_labels, database_labels)
+    from hashviz.evaluation import ranking_metrics
+    from hashviz.metrics import relevance
+    from hashviz.search import PQIndex
+    index = PQIndex(method.encode_outputs(db), method.codebooks(), metric=method.extra_config()["pq"]["metric"])
+    distances = index.distances(method.embed_outputs(q))
+    return ranking_metrics(distances, relevance(query_labels, database_labels))
 
 
 # ---------------------------------------------------------------- shallow
@@ -153,9 +165,8 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
             losses.append(loss.item())
             _emit(progress, "train", (epoch - 1) * steps_per_epoch + step + 1,
                   spec.epochs * steps_per_epoch, epoch=epoch, loss=losses[-1])
-        train_codes = method.encode_outputs(network_outputs(net, images))
-        val_codes = method.encode_outputs(network_outputs(net, val_images))
-        val_map = _validation_map(val_codes, train_codes, val_labels, labels.numpy())
+        val_map = score_outputs(method, network_outputs(net, val_images), network_outputs(net, images),
+                                val_labels, labels.numpy())["map_all"]
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_map": float(val_map),
                         "seconds": round(time.perf_counter() - start, 2)})
         _emit(progress, "epoch", epoch, spec.epochs, **history[-1])
@@ -198,6 +209,8 @@ def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -
 def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, should_stop=None,
                 overwrite: bool = False) -> Path:
     """Train, encode database and queries, evaluate on the queries, save atomically."""
+    import torch
+
     from hashviz.encoders import Encoder
     from hashviz.metrics import evaluate
     from hashviz.zoo import save_model_dir
@@ -222,7 +235,14 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     _emit(progress, "evaluate", 0, 1)
     db_labels = np.asarray(dataset.labels[split.database])
     q_labels = np.asarray(dataset.labels[split.query])
-    metrics = evaluate(q_codes, db_codes, q_labels, db_labels)
+    extra = {}
+    if encoder.hasher is None:
+        metrics = score_outputs(encoder.method, q_outputs, db_outputs, q_labels, db_labels)
+        if config["code_type"] == "pq":
+            extra = {"query_vectors": encoder.method.embed_outputs(torch.from_numpy(q_outputs)),
+                     "codebooks": encoder.method.codebooks()}
+    else:
+        metrics = evaluate(q_codes, db_codes, q_labels, db_labels)
     metrics["protocol"] = describe_protocol(spec.protocol)
     sample_rows = np.sort(np.random.default_rng(0).choice(
         len(db_codes), size=min(OUTPUT_SAMPLE, len(db_codes)), replace=False)).astype(np.int64)
@@ -235,7 +255,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     arrays = {"database": db_codes, "query": q_codes, "database_labels": db_labels,
               "query_labels": q_labels, "database_ids": split.database, "query_ids": split.query,
               "outputs_sample": db_outputs[sample_rows].astype(np.float16),
-              "outputs_sample_rows": sample_rows}
+              "outputs_sample_rows": sample_rows, **extra}
     _check_stop(should_stop)
     return save_model_dir(out, config, arrays, result.encoder_weights, overwrite=overwrite)
 

@@ -9,6 +9,8 @@
                                                               imported codes)
     <dir>/codes/outputs_sample.npy, outputs_sample_rows.npy   a sample of continuous outputs u
                                                               (float16) and their database rows
+    <dir>/codes/query_vectors.npy, codes/codebooks.npy        pq models only: query embeddings
+                                                              (n_q, M*d_sub) and codebooks (M, K, d_sub)
 
 Saving is atomic (write a hidden temporary directory, then rename), so a killed run leaves no
 half model that looks valid. Loading validates everything and raises HashvizError saying what is
@@ -33,7 +35,8 @@ from hashviz.errors import HashvizError
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 CODE_FILES = ("database", "query", "database_labels", "query_labels")
-OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows")
+OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
+                       "query_vectors", "codebooks")
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}
 # key -> allowed types; the rest of config.json is free-form but must be JSON.
 REQUIRED_KEYS = {
@@ -70,6 +73,8 @@ class ModelDir:
     query_ids = property(lambda self: self.arrays.get("query_ids"))
     outputs_sample = property(lambda self: self.arrays.get("outputs_sample"))
     outputs_sample_rows = property(lambda self: self.arrays.get("outputs_sample_rows"))
+    query_vectors = property(lambda self: self.arrays.get("query_vectors"))
+    codebooks = property(lambda self: self.arrays.get("codebooks"))
 
     @property
     def has_weights(self) -> bool:
@@ -119,7 +124,7 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
             np.save(tmp / "codes" / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         if weights:
             from safetensors.numpy import save_file
-            save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp / WEIGHTS))
+            save_file({k: np.array(v, order="C", copy=True) for k, v in weights.items()}, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=_json_default))
         _fsync_tree(tmp)
         _replace_dir(tmp, out)
@@ -223,6 +228,8 @@ def _check_arrays(config: dict, arrays: dict) -> None:
             raise HashvizError(f"codes/{part}.npy holds codeword indices beyond K")
     if arrays["database_labels"].ndim != arrays["query_labels"].ndim:
         raise HashvizError("database and query labels differ in kind (single vs multi-label)")
+    if config["code_type"] == "pq":
+        _check_pq_arrays(config, arrays)
     sample, rows = arrays.get("outputs_sample"), arrays.get("outputs_sample_rows")
     if (sample is None) != (rows is None):
         raise HashvizError("codes/outputs_sample.npy and outputs_sample_rows.npy come together")
@@ -231,6 +238,19 @@ def _check_arrays(config: dict, arrays: dict) -> None:
             raise HashvizError("codes/outputs_sample.npy must be float (n, d) matching its rows")
         if rows.size and (rows.min() < 0 or rows.max() >= len(arrays["database"])):
             raise HashvizError("codes/outputs_sample_rows.npy points outside the database")
+
+
+def _check_pq_arrays(config: dict, arrays: dict) -> None:
+    m, k = _pq_shape(config)
+    books, vectors = arrays.get("codebooks"), arrays.get("query_vectors")
+    if books is None or vectors is None:
+        raise HashvizError("pq models need codes/codebooks.npy and codes/query_vectors.npy")
+    if books.ndim != 3 or books.shape[:2] != (m, k) or books.dtype.kind != "f":
+        raise HashvizError(f"codes/codebooks.npy must be float (M={m}, K={k}, d_sub), got {books.shape}")
+    if vectors.shape != (len(arrays["query"]), m * books.shape[2]):
+        raise HashvizError(f"codes/query_vectors.npy must be ({len(arrays['query'])}, {m * books.shape[2]})")
+    if not (np.isfinite(books).all() and np.isfinite(vectors).all()):
+        raise HashvizError("pq codebooks or query vectors hold NaN or infinite values")
 
 
 def read_config(path: Path) -> dict:

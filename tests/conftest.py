@@ -1,0 +1,33 @@
+"""Shared fixtures: a tiny zoo trained for real on sklearn's digits (seconds, not minutes)."""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small BLAS calls thrash on 2 shared cores
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+# name -> (method, bits, epochs); digits-small has 500 training images.
+TINY_ZOO = {
+    "dpsh-16": ("dpsh", 16, 6),
+    "csq-16": ("csq", 16, 6),
+    "dpq-16": ("dpq", 16, 6),
+    "itq-16": ("itq", 16, 0),
+    "lsh-16": ("lsh", 16, 0),
+}
+
+
+def build_tiny_zoo(root: Path, entries=None) -> Path:
+    from hashviz.training import TrainSpec, build_model
+    for name, (method, bits, epochs) in (entries or TINY_ZOO).items():
+        build_model(TrainSpec(method, bits, dataset="digits", protocol="digits-small", epochs=epochs,
+                              lr=3e-3, width=16, batch_size=64), root / name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory) -> Path:
+    """A models root with real (tiny) deep, pq and shallow models on digits-small."""
+    return build_tiny_zoo(tmp_path_factory.mktemp("zoo"))

@@ -1,0 +1,95 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hashviz.encoders import load_encoder
+from hashviz.errors import HashvizError
+from hashviz.metrics import evaluate
+from hashviz.training import TrainSpec, build_model, train
+from hashviz.zoo import discover, load_model_dir
+
+
+def test_tiny_zoo_is_discovered_valid(tiny_zoo):
+    valid, invalid = discover(tiny_zoo)
+    assert {m.name for m in valid} == {"dpsh-16", "csq-16", "dpq-16", "itq-16", "lsh-16"}
+    assert invalid == []
+    csq = next(m for m in valid if m.name == "csq-16")
+    assert csq.database_codes.shape == (len(csq.database_ids), 2)
+    assert csq.config["protocol"] == "digits-small" and csq.config["history"]
+    assert set(csq.metrics) >= {"map_all", "map_1000", "map_tie_aware", "p_h2", "protocol"}
+
+
+def test_deep_models_beat_random_codes(tiny_zoo):
+    model = load_model_dir(tiny_zoo / "csq-16")
+    rng = np.random.default_rng(0)
+    random_codes = rng.integers(0, 256, model.database_codes.shape, dtype=np.uint8)
+    random_q = rng.integers(0, 256, model.query_codes.shape, dtype=np.uint8)
+    baseline = evaluate(random_q, random_codes, model.query_labels, model.database_labels)["map_all"]
+    assert model.metrics["map_all"] > baseline + 0.2
+
+
+def test_save_load_gives_identical_codes(tiny_zoo):
+    from hashviz.data import load_dataset
+    images = load_dataset("digits").images
+    for name in ("dpsh-16", "itq-16", "dpq-16"):
+        model = load_model_dir(tiny_zoo / name)
+        codes = load_encoder(model).encode(images[model.query_ids])
+        np.testing.assert_array_equal(codes, model.query_codes)
+
+
+def test_training_is_seeded_and_changes_codes():
+    spec = TrainSpec("dpsh", 16, dataset="digits", protocol="digits-small", epochs=1, width=8)
+    a, b = train(spec), train(spec)
+    for key in a.encoder_weights:
+        np.testing.assert_array_equal(a.encoder_weights[key], b.encoder_weights[key])
+    untrained = train(TrainSpec("dpsh", 16, dataset="digits", protocol="digits-small", epochs=0, width=8))
+    head = "net.head.weight"
+    assert not np.allclose(a.encoder_weights[head], untrained.encoder_weights[head])
+
+
+def test_history_records_validation_map_per_epoch(tiny_zoo):
+    history = load_model_dir(tiny_zoo / "dpsh-16").config["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
+    assert all(0 <= h["val_map"] <= 1 and np.isfinite(h["loss"]) for h in history)
+
+
+def test_existing_output_is_refused_and_untouched(tiny_zoo, tmp_path):
+    target = tmp_path / "m"
+    shutil.copytree(tiny_zoo / "lsh-16", target)
+    before = (target / "config.json").read_bytes()
+    with pytest.raises(HashvizError, match="already exists"):
+        build_model(TrainSpec("lsh", 16, dataset="digits", protocol="digits-small"), target)
+    assert (target / "config.json").read_bytes() == before
+
+
+def test_non_finite_loss_stops_with_message(tmp_path):
+    spec = TrainSpec("dpsh", 16, dataset="digits", protocol="digits-small", epochs=1, lr=1e30, width=8)
+    with pytest.raises(HashvizError, match="non-finite|loss became"):
+        build_model(spec, tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_cancelled_training_leaves_nothing(tmp_path):
+    from hashviz.training import TrainingCancelled
+    spec = TrainSpec("csq", 16, dataset="digits", protocol="digits-small", epochs=3, width=8)
+    calls = []
+    with pytest.raises(TrainingCancelled):
+        build_model(spec, tmp_path / "c", should_stop=lambda: calls.append(1) or len(calls) > 5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pq_model_records_code_cost(tiny_zoo):
+    model = load_model_dir(tiny_zoo / "dpq-16")
+    assert model.code_type == "pq"
+    assert model.config["pq"]["code_bits"] == 16
+    assert model.database_codes.shape[1] == model.config["pq"]["M"]
+    assert 0 < model.metrics["map_all"] <= 1
+
+
+def test_config_is_plain_json(tiny_zoo):
+    config = json.loads((tiny_zoo / "csq-16" / "config.json").read_text())
+    assert config["method"] == "csq" and config["family"] == "classification"
+    assert config["paper"] == "arXiv:1908.00347" and config["code_type"] == "binary"
