@@ -369,3 +369,21 @@ def describe(model: ModelDir) -> dict:
             "map_tie_aware": m.get("map_tie_aware", math.nan), "p_h2": m.get("p_h2", math.nan),
             "p_h2_empty": m.get("p_h2_empty", math.nan),
             "train_seconds": model.config.get("train_seconds", math.nan)}
+
+
+def root_signature(models_root) -> tuple:
+    """Cheap fingerprint of a models root: changes when a model dir is added, removed or rewritten."""
+    root = Path(models_root)
+    if not root.is_dir():
+        return ()
+    entries = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith("."):
+            continue
+        config = path / CONFIG
+        try:
+            stat = config.stat()
+            entries.append((path.name, stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            entries.append((path.name, 0, 0))
+    return tuple(entries)

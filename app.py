@@ -1,0 +1,20 @@
+"""hashviz: the entry point. Routes the pages and holds the shared sidebar (models root, model)."""
+
+import streamlit as st
+
+from pages.common import render_sidebar
+
+st.set_page_config(page_title="hashviz", page_icon=":material/grid_view:", layout="wide")
+
+PAGES = [
+    st.Page("pages/retrieval.py", title="Retrieval", icon=":material/image_search:", default=True),
+    st.Page("pages/diagnostics.py", title="Diagnostics", icon=":material/analytics:"),
+    st.Page("pages/code_map.py", title="Code map", icon=":material/scatter_plot:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:"),
+    st.Page("pages/taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+]
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

@@ -1,0 +1,128 @@
+"""Shared by every page: cached loaders (one copy per process, shared by all sessions) and the
+sidebar. Pages call these; all logic lives in hashviz."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from hashviz.errors import HashvizError
+from hashviz.zoo import ModelDir, discover, root_signature
+
+DEFAULT_ROOT = os.environ.get("HASHVIZ_MODELS", "models")
+
+
+# ---------------------------------------------------------------- cached resources
+
+@st.cache_resource(show_spinner="Reading the models root…", max_entries=8)
+def _discover(root: str, signature: tuple):
+    """Valid and invalid model dirs; `signature` changes when any model dir changes."""
+    return discover(Path(root))
+
+
+def models_in(root: str):
+    return _discover(root, root_signature(Path(root)))
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def get_dataset(name: str):
+    from hashviz.data import load_dataset
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner="Building the search index…", max_entries=32)
+def get_index(model_key: str, _model: ModelDir, kind: str = "flat"):
+    """HammingIndex (binary) or PQIndex (pq) over the model's database codes."""
+    from hashviz.search import HammingIndex, PQIndex
+    if _model.code_type == "pq":
+        return PQIndex(_model.database_codes, _model.codebooks, metric=_model.config["pq"].get("metric", "l2"))
+    return HammingIndex(_model.database_codes, kind=kind)
+
+
+@st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)
+def get_encoder(model_key: str, _model: ModelDir):
+    from hashviz.encoders import load_encoder
+    return load_encoder(_model)
+
+
+# ---------------------------------------------------------------- selection state
+
+def models_root() -> str:
+    return st.session_state.get("models_root", DEFAULT_ROOT)
+
+
+def current_models() -> list[ModelDir]:
+    valid, _ = models_in(models_root())
+    return valid
+
+
+def model_by_name(name: str | None) -> ModelDir | None:
+    return next((m for m in current_models() if m.name == name), None)
+
+
+def selected_model() -> ModelDir | None:
+    """The model chosen in the sidebar (None when the root holds no valid model)."""
+    return model_by_name(st.session_state.get("model_name"))
+
+
+def render_sidebar() -> ModelDir | None:
+    with st.sidebar:
+        st.text_input("Models root", value=DEFAULT_ROOT, key="models_root",
+                      help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
+        root = models_root()
+        valid, invalid = models_in(root)
+        if valid:
+            names = [m.name for m in valid]
+            labels = {m.name: m.label for m in valid}
+            if st.session_state.get("model_name") not in names:
+                st.session_state["model_name"] = st.query_params.get("model", names[0]) \
+                    if st.query_params.get("model") in names else names[0]
+            st.selectbox("Model", names, key="model_name", format_func=labels.get)
+            model = selected_model()
+            st.caption(f"{model.family} · {model.method} ({model.config.get('paper') or 'no paper id'}) · "
+                       f"{model.bits} bits · dataset **{model.dataset}** · protocol {model.protocol}")
+        else:
+            model = None
+            st.info(f"No valid model in `{root}` yet.")
+        if invalid:
+            with st.expander(f"{len(invalid)} invalid model dir(s)"):
+                for path, reason in invalid:
+                    st.warning(f"**{path.name}**: {reason}")
+    return model
+
+
+def require_model() -> ModelDir:
+    """The chosen model, or a how-to-build-the-zoo screen (and stop) when there is none."""
+    model = selected_model()
+    if model is None:
+        no_models_screen(models_root())
+        st.stop()
+    return model
+
+
+def no_models_screen(root: str) -> None:
+    st.title("hashviz")
+    st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
+             "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "
+             "with `hashviz zoo build --root models`, or here:")
+    if st.button("Build the starter zoo", type="primary"):
+        from hashviz.zoo_build import build_starter_zoo
+        bar = st.progress(0.0, text="starting…")
+
+        def progress(stage, done, total, info):
+            bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
+
+        try:
+            with st.status("Building the starter zoo…", expanded=True) as status:
+                build_starter_zoo(Path(root), progress=progress, log=st.write)
+                status.update(label="Starter zoo ready", state="complete")
+            st.rerun()
+        except HashvizError as exc:
+            st.error(str(exc))
+
+
+def show_error(exc: Exception) -> None:
+    """One place that turns a hashviz error into a message (never a traceback)."""
+    st.error(str(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {exc}")

@@ -1,0 +1,9 @@
+"""evaluate page (being built)."""
+
+import streamlit as st
+
+from pages.common import require_model
+
+model = require_model()
+st.title("evaluate".replace("_", " ").capitalize())
+st.info("This view is being built.")
