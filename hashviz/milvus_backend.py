@@ -24,6 +24,7 @@ Milvus cannot return more than 16,384 neighbours per query: knn with a larger k 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 import warnings
@@ -100,6 +101,8 @@ def _connect(uri: str, token: str | None, timeout: float):
         parent = Path(uri).expanduser().parent
         if not parent.is_dir():
             raise HashvizError(f"Milvus Lite file {uri!r}: the folder {str(parent)!r} does not exist")
+    if token is None:
+        token = os.environ.get("HASHVIZ_MILVUS_TOKEN", "")
     start = time.monotonic()
     try:
         with warnings.catch_warnings():
@@ -144,8 +147,8 @@ class MilvusHammingIndex(HammingIndex):
     ``MilvusHammingIndex(codes, uri=..., collection=...)`` (or ``HammingIndex(codes, kind="milvus", ...)``)
     (re)creates the collection and inserts ``codes``; with ``codes=None`` it opens an existing
     collection without inserting (also ``MilvusHammingIndex.open(uri, collection)``).
-    ``token``: ``"user:password"`` or an API key for a secured server. ``timeout``: seconds for connecting
-    and for each request.
+    ``token``: ``"user:password"`` or an API key for a secured server (default: the environment variable
+    ``HASHVIZ_MILVUS_TOKEN``, else none). ``timeout``: seconds for connecting and for each request.
     """
 
     def __init__(self, codes=None, kind: str = "milvus", *, uri=None, collection=None, token: str | None = None,
@@ -192,8 +195,10 @@ class MilvusHammingIndex(HammingIndex):
             self._call("drop_collection", client.drop_collection, self._collection)
         index_params = client.prepare_index_params()
         index_params.add_index(field_name=CODE_FIELD, index_type="BIN_FLAT", metric_type="HAMMING")
+        # Strong consistency: a search right after the push sees every row (a cluster's default,
+        # Bounded, may miss the last inserts for a moment); Milvus Lite is always consistent
         self._call("create_collection", client.create_collection, self._collection,
-                   schema=_schema(pymilvus, bits), index_params=index_params)
+                   schema=_schema(pymilvus, bits), index_params=index_params, consistency_level="Strong")
         if progress is not None:
             progress(0, n)
         for start in range(0, n, batch_size):

@@ -120,7 +120,7 @@ def _popcount_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray
     return out
 
 
-def _exact_topk_rows(dist: np.ndarray, k: int, row_offset_ids: np.ndarray | None = None):
+def _exact_topk_rows(dist: np.ndarray, k: int):
     """Exact top-k of each row of a distance matrix in (distance, column) order.
 
     Returns (distances (nq, k), columns int64 (nq, k)). Uses argpartition, then repairs the rows whose
@@ -335,6 +335,7 @@ class HammingIndex:
         self._bits = codes.shape[1] * 8
         self._ntotal = codes.shape[0]
         self._flat_fallback = None
+        self._lock = threading.Lock()  # hash searches set nflip on the shared faiss index
         if kind in ("flat", "hash"):
             _faiss_ties_exact()  # once per process (a few ms), so that searches do not pay for it
         if kind == "flat":
@@ -486,8 +487,9 @@ class HammingIndex:
             if r > self._max_probe_radius():
                 lims, d, i = self._flat_for_fallback().range_search(queries, r + 1)
             else:
-                self._index.nflip = r
-                lims, d, i = self._index.range_search(queries, r + 1)
+                with self._lock:
+                    self._index.nflip = r
+                    lims, d, i = self._index.range_search(queries, r + 1)
         else:
             lims, d, i = self._index.range_search(queries, r + 1)
         return _split_range_result(lims, d, i, self._ntotal, self._bits)
@@ -551,8 +553,9 @@ class HammingIndex:
         for r in range(0, max_r + 1):
             if todo.size == 0:
                 break
-            self._index.nflip = r
-            lims, d, i = self._index.range_search(queries[todo], r + 1)
+            with self._lock:
+                self._index.nflip = r
+                lims, d, i = self._index.range_search(queries[todo], r + 1)
             counts = np.diff(lims.astype(np.int64))
             settled = counts >= k
             if settled.any():

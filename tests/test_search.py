@@ -290,3 +290,31 @@ def test_hashviz_search_does_not_import_streamlit():
 
     code = "import sys, hashviz.search; assert 'streamlit' not in sys.modules and 'pymilvus' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ivf_radius_is_a_subset_and_exact_with_all_lists():
+    db, queries = DATA["clustered"]
+    index = HammingIndex(db, "ivf", nlist=8, nprobe=2)
+    want = brute_radius(queries, db, 2)
+    for (ids, dist), (bids, _) in zip(index.radius(queries, 2), want):
+        assert np.isin(ids, bids).all() and (dist <= 2).all()
+    index.nprobe = 8
+    for (ids, dist), (bids, bdist) in zip(index.radius(queries, 2), want):
+        np.testing.assert_array_equal(ids, bids)
+        np.testing.assert_array_equal(dist, bdist)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hash", "ivf"])
+@pytest.mark.parametrize("n", [1, 5])
+def test_tiny_databases(kind, n):
+    db = _random(n, 7, bits=16)
+    queries = _random(4, 8, bits=16)
+    index = HammingIndex(db, kind)
+    d, i = index.knn(queries, 3)
+    bd, bi = brute_knn(queries, db, min(3, n))
+    if kind == "ivf":
+        assert d.shape == bd.shape
+    else:
+        np.testing.assert_array_equal(d, bd)
+        np.testing.assert_array_equal(i, bi)
+    assert len(index.radius(queries, 16)) == 4
