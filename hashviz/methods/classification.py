@@ -49,7 +49,7 @@ def binary_signs(u: torch.Tensor) -> torch.Tensor:
     return torch.where(u > 0, 1.0, -1.0).to(u.dtype)
 
 
-@register_method("greedyhash", family="classification", paper="NeurIPS 2018 (Su et al., Greedy Hash)")
+@register_method("greedyhash", family="classification", paper="NeurIPS 2018")
 class GreedyHash(ClassificationMethod):
     """GreedyHash, greedy hash (Su, Zhang, Tian, Gao, Zhou; Su et al., NeurIPS 2018).
 
