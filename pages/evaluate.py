@@ -1,9 +1,129 @@
-"""evaluate page (being built)."""
+"""Evaluate: the leaderboard of every model in the root, its curves, the survey's conclusions checked
+on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard."""
 
 import streamlit as st
 
-from pages.common import require_model
+from hashviz import leaderboard as lb
+from hashviz.errors import HashvizError
+from pages.common import current_models, models_root, selected_model, show_error
 
-model = require_model()
-st.title("evaluate".replace("_", " ").capitalize())
-st.info("This view is being built.")
+NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
+VERDICT_ICON = {lb.HOLDS: ":material/check_circle:", lb.DOES_NOT_HOLD: ":material/cancel:",
+                lb.CANNOT_CHECK: ":material/help:"}
+
+
+def numbers_table(table, numbers=NUMBERS, **kw):
+    """Three decimals and "n/a" for missing numbers; the columns stay numeric, so sorting works."""
+    config = {c: st.column_config.NumberColumn(format="%.1f" if c == "train s" else "%.3f")
+              for c in numbers if c in table.columns}
+    st.dataframe(table, hide_index=True, column_config=config, placeholder="n/a", **kw)
+
+
+@st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
+def failure_report(model_key: str, _model, n: int, worst: int):
+    return lb.failure_report(_model, n=n, worst=worst)
+
+
+def open_in_retrieval(query_row=None, database_row=None):
+    """The Retrieval page's contract: one of the two keys, a row of the sidebar model's codes."""
+    st.session_state.pop("retrieval_query_row", None)
+    st.session_state.pop("retrieval_query_db_row", None)
+    if query_row is not None:
+        st.session_state["retrieval_query_row"] = int(query_row)
+    else:
+        st.session_state["retrieval_query_db_row"] = int(database_row)
+    st.switch_page("pages/retrieval.py")
+
+
+def opener(label, rows, key, kind="query_row", describe=str):
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    row = left.selectbox(label, rows, key=key, format_func=describe)
+    if right.button("Open on Retrieval", key=f"{key}_open", disabled=row is None):
+        open_in_retrieval(**{kind: row})
+
+
+st.title("Evaluate")
+models = current_models()
+if not models:
+    st.info(f"No valid model in `{models_root()}` yet: train one on the Train page, or build the starter "
+            "zoo with `hashviz zoo build --root models`.")
+    st.stop()
+
+board, curves, claims, failures = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Failure finder"])
+
+with board:
+    st.markdown(lb.protocol_statement(models))
+    table = lb.leaderboard_table(models)
+    numbers_table(table, key="evaluate_leaderboard")
+    if note := lb.not_applicable_note(table):
+        st.caption(note)
+    st.download_button("Download the leaderboard (CSV)", lb.leaderboard_csv(table), "hashviz-leaderboard.csv",
+                       "text/csv", icon=":material/download:")
+
+with curves:
+    names = [m.name for m in models]
+    chosen = st.multiselect("Models to compare", names, default=names[:6], key="evaluate_curve_models")
+    picked = [m for m in models if m.name in chosen]
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(lb.pr_figure(picked), key="evaluate_pr")
+        if skipped := lb.pr_curves(picked)[1]:
+            st.caption(f"No Hamming precision-recall curve for {', '.join(skipped)}: product-quantised "
+                       "codes have no Hamming radius.")
+    right.plotly_chart(lb.precision_at_k_curve_figure(picked), key="evaluate_pk")
+    if lb.map_vs_bits_rows(models):
+        st.plotly_chart(lb.map_vs_bits_curve_figure(models), key="evaluate_bits")
+    else:
+        st.info("mAP vs code length needs one method trained at two or more code lengths "
+                "(e.g. `hashviz zoo results` trains 16, 32 and 64 bits).")
+
+with claims:
+    st.markdown("The survey's conclusions, checked on the models in this root. Only models of the same "
+                "dataset, protocol and code length are compared, on mAP@all over the queries; a claim "
+                "**holds** when it is true in more than half of the comparisons. One seed per model: "
+                "gaps below about 0.01 are within noise.")
+    for c in lb.check_conclusions(models):
+        with st.container(border=True):
+            st.markdown(f"#### {VERDICT_ICON[c.verdict]} {c.claim}")
+            st.markdown(f"**Verdict: {c.verdict}.** {c.summary}")
+            st.caption(f"Test: {c.test}")
+            if c.needs:
+                st.caption(f"Needs {c.needs}.")
+            else:
+                numbers_table(c.evidence, [col for col in c.evidence.columns if "mAP" in col or col == "gap"],
+                              key=f"evaluate_claim_{c.key}")
+
+with failures:
+    model = selected_model() or models[0]    # no sidebar choice yet (a page opened on its own)
+    st.markdown(f"Where **{model.name}** (the sidebar's model) fails. Every row can be opened on the "
+                "Retrieval page.")
+    left, right = st.columns(2)
+    n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
+    worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
+    try:
+        report = failure_report(model.content_key, model, n, worst)
+    except HashvizError as exc:
+        show_error(exc)
+        st.stop()
+    st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
+    st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
+    by_row = report.worst.set_index("query row")
+    opener("Query", list(by_row.index), "evaluate_open_worst",
+           describe=lambda r: f"query row {r} · {by_row.loc[r, 'class']} · AP {by_row.loc[r, 'AP']:.3f}")
+    if not report.single_label:
+        st.info("Per-class tables need one label per image; this model has multi-label data.")
+        st.stop()
+    st.subheader("Per-class AP")
+    numbers_table(report.per_class, ["mAP", "worst AP"], key="evaluate_per_class")
+    worst_of = report.per_class.set_index("worst query row")
+    opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
+           describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
+    st.plotly_chart(lb.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
+    st.subheader("Cross-class collisions: different labels, identical code")
+    if report.collisions.empty:
+        st.success("No code in the database is shared by two classes.")
+    else:
+        st.dataframe(report.collisions, hide_index=True, key="evaluate_collisions")
+        coll = report.collisions.set_index("database row")
+        opener("Database item", list(coll.index), "evaluate_open_collision", kind="database_row",
+               describe=lambda r: f"database row {r} · {coll.loc[r, 'class']} · bucket of {coll.loc[r, 'bucket size']}")

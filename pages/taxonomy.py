@@ -1,9 +1,55 @@
-"""taxonomy page (being built)."""
+"""Taxonomy: the survey's five families (and the shallow contrast), each with the similarity it
+preserves, its loss, the methods hashviz implements (live registry) and the live numbers of the
+models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
 
 import streamlit as st
 
-from pages.common import require_model
+from hashviz.errors import HashvizError
+from hashviz.taxonomy import SURVEY_ID, family_methods, family_models, load_taxonomy
+from pages.common import current_models, models_root, show_error
 
-model = require_model()
-st.title("taxonomy".replace("_", " ").capitalize())
-st.info("This view is being built.")
+NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
+SHOWN = ["model", "method", "bits", "dataset", "regularisers", *NUMBERS]
+
+
+@st.cache_resource(show_spinner=False)
+def taxonomy():
+    return load_taxonomy()
+
+
+try:
+    tax = taxonomy()
+except HashvizError as exc:
+    show_error(exc)
+    st.stop()
+
+st.title(tax.title)
+st.caption(f"After the survey {SURVEY_ID} (Luo et al., *A Survey on Deep Hashing Methods*).")
+st.markdown(tax.overview)
+st.info(tax.journal_version, icon=":material/menu_book:")
+with st.expander("Notation"):
+    st.markdown(tax.notation)
+
+models = current_models()
+labels = [f"{i}. {f.title}" if f.key != "shallow" else f"Contrast: {f.title}"
+          for i, f in enumerate(tax.families, start=1)]
+for tab, fam in zip(st.tabs(labels), tax.families):
+    with tab:
+        st.caption(f"Journal version of the survey: {fam.journal_group}")
+        st.markdown(f"**Similarity it preserves.** {fam.similarity}")
+        st.markdown("**Loss**")
+        for equation in fam.equations:
+            st.latex(equation)
+        st.markdown(fam.reading)
+        st.markdown(f"**Methods the survey puts here:** {', '.join(fam.survey_methods)}")
+        st.markdown("**Implemented in hashviz** (read live from the method registry)")
+        st.dataframe(family_methods(fam.key), hide_index=True, key=f"taxonomy_methods_{fam.key}")
+        live = family_models(models, fam.key)
+        if live.empty:
+            st.caption(f"No model of this family in `{models_root()}` yet (train one on the Train page).")
+        else:
+            st.markdown(f"**Models of this family in `{models_root()}`** (queries; pq models have no "
+                        "Hamming-only numbers: n/a)")
+            st.dataframe(live[SHOWN], hide_index=True, placeholder="n/a", key=f"taxonomy_models_{fam.key}",
+                         column_config={c: st.column_config.NumberColumn(format="%.1f" if c == "train s" else "%.3f")
+                                        for c in NUMBERS})

@@ -1,9 +1,89 @@
-"""train page (being built)."""
+"""Train: pick a method, code length, epochs, learning rate and regularisers; the run goes on in a
+background thread (hashviz.background) while a fragment polls it every second for the progress bar
+and the loss / validation-mAP curves. The finished model lands in the models root, where the
+sidebar's picker finds it."""
 
 import streamlit as st
 
-from pages.common import require_model
+from hashviz import background as bg
+from hashviz.errors import HashvizError
+from hashviz.leaderboard import training_curves_figure
+from hashviz.methods import FAMILY_TITLES, list_methods
+from hashviz.training import TrainSpec
+from pages.common import models_root, show_error
 
-model = require_model()
-st.title("train".replace("_", " ").capitalize())
-st.info("This view is being built.")
+JOB = "train_job"              # session_state: the session's hashviz.background.TrainingJob
+SEEN = "train_job_seen_end"    # id of the job whose end already triggered the app rerun
+DATASETS = {"fashion-mnist": "Fashion-MNIST (70,000 images, minutes per epoch)",
+            "digits": "sklearn digits (1,797 tiny images, seconds)"}
+REGULARISERS = {"balance": "bit balance", "decorrelation": "bit decorrelation", "quantization": "quantization"}
+
+
+def select_model(name):
+    st.session_state["model_name"] = name   # a callback: runs before the sidebar's picker is drawn
+
+
+def job_view():
+    job = st.session_state.get(JOB)
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.progress(snap.fraction, text=f"{snap.name}: {snap.text}")
+    if snap.history:
+        st.plotly_chart(training_curves_figure(snap.history), key="train_curves")
+    elif snap.state == bg.RUNNING and snap.stage in ("starting", "train"):
+        st.caption("The curves appear after the first epoch (shallow methods fit in one step, without epochs).")
+    if not snap.finished:
+        st.button("Cancel training", on_click=job.cancel, disabled=snap.cancel_requested,
+                  icon=":material/stop_circle:")
+    elif st.session_state.get(SEEN) != id(job):
+        st.session_state[SEEN] = id(job)
+        st.rerun()                          # the whole app: the sidebar rescans the models root
+    elif snap.state == bg.DONE:
+        st.success(f"Saved **{snap.name}** in `{snap.out.parent}` after {snap.seconds:.0f} s; it is in the "
+                   "sidebar's model picker now.")
+        if st.button(f"Show {snap.name} in the sidebar", on_click=select_model, args=(snap.name,)):
+            st.rerun()                      # a click inside a fragment reruns only the fragment
+    elif snap.state == bg.CANCELLED:
+        st.warning(snap.message)
+    else:
+        st.error(f"Training failed: {snap.message}")
+
+
+st.title("Train a model")
+job = st.session_state.get(JOB)
+running = job is not None and not job.snapshot().finished
+infos = {m.name: m for m in list_methods()}
+
+method = st.selectbox("Method (grouped by family)", list(infos), key="train_method", disabled=running,
+                      format_func=lambda n: f"{FAMILY_TITLES[infos[n].family]} · {n} ({infos[n].paper})")
+info = infos[method]
+st.caption(info.summary)
+recipe = getattr(info.constructor, "recipe", {}) if info.deep else {}
+left, mid, right = st.columns(3)
+dataset = left.radio("Dataset", list(DATASETS), format_func=DATASETS.get, key="train_dataset", disabled=running)
+bits = mid.select_slider("Bits", [16, 32, 64, 128], value=32, key="train_bits", disabled=running)
+epochs = right.number_input("Epochs", 1, 200, int(recipe.get("epochs", 15)), key=f"train_epochs_{method}",
+                            disabled=running or not info.deep)
+lr = right.number_input("Learning rate", 1e-6, 1.0, float(recipe.get("lr", 1e-3)), format="%.0e", step=1e-4,
+                        key=f"train_lr_{method}", disabled=running or not info.deep)
+st.markdown("**Regularisers** (the survey's tricks; weight 0 = off; deep methods only)")
+weights = {name: col.number_input(label, 0.0, 10.0, 0.0, step=0.05, key=f"train_reg_{name}",
+                                  disabled=running or not info.deep)
+           for col, (name, label) in zip(st.columns(3), REGULARISERS.items())}
+regularizers = {k: float(v) for k, v in weights.items() if v > 0 and info.deep}
+derived = bg.output_name(method, bits, regularizers, dataset)
+name = st.text_input("Model name", placeholder=derived, key="train_name", disabled=running,
+                     help=f"Empty: {derived}. A new directory in `{models_root()}`; existing ones are never "
+                          "overwritten.")
+
+if st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:"):
+    spec = TrainSpec(method, bits, dataset=dataset, epochs=epochs if info.deep else None,
+                     lr=lr if info.deep else None, regularizers=regularizers)
+    try:
+        st.session_state[JOB] = bg.start_training(spec, bg.output_path(models_root(), name or derived))
+        st.rerun()
+    except HashvizError as exc:
+        show_error(exc)
+
+st.fragment(job_view, run_every=1 if running else None)()

@@ -1,0 +1,123 @@
+"""The Taxonomy page's content: the survey's text (assets/taxonomy/*.md, one file per family plus
+survey.md) joined with the live method registry and the models in the root.
+
+Asset format (plain markdown, parsed here, no YAML): the first line is ``# Title``; every
+``## Section`` heading starts a section whose body runs to the next heading. A family file needs
+the sections FAMILY_SECTIONS; in "Loss" every paragraph (blank-line separated) is one LaTeX
+equation (for st.latex), and "Methods in the survey" is a comma-separated list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from hashviz.errors import HashvizError
+from hashviz.methods import FAMILIES, FAMILY_TITLES, list_methods
+from hashviz.zoo import ModelDir
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "taxonomy"
+FAMILY_SECTIONS = ("journal group", "similarity preserved", "loss", "reading the loss", "methods in the survey")
+SURVEY_SECTIONS = ("overview", "journal version", "notation")
+SURVEY_ID = "arXiv 2003.03369"
+
+__all__ = ["ASSETS", "FamilyText", "Taxonomy", "parse_sections", "load_taxonomy", "family_methods",
+           "family_models", "SURVEY_ID"]
+
+
+@dataclass(frozen=True)
+class FamilyText:
+    key: str                   # a hashviz.methods.FAMILIES entry
+    title: str
+    journal_group: str
+    similarity: str            # markdown
+    equations: tuple[str, ...]  # LaTeX, one per st.latex
+    reading: str               # markdown
+    survey_methods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    title: str
+    overview: str
+    journal_version: str
+    notation: str
+    families: tuple[FamilyText, ...]   # in FAMILIES order, shallow last
+
+    def family(self, key: str) -> FamilyText:
+        for f in self.families:
+            if f.key == key:
+                return f
+        raise HashvizError(f"no taxonomy text for family {key!r}")
+
+
+def parse_sections(text: str, source: str = "text") -> tuple[str, dict[str, str]]:
+    """(title, {lower-case section name: body}) of a '# Title' + '## Section' markdown text."""
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].startswith("# "):
+        raise HashvizError(f"{source} must start with a '# Title' line")
+    title, sections, current = lines[0][2:].strip(), {}, None
+    for line in lines[1:]:
+        if line.startswith("## "):
+            current = line[3:].strip().lower()
+            if current in sections:
+                raise HashvizError(f"{source}: section {current!r} appears twice")
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+        elif line.strip():
+            raise HashvizError(f"{source}: text before the first '## Section' heading")
+    return title, {k: "\n".join(v).strip() for k, v in sections.items()}
+
+
+def _require(sections: dict, names: Iterable[str], source: str) -> None:
+    missing = [n for n in names if not sections.get(n)]
+    if missing:
+        raise HashvizError(f"{source} lacks the section(s) {', '.join(missing)}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HashvizError(f"cannot read the taxonomy text {path}: {exc.strerror or exc}") from None
+
+
+def load_taxonomy(assets: Path = ASSETS) -> Taxonomy:
+    """Read survey.md and one <family>.md per hashviz family (HashvizError names what is missing)."""
+    assets = Path(assets)
+    title, survey = parse_sections(_read(assets / "survey.md"), "survey.md")
+    _require(survey, SURVEY_SECTIONS, "survey.md")
+    families = []
+    for key in FAMILIES:
+        source = f"{key}.md"
+        ftitle, sec = parse_sections(_read(assets / source), source)
+        _require(sec, FAMILY_SECTIONS, source)
+        equations = tuple(p.strip() for p in sec["loss"].split("\n\n") if p.strip())
+        methods = tuple(m.strip() for m in sec["methods in the survey"].split(",") if m.strip())
+        families.append(FamilyText(key, ftitle or FAMILY_TITLES[key], sec["journal group"],
+                                   sec["similarity preserved"], equations, sec["reading the loss"], methods))
+    return Taxonomy(title, survey["overview"], survey["journal version"], survey["notation"], tuple(families))
+
+
+def family_methods(family: str) -> pd.DataFrame:
+    """The registry's methods of one family (live): method, paper, code type, summary, recipe."""
+    if family not in FAMILIES:
+        raise HashvizError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    rows = []
+    for info in list_methods(family):
+        recipe = getattr(info.constructor, "recipe", None) if info.deep else None
+        rows.append({"method": info.name, "paper": info.paper or "—", "code type": info.code_type,
+                     "summary": info.summary,
+                     "recipe": ", ".join(f"{k} {v:g}" for k, v in recipe.items()) if recipe else "closed form"})
+    return pd.DataFrame(rows, columns=["method", "paper", "code type", "summary", "recipe"])
+
+
+def family_models(models: Iterable[ModelDir], family: str) -> pd.DataFrame:
+    """Leaderboard rows (hashviz.leaderboard.leaderboard_table) of the models of one family."""
+    from hashviz.leaderboard import leaderboard_table
+    table = leaderboard_table([m for m in models if m.family == family])
+    return table.drop(columns=["family"])

@@ -1,0 +1,103 @@
+"""hashviz.background: training in a thread, progress snapshots, cancel, errors as messages."""
+
+import shutil
+import threading
+
+import pytest
+
+from hashviz import background as bg
+from hashviz.errors import HashvizError
+from hashviz.training import TrainSpec
+from hashviz.zoo import discover, load_model_dir
+
+
+def digits(method="dpsh", epochs=1, **kw):
+    return TrainSpec(method, 16, dataset="digits", epochs=epochs, width=8, batch_size=64, **kw)
+
+
+def test_output_name_is_derived_from_method_bits_regs_and_dataset():
+    assert bg.output_name("dpsh", 32) == "dpsh-32"
+    assert bg.output_name("dpsh", 32, {"balance": 0.1}) == "dpsh-32-balance"       # as the zoo's ablations
+    assert bg.output_name("csq", 64, {"quantization": 0.1, "balance": 0.5}) == "csq-64-balance0.5-quantization"
+    assert bg.output_name("itq", 16, dataset="digits") == "itq-16-digits"
+    assert bg.output_name("lsh", 16, dataset="folder:/data/my pics") == "lsh-16-data_my_pics"
+
+
+def test_output_path_refuses_existing_and_odd_names(tmp_path):
+    (tmp_path / "dpsh-32").mkdir()
+    with pytest.raises(HashvizError, match="already exists"):
+        bg.output_path(tmp_path, "dpsh-32")
+    for bad in ("", "../x", "a/b", ".hidden", "-x", "x" * 81):
+        with pytest.raises(HashvizError, match="not allowed"):
+            bg.output_path(tmp_path, bad)
+    assert bg.output_path(tmp_path, " new-1 ") == tmp_path / "new-1"
+
+
+def test_a_run_reports_progress_and_history_then_saves(tmp_path):
+    job = bg.start_training(digits(epochs=2), tmp_path / "m")
+    seen = []
+    while job.alive:
+        seen.append(job.snapshot())
+        job.join(0.05)
+    snap = job.snapshot()
+    assert snap.state == bg.DONE and snap.out == tmp_path / "m" and snap.fraction == 1.0
+    assert [h["epoch"] for h in snap.history] == [1, 2] and all(0 <= h["val_map"] <= 1 for h in snap.history)
+    assert load_model_dir(tmp_path / "m").config["history"][-1]["epoch"] == 2
+    fractions = [s.fraction for s in seen]
+    assert fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
+    assert "done" in snap.text and snap.finished
+
+
+def test_cancel_stops_and_writes_nothing(tmp_path):
+    started = threading.Event()
+    job = bg.TrainingJob(digits(epochs=50), tmp_path / "m")
+    original = job._progress
+
+    def progress(stage, done, total, info):
+        original(stage, done, total, info)
+        started.set()
+    job._progress = progress
+    job.start()
+    assert started.wait(120)
+    job.cancel()
+    snap = job.join(120)
+    assert snap.state == bg.CANCELLED and "nothing was saved" in snap.message
+    assert list(tmp_path.iterdir()) == [] and snap.cancel_requested
+
+
+def test_errors_become_messages_not_exceptions(tmp_path, monkeypatch):
+    import hashviz.training as training
+
+    def boom(*a, **k):
+        raise HashvizError("the loss became nan")
+    monkeypatch.setattr(training, "build_model", boom)
+    snap = bg.start_training(digits(), tmp_path / "a").join(30)
+    assert snap.state == bg.FAILED and snap.message == "the loss became nan" and "failed" in snap.text
+
+    def crash(*a, **k):
+        raise RuntimeError("CUDA went away")
+    monkeypatch.setattr(training, "build_model", crash)
+    snap = bg.start_training(digits(), tmp_path / "b").join(30)
+    assert snap.state == bg.FAILED and "RuntimeError" in snap.message and "CUDA went away" in snap.message
+
+
+def test_bad_specs_are_refused_before_a_thread_starts(tmp_path):
+    with pytest.raises(HashvizError, match="shallow"):
+        bg.start_training(TrainSpec("lsh", 16, dataset="digits", regularizers={"balance": 0.1}), tmp_path / "a")
+    with pytest.raises(HashvizError, match="unknown regulariser"):
+        bg.start_training(digits(regularizers={"sparsity": 0.1}), tmp_path / "a")
+    with pytest.raises(HashvizError, match="learning rate"):
+        bg.start_training(digits(lr=-1.0), tmp_path / "a")
+    with pytest.raises(HashvizError, match="unknown method"):
+        bg.start_training(TrainSpec("nope", 16), tmp_path / "a")
+    (tmp_path / "a").mkdir()
+    with pytest.raises(HashvizError, match="exists"):
+        bg.start_training(digits(), tmp_path / "a")
+
+
+def test_shallow_run_lands_next_to_the_zoo(tiny_zoo, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(tiny_zoo, root)
+    snap = bg.start_training(TrainSpec("pcah", 16, dataset="digits"), bg.output_path(root, "pcah-16")).join(120)
+    assert snap.state == bg.DONE and snap.history == ()
+    assert "pcah-16" in {m.name for m in discover(root)[0]}

@@ -1,0 +1,239 @@
+"""hashviz.leaderboard: tables, curves, the survey's conclusions and the failure finder."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from hashviz import leaderboard as lb
+from hashviz.codes import pack_bits01
+from hashviz.errors import HashvizError
+from hashviz.metrics import average_precision_per_query
+from hashviz.zoo import ModelDir, discover
+
+
+def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",
+         **metrics):
+    """A ModelDir with a config only (enough for tables and conclusions)."""
+    config = {"method": method, "family": family, "bits": bits, "code_type": code_type, "dataset": dataset,
+              "protocol": "fmnist-1k", "regularizers": regs or {}, "train_seconds": 12.5,
+              "metrics": {"map_all": map_all, "map_1000": map_all + 0.01,
+                          "map_tie_aware": math.nan if code_type == "pq" else map_all - 0.01,
+                          "p_h2": math.nan if code_type == "pq" else 0.4,
+                          "p_h2_empty": math.nan if code_type == "pq" else 0.1, **metrics}}
+    return ModelDir(Path(name), config, {})
+
+
+def tiny_models(tiny_zoo):
+    return {m.name: m for m in discover(tiny_zoo)[0]}
+
+
+# ------------------------------------------------------------------ leaderboard
+
+def test_leaderboard_has_every_model_sorted_by_map_with_nan_for_pq():
+    models = [fake("a", "itq", "shallow", map_all=0.3), fake("b", "dpq", "quantization", code_type="pq", map_all=0.7),
+              fake("c", "csq", "classification", map_all=0.8, regs={"balance": 0.1})]
+    table = lb.leaderboard_table(models)
+    assert list(table.columns) == lb.LEADERBOARD_COLUMNS
+    assert list(table["model"]) == ["c", "b", "a"]
+    pq = table.set_index("model").loc["b"]
+    assert all(math.isnan(pq[c]) for c in lb.HAMMING_ONLY_COLUMNS) and pq["mAP@all"] == 0.7
+    assert table.set_index("model").loc["c", "regularisers"] == "balance=0.1"
+    assert table["mAP@all"].dtype == float and table["train s"].tolist() == [12.5] * 3
+
+
+def test_leaderboard_csv_writes_na_as_text_and_note_says_why():
+    table = lb.leaderboard_table([fake("dpq-32", "dpq", "quantization", code_type="pq"),
+                                  fake("lsh-32", "lsh", "shallow")])
+    csv = lb.leaderboard_csv(table)
+    header, *rows = csv.strip().splitlines()
+    assert header.split(",")[:2] == ["model", "method"] and len(rows) == 2
+    assert "n/a" in next(r for r in rows if r.startswith("dpq-32")) and "n/a" not in rows[1]
+    note = lb.not_applicable_note(table)
+    assert "dpq-32" in note and "Hamming" in note and "lsh-32" not in note
+    assert lb.not_applicable_note(lb.leaderboard_table([fake("x", "lsh", "shallow")])) is None
+
+
+def test_protocol_statement_states_ties_topk_zero_rule_and_selection():
+    text = lb.protocol_statement([fake("a", "lsh", "shallow")])
+    for words in ("ties", "database index", "mAP@1000", "scores 0", "empty ball", "validation", "fmnist-1k"):
+        assert words in text
+
+
+def test_leaderboard_of_tiny_zoo_matches_stored_metrics(tiny_zoo):
+    models = tiny_models(tiny_zoo)
+    table = lb.leaderboard_table(models.values()).set_index("model")
+    assert set(table.index) == set(models)
+    assert table.loc["csq-16", "mAP@all"] == pytest.approx(models["csq-16"].metrics["map_all"])
+    assert math.isnan(table.loc["dpq-16", "tie-aware mAP"]) and not math.isnan(table.loc["itq-16", "P@H<=2"])
+
+
+# ------------------------------------------------------------------ curves
+
+def test_curves_skip_pq_for_pr_and_keep_precision_at_k(tiny_zoo):
+    models = list(tiny_models(tiny_zoo).values())
+    curves, skipped = lb.pr_curves(models)
+    assert skipped == ["dpq-16"] and len(curves["lsh-16"]["precision"]) == 17
+    fig = lb.pr_figure(models)
+    assert isinstance(fig, go.Figure) and {t.name for t in fig.data} == set(curves)
+    pk = lb.precision_at_k_curves(models)
+    assert set(pk) == {m.name for m in models} and sorted(pk["csq-16"]) == [1, 10, 100, 1000]
+    fig = lb.precision_at_k_curve_figure(models)
+    assert len(fig.data) == 5 and fig.layout.xaxis.type == "log" and fig.layout.title.text
+
+
+def test_map_vs_bits_keeps_methods_with_two_lengths_and_no_ablations():
+    models = [fake("d16", "dpsh", "pairwise", 16, 0.5), fake("d32", "dpsh", "pairwise", 32, 0.6),
+              fake("d32b", "dpsh", "pairwise", 32, 0.9, regs={"balance": 0.1}), fake("l32", "lsh", "shallow", 32, 0.2)]
+    assert lb.map_vs_bits_rows(models) == [("dpsh", 16, 0.5), ("dpsh", 32, 0.6)]
+    fig = lb.map_vs_bits_curve_figure(models)
+    assert [t.name for t in fig.data] == ["dpsh"] and list(fig.data[0].y) == [0.5, 0.6]
+    assert lb.map_vs_bits_rows(models[-1:]) == []
+
+
+def test_training_curves_figure_has_loss_and_validation_panels():
+    history = [{"epoch": 1, "loss": 0.9, "val_map": 0.3}, {"epoch": 2, "loss": 0.5, "val_map": 0.6}]
+    fig = lb.training_curves_figure(history)
+    assert [t.name for t in fig.data] == ["loss", "validation mAP"]
+    assert list(fig.data[1].y) == [0.3, 0.6] and list(fig.data[0].x) == [1, 2]
+    assert len(lb.training_curves_figure([]).data) == 2
+
+
+# ------------------------------------------------------------------ conclusions
+
+def by_key(models):
+    return {c.key: c for c in lb.check_conclusions(models)}
+
+
+def test_conclusions_hold_when_deep_labels_and_tricks_win():
+    models = [fake("lsh", "lsh", "shallow", map_all=0.2), fake("itq", "itq", "shallow", map_all=0.4),
+              fake("dpsh", "dpsh", "pairwise", map_all=0.6), fake("csq", "csq", "classification", map_all=0.8),
+              fake("dpsh-b", "dpsh", "pairwise", map_all=0.65, regs={"balance": 0.1})]
+    c = by_key(models)
+    assert all(x.verdict == lb.HOLDS for x in c.values())
+    ev = c["deep_beats_shallow"].evidence.iloc[0]
+    assert ev["best deep"] == "csq" and ev["best shallow"] == "itq" and ev["gap"] == pytest.approx(0.4)
+    assert c["labels_help"].evidence.iloc[0]["best similarity-only"] == "dpsh"  # the ablation is left out
+    tricks = c["tricks_help"].evidence.iloc[0]
+    assert tricks["with tricks"] == "dpsh-b" and tricks["without tricks"] == "dpsh"
+    assert tricks["gap"] == pytest.approx(0.05)
+    assert "1 of 1" in c["tricks_help"].summary
+
+
+def test_conclusions_do_not_hold_when_shallow_wins():
+    models = [fake("itq", "itq", "shallow", map_all=0.7), fake("dpsh", "dpsh", "pairwise", map_all=0.6),
+              fake("csq", "csq", "classification", map_all=0.5),
+              fake("csq-q", "csq", "classification", map_all=0.4, regs={"quantization": 0.1})]
+    c = by_key(models)
+    assert c["deep_beats_shallow"].verdict == lb.DOES_NOT_HOLD
+    assert c["labels_help"].verdict == lb.DOES_NOT_HOLD and c["tricks_help"].verdict == lb.DOES_NOT_HOLD
+    assert not c["deep_beats_shallow"].evidence["holds"].any()
+
+
+def test_conclusions_cannot_check_without_comparable_models():
+    models = [fake("itq", "itq", "shallow", 32), fake("dpsh", "dpsh", "pairwise", 64),
+              fake("csq-b", "csq", "classification", 32, regs={"balance": 0.1})]
+    c = by_key(models)
+    assert {x.verdict for x in c.values()} == {lb.CANNOT_CHECK}
+    assert all(x.needs and x.evidence.empty for x in c.values())
+
+
+def test_conclusions_compare_only_the_same_dataset():
+    c = by_key([fake("itq", "itq", "shallow", dataset="digits"), fake("dpsh", "dpsh", "pairwise")])
+    assert c["deep_beats_shallow"].verdict == lb.CANNOT_CHECK
+
+
+def test_majority_rule_over_settings():
+    models = [fake("itq16", "itq", "shallow", 16, 0.5), fake("d16", "dpsh", "pairwise", 16, 0.6),
+              fake("itq32", "itq", "shallow", 32, 0.7), fake("d32", "dpsh", "pairwise", 32, 0.6)]
+    c = by_key(models)["deep_beats_shallow"]
+    assert c.verdict == lb.DOES_NOT_HOLD and len(c.evidence) == 2 and "1 of 2" in c.summary
+
+
+# ------------------------------------------------------------------ failure finder
+
+def synthetic_model(codes01, db_labels, q_codes01, q_labels, class_names=("a", "b", "c")):
+    config = {"method": "lsh", "family": "shallow", "bits": 8, "code_type": "binary", "dataset": "x",
+              "protocol": "p", "class_names": list(class_names)}
+    arrays = {"database": pack_bits01(np.asarray(codes01, np.uint8)), "database_labels": np.asarray(db_labels),
+              "query": pack_bits01(np.asarray(q_codes01, np.uint8)), "query_labels": np.asarray(q_labels)}
+    return ModelDir(Path("synthetic"), config, arrays)
+
+
+def test_per_query_ap_matches_metrics_for_binary_and_stored_map_for_pq(tiny_zoo):
+    models = tiny_models(tiny_zoo)
+    csq = models["csq-16"]
+    ap = lb.per_query_ap(csq)
+    np.testing.assert_allclose(ap, average_precision_per_query(csq.query_codes, csq.database_codes,
+                                                               csq.query_labels, csq.database_labels))
+    dpq = models["dpq-16"]
+    assert lb.per_query_ap(dpq).mean() == pytest.approx(dpq.metrics["map_all"], abs=1e-9)
+
+
+def test_worst_queries_are_lowest_ap_with_their_top_n(tiny_zoo):
+    model = tiny_models(tiny_zoo)["dpsh-16"]
+    ap = lb.per_query_ap(model)
+    table = lb.worst_queries(model, ap, count=5, n=7)
+    assert len(table) == 5 and table["AP"].is_monotonic_increasing
+    assert table["AP"].iloc[-1] <= np.sort(ap)[5]
+    first = table.iloc[0]
+    rows = first["top 7 database rows"]
+    dist = np.unpackbits(model.query_codes[first["query row"]] ^ model.database_codes, axis=1).sum(1)
+    assert rows == list(np.lexsort((np.arange(len(dist)), dist))[:7])
+    label = model.query_labels[first["query row"]]
+    assert first["relevant in top 7"] == int((model.database_labels[rows] == label).sum())
+
+
+def test_per_class_ap_is_mean_of_its_queries():
+    model = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8, [1] * 8, [1] * 8], [0, 1, 0])
+    ap = lb.per_query_ap(model)
+    np.testing.assert_allclose(ap, [1.0, 1.0, 0.5])
+    table = lb.per_class_ap(model, ap).set_index("class")
+    assert table.loc["a", "mAP"] == pytest.approx(0.75) and table.loc["a", "worst query row"] == 2
+    assert table.loc["b", "queries"] == 1 and list(table.index) == ["a", "b"]
+
+
+def test_retrieval_confusion_rows_are_shares_of_retrieved_classes():
+    db = [[0] * 8, [0] * 7 + [1], [1] * 8, [1] * 7 + [0]]
+    model = synthetic_model(db, [0, 1, 1, 2], [[0] * 8, [1] * 8], [0, 1])
+    m = lb.retrieval_confusion(model, n=2)
+    np.testing.assert_allclose(m[0], [0.5, 0.5, 0.0])      # query of class a retrieves rows 0 and 1
+    np.testing.assert_allclose(m[1], [0.0, 0.5, 0.5])      # query of class b retrieves rows 2 and 3
+    np.testing.assert_allclose(m[2], 0.0)                  # no query of class c
+    fig = lb.confusion_figure(m, ["a", "b", "c"], 2)
+    assert list(fig.data[0].x) == ["a", "b", "c"] and "top 2" in fig.layout.title.text
+
+
+def test_cross_class_collisions_list_each_class_of_a_shared_code():
+    db = [[0] * 8, [0] * 8, [0] * 8, [1] * 8, [1] * 8, [1, 0] * 4]
+    model = synthetic_model(db, [0, 1, 1, 2, 2, 0], [[0] * 8], [0])
+    table = lb.cross_class_collisions(model)
+    assert list(table["database row"]) == [0, 1]           # the all-zero code holds a and b; all-one only c
+    assert list(table["class"]) == ["a", "b"] and list(table["items of class"]) == [1, 2]
+    assert set(table["code"]) == {"00000000"} and set(table["bucket size"]) == {3}
+    clean = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8], [0])
+    assert lb.cross_class_collisions(clean).empty
+
+
+def test_failure_report_on_tiny_zoo_models(tiny_zoo):
+    for name in ("lsh-16", "dpq-16"):
+        model = tiny_models(tiny_zoo)[name]
+        report = lb.failure_report(model, n=5, worst=3)
+        assert len(report.worst) == 3 and report.single_label
+        assert report.confusion.shape == (10, 10)
+        np.testing.assert_allclose(report.confusion.sum(1), 1.0)
+        assert report.per_class["queries"].sum() == len(model.query_codes)
+        assert (report.collisions["classes in bucket"] > 1).all()
+    with pytest.raises(HashvizError):
+        lb.failure_report(model, n=0)
+
+
+def test_multilabel_models_refuse_per_class_tables():
+    model = synthetic_model([[0] * 8, [1] * 8], np.array([[1, 0], [0, 1]]), [[0] * 8], np.array([[1, 1]]),
+                            class_names=("a", "b"))
+    with pytest.raises(HashvizError, match="multi-label"):
+        lb.per_class_ap(model, np.zeros(1))
+    report = lb.failure_report(model, n=1, worst=1)
+    assert not report.single_label and report.per_class.empty and len(report.worst) == 1
