@@ -85,18 +85,41 @@ def default_backbone(image_shape: tuple[int, ...]) -> str:
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (n, H, W) or (n, H, W, C) -> float32 (n, C, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = torch.as_tensor(np.array(images, copy=True))  # a copy: dataset arrays are read-only
     x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
     return x.float().div_(127.5).sub_(1.0)
 
 
-def augmentation(image_shape: tuple[int, ...], flip: bool = True) -> v2.Compose:
-    """Light augmentation for small images: random shifts of up to 1/10 the side, and flips."""
-    side = image_shape[0]
-    steps = [v2.RandomCrop(side, padding=max(1, side // 10), padding_mode="edge")]
-    if flip:
-        steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose(steps)
+class BatchShiftFlip(v2.Transform):
+    """Random shifts (edge padding) and horizontal flips drawn per image of a batch (n, C, H, W).
+
+    torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so a per-image loop
+    cost as much as the training step itself on 2 cores; this draws all choices at once.
+    """
+
+    def __init__(self, max_shift: int, flip: bool = True):
+        super().__init__()
+        self.max_shift, self.flip = int(max_shift), flip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # a batch, not a pytree of samples
+        n, c, h, w = x.shape
+        p = self.max_shift
+        if p > 0:
+            padded = torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
+            dy = torch.randint(0, 2 * p + 1, (n, 1))
+            dx = torch.randint(0, 2 * p + 1, (n, 1))
+            rows = (dy + torch.arange(h))[:, None, :, None]
+            cols = (dx + torch.arange(w))[:, None, None, :]
+            x = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+        if self.flip:
+            mirrored = torch.rand(n) < 0.5
+            x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+        return x
+
+
+def augmentation(image_shape: tuple[int, ...], flip: bool = True) -> v2.Transform:
+    """Light augmentation for small images: per-image random shifts of up to 1/10 the side, flips."""
+    return BatchShiftFlip(max(1, image_shape[0] // 10), flip)
 
 
 @torch.no_grad()

@@ -148,7 +148,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
             batch = order[step * spec.batch_size:(step + 1) * spec.batch_size]
             x = to_tensor(images[batch])
             if augment is not None:
-                x = torch.stack([augment(img) for img in x])
+                x = augment(x)
             u = net(x)
             loss = method(u, labels[batch])
             if spec.regularizers:

@@ -1,0 +1,41 @@
+import numpy as np
+import torch
+
+from hashviz.nets import BatchShiftFlip, HashNetwork, network_outputs, to_tensor
+
+
+def test_batch_shift_only_moves_pixels():
+    torch.manual_seed(0)
+    x = torch.zeros(64, 1, 10, 10)
+    x[:, :, 4:6, 4:6] = 1.0
+    y = BatchShiftFlip(max_shift=2, flip=False)(x)
+    assert y.shape == x.shape
+    assert torch.all(y.sum((1, 2, 3)) == 4)  # the blob moves but never leaves the frame
+    centres = [tuple(torch.nonzero(img[0])[0].tolist()) for img in y]
+    assert len(set(centres)) > 5  # shifts differ per image
+
+
+def test_batch_flip_mirrors_some_images_exactly():
+    torch.manual_seed(1)
+    x = torch.arange(32 * 8 * 8, dtype=torch.float32).reshape(32, 1, 8, 8)
+    y = BatchShiftFlip(max_shift=0, flip=True)(x)
+    flipped = [torch.equal(a, b.flip(-1)) for a, b in zip(y, x)]
+    kept = [torch.equal(a, b) for a, b in zip(y, x)]
+    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
+
+
+def test_to_tensor_scales_to_unit_range_and_channels_first():
+    grey = np.array([[[0, 255]]], dtype=np.uint8)
+    colour = np.zeros((1, 2, 2, 3), dtype=np.uint8)
+    assert to_tensor(grey).tolist() == [[[[-1.0, 1.0]]]]
+    assert to_tensor(colour).shape == (1, 3, 2, 2)
+
+
+def test_network_outputs_match_batched_and_unbatched():
+    torch.manual_seed(0)
+    net = HashNetwork("small-cnn", 1, 16, width=8)
+    images = np.random.default_rng(0).integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    a = network_outputs(net, images, batch_size=3)
+    b = network_outputs(net, images, batch_size=100)
+    assert a.shape == (10, 16)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
