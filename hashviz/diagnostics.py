@@ -30,6 +30,7 @@ __all__ = [
     "DistanceStats", "Diagnosis",
     "bit_balance", "bit_independence", "output_error", "codeword_usage", "bucket_occupancy",
     "distance_distributions", "diagnose", "binary_entropy", "effective_bits",
+    "primary_labels", "diagnose_model", "bit_table", "bucket_table", "summary_table", "SUMMARY_LABELS",
 ]
 
 
@@ -656,3 +657,84 @@ def diagnose(codes: np.ndarray, labels: np.ndarray, bits: int, outputs: np.ndarr
         d.output_error = output_error(outputs, codes if output_rows is not None else None, output_rows,
                                       n_bins=n_bins)
     return d
+
+
+# --------------------------------------------------------------------------------------------
+# model-level glue for the Diagnostics page
+
+
+def primary_labels(labels: np.ndarray) -> np.ndarray:
+    """int64 (n,): single labels as they are; multi-hot (n, C) -> each item's first label (-1: none)."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        return labels.astype(np.int64, copy=False)
+    if labels.ndim == 2:
+        return np.where(labels.any(axis=1), np.argmax(labels != 0, axis=1), -1).astype(np.int64)
+    raise HashvizError(f"labels must be (n,) or multi-hot (n, C), got shape {labels.shape}")
+
+
+def diagnose_model(model, **kw: Any) -> Diagnosis:
+    """`diagnose` of a model directory's database codes (hashviz.zoo.ModelDir), with its saved
+    continuous outputs (binary codes) or its codebook size K (pq codes). Multi-hot labels are
+    reduced to each item's first label (said in the notes)."""
+    labels = primary_labels(model.database_labels)
+    outputs = rows = None
+    if model.code_type == "binary" and model.outputs_sample is not None \
+            and model.outputs_sample.ndim == 2 and model.outputs_sample.shape[1] == model.bits:
+        outputs, rows = model.outputs_sample, model.outputs_sample_rows
+    k = int((model.config.get("pq") or {}).get("K", 256))
+    d = diagnose(model.database_codes, labels, model.bits, outputs, model.code_type, output_rows=rows,
+                 n_codewords=k, **kw)
+    if np.asarray(model.database_labels).ndim == 2:
+        d.notes.append("multi-label data: classes here are each item's first label")
+    if model.code_type == "binary" and outputs is None:
+        d.notes.append("this model saved no continuous outputs, so the quantization error is not shown")
+    elif outputs is not None and model.family == "shallow":
+        d.notes.append("shallow hasher: the 'outputs' are its real-valued projections before the sign")
+    return d
+
+
+def bit_table(balance: BitBalance) -> list[dict[str, Any]]:
+    """One row per bit: bit, share of +1, entropy, balance score, dead."""
+    return [{"bit": i, "share of +1": float(p), "entropy (bits)": float(h), "balance": float(b), "dead": bool(d)}
+            for i, (p, h, b, d) in enumerate(zip(balance.share_plus, balance.entropy, balance.balance,
+                                                 balance.dead))]
+
+
+def bucket_table(buckets: BucketStats, class_names: list[str] | None = None) -> list[dict[str, Any]]:
+    """The largest buckets: code, size, classes in it ("name ×count", largest first), first row."""
+    def cls(label: int) -> str:
+        return class_names[label] if class_names and 0 <= label < len(class_names) else f"class {label}"
+    return [{"code": b.code, "items": b.size, "classes": len(b.class_counts),
+             "class counts": ", ".join(f"{cls(k)} ×{v}" for k, v in b.class_counts.items()),
+             "first row": b.first_row} for b in buckets.largest]
+
+
+SUMMARY_LABELS = {
+    "code_type": "code type", "bits": "bits", "codes": "database codes", "classes": "classes",
+    "dead_bits": "dead bits", "mean_bit_entropy": "mean bit entropy (bits)",
+    "effective_bits": "effective bits", "max_abs_correlation": "max |correlation| between bits",
+    "mean_abs_output": "mean |u|", "mean_quantization_error": "mean |u − sign(u)|",
+    "output_sign_agreement": "sign(u) agrees with stored code",
+    "mean_codebook_perplexity": "mean codebook perplexity", "unused_codewords": "unused codewords",
+    "distinct_codes": "distinct codes (buckets)", "largest_bucket": "largest bucket",
+    "mixed_buckets": "buckets holding several classes", "cross_class_pairs": "cross-class collisions (pairs)",
+    "distance_overlap": "same/different distance overlap", "mean_distance_same": "mean distance, same class",
+    "mean_distance_diff": "mean distance, different class",
+}
+
+
+def summary_table(diagnoses: dict[str, Diagnosis]) -> list[dict[str, Any]]:
+    """Headline numbers of one or more models: one row per measure, one column per model name
+    (values as text; "–" where a measure does not apply)."""
+    summaries = {name: d.summary() for name, d in diagnoses.items()}
+    keys = [k for k in SUMMARY_LABELS if any(k in s for s in summaries.values())]
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, float):
+            return "–" if not np.isfinite(v) else f"{v:.3f}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+    return [{"measure": SUMMARY_LABELS[k], **{name: fmt(s.get(k)) for name, s in summaries.items()}}
+            for k in keys]

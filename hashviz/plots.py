@@ -22,7 +22,8 @@ __all__ = [
     "bit_balance_figure", "correlation_heatmap", "mutual_info_heatmap", "quantization_error_figure",
     "codeword_usage_figure", "bucket_size_figure", "distance_distribution_figure", "pr_curve_figure",
     "precision_at_k_figure", "map_vs_bits_figure", "confusion_heatmap", "code_map_figure",
-    "selected_rows", "PALETTE", "SYMBOLS", "WEBGL_THRESHOLD",
+    "selected_rows", "PALETTE", "SYMBOLS", "WEBGL_THRESHOLD", "effective_bits_figure",
+    "output_error_per_bit_figure", "bit_entropy_figure",
 ]
 
 # Okabe-Ito (colour-blind safe) first, then Plotly's defaults.
@@ -196,6 +197,67 @@ def distance_distribution_figure(same: np.ndarray, diff: np.ndarray, overlap: fl
     return fig
 
 
+def bit_entropy_figure(entropy: Sequence[float] | np.ndarray, dead: Sequence[bool] | np.ndarray | None = None,
+                       title: str = "Bit entropy (1 bit = perfectly balanced)") -> go.Figure:
+    """Bar per bit of its entropy in bits, [0, 1]. Two traces like `bit_balance_figure`:
+    "informative bits" and "dead bits" (orange, cross-hatched, labelled "dead")."""
+    h = _1d(entropy, "entropy")
+    dead_mask = np.zeros(h.shape, bool) if dead is None else _1d(dead, "dead", bool)
+    if dead_mask.shape != h.shape:
+        raise HashvizError("dead must have one entry per bit")
+    bits = np.arange(h.shape[0])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=bits[~dead_mask], y=h[~dead_mask], name=f"informative bits ({int((~dead_mask).sum())})",
+                         marker=dict(color=OK_COLOUR),
+                         hovertemplate="bit %{x}<br>entropy %{y:.3f} bits<extra></extra>"))
+    fig.add_trace(go.Bar(x=bits[dead_mask], y=np.maximum(h[dead_mask], 0.01), customdata=h[dead_mask],
+                         name=f"dead bits ({int(dead_mask.sum())})",
+                         marker=dict(color=BAD_COLOUR, pattern=dict(shape="x"),
+                                     line=dict(color="#000000", width=1)),
+                         text=["dead"] * int(dead_mask.sum()), textposition="outside",
+                         hovertemplate="bit %{x} (dead)<br>entropy %{customdata:.3f} bits<extra></extra>"))
+    _layout(fig, title, "bit", "entropy (bits)", barmode="overlay", yaxis_range=[0, 1.08], bargap=0.15)
+    return fig
+
+
+def effective_bits_figure(nominal_bits: int, entropy_sum: float, effective: float,
+                          title: str = "How many bits the code really uses") -> go.Figure:
+    """Three horizontal bars with their values written on them: the nominal code length, the sum of
+    per-bit entropies (what balance alone allows) and the effective bits (entropy discounted for
+    correlated bits). One trace."""
+    values = [float(nominal_bits), float(entropy_sum), float(effective)]
+    if not all(np.isfinite(values)) or min(values) < 0:
+        raise HashvizError(f"bit counts must be finite and >= 0, got {values}")
+    names = ["nominal length", "sum of bit entropies", "effective bits (pairwise)"]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", text=[f"{v:.1f}" for v in values],
+                           textposition="auto", marker=dict(color=[PALETTE[7], PALETTE[5], OK_COLOUR],
+                                                            pattern=dict(shape=["", "/", ""])),
+                           hovertemplate="%{y}: %{x:.2f} bits<extra></extra>", name="bits"))
+    _layout(fig, title, "bits", "", xaxis_range=[0, max(values[0], 1) * 1.05], height=260)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def output_error_per_bit_figure(edges: np.ndarray, abs_hist_per_bit: np.ndarray,
+                                title: str = "|u| per bit (share of each bit's outputs per bin)") -> go.Figure:
+    """Heatmap: one row per bit, one column per |u| bin, cell = share of that bit's outputs in the
+    bin (each row sums to 1). Mass near |u| = 0 marks bits whose sign flips easily. One trace."""
+    edges = _1d(edges, "edges")
+    h = np.asarray(abs_hist_per_bit, dtype=np.float64)
+    if h.ndim != 2 or h.shape[1] != edges.shape[0] - 1:
+        raise HashvizError(f"per-bit histograms must be (bits, {edges.shape[0] - 1}), got {h.shape}")
+    totals = h.sum(axis=1, keepdims=True)
+    share = np.divide(h, totals, out=np.zeros_like(h), where=totals > 0)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Heatmap(z=share, x=centres, y=np.arange(h.shape[0]), colorscale="Viridis",
+                               colorbar=dict(title=dict(text="share of<br>outputs"), tickformat=".0%"),
+                               hovertemplate="bit %{y}, |u| ≈ %{x:.3f}<br>%{z:.1%} of its outputs"
+                                             "<extra></extra>"))
+    _layout(fig, title, "|u| (distance of the output from 0)", "bit")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # evaluation figures
 
@@ -299,7 +361,7 @@ def _scatter_cls(n: int):
 def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarray | None = None,
                     color_kind: str = "label", class_names: Sequence[str] | None = None,
                     title: str = "Code map", marker_size: float = 5,
-                    x_label: str = "map x", y_label: str = "map y") -> go.Figure:
+                    x_label: str = "map x", y_label: str = "map y", dragmode: str = "lasso") -> go.Figure:
     """Scatter of a 2-D map where every point's `customdata` is its global row id.
 
     color_kind:
@@ -310,6 +372,7 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
       "bit":     color_values {0,1} or {-1,+1} for one bit; traces "bit = −1" (circle) and "bit = +1"
                  (diamond).
     Uses go.Scattergl above WEBGL_THRESHOLD points. Read selections back with `selected_rows`.
+    dragmode: what dragging on the plot does at first ("lasso", "select" = box, "zoom", "pan").
     """
     xy = np.asarray(xy, dtype=np.float64)
     n = xy.shape[0]
@@ -356,7 +419,7 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
         add(on, "bit = +1", "diamond", BAD_COLOUR)
     else:
         raise HashvizError(f"color_kind must be 'label', 'correct' or 'bit', got {color_kind!r}")
-    _layout(fig, title, x_label, y_label, dragmode="lasso", legend=dict(itemsizing="constant"))
+    _layout(fig, title, x_label, y_label, dragmode=dragmode, legend=dict(itemsizing="constant"))
     return fig
 
 

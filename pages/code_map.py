@@ -1,9 +1,124 @@
-"""code_map page (being built)."""
+"""Code map: a 2-D map of the chosen model's database codes (UMAP, Hamming metric), optionally beside
+a map of the same images' pixels or the network's continuous outputs. Select points to see their
+images; send one to the Retrieval page as the query."""
 
 import streamlit as st
 
-from pages.common import require_model
+from hashviz import codemap, plots
+from hashviz.errors import HashvizError
+from pages.common import get_dataset, require_model, show_error
+
+RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py: a database row
+
+
+@st.cache_resource
+def projection_jobs():
+    """One background worker for the whole app: a missing UMAP map is computed once, for everyone."""
+    return codemap.ProjectionJobs()
+
+
+@st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
+def point_colours(model_key: str, _model, rows, kind: str, bit: int):
+    return codemap.color_values(_model, rows, kind, bit)
+
+
+def dataset_of(m):
+    try:
+        return get_dataset(m.dataset) if m.database_ids is not None else None
+    except HashvizError:
+        return None
+
 
 model = require_model()
-st.title("code_map".replace("_", " ").capitalize())
-st.info("This view is being built.")
+st.title("Code map")
+st.caption("Each point is a database image placed by its code: nearby points have similar codes. "
+           "Drag a box (or lasso) over points to see their images.")
+dataset = dataset_of(model)
+n_db = model.database_codes.shape[0]
+
+c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1.6])
+method = c1.radio("Projection", ["umap", "pca"], horizontal=True, key="cm_method",
+                  format_func={"umap": "UMAP", "pca": "PCA (instant)"}.get)
+size = int(c2.number_input("Points", min_value=min(100, n_db), max_value=n_db, step=500,
+                           value=min(codemap.DEFAULT_SAMPLE, n_db), key=f"cm_size_{model.name}",
+                           help="a seeded sample of the database"))
+sources = codemap.available_sources(model)
+beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_beside")]
+kinds = codemap.colour_kinds(model)
+kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
+bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
+if model.code_type == "pq":
+    st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
+            "means nothing, so the map shows the reconstructed vectors (concatenated codewords).")
+
+
+def get_map(source):
+    """(xy, rows, pending job or None): the UMAP map, or the instant PCA view while UMAP computes."""
+    if method == "umap":
+        found, job = codemap.map_or_start(projection_jobs(), model, "umap", size, 0, source, dataset=dataset)
+        if found is not None:
+            return (*found, None)
+    else:
+        job = None
+    return (*codemap.code_map_projection(model, "pca", size, 0, source=source, dataset=dataset), job)
+
+
+try:
+    maps = {src: get_map(src) for src in ["codes"] + ([beside] if beside else [])}
+except HashvizError as exc:
+    show_error(exc)
+    st.stop()
+
+pending = [job for _, _, job in maps.values() if job is not None]
+if pending:
+    st.info(f"Computing the UMAP map in the background (the first one after a restart also compiles UMAP, "
+            f"about half a minute). Meanwhile this is the instant PCA view; the page switches by itself.",
+            icon=":material/hourglass_top:")
+
+    @st.fragment(run_every=2)
+    def wait_for_umap():
+        if all(job.state in ("done", "failed") for job in pending):
+            st.rerun()
+        st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
+    wait_for_umap()
+
+names = codemap.class_names_of(model, dataset)
+selected = []
+for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
+    shown = "pca" if job is not None or method == "pca" else "umap"
+    try:
+        colours = point_colours(model.content_key, model, rows, kind, bit)
+        fig = plots.code_map_figure(xy, rows, colours, kind, names, dragmode="select",
+                                    title=codemap.map_title(model, source, shown, len(rows)),
+                                    x_label=f"{shown.upper()} 1", y_label=f"{shown.upper()} 2")
+    except HashvizError as exc:
+        col.error(str(exc))
+        continue
+    event = col.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"),
+                             key=f"cm_plot_{model.name}_{source}_{shown}_{size}")
+    selected += [r for r in plots.selected_rows(event) if 0 <= r < n_db and r not in selected]
+
+if not selected:
+    st.caption("No points selected yet.")
+    st.stop()
+
+LIMIT = 48
+st.subheader(f"{len(selected):,} selected" + (f" (showing the first {LIMIT})" if len(selected) > LIMIT else ""))
+items = codemap.gallery(model, selected, dataset, limit=LIMIT)
+if dataset is None:
+    st.caption("This model's codes carry no image ids, so only rows and labels are listed.")
+for start in range(0, len(items), 8):
+    for col, (row, image, caption) in zip(st.columns(8), items[start:start + 8]):
+        if image is not None:
+            col.image(image, caption=caption)
+        else:
+            col.write(caption)
+
+choices = codemap.row_choices(model, [r for r, _, _ in items], dataset)
+q1, q2 = st.columns([2, 1], vertical_alignment="bottom")
+query = q1.selectbox("Query image for the Retrieval page", list(choices), format_func=choices.get,
+                     key="cm_query")
+if q2.button("Search with it on the Retrieval page", type="primary", icon=":material/image_search:"):
+    st.session_state.pop("retrieval_query_row", None)          # the other way to name a query
+    st.session_state[RETRIEVAL_QUERY_KEY] = int(query)
+    st.switch_page("pages/retrieval.py")

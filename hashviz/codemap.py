@@ -1,0 +1,418 @@
+"""The Code map's glue between a model directory and `hashviz.projection`.
+
+What a map projects (`source`):
+
+* "codes"   -- binary models: the database codes, UMAP with the Hamming metric (PCA of ±1 codes
+               for the instant view). pq models: the reconstructed vectors (concatenated codewords,
+               Euclidean), since a Hamming map of codeword indices means nothing.
+* "pixels"  -- the same sampled images' pixels (scaled to 0..1), Euclidean.
+* "outputs" -- the network's continuous outputs u before the sign (model.outputs_sample). When the
+               code map's sample rows all lie in model.outputs_sample_rows (the default: both are
+               the seeded sample of 5,000 rows) the same points are projected.
+
+Every map is (xy float32 (m, 2), rows int64 (m,)) where rows are database rows of the model.
+
+Disk cache: ``<models_root>/.cache/projections/`` (models_root = the model directory's parent;
+discover() skips dot-folders), or ``$HASHVIZ_PROJECTION_CACHE`` when set. File names are content
+hashes (codes / outputs bytes, method, sample size, seed, source and UMAP parameters), so a
+retrained model never reuses a stale map, the cache survives restarts and every session and
+process shares it; files are written atomically.
+
+`ProjectionJobs` computes missing maps one at a time in a background thread (UMAP's first fit in a
+process compiles numba code for about half a minute), so a page can show PCA meanwhile and ask
+again. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from hashviz.codes import unpack_bits01
+from hashviz.diagnostics import primary_labels
+from hashviz.errors import HashvizError
+from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
+                                project_array, projection_cache_path, sample_rows)
+
+__all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
+           "code_map_cache_path", "projection_cache_dir", "map_or_start", "ProjectionJobs", "Job",
+           "pq_reconstruct", "primary_labels", "color_values", "neighbour_scores", "thumbnail",
+           "gallery", "class_names_of", "row_choices", "available_sources", "colour_kinds", "map_title"]
+
+SOURCES = ("codes", "pixels", "outputs")
+DEFAULT_SAMPLE = 5000
+# 200 epochs (UMAP's own default above 10k points) halve the time of a 5k map; part of the cache key.
+UMAP_PARAMS = {"n_epochs": 200}
+CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"
+
+
+def projection_cache_dir(model) -> Path:
+    """Where maps of `model` are cached: $HASHVIZ_PROJECTION_CACHE or <models_root>/.cache/projections."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path(model.path).parent / ".cache" / "projections"
+
+
+def _digest(array: np.ndarray) -> str:
+    a = np.ascontiguousarray(array)
+    return hashlib.sha256(memoryview(a).cast("B") if a.size else b"").hexdigest()[:16]
+
+
+def pq_reconstruct(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
+    """float32 (n, M * d_sub): each pq code uint8 (n, M) replaced by its concatenated codewords
+    (codebooks float (M, K, d_sub))."""
+    codes = np.asarray(codes)
+    books = np.asarray(codebooks, dtype=np.float32)
+    if codes.ndim != 2 or books.ndim != 3 or codes.shape[1] != books.shape[0]:
+        raise HashvizError(f"pq codes (n, M) and codebooks (M, K, d) do not fit: {codes.shape} vs {books.shape}")
+    if codes.size and int(codes.max()) >= books.shape[1]:
+        raise HashvizError("pq codes hold codeword indices beyond the codebooks")
+    m = books.shape[0]
+    return books[np.arange(m)[None, :], codes.astype(np.int64)].reshape(codes.shape[0], -1)
+
+
+# --------------------------------------------------------------------------------------------
+# what a map projects
+
+
+@dataclass
+class _Plan:
+    key_data: np.ndarray                       # the array whose content keys the cache
+    sample_size: int | None                    # passed on to cached_projection
+    row_ids: np.ndarray                        # key_data row -> database row
+    params: dict
+    compute: Callable[[np.ndarray], np.ndarray] | None
+
+
+def _method_params(method: str) -> dict:
+    return dict(UMAP_PARAMS) if method == "umap" else {}
+
+
+def _plan(model, source: str, method: str, sample_size: int | None, seed: int, dataset=None) -> _Plan:
+    if source not in SOURCES:
+        raise HashvizError(f"map source must be one of {', '.join(SOURCES)}, got {source!r}")
+    codes = model.database_codes
+    n = codes.shape[0]
+    if sample_size is not None and int(sample_size) < 1:
+        raise HashvizError(f"sample size must be at least 1, got {sample_size}")
+    sample_size = None if sample_size is None or int(sample_size) >= n else int(sample_size)   # one key for "all"
+    all_rows = np.arange(n, dtype=np.int64)
+    params = _method_params(method)
+    if source == "codes" and model.code_type == "binary":
+        return _Plan(codes, sample_size, all_rows, params, None)
+    if source == "codes":                                   # pq: reconstructed vectors
+        books = model.codebooks
+        if books is None:
+            raise HashvizError(f"{model.name}: pq model without codebooks; no code map available")
+
+        def compute_pq(sample):
+            return project_array(pq_reconstruct(sample, books), method, seed=seed, **params)
+        return _Plan(codes, sample_size, all_rows, {**params, "source": "pq-reconstruction",
+                                                      "codebooks": _digest(books)}, compute_pq)
+    if source == "pixels":
+        if model.database_ids is None:
+            raise HashvizError(f"{model.name} holds imported codes without image ids; no pixel map")
+        if dataset is None:
+            from hashviz.data import load_dataset
+            dataset = load_dataset(model.dataset)
+        ids = model.database_ids
+        if ids.size and int(ids.max()) >= len(dataset.images):
+            raise HashvizError(f"{model.name}: image ids point beyond the {dataset.name} dataset")
+
+        def compute_pixels(sample_ids):
+            pixels = np.asarray(dataset.images[sample_ids], dtype=np.float32) / 255.0
+            return project_array(pixels, method, seed=seed, **params)
+        # keyed by the image ids, so models over the same images share one pixel map
+        return _Plan(np.asarray(ids, dtype=np.int64), sample_size, all_rows,
+                     {**params, "source": "pixels", "dataset": model.dataset}, compute_pixels)
+    outputs, out_rows = model.outputs_sample, model.outputs_sample_rows
+    if outputs is None or out_rows is None:
+        raise HashvizError(f"{model.name} has no saved continuous outputs (codes/outputs_sample.npy)")
+    wanted = sample_rows(n, sample_size, seed)
+    pos = np.minimum(np.searchsorted(out_rows, wanted), len(out_rows) - 1)
+
+    def compute_outputs(sample):
+        return project_array(sample, method, seed=seed, **params)
+    out_params = {**params, "source": "outputs"}
+    if np.all(np.diff(out_rows) > 0) and np.array_equal(out_rows[pos], wanted):
+        # every sampled row has a saved output: project exactly the code map's points
+        return _Plan(np.asarray(outputs)[pos], None, wanted, out_params, compute_outputs)
+    return _Plan(np.asarray(outputs), sample_size, np.asarray(out_rows, dtype=np.int64), out_params,
+                 compute_outputs)
+
+
+def code_map_cache_path(model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0,
+                        source: str = "codes", cache_dir=None, dataset=None) -> Path:
+    """The cache file of this map (`.exists()` says whether it is ready)."""
+    plan = _plan(model, source, method, sample_size, seed, dataset)
+    return projection_cache_path(plan.key_data, method, plan.sample_size, seed,
+                                 cache_dir or projection_cache_dir(model), plan.params)
+
+
+def code_map_projection(model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0,
+                        progress: ProgressFn | None = None, source: str = "codes", cache_dir=None,
+                        dataset=None) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D map of a model's database (see the module docstring): (xy float32 (m, 2), database
+    rows int64 (m,)). Reads the disk cache, computes and stores the map on a miss."""
+    plan = _plan(model, source, method, sample_size, seed, dataset)
+    xy, local = cached_projection(plan.key_data, method, plan.sample_size, seed,
+                                  cache_dir or projection_cache_dir(model), compute=plan.compute,
+                                  progress=progress, params=plan.params)
+    return xy, plan.row_ids[local]
+
+
+def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0,
+                  source: str = "codes", cache_dir=None, dataset=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached map, or None when it is not computed yet (never computes)."""
+    plan = _plan(model, source, method, sample_size, seed, dataset)
+    local = sample_rows(plan.key_data.shape[0], plan.sample_size, seed)
+    path = projection_cache_path(plan.key_data, method, plan.sample_size, seed,
+                                 cache_dir or projection_cache_dir(model), plan.params)
+    xy = load_cached_projection(path, local.shape[0])
+    return None if xy is None else (xy, plan.row_ids[local])
+
+
+def available_sources(model) -> dict[str, str | None]:
+    """Picker label -> source for the map beside the code map (only what this model has)."""
+    out: dict[str, str | None] = {"nothing": None}
+    if model.database_ids is not None:
+        out["the same images' pixels"] = "pixels"
+    if model.outputs_sample is not None and model.outputs_sample_rows is not None:
+        out["the network's continuous outputs"] = "outputs"
+    return out
+
+
+def colour_kinds(model) -> dict[str, str]:
+    """color_kind -> picker label (no per-bit colouring for pq codes)."""
+    kinds = {"label": "label", "correct": "right/wrong of its top-10 neighbours", "bit": "one bit"}
+    if model.code_type != "binary":
+        del kinds["bit"]
+    return kinds
+
+
+def map_title(model, source: str, method: str, n_points: int) -> str:
+    """e.g. "UMAP of the codes (Hamming) · 5,000 points"."""
+    name = method.upper()
+    what = {"pixels": "the pixels", "outputs": "the continuous outputs u"}.get(source)
+    if what is None:
+        if model.code_type == "pq":
+            what = "the pq reconstructions"
+        else:
+            what = "the codes (Hamming)" if method == "umap" else "the ±1 codes"
+    return f"{name} of {what} · {n_points:,} points"
+
+
+# --------------------------------------------------------------------------------------------
+# background computation
+
+
+@dataclass
+class Job:
+    """One background projection. state: "queued", "running", "done" or "failed"."""
+
+    key: str
+    description: str
+    state: str = "queued"
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    result: Any = None
+    error: BaseException | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started running (0 while queued)."""
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+
+class ProjectionJobs:
+    """Runs projections one at a time in a daemon thread; one job per key, shared by all callers.
+
+    submit(key, fn) queues fn() unless a job with that key is queued, running or done; a failed
+    job is replaced by a new one. Finished jobs are kept (up to `keep`) so their results can be read.
+    """
+
+    def __init__(self, keep: int = 32):
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._queue: list[tuple[Job, Callable[[], Any]]] = []
+        self._keep = keep
+        self._thread: threading.Thread | None = None
+
+    def get(self, key: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def submit(self, key: str, fn: Callable[[], Any], description: str = "") -> Job:
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state != "failed":
+                return job
+            job = Job(key, description)
+            self._jobs[key] = job
+            self._jobs.move_to_end(key)
+            self._queue.append((job, fn))
+            self._trim()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hashviz-projections", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+            return job
+
+    def forget(self, key: str) -> None:
+        """Drop a finished or failed job (a queued or running one stays)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state in ("done", "failed"):
+                del self._jobs[key]
+
+    def ahead_of(self, job: Job) -> int:
+        """How many jobs run or wait before `job` (0 when it runs or is finished)."""
+        with self._lock:
+            queued = [j for j, _ in self._queue]
+            if not any(j is job for j in queued):
+                return 0
+            running = any(j.state == "running" for j in self._jobs.values())
+            return next(i for i, j in enumerate(queued) if j is job) + int(running)
+
+    def _trim(self) -> None:
+        done = [k for k, j in self._jobs.items() if j.state in ("done", "failed")]
+        for k in done[:max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[k]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    if not self._wake.wait(timeout=60):
+                        self._thread = None
+                        return
+                job, fn = self._queue.pop(0)
+                job.state, job.started = "running", time.monotonic()
+            try:
+                result, error, state = fn(), None, "done"
+            except Exception as exc:                    # kept for the page to show
+                result, error, state = None, exc, "failed"
+            with self._lock:
+                job.result, job.error, job.state, job.finished = result, error, state, time.monotonic()
+
+
+def map_or_start(jobs: ProjectionJobs, model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE,
+                 seed: int = 0, source: str = "codes", cache_dir=None,
+                 dataset=None) -> tuple[tuple[np.ndarray, np.ndarray] | None, Job | None]:
+    """(map, None) when the map is cached or its job finished; (None, job) while it is computed in
+    the background (started here when needed). A failed job raises its error (HashvizError as is)
+    and is retried on the next call."""
+    path = code_map_cache_path(model, method, sample_size, seed, source, cache_dir, dataset)
+    cached = load_code_map(model, method, sample_size, seed, source, cache_dir, dataset)
+    if cached is not None:
+        return cached, None
+    key = str(path)
+    job = jobs.get(key)
+    if job is not None and job.state == "done":
+        return job.result, None                         # e.g. a read-only cache dir
+    if job is not None and job.state == "failed":
+        jobs.forget(key)                                # reported once; the next call retries
+        if isinstance(job.error, HashvizError):
+            raise job.error
+        raise HashvizError(f"computing the {method.upper()} map failed: {job.error}")
+    if job is None:
+        job = jobs.submit(key, lambda: code_map_projection(model, method, sample_size, seed, None, source,
+                                                           cache_dir, dataset),
+                          description=f"{method.upper()} map of {model.name} ({source})")
+    return None, job
+
+
+# --------------------------------------------------------------------------------------------
+# colours, thumbnails
+
+
+def neighbour_scores(model, rows: np.ndarray, k: int = 10) -> np.ndarray:
+    """float64 (len(rows),): share of each point's k nearest neighbours *within the sample `rows`*
+    that have its (primary) label. Binary codes: Hamming, ties by row. pq: Euclidean distance of the
+    reconstructed vectors, ties by row."""
+    rows = np.asarray(rows, dtype=np.int64)
+    labels = primary_labels(model.database_labels)[rows]
+    if model.code_type == "binary":
+        return neighbours_correct(model.database_codes[rows], labels, k=k)
+    vectors = pq_reconstruct(model.database_codes[rows], model.codebooks).astype(np.float64)
+    n = rows.shape[0]
+    k = int(min(k, n - 1))
+    out = np.full(n, np.nan)
+    if k < 1:
+        return out
+    sq = (vectors ** 2).sum(1)
+    for s in range(0, n, 512):
+        d = sq[s:s + 512, None] + sq[None, :] - 2 * vectors[s:s + 512] @ vectors.T
+        d = np.round(np.maximum(d, 0), 6)              # stable ties
+        d[np.arange(d.shape[0]), np.arange(s, s + d.shape[0])] = np.inf
+        nn = np.lexsort((np.broadcast_to(np.arange(n), d.shape), d), axis=1)[:, :k]
+        out[s:s + d.shape[0]] = (labels[nn] == labels[s:s + d.shape[0], None]).mean(1)
+    return out
+
+
+def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10) -> np.ndarray | None:
+    """Values for plots.code_map_figure's color_kind: "label" (int labels), "correct" (share of
+    top-k neighbours with the same label) or "bit" ({0,1} of one bit; binary codes only)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if kind == "label":
+        return primary_labels(model.database_labels)[rows]
+    if kind == "correct":
+        return neighbour_scores(model, rows, k)
+    if kind == "bit":
+        if model.code_type != "binary":
+            raise HashvizError("pq codes have no bits to colour by; colour by label or neighbours instead")
+        if not 0 <= int(bit) < model.bits:
+            raise HashvizError(f"bit must be 0..{model.bits - 1}, got {bit}")
+        return unpack_bits01(model.database_codes[rows], model.bits)[:, int(bit)].astype(np.int8)
+    raise HashvizError(f"colour by 'label', 'correct' or 'bit', got {kind!r}")
+
+
+def class_names_of(model, dataset=None) -> list[str] | None:
+    names = model.config.get("class_names") or (list(dataset.class_names) if dataset is not None else None)
+    return [str(c) for c in names] if names else None
+
+
+def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:
+    """uint8 image scaled up by an integer factor (nearest) to about `size` pixels; never scaled down."""
+    image = np.asarray(image)
+    f = max(1, int(size) // max(image.shape[0], image.shape[1]))
+    return np.repeat(np.repeat(image, f, axis=0), f, axis=1)
+
+
+def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48,
+            size: int = 84) -> list[tuple[int, np.ndarray | None, str]]:
+    """(database row, thumbnail or None without images, caption "row r · class") of the first
+    `limit` rows, in the given order."""
+    rows = [int(r) for r in list(rows)[:max(int(limit), 0)]]
+    n = model.database_codes.shape[0]
+    out = []
+    for r in rows:
+        if not 0 <= r < n:
+            raise HashvizError(f"row {r} is not a database row of {model.name}")
+        image = None
+        if dataset is not None and model.database_ids is not None:
+            image = thumbnail(dataset.images[int(model.database_ids[r])], size)
+        out.append((r, image, _caption(model, r, dataset)))
+    return out
+
+
+def row_choices(model, rows: Sequence[int], dataset=None) -> dict[int, str]:
+    """database row -> "row r · class" for a picker (in the given order)."""
+    return {int(r): _caption(model, int(r), dataset) for r in rows}
+
+
+def _caption(model, row: int, dataset=None) -> str:
+    lab = int(primary_labels(model.database_labels[row:row + 1])[0])
+    names = class_names_of(model, dataset)
+    return f"row {row} · " + (names[lab] if names and 0 <= lab < len(names) else f"class {lab}")

@@ -1,0 +1,208 @@
+"""The Diagnostics and Code map pages under Streamlit's AppTest, on the tiny zoo."""
+
+import base64
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import pages.common  # noqa: E402
+from hashviz import codemap, projection  # noqa: E402
+from hashviz.zoo import load_model_dir  # noqa: E402
+
+
+def app_on(root: Path, page: str, monkeypatch, **state) -> AppTest:
+    """The app on `page` (AppTest runs the page file alone, so the sidebar's model is plain state)."""
+    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.switch_page(page)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def values(data) -> list:
+    """A plotly JSON array: a list, or {"dtype", "bdata"} (base64 typed array)."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
+    return list(data)
+
+
+def map_rows(fig: dict) -> list[int]:
+    """Sorted row ids (customdata) of all points of a code map figure."""
+    return sorted(int(r) for trace in fig["data"] for r in values(trace["customdata"]))
+
+
+def titles(at) -> list[str]:
+    return [f["layout"]["title"]["text"] for f in figures(at)]
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh projection cache for each test (the page reads $HASHVIZ_PROJECTION_CACHE)."""
+    monkeypatch.setenv(codemap.CACHE_ENV, str(tmp_path / "projections"))
+    return tmp_path / "projections"
+
+
+def pca_as_umap(x, metric, n_neighbors, seed, min_dist, n_epochs):
+    return projection._pca(np.asarray(x, dtype=np.float64), seed)
+
+
+def umap_must_not_run(*args):
+    raise AssertionError("the page computed a UMAP although the map was cached")
+
+
+# ----------------------------------------------------------------------------- Diagnostics
+
+def test_diagnostics_of_a_deep_model_shows_every_section(tiny_zoo, monkeypatch):
+    at = app_on(tiny_zoo, "pages/diagnostics.py", monkeypatch, model_name="dpsh-16")
+    assert [t.value for t in at.title] == ["Diagnostics"] and not at.error
+    shown = metrics(at)
+    for label in ("Dead bits (near-constant)", "Effective bits", "Max |correlation|", "Mean |u|",
+                  "Mean |u − sign(u)|", "Distinct codes", "Largest bucket", "Cross-class collisions",
+                  "Mean distance, same class", "Overlap"):
+        assert label in shown, label
+    assert shown["Effective bits"].endswith("of 16")
+    assert titles(at) == ["Bit balance: share of +1 per bit", "Bit entropy (1 bit = perfectly balanced)",
+                          "How many bits the code really uses", "Bit correlation (Pearson, ±1 bits)",
+                          "Pairwise mutual information (bits; diagonal = bit entropy)",
+                          "Quantization: continuous outputs vs their signs",
+                          "|u| per bit (share of each bit's outputs per bin)",
+                          "Bucket sizes: how many codes share one code",
+                          titles(at)[-1]]
+    assert titles(at)[-1].startswith("Hamming distances: same class vs different class (overlap")
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["measure", "dpsh-16"] and "effective bits" in set(summary["measure"])
+
+
+def test_diagnostics_of_a_pq_model_shows_codeword_usage_instead_of_bits(tiny_zoo, monkeypatch):
+    at = app_on(tiny_zoo, "pages/diagnostics.py", monkeypatch, model_name="dpq-16")
+    assert not at.error
+    shown = metrics(at)
+    assert shown["Mean codebook perplexity"].endswith("of 256") and "Distinct codes" in shown
+    assert "Effective bits" not in shown and "Dead bits (near-constant)" not in shown
+    assert titles(at) == ["Codeword usage per codebook", "Bucket sizes: how many codes share one code"]
+    infos = " ".join(i.value for i in at.info)
+    assert "Product-quantisation codes are codebook indices" in infos and "Hamming distances do not apply" in infos
+
+
+def test_diagnostics_compare_mode_puts_two_models_side_by_side_and_clicks_are_fast(tiny_zoo, monkeypatch):
+    at = app_on(tiny_zoo, "pages/diagnostics.py", monkeypatch, model_name="csq-16")
+    single = len(figures(at))
+    at.toggle(key="diag_compare").set_value(True).run()
+    at.selectbox(key="diag_other").set_value("lsh-16").run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value.columns) == ["measure", "csq-16", "lsh-16"]
+    assert [s.value for s in at.subheader][:2] == ["csq-16", "lsh-16"]
+    assert len(figures(at)) == 2 * single
+    start = time.perf_counter()                     # both diagnoses are cached now
+    at.selectbox(key="diag_other").set_value("dpsh-16").run()
+    at.selectbox(key="diag_other").set_value("lsh-16").run()
+    per_click = (time.perf_counter() - start) / 2
+    print(f"diagnostics compare rerun with cached diagnoses: {per_click:.2f} s")
+    assert per_click < 3.0                          # ~0.3 s alone; generous for a busy 2-core box
+
+
+# ----------------------------------------------------------------------------- Code map
+
+def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrieval(tiny_zoo, monkeypatch,
+                                                                                     cache_dir):
+    model = load_model_dir(tiny_zoo / "dpsh-16")
+    with monkeypatch.context() as mp:               # precompute, as the zoo build does (cheaply)
+        mp.setattr(projection, "_umap", pca_as_umap)
+        xy, rows = codemap.code_map_projection(model, method="umap")
+    monkeypatch.setattr(projection, "_umap", umap_must_not_run)
+    start = time.perf_counter()
+    at = app_on(tiny_zoo, "pages/code_map.py", monkeypatch, model_name="dpsh-16")
+    print(f"code map page with a cached projection (AppTest, first run): {time.perf_counter() - start:.2f} s")
+    assert not at.error and not at.info, [e.value for e in at.error]
+    (fig,) = figures(at)
+    assert fig["layout"]["title"]["text"] == f"UMAP of the codes (Hamming) · {len(rows):,} points"
+    assert fig["layout"]["dragmode"] == "select"
+    assert map_rows(fig) == rows.tolist()
+    assert "No points selected yet." in [c.value for c in at.caption]
+
+    key = f"cm_plot_dpsh-16_codes_umap_{len(model.database_codes)}"
+    selection = {"selection": {"points": [{"customdata": 11}, {"customdata": 4}, {"customdata": 11}],
+                               "point_indices": [], "box": [{}], "lasso": []}}
+    at.session_state[key] = selection              # what a box selection sends
+    at.run()
+    assert [s.value for s in at.subheader] == ["2 selected"]
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert captions == [f"row 11 · {model.database_labels[11]}", f"row 4 · {model.database_labels[4]}"]
+    at.session_state[key] = selection              # (AppTest does not keep a chart's selection)
+    at.session_state["retrieval_query_row"] = 3
+    at.selectbox(key="cm_query").set_value(4)
+    at.button[0].click().run()
+    assert at.session_state["retrieval_query_db_row"] == 4
+    assert "retrieval_query_row" not in at.session_state
+    assert "Code map" not in [t.value for t in at.title]          # switched to the Retrieval page
+
+
+def test_code_map_without_a_cache_shows_pca_at_once_then_the_umap(tiny_zoo, monkeypatch, cache_dir):
+    gate = threading.Event()
+
+    def slow_umap(x, metric, n_neighbors, seed, min_dist, n_epochs):
+        gate.wait(30)
+        return pca_as_umap(x, metric, n_neighbors, seed, min_dist, n_epochs)
+    monkeypatch.setattr(projection, "_umap", slow_umap)
+    at = app_on(tiny_zoo, "pages/code_map.py", monkeypatch, model_name="itq-16")
+    assert "Computing the UMAP map in the background" in at.info[0].value
+    assert titles(at)[0].startswith("PCA of the ±1 codes")
+    model = load_model_dir(tiny_zoo / "itq-16")
+    path = codemap.code_map_cache_path(model, "umap")
+    assert path.parent == cache_dir
+    gate.set()
+    for _ in range(300):
+        if path.exists():
+            break
+        time.sleep(0.1)
+    at.run()
+    assert not at.info and titles(at)[0].startswith("UMAP of the codes (Hamming)")
+
+
+def test_code_map_of_a_pq_model_maps_reconstructions_beside_pixels(tiny_zoo, monkeypatch, cache_dir):
+    monkeypatch.setattr(projection, "_umap", umap_must_not_run)
+    at = app_on(tiny_zoo, "pages/code_map.py", monkeypatch, model_name="dpq-16")
+    at.radio(key="cm_method").set_value("pca").run()
+    assert "reconstructed vectors" in at.info[0].value
+    assert "bit" not in at.radio(key="cm_colour").options and len(at.radio(key="cm_colour").options) == 2
+    at.selectbox(key="cm_beside").set_value("the same images' pixels").run()
+    at.radio(key="cm_colour").set_value("correct").run()
+    assert not at.exception and not at.error
+    assert [t.split(" · ")[0] for t in titles(at)] == ["PCA of the pq reconstructions", "PCA of the pixels"]
+    names = {trace["name"].split(" (")[0] for trace in figures(at)[0]["data"]}
+    assert names == {"right", "wrong"}
+
+
+def test_code_map_beside_outputs_coloured_by_one_bit(tiny_zoo, monkeypatch, cache_dir):
+    monkeypatch.setattr(projection, "_umap", umap_must_not_run)
+    at = app_on(tiny_zoo, "pages/code_map.py", monkeypatch, model_name="csq-16")
+    at.radio(key="cm_method").set_value("pca").run()
+    at.selectbox(key="cm_beside").set_value("the network's continuous outputs").run()
+    at.radio(key="cm_colour").set_value("bit").run()
+    at.slider(key="cm_bit").set_value(3).run()
+    assert not at.exception and not at.error
+    codes_map, outputs_map = figures(at)
+    assert outputs_map["layout"]["title"]["text"].startswith("PCA of the continuous outputs u")
+    assert [t["name"] for t in codes_map["data"]] == ["bit = −1", "bit = +1"]
+    assert map_rows(codes_map) == map_rows(outputs_map)      # the same images in both maps
