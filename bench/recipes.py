@@ -26,7 +26,7 @@ def run_one(job: str) -> dict:
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
         value = json.loads(value)
-        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment"):
+        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device"):
             kwargs[key] = value
         else:
             hyper[key] = value

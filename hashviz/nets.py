@@ -130,7 +130,8 @@ def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 1024,
     net.eval()
     chunks = []
     for start in range(0, len(images), batch_size):
-        chunks.append(net(to_tensor(images[start:start + batch_size])))
+        device = next(net.parameters()).device
+        chunks.append(net(to_tensor(images[start:start + batch_size]).to(device)).cpu())
         if progress:
             progress(min(start + batch_size, len(images)), len(images))
     net.train(was_training)

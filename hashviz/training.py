@@ -49,6 +49,7 @@ class TrainSpec:
     augment: bool = True
     max_train: int | None = None       # cap on training images (fast tests)
     threads: int | None = None         # torch threads; None: all cores (2 here)
+    device: str = "cpu"                # "cuda" where a GPU exists (saved weights are CPU tensors)
 
     def resolved(self) -> "TrainSpec":
         info = method_info(self.method)
@@ -126,6 +127,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     rng = np.random.default_rng(spec.seed)
     config = _base_config(spec, dataset)
     net, method = build_deep(config)
+    net, method = net.to(spec.device), method.to(spec.device)
     params = list(net.parameters()) + list(method.parameters())
     optimizer = torch.optim.Adam(params, lr=spec.lr, weight_decay=1e-5)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
@@ -146,11 +148,11 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
         for step in range(steps_per_epoch):
             _check_stop(should_stop)
             batch = order[step * spec.batch_size:(step + 1) * spec.batch_size]
-            x = to_tensor(images[batch])
+            x = to_tensor(images[batch]).to(spec.device)
             if augment is not None:
                 x = augment(x)
             u = net(x)
-            loss = method(u, labels[batch])
+            loss = method(u, labels[batch].to(spec.device))
             if spec.regularizers:
                 from hashviz.methods.regularizers import regularization
                 loss = loss + regularization(u, spec.regularizers)
@@ -175,6 +177,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     if best[2] is not None:
         net.load_state_dict(best[2][0])
         method.load_state_dict(best[2][1])
+    net, method = net.cpu(), method.cpu()
     return TrainResult(spec, deep_weights(net, method), history, best[1],
                        time.perf_counter() - start,
                        {"hyper": method.hyper, "recipe": {"lr": spec.lr, "epochs": spec.epochs},
