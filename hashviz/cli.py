@@ -219,14 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _close_bars() -> None:
+    """Clear the progress bars still drawn, so that an error gets a line of its own."""
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except HashvizError as exc:
+        _close_bars()
         print(f"hashviz: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_bars()
         print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
 

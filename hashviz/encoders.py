@@ -41,7 +41,11 @@ def expected_weight_shapes(config: dict) -> dict[str, tuple]:
     """Tensor name -> shape that the config's method and bits require."""
     try:
         if _is_deep(config):
-            return {k: v.shape for k, v in deep_weights(*build_deep(config)).items()}
+            import torch
+            with torch.device("meta"):   # shapes only: a config asking for a huge network costs no memory
+                net, method = build_deep(config)
+            return {**{NET + k: tuple(v.shape) for k, v in net.state_dict().items()},
+                    **{METHOD + k: tuple(v.shape) for k, v in method.state_dict().items()}}
         hasher = create_method(config["method"], bits=config["bits"], **(config.get("hyper") or {}))
         n_features = int(np.prod(config.get("image_shape") or [28, 28]))
         return {HASHER + k: tuple(v) for k, v in hasher.state_shapes(n_features).items()}

@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +117,7 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         raise HashvizError(f"{out} already exists; choose another --out or remove it first")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(out.parent, out.name)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     except OSError as exc:
         raise HashvizError(f"cannot write to {out.parent}: {exc.strerror or exc}") from None
@@ -136,6 +139,26 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+STALE_TMP_SECONDS = 3600
+
+
+def _remove_stale_temporaries(parent: Path, name: str) -> None:
+    """Remove the .tmp-<name>-XXXXXXXX directories (tempfile.mkdtemp's names) that killed saves of
+    <name> left in parent more than an hour ago; a live save finishes its directory in seconds.
+    discover() ignores them anyway; nothing else is touched."""
+    pattern = re.compile(rf"\.tmp-{re.escape(name)}-[a-z0-9_]{{8}}")
+    try:
+        entries = [p for p in parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return
+    for path in entries:
+        try:
+            if path.is_dir() and not path.is_symlink() and time.time() - path.stat().st_mtime > STALE_TMP_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _json_default(value):
@@ -266,6 +289,9 @@ def read_config(path: Path) -> dict:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
+        with open(path, "rb") as f:   # np.load takes any non-.npy file for a pickle: say what it is
+            if f.read(6) != b"\x93NUMPY":
+                raise HashvizError(f"{path.name} is not a valid .npy file (no NumPy header)")
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():

@@ -1,0 +1,476 @@
+"""The bad-input corpus (tests/bad_inputs/make_corpus.py), one test per case.
+
+Every case must end in a clear hashviz message (HashvizError; in the CLI exit status 2 and one
+`hashviz: error: ...` line on stderr; in the app an st.error / st.warning with the rest of the page
+usable) or be handled (converted, clipped), and must leave every file of the case as it was: each
+test hashes the case's files before and after. No pickle payload may ever run (its marker file
+must never appear).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bad_inputs.make_corpus import CASES, MARKER, VALID, dataset_name, make_corpus
+from hashviz import cli
+from hashviz.errors import HashvizError
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
+def of_kind(kind: str) -> list:
+    return [pytest.param(c, id=c.id) for c in CASES if c.kind == kind]
+
+
+# ---------------------------------------------------------------- corpus and guards
+
+@pytest.fixture(scope="module")
+def corpus(tiny_zoo, tmp_path_factory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("bad") / "corpus", tiny_zoo)
+
+
+def snapshot(*paths: Path) -> dict:
+    """Every entry under paths: sha256 of files, 'dir' for directories, the target text of
+    symlinks (never followed)."""
+    out = {}
+
+    def entry(path: Path) -> str:
+        if path.is_symlink():
+            return "link:" + os.readlink(path)
+        if path.is_dir():
+            return "dir"
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+    for root in paths:
+        out[str(root)] = entry(root)
+        if out[str(root)] == "dir":
+            for dirpath, dirnames, filenames in os.walk(root):
+                for name in dirnames + filenames:
+                    out[str(Path(dirpath) / name)] = entry(Path(dirpath) / name)
+    return out
+
+
+@contextlib.contextmanager
+def untouched(corpus: Path, *paths: Path):
+    """Fail unless every file under paths is byte-identical afterwards and no payload ran."""
+    paths = paths or (corpus,)
+    before = snapshot(*paths)
+    assert "missing" not in before.values(), f"nothing to guard at {paths}"
+    yield
+    assert snapshot(*paths) == before, "a bad input changed or lost a file"
+    assert not (corpus / MARKER).exists(), "a pickle payload ran"
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_error_line(code: int, err: str, expect: str) -> str:
+    """Exit status 2; the last stderr line is the only `hashviz: error:` line and matches; no
+    traceback. (tqdm bars of a training run may precede it on stderr.)"""
+    lines = [line for line in re.split(r"[\r\n]+", err) if line.strip()]
+    errors = [line for line in lines if line.startswith("hashviz: error: ")]
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(errors) == 1 and lines[-1] == errors[0], err
+    assert re.search(expect, errors[0]), errors[0]
+    return errors[0]
+
+
+def test_corpus_is_deterministic(corpus, tiny_zoo, tmp_path):
+    """The standalone script writes the same corpus as the fixture did (same bytes, same tree)
+    when pointed at the same place: build it twice in one directory and compare."""
+    again = tmp_path / "corpus"
+    make_corpus(again, tiny_zoo)
+    first = {k.replace(str(again), "<out>"): v for k, v in snapshot(again).items()}
+    shutil.rmtree(again)
+    script = REPO / "tests" / "bad_inputs" / "make_corpus.py"
+    proc = subprocess.run([sys.executable, str(script), str(again), "--source", str(tiny_zoo)],
+                          capture_output=True, text=True, timeout=120, env=SUBPROCESS_ENV)
+    assert proc.returncode == 0, proc.stderr
+    second = {k.replace(str(again), "<out>"): v for k, v in snapshot(again).items()}
+    assert first == second
+    fixture = {k.replace(str(corpus), "<out>"): v for k, v in snapshot(corpus).items()}
+    assert set(fixture) == set(first)                       # same tree wherever it is written
+    assert len(CASES) >= 25 and len({c.id for c in CASES}) == len(CASES)
+
+
+# ---------------------------------------------------------------- model directories
+
+@pytest.fixture(scope="module")
+def discovered(corpus):
+    from hashviz.zoo import discover
+    valid, invalid = discover(corpus / "models")
+    return [m.name for m in valid], {p.name: reason for p, reason in invalid}
+
+
+@pytest.mark.parametrize("case", of_kind("model"))
+def test_model_dir(case, corpus, discovered, capsys):
+    from hashviz.encoders import load_encoder
+    from hashviz.zoo import load_model_dir
+    models = corpus / "models"
+    path = models / case.id
+    with untouched(corpus, path, models / VALID, corpus / "outside"):
+        valid, reasons = discovered
+        assert valid == [VALID]                                   # only the control loads
+        assert re.search(case.expect, reasons[case.id]), reasons[case.id]
+        assert "\n" not in reasons[case.id]
+        with pytest.raises(HashvizError, match=case.expect):
+            load_model_dir(path, root=models)
+        if case.id == "link-outside":
+            # The CLI names a path explicitly (there is no models root to escape): it loads.
+            assert load_model_dir(path).name == "link-outside"
+        else:
+            with pytest.raises(HashvizError, match=case.expect):
+                load_encoder(path)
+            assert_one_error_line(*run_cli(capsys, "eval", path)[::2], case.expect)
+
+
+def test_cli_subprocess_prints_one_line(corpus):
+    """The real process boundary: `python -m hashviz.cli eval` on a dir carrying a pickle."""
+    with untouched(corpus, corpus / "models" / "pickle-pt-file"):
+        proc = subprocess.run([sys.executable, "-m", "hashviz.cli", "eval", str(corpus / "models" / "pickle-pt-file")],
+                              capture_output=True, text=True, timeout=120, env=SUBPROCESS_ENV, cwd=REPO)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("hashviz: error: pickle-pt-file contains model.pt")
+
+
+def _run_entry_script(main_script_path) -> None:
+    """AppTest would run page files alone after the first run (the repo has pages/); run app.py,
+    as `streamlit run` does, so the shared sidebar is drawn on every run."""
+    path = str(main_script_path)
+    exec(compile(Path(path).read_text(), path, "exec"), {"__name__": "__main__", "__file__": path})  # noqa: S102
+
+
+def app_on(root: Path, monkeypatch):
+    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.testing.v1 import AppTest
+
+    sys.path.insert(0, str(REPO))
+    import pages.common
+    monkeypatch.setenv("HASHVIZ_MODELS", str(root))
+    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))
+    monkeypatch.setattr(script_runner, "_mpa_v1", _run_entry_script)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at
+
+
+def page_is_usable(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value == "Retrieval"
+    assert at.radio(key="rq_mode") is not None and at.slider(key="rq_n").value >= 5
+
+
+def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
+    models = corpus / "models"
+    with untouched(corpus, models, corpus / "outside"):
+        at = app_on(models, monkeypatch)
+        page_is_usable(at)
+        picker = at.selectbox(key="model_name")
+        assert picker.value == VALID and len(picker.options) == 1          # only the valid model is offered
+        model_cases = [c for c in CASES if c.kind == "model"]
+        [box] = [e for e in at.sidebar.expander if "invalid model dir" in e.label]
+        assert box.label == f"{len(model_cases)} invalid model dir(s)"
+        shown = {w.value.split("**")[1]: w.value for w in box.warning}
+        for case in model_cases:
+            assert re.search(case.expect, shown[case.id]), (case.id, shown[case.id])
+
+
+# ---------------------------------------------------------------- uploads
+
+def _upload(corpus: Path, case) -> tuple[bytes, str]:
+    return (corpus / "uploads" / case.extra["file"]).read_bytes(), case.extra.get("name", case.extra["file"])
+
+
+@pytest.mark.parametrize("case", of_kind("upload"))
+def test_upload(case, corpus, tmp_path, monkeypatch):
+    from hashviz.retrieval import decode_upload
+    data, name = _upload(corpus, case)
+    monkeypatch.chdir(tmp_path)                   # a name with ../ must not become a path anywhere
+    with untouched(corpus, corpus / "uploads"):
+        if case.outcome == "error":
+            with pytest.raises(HashvizError, match=case.expect):
+                decode_upload(data, (8, 8), name=name, dark=True)
+        else:
+            upload = decode_upload(data, (8, 8), name=name, dark=True)
+            assert upload.image.shape == (8, 8) and upload.image.dtype == np.uint8
+            assert any(re.search(case.expect, note) for note in upload.notes), upload.notes
+            assert upload.name == name                 # kept as a label only
+            colour = decode_upload(data, (8, 8, 3), name=name)
+            assert colour.image.shape == (8, 8, 3)
+    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path.parent.parent / "outside" / "evil").exists()
+
+
+def test_huge_upload_is_refused_before_decoding(corpus):
+    """10000x10000 (100 MP): refused from the header; the process's peak memory barely moves
+    (decoding would need 100 MB as greyscale, 300 MB as RGB)."""
+    script = (
+        "import resource, sys\n"
+        "from hashviz.retrieval import decode_upload\n"
+        "from hashviz.errors import HashvizError\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    decode_upload(data, (28, 28, 3))\n"
+        "    print('accepted')\n"
+        "except HashvizError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print('grew_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(corpus / "uploads" / "huge-10000x10000.png")],
+                          capture_output=True, text=True, timeout=120, env=SUBPROCESS_ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert "refused: the image has too many pixels" in proc.stdout
+    grew = int(re.search(r"grew_kib (\d+)", proc.stdout).group(1))
+    assert grew < 30 * 1024, f"peak memory grew by {grew} KiB"
+
+
+def test_app_uploads_one_after_another(corpus, monkeypatch):
+    """A class tries every file in one session: refused ones are an st.error, accepted ones are
+    searched; the page stays usable throughout."""
+    models = corpus / "models"
+    with untouched(corpus, corpus / "uploads", models / VALID):
+        at = app_on(models, monkeypatch)
+        at.radio(key="rq_mode").set_value("Upload").run()
+        for case in (c for c in CASES if c.kind == "upload"):
+            data, name = _upload(corpus, case)
+            name = name if name.endswith((".png", ".jpg")) else name.rsplit(".", 1)[0] + ".png"  # the uploader's type filter
+            at.file_uploader(key="rq_file").upload(name, data, "image/png").run()
+            assert not at.exception, (case.id, [e.value for e in at.exception])
+            assert at.title[0].value == "Retrieval" and at.radio(key="rq_mode").value == "Upload"
+            if case.outcome == "error":
+                assert any(re.search(case.expect, e.value) for e in at.error), (case.id, [e.value for e in at.error])
+            else:
+                assert not at.error, (case.id, [e.value for e in at.error])
+                notes = " ".join(c.value for c in at.caption if "What was done to the upload" in c.value)
+                assert re.search(case.expect, notes), (case.id, notes)
+                assert len(at.dataframe[0].value) == at.slider(key="rq_n").value
+
+
+# ---------------------------------------------------------------- data
+
+@pytest.fixture
+def data_env(monkeypatch):
+    """load_dataset is cached per process: clear it around the case; downloads are offline here."""
+    from hashviz.data import datasets
+    monkeypatch.setattr(datasets, "_download_torchvision", lambda kind: None)
+    datasets.load_dataset.cache_clear()
+    yield monkeypatch
+    datasets.load_dataset.cache_clear()
+
+
+@pytest.mark.parametrize("case", of_kind("data"))
+def test_data(case, corpus, data_env, capsys, tmp_path):
+    from hashviz.data import datasets
+    data_env.setenv("HASHVIZ_DATA", str(corpus / "data" / case.id))
+    name = dataset_name(case, corpus)
+    with untouched(corpus, corpus / "data" / case.id):
+        with pytest.raises(HashvizError, match=case.expect):
+            datasets.load_dataset.__wrapped__(name)
+        datasets.load_dataset.cache_clear()
+        code, _, err = run_cli(capsys, "train", "--method", "lsh", "--bits", 16, "--dataset", name,
+                               "--out", tmp_path / "never")
+        assert_one_error_line(code, err, case.expect)
+    assert not (tmp_path / "never").exists()
+
+
+# ---------------------------------------------------------------- search
+
+@pytest.fixture(scope="module")
+def search_arrays(corpus):
+    d = corpus / "search"
+    return {n: np.load(d / f"{n}.npy", allow_pickle=False) for n in ("database-16bit", "query-16bit", "query-32bit")}
+
+
+@pytest.mark.parametrize("case", of_kind("search"))
+def test_search(case, corpus, search_arrays):
+    from hashviz.search import HammingIndex, PQIndex, brute_force_knn
+    db, q16, q32 = search_arrays["database-16bit"], search_arrays["query-16bit"], search_arrays["query-32bit"]
+    with untouched(corpus, corpus / "search"):
+        for kind in ("flat", "hash", "ivf"):
+            index = HammingIndex(db, kind=kind)
+            if case.id == "search-wrong-bits":
+                for call in (lambda: index.knn(q32, 5), lambda: index.radius(q32, 2)):
+                    with pytest.raises(HashvizError, match=case.expect):
+                        call()
+            elif case.id == "search-k-too-large":
+                dist, ids = index.knn(q16, 10 ** 6)
+                assert ids.shape == (3, len(db)) and (ids >= 0).all()
+                if index.exact:
+                    np.testing.assert_array_equal(ids, brute_force_knn(q16, db, len(db))[1])
+            elif case.id == "search-k-zero":
+                with pytest.raises(HashvizError, match=case.expect):
+                    index.knn(q16, 0)
+            elif case.id == "search-radius-negative":
+                with pytest.raises(HashvizError, match=case.expect):
+                    index.radius(q16, -1)
+        if case.id == "search-pq-wrong-dim":
+            rng = np.random.default_rng(0)
+            pq = PQIndex(rng.integers(0, 16, (40, 2), dtype=np.uint8),
+                         rng.standard_normal((2, 16, 4)).astype(np.float32), metric="l2")
+            with pytest.raises(HashvizError, match=case.expect):
+                pq.knn(rng.standard_normal((1, 5)).astype(np.float32), 3)
+            assert pq.knn(rng.standard_normal((1, 8)).astype(np.float32), 10 ** 6)[1].shape == (1, 40)
+
+
+# ---------------------------------------------------------------- training
+
+KILLER = r"""
+import os, signal, sys
+stage = sys.argv[1]
+def die(*_args, **_kw):
+    os.kill(os.getpid(), signal.SIGKILL)
+if stage == "encoding":                # trained; encoding the database
+    import hashviz.encoders
+    hashviz.encoders.Encoder.outputs = die
+elif stage == "saving":                # after three files of the model were written
+    import numpy as np
+    save, calls = np.save, []
+    def counted(*a, **k):
+        calls.append(1)
+        if len(calls) > 3:
+            die()
+        return save(*a, **k)
+    np.save = counted
+elif stage == "renaming":              # everything written, just before the rename
+    os.replace = die
+from hashviz.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+DEEP = ["--method", "dpsh", "--bits", "16", "--dataset", "digits", "--protocol", "digits-small", "--batch-size", "32"]
+SHALLOW = ["--method", "lsh", "--bits", "16", "--dataset", "digits", "--protocol", "digits-small"]
+KILLS = {"train-killed-training": ("training", DEEP + ["--epochs", "200"]),
+         "train-killed-encoding": ("encoding", SHALLOW),
+         "train-killed-saving": ("saving", SHALLOW),
+         "train-killed-renaming": ("renaming", SHALLOW)}
+
+
+@pytest.fixture(scope="module")
+def killed_runs(corpus, tmp_path_factory):
+    """All four killed runs at once (each a fresh process): {case: (models root, returncode, stderr)}.
+    Each root already holds a valid model, `keep`, that must come through untouched."""
+    runs = {}
+    for case_id, (stage, args) in KILLS.items():
+        root = tmp_path_factory.mktemp(case_id)
+        shutil.copytree(corpus / "models" / VALID, root / "keep")
+        out = ["train", *args, "--out", str(root / "killed")]
+        if stage == "training":
+            cmd = [sys.executable, "-m", "hashviz.cli", *out]
+        else:
+            cmd = [sys.executable, "-c", KILLER, stage, *out]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=SUBPROCESS_ENV, cwd=REPO)
+        runs[case_id] = [root, proc, bytearray(), snapshot(root / "keep")]
+    seen_training = threading.Event()
+
+    def drain(case_id):
+        proc, buf = runs[case_id][1], runs[case_id][2]
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            buf.extend(chunk)
+            if case_id == "train-killed-training" and b"train:" in buf:
+                seen_training.set()
+    threads = [threading.Thread(target=drain, args=(c,), daemon=True) for c in runs]
+    for t in threads:
+        t.start()
+    outside = runs["train-killed-training"][1]
+    try:
+        assert seen_training.wait(240), "training never started: " + runs["train-killed-training"][2].decode()
+        time.sleep(0.5)
+        outside.send_signal(signal.SIGKILL)           # from outside, in the middle of training
+        for _root, proc, _buf, _snap in runs.values():
+            proc.wait(240)
+    finally:
+        for _root, proc, _buf, _snap in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+    for t in threads:
+        t.join(10)
+    return {c: (root, proc.returncode, bytes(buf).decode(errors="replace"), snap)
+            for c, (root, proc, buf, snap) in runs.items()}
+
+
+def test_training_cases_cover_the_corpus():
+    assert {c.id for c in CASES if c.kind == "train"} == set(KILLS) | {
+        "train-disk-full", "train-read-only-root", "train-parent-is-a-file", "train-non-finite-loss"}
+
+
+@pytest.mark.parametrize("case_id", list(KILLS))
+def test_killed_run_leaves_no_half_model(case_id, killed_runs):
+    from hashviz.zoo import discover, load_model_dir, read_weights, save_model_dir
+    root, code, err, keep_before = killed_runs[case_id]
+    assert code == -signal.SIGKILL, err[-2000:]
+    assert snapshot(root / "keep") == keep_before               # the model already there is intact
+    assert not (root / "killed").exists()                         # absent (never half)
+    valid, invalid = discover(root)
+    assert [m.name for m in valid] == ["keep"] and invalid == []  # hidden .tmp-* dirs are ignored
+    leftovers = [p for p in root.iterdir() if p.name.startswith(".tmp-killed-")]
+    if case_id in ("train-killed-saving", "train-killed-renaming"):
+        assert len(leftovers) == 1
+        written = sorted(f.name for f in leftovers[0].rglob("*") if f.is_file())
+        if case_id == "train-killed-saving":
+            assert len(written) == 3 and not (leftovers[0] / "config.json").exists(), written
+        else:
+            assert "config.json" in written and len(written) > 5, written   # complete, never renamed
+        # A later save of the same name removes temporaries older than an hour, not younger ones.
+        keep = load_model_dir(root / "keep")
+        young = root / ".tmp-killed-young123"
+        young.mkdir()
+        hour_ago = time.time() - 2 * 3600
+        os.utime(leftovers[0], (hour_ago, hour_ago))
+        save_model_dir(root / "killed", keep.config, dict(keep.arrays), read_weights(keep.path))
+        assert not leftovers[0].exists() and young.exists()
+        assert load_model_dir(root / "killed").name == "killed"
+    else:
+        assert leftovers == []
+
+
+def _lsh_train(capsys, out: Path):
+    return run_cli(capsys, "train", *SHALLOW, "--out", out)
+
+
+@pytest.mark.parametrize("case", [p for p in of_kind("train") if p.id not in KILLS])
+def test_training_failure(case, corpus, tmp_path, capsys, monkeypatch):
+    root = tmp_path / "models"
+    shutil.copytree(corpus / "models" / VALID, root / "keep")
+    with untouched(corpus, root / "keep", corpus / "train"):
+        if case.id == "train-disk-full":
+            save, calls = np.save, []
+
+            def full(*a, **k):
+                calls.append(1)
+                if len(calls) > 2:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return save(*a, **k)
+            monkeypatch.setattr(np, "save", full)
+            code, _, err = _lsh_train(capsys, root / "new")
+        elif case.id == "train-read-only-root":
+            def read_only(src, dst):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            monkeypatch.setattr(os, "replace", read_only)
+            code, _, err = _lsh_train(capsys, root / "new")
+        elif case.id == "train-parent-is-a-file":
+            code, _, err = _lsh_train(capsys, corpus / "train" / "not-a-dir" / "new")
+        elif case.id == "train-non-finite-loss":
+            code, _, err = run_cli(capsys, "train", *DEEP, "--epochs", "1", "--max-train", "64", "--lr", "1e30",
+                                   "--out", root / "new")
+        assert_one_error_line(code, err, case.expect)
+    assert sorted(p.name for p in root.iterdir()) == ["keep"]     # no model, no temporary left
