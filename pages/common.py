@@ -3,6 +3,7 @@ sidebar. Pages call these; all logic lives in hashviz."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -126,3 +127,31 @@ def no_models_screen(root: str) -> None:
 def show_error(exc: Exception) -> None:
     """One place that turns a hashviz error into a message (never a traceback)."""
     st.error(str(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {exc}")
+
+
+# ---------------------------------------------------------------- thumbnail grid
+
+@functools.cache
+def _thumb_grid():
+    here = Path(__file__).parent
+    return st.components.v2.component("hashviz_thumb_grid", js=(here / "thumb_grid.js").read_text(),
+                                      css=(here / "thumb_grid.css").read_text(), isolate_styles=False)
+
+
+def thumbnail_grid(data: dict, key: str, on_click=None):
+    """Draw hashviz.retrieval.grid_data / ball_grid_data (pages/thumb_grid.js). Returns the rank of
+    the tile clicked on the rerun the click caused (data["clickable"]), else None."""
+    if not data.get("clickable"):
+        _thumb_grid()(data=data, key=key)
+        return None
+    return _thumb_grid()(data=data, key=key, on_clicked_change=on_click or (lambda: None)).get("clicked")
+
+
+def sync_query_params(params: dict[str, str], drop: tuple[str, ...] = ()) -> None:
+    """Make the URL hold `params` (a shareable view) and not the keys in `drop`; writes only changes."""
+    for key in drop:
+        if key in st.query_params and key not in params:
+            del st.query_params[key]
+    changed = {k: v for k, v in params.items() if st.query_params.get(k) != v}
+    if changed:
+        st.query_params.update(changed)

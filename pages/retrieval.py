@@ -1,9 +1,157 @@
-"""retrieval page (being built)."""
+"""Retrieval: pick a query, see a model's top n (right/wrong, tie groups), compare models side by
+side, look inside the Hamming ball. Logic: hashviz.retrieval; the view lives in the URL."""
 
+import numpy as np
 import streamlit as st
 
-from pages.common import require_model
+from hashviz import retrieval as R
+from hashviz.errors import HashvizError
+from pages.common import (current_models, get_dataset, get_encoder, get_index, model_by_name, require_model,
+                          show_error, sync_query_params, thumbnail_grid)
 
+VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
-st.title("retrieval".replace("_", " ").capitalize())
-st.info("This view is being built.")
+st.title("Retrieval")
+try:
+    dataset = get_dataset(model.dataset) if model.has_images else None
+except HashvizError as exc:
+    st.warning(f"No thumbnails: {exc}")
+    dataset = None
+images = dataset.images if dataset is not None else None
+names = R.class_names_of(model, dataset)
+n_queries = len(model.query_codes)
+encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
+
+if "rq_url_read" not in st.session_state:           # a shared link opens the same view, once
+    st.session_state.rq_url_read = True
+    url = R.parse_url_state(st.query_params, n_queries, [m.name for m in current_models()])
+    for warning in url.warnings:
+        st.warning(warning)
+    given = {"rq_q": url.query, "rq_n": url.n, "rq_view": url.view, "rq_cmp": url.compare}
+    st.session_state.update({key: value for key, value in given.items() if value is not None})
+if not 0 <= st.session_state.setdefault("rq_q", 0) < n_queries:
+    st.session_state.rq_q = 0
+st.session_state.setdefault("rq_n", 20)
+
+
+def draw(class_index=None):
+    try:
+        st.session_state.rq_q = R.random_query_row(model, np.random.default_rng(), class_index)
+    except HashvizError as exc:
+        st.session_state.rq_draw_error = str(exc)
+
+
+def pick_from_grid():
+    st.session_state.rq_detail = (st.session_state.get("rq_grid") or {}).get("clicked") or 1
+
+
+# ---------------------------------------------------------------- the query
+modes = ["By index", "Random", "Random of a class"] + (["Upload"] if images is not None and model.has_weights else [])
+mode = st.radio("Query", modes, horizontal=True, key="rq_mode")
+upload = None
+if mode == "By index":
+    st.session_state.rq_index = st.session_state.rq_q
+    st.number_input(f"Query-set index (0 to {n_queries - 1})", 0, n_queries - 1, key="rq_index",
+                    on_change=lambda: st.session_state.update(rq_q=st.session_state.rq_index))
+elif mode == "Random":
+    st.button("Draw a random query", icon=":material/casino:", on_click=draw)
+elif mode == "Random of a class":
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    cls = c1.selectbox("Class", range(len(names)), format_func=lambda i: names[i], key="rq_class")
+    c2.button("Draw a query of this class", icon=":material/casino:", on_click=draw, args=(cls,))
+else:
+    c1, c2, c3 = st.columns([3, 2, 1])
+    file = c1.file_uploader("PNG or JPEG image", type=["png", "jpg", "jpeg"], key="rq_file")
+    label = c2.selectbox("Its class (for ✓/✗)", [None, *range(len(names))], key="rq_upload_label",
+                         format_func=lambda i: "unknown" if i is None else names[i])
+    invert = c3.radio("Invert", ["auto", "yes", "no"], key="rq_invert")
+    if file is None:
+        st.info("Upload a picture: it is converted to the dataset's size and channels, then encoded by the model.")
+        st.stop()
+    try:
+        upload = R.decode_upload(file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
+                                 invert={"auto": None, "yes": True, "no": False}[invert])
+    except HashvizError as exc:
+        show_error(exc)
+        st.stop()
+if message := st.session_state.pop("rq_draw_error", None):
+    st.warning(message)
+
+query = R.query_from_upload(upload, R.upload_label(model, label)) if upload else R.query_from_set(model, int(st.session_state.rq_q), images)
+try:
+    qcode = R.query_code(model, query, encoder_of(model))
+except HashvizError as exc:
+    show_error(exc)
+    st.stop()
+left, right = st.columns([1, 4])
+if query.image is not None:
+    left.image(R.enlarge(query.image), caption=query.source)
+right.markdown(f"**Query:** {query.source} · **label:** {R.label_text(query.label, names)}")
+if query.notes:
+    right.caption("What was done to the upload: " + "; ".join(query.notes) + ".")
+right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=(
+    f"Query code ({model.bits} bits)" if model.code_type != "pq" else
+    "Query's pq code: codeword index per sub-space (pq codes have no bit strip)")))
+
+# ---------------------------------------------------------------- the results
+c1, c2 = st.columns([1, 1])
+n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
+view = c2.radio("View", R.VIEWS, format_func=VIEW_LABELS.get, horizontal=True, key="rq_view")
+compare: list[str] = []
+if view == "top-n":
+    index = get_index(model.content_key, model)
+    ranking = R.rank_query(model, index, qcode, query.label, n, ap=False)
+    score_line = st.empty()
+    st.caption(R.protocol_note(model))
+    if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
+        st.session_state.rq_detail = 1
+    thumbnail_grid(R.grid_data(ranking, images, names, st.session_state.get("rq_detail")), key="rq_grid",
+                   on_click=pick_from_grid)
+    ranking = R.query_ap(model, index, qcode, query.label, ranking)      # after the grid: first use loads numba
+    score_line.markdown(R.scores_text(ranking))
+    st.download_button("Download the top n as CSV", R.ranking_csv(ranking, names), icon=":material/download:",
+                       file_name=f"{model.name}-top{n}.csv", mime="text/csv")
+    rank = st.selectbox("Look closer (or click a thumbnail)", range(1, ranking.n + 1), key="rq_detail",
+                        format_func=lambda k: f"#{k}")
+    i = rank - 1
+    a, b = st.columns([1, 4])
+    if images is not None and ranking.dataset_ids is not None:
+        a.image(R.enlarge(images[ranking.dataset_ids[i]]),
+                caption=f"#{rank} · {R.label_text(ranking.labels[i], names)}")
+    b.html(R.bit_strip_html({"query": qcode.code, f"#{rank}": ranking.codes[i]}, model.code_type,
+                            title=R.item_note(ranking, qcode, i, names)))
+    with st.expander("Results as a table"):
+        st.dataframe(R.ranking_frame(ranking, names), hide_index=True)
+elif view == "side-by-side":
+    choices = [m.name for m in R.comparable_models(model, current_models())]
+    picked = [c for c in st.session_state.get("rq_cmp", []) if c in choices]
+    st.session_state.rq_compare = picked or R.default_comparison(model, [model_by_name(c) for c in choices])
+    compare = st.multiselect("Models side by side (2 to 4, same dataset)", choices, key="rq_compare", max_selections=4,
+                             on_change=lambda: st.session_state.update(rq_cmp=st.session_state.rq_compare))
+    if len(compare) < 2:
+        st.info("Choose at least two models.")
+    for col, name in zip(st.columns(max(len(compare), 1)), compare):
+        other = model_by_name(name)
+        with col:
+            st.markdown(f"**{other.label}**")
+            try:
+                r = R.rank_query(other, get_index(other.content_key, other),
+                                 R.query_code(other, query, encoder_of(other)), query.label, n)
+            except HashvizError as exc:
+                show_error(exc)
+                continue
+            st.markdown(R.scores_text(r))
+            thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
+    st.caption(R.protocol_note(model))
+elif model.code_type == "pq":
+    st.info("This model stores pq codes (codeword indices): there is no Hamming ball or bit strip; use Top n.")
+else:
+    ball = R.hamming_ball(model, get_index(model.content_key, model), qcode, query.label, R.BALL_RADIUS)
+    st.caption(R.ball_note(ball))
+    a, b = st.columns([3, 2])
+    a.dataframe(R.ball_table(ball, names), hide_index=True)
+    b.plotly_chart(R.ball_figure(ball, names), key="rq_ball_fig")
+    thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
+
+sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),
+                  drop=("query", "compare"))
