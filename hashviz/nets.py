@@ -106,13 +106,14 @@ class BatchShiftFlip(v2.Transform):
         p = self.max_shift
         if p > 0:
             padded = torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
-            dy = torch.randint(0, 2 * p + 1, (n, 1))
-            dx = torch.randint(0, 2 * p + 1, (n, 1))
-            rows = (dy + torch.arange(h))[:, None, :, None]
-            cols = (dx + torch.arange(w))[:, None, None, :]
-            x = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+            dy = torch.randint(0, 2 * p + 1, (n, 1)).to(x.device)
+            dx = torch.randint(0, 2 * p + 1, (n, 1)).to(x.device)
+            rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+            cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+            x = padded[torch.arange(n, device=x.device)[:, None, None, None],
+                       torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
         if self.flip:
-            mirrored = torch.rand(n) < 0.5
+            mirrored = (torch.rand(n) < 0.5).to(x.device)
             x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
         return x
 
