@@ -12,7 +12,13 @@ import streamlit as st
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir, discover, root_signature
 
-DEFAULT_ROOT = os.environ.get("HASHVIZ_MODELS", "models")
+
+
+def default_root() -> str:
+    """$HASHVIZ_MODELS, else models/ (read per run: tests and launchers set it per process)."""
+    return os.environ.get("HASHVIZ_MODELS", "models")
+
+FAISS, MILVUS = "faiss (in-process)", "Milvus"
 
 
 # ---------------------------------------------------------------- cached resources
@@ -34,12 +40,41 @@ def get_dataset(name: str):
 
 
 @st.cache_resource(show_spinner="Building the search index…", max_entries=32)
-def get_index(model_key: str, _model: ModelDir, kind: str = "flat"):
+def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
     """HammingIndex (binary) or PQIndex (pq) over the model's database codes."""
     from hashviz.search import HammingIndex, PQIndex
     if _model.code_type == "pq":
         return PQIndex(_model.database_codes, _model.codebooks, metric=_model.config["pq"].get("metric", "l2"))
     return HammingIndex(_model.database_codes, kind=kind)
+
+
+@st.cache_resource(show_spinner="Connecting to Milvus…", max_entries=16)
+def _milvus_index(model_key: str, uri: str, _model: ModelDir):
+    """The model's collection on a Milvus server or Milvus Lite file, pushed there if missing."""
+    from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for, push_codes
+    name = collection_name_for(_model.path)
+    try:
+        index = MilvusHammingIndex.open(uri, name)
+        if index.ntotal == len(_model.database_codes):
+            return index
+    except HashvizError as exc:
+        if "has no collection" not in str(exc) and "is empty" not in str(exc):
+            raise
+    return push_codes(_model.database_codes, uri, name)
+
+
+def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
+    """The search index of the sidebar's backend; Milvus falls back to faiss with a warning."""
+    uri = st.session_state.get("milvus_uri", "")
+    if st.session_state.get("search_backend") == MILVUS and model.code_type == "binary" and uri:
+        failed = st.session_state.setdefault("milvus_failed", {})
+        if uri not in failed:
+            try:
+                return _milvus_index(model_key, uri, model)
+            except HashvizError as exc:
+                failed[uri] = str(exc)  # remembered: a dead server must not slow every click
+        st.warning(f"Milvus is not usable ({failed[uri]}); searching in-process with faiss instead.")
+    return _faiss_index(model_key, model, kind)
 
 
 @st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)
@@ -50,8 +85,22 @@ def get_encoder(model_key: str, _model: ModelDir):
 
 # ---------------------------------------------------------------- selection state
 
+def ensure_app_shell() -> None:
+    """Rerun through app.py when Streamlit ran a page file on its own.
+
+    A folder named pages/ makes Streamlit treat a first request for /evaluate (and every AppTest
+    run) as an old-style pages-folder app that skips app.py, its navigation and sidebar; once
+    st.navigation has run the flag is off, so flipping it and rerunning routes the same URL right.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def models_root() -> str:
-    return st.session_state.get("models_root", DEFAULT_ROOT)
+    ensure_app_shell()
+    return st.session_state.get("models_root", default_root())
 
 
 def current_models() -> list[ModelDir]:
@@ -70,7 +119,7 @@ def selected_model() -> ModelDir | None:
 
 def render_sidebar() -> ModelDir | None:
     with st.sidebar:
-        st.text_input("Models root", value=DEFAULT_ROOT, key="models_root",
+        st.text_input("Models root", value=default_root(), key="models_root",
                       help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
         root = models_root()
         valid, invalid = models_in(root)
@@ -87,6 +136,11 @@ def render_sidebar() -> ModelDir | None:
         else:
             model = None
             st.info(f"No valid model in `{root}` yet.")
+        backend = st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
+                           help="Milvus: a server (http://host:19530) or a Milvus Lite .db file")
+        if backend == MILVUS:
+            st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", "models/milvus.db"),
+                          key="milvus_uri", on_change=lambda: st.session_state.pop("milvus_failed", None))
         if invalid:
             with st.expander(f"{len(invalid)} invalid model dir(s)"):
                 for path, reason in invalid:
@@ -107,7 +161,7 @@ def no_models_screen(root: str) -> None:
     st.title("hashviz")
     st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
              "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "
-             "with `hashviz zoo build --root models`, or here:")
+             f"with `hashviz zoo build --root {root}`, or here:")
     if st.button("Build the starter zoo", type="primary"):
         from hashviz.zoo_build import build_starter_zoo
         bar = st.progress(0.0, text="starting…")
