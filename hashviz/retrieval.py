@@ -67,6 +67,7 @@ class Query:
     row_of: str | None = None
     dataset_id: int | None = None
     notes: tuple[str, ...] = ()
+    db_row: int | None = None       # a database item used as the query (from Code map / Evaluate)
 
 
 def query_from_set(model, row: int, images: np.ndarray | None = None) -> Query:
@@ -80,6 +81,19 @@ def query_from_set(model, row: int, images: np.ndarray | None = None) -> Query:
     where = f" (dataset image {dataset_id})" if dataset_id is not None else ""
     return Query(f"query set #{row}{where}", image, np.asarray(model.query_labels[row]), row,
                  model.name, dataset_id)
+
+
+def query_from_database(model, row: int, images: np.ndarray | None = None) -> Query:
+    """Database item `row` as the query (it finds itself at distance 0: it is in the database)."""
+    n = len(model.database_codes)
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < n:
+        raise HashvizError(f"database row must be between 0 and {n - 1}, got {row!r}")
+    row = int(row)
+    dataset_id = int(model.database_ids[row]) if model.database_ids is not None else None
+    image = images[dataset_id] if images is not None and dataset_id is not None else None
+    where = f" (dataset image {dataset_id})" if dataset_id is not None else ""
+    return Query(f"database item #{row}{where}", image, np.asarray(model.database_labels[row]),
+                 row_of=model.name, dataset_id=dataset_id, db_row=row)
 
 
 def query_from_upload(upload: "Upload", label: np.ndarray | int | None = None) -> Query:
@@ -139,6 +153,8 @@ def query_code(model, query: Query, encoder: Callable[[], object] | None = None)
     """The query's code in `model`: its stored code when the image is in the model's query set
     (exactly what the metrics used), else the model's encoder (`encoder()` returns a
     hashviz.encoders.Encoder) encodes the image."""
+    if query.db_row is not None and query.row_of == model.name and model.code_type != "pq":
+        return QueryCode(model.database_codes[query.db_row:query.db_row + 1])
     row = _stored_row(model, query)
     if row is not None:
         vector = None if model.code_type != "pq" else model.query_vectors[row:row + 1]

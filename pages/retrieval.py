@@ -29,6 +29,10 @@ if "rq_url_read" not in st.session_state:           # a shared link opens the sa
         st.warning(warning)
     given = {"rq_q": url.query, "rq_n": url.n, "rq_view": url.view, "rq_cmp": url.compare}
     st.session_state.update({key: value for key, value in given.items() if value is not None})
+if (row := st.session_state.pop("retrieval_query_row", None)) is not None:   # sent by Evaluate
+    st.session_state.update(rq_q=int(row), rq_mode="By index", rq_db_row=None)
+if (row := st.session_state.pop("retrieval_query_db_row", None)) is not None:  # Code map / Evaluate
+    st.session_state.update(rq_db_row=int(row), rq_mode="By index")
 if not 0 <= st.session_state.setdefault("rq_q", 0) < n_queries:
     st.session_state.rq_q = 0
 st.session_state.setdefault("rq_n", 20)
@@ -37,6 +41,7 @@ st.session_state.setdefault("rq_n", 20)
 def draw(class_index=None):
     try:
         st.session_state.rq_q = R.random_query_row(model, np.random.default_rng(), class_index)
+        st.session_state.rq_db_row = None
     except HashvizError as exc:
         st.session_state.rq_draw_error = str(exc)
 
@@ -52,7 +57,7 @@ upload = None
 if mode == "By index":
     st.session_state.rq_index = st.session_state.rq_q
     st.number_input(f"Query-set index (0 to {n_queries - 1})", 0, n_queries - 1, key="rq_index",
-                    on_change=lambda: st.session_state.update(rq_q=st.session_state.rq_index))
+                    on_change=lambda: st.session_state.update(rq_q=st.session_state.rq_index, rq_db_row=None))
 elif mode == "Random":
     st.button("Draw a random query", icon=":material/casino:", on_click=draw)
 elif mode == "Random of a class":
@@ -77,7 +82,13 @@ else:
 if message := st.session_state.pop("rq_draw_error", None):
     st.warning(message)
 
-query = R.query_from_upload(upload, R.upload_label(model, label)) if upload else R.query_from_set(model, int(st.session_state.rq_q), images)
+db_row = st.session_state.get("rq_db_row") if mode == "By index" else None
+if upload:
+    query = R.query_from_upload(upload, R.upload_label(model, label))
+elif db_row is not None and db_row < len(model.database_codes):
+    query = R.query_from_database(model, db_row, images)
+else:
+    query = R.query_from_set(model, int(st.session_state.rq_q), images)
 try:
     qcode = R.query_code(model, query, encoder_of(model))
 except HashvizError as exc:

@@ -55,3 +55,17 @@ def test_empty_root_offers_to_build_the_starter_zoo(tmp_path, monkeypatch):
     assert not at.exception
     assert any("hashviz zoo build" in m.value for m in at.markdown)
     assert [b.label for b in at.button] == ["Build the starter zoo"]
+
+
+def test_rows_sent_from_other_pages_become_the_retrieval_query(app, tiny_zoo):
+    from hashviz.zoo import load_model_dir
+    model = load_model_dir(tiny_zoo / "csq-16")
+    app.sidebar.selectbox(key="model_name").set_value("csq-16").run()
+    app.session_state["retrieval_query_db_row"] = 7
+    app.switch_page("pages/retrieval.py").run()
+    assert not app.exception
+    shown = " ".join(m.value for m in app.markdown)
+    assert f"database item #7 (dataset image {int(model.database_ids[7])})" in shown
+    app.session_state["retrieval_query_row"] = 3
+    app.run()
+    assert "query set #3" in " ".join(m.value for m in app.markdown)
