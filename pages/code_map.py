@@ -7,6 +7,9 @@ import streamlit as st
 from hashviz import codemap, plots
 from hashviz.errors import HashvizError
 from pages.common import get_dataset, require_model, show_error
+from pages.common import ensure_app_shell
+
+ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
 RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py: a database row
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import runpy
 from pathlib import Path
 
 import streamlit as st
@@ -86,16 +87,18 @@ def get_encoder(model_key: str, _model: ModelDir):
 # ---------------------------------------------------------------- selection state
 
 def ensure_app_shell() -> None:
-    """Rerun through app.py when Streamlit ran a page file on its own.
+    """Route through app.py when Streamlit ran a page file on its own.
 
     A folder named pages/ makes Streamlit treat a first request for /evaluate (and every AppTest
-    run) as an old-style pages-folder app that skips app.py, its navigation and sidebar; once
-    st.navigation has run the flag is off, so flipping it and rerunning routes the same URL right.
+    run) as an old-style pages-folder app that skips app.py, its navigation and sidebar. Running
+    app.py here, in the same script run (so widget clicks are kept), routes the URL through
+    st.navigation, which also turns that mode off; then the stray page run stops.
     """
     from streamlit.runtime.pages_manager import PagesManager
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")
+        st.stop()
 
 
 def models_root() -> str:

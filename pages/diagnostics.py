@@ -8,6 +8,9 @@ from hashviz.codemap import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.errors import HashvizError
 from pages.common import current_models, get_dataset, model_by_name, require_model, show_error
+from pages.common import ensure_app_shell
+
+ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
 
 @st.cache_resource(show_spinner="Diagnosing the codes…", max_entries=32)

@@ -6,6 +6,9 @@ import streamlit as st
 from hashviz import leaderboard as lb
 from hashviz.errors import HashvizError
 from pages.common import current_models, models_root, selected_model, show_error
+from pages.common import ensure_app_shell
+
+ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
 NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
 VERDICT_ICON = {lb.HOLDS: ":material/check_circle:", lb.DOES_NOT_HOLD: ":material/cancel:",

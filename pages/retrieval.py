@@ -8,6 +8,9 @@ from hashviz import retrieval as R
 from hashviz.errors import HashvizError
 from pages.common import (current_models, get_dataset, get_encoder, get_index, model_by_name, require_model,
                           show_error, sync_query_params, thumbnail_grid)
+from pages.common import ensure_app_shell
+
+ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
 VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()

@@ -15,14 +15,13 @@ sys.path.insert(0, str(REPO))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-import pages.common  # noqa: E402
 from hashviz import codemap, projection  # noqa: E402
 from hashviz.zoo import load_model_dir  # noqa: E402
 
 
 def app_on(root: Path, page: str, monkeypatch, **state) -> AppTest:
-    """The app on `page` (AppTest runs the page file alone, so the sidebar's model is plain state)."""
-    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))
+    """The app on `page` with the models root `root` (state: e.g. the sidebar's model_name)."""
+    monkeypatch.setenv("HASHVIZ_MODELS", str(root))
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.switch_page(page)
     for key, value in state.items():
@@ -153,9 +152,8 @@ def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrie
     at.session_state["retrieval_query_row"] = 3
     at.selectbox(key="cm_query").set_value(4)
     at.button[0].click().run()
-    assert at.session_state["retrieval_query_db_row"] == 4
-    assert "retrieval_query_row" not in at.session_state
-    assert "Code map" not in [t.value for t in at.title]          # switched to the Retrieval page
+    assert [t.value for t in at.title][:1] == ["Retrieval"]          # switched, and the page took the row
+    assert "database item #4 " in " ".join(m.value for m in at.markdown)
 
 
 def test_code_map_without_a_cache_shows_pca_at_once_then_the_umap(tiny_zoo, monkeypatch, cache_dir):

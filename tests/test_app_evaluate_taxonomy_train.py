@@ -11,13 +11,11 @@ sys.path.insert(0, str(REPO))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-import pages.common  # noqa: E402
 
 
 def app_on(root: Path, page: str, monkeypatch, **state) -> AppTest:
-    """The app on `page` with the models root `root`. (AppTest's switch_page runs the page file
-    alone, without app.py's sidebar, so a sidebar choice is passed as plain session state.)"""
-    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))
+    """The app on `page` with the models root `root` (state: e.g. the sidebar's model_name)."""
+    monkeypatch.setenv("HASHVIZ_MODELS", str(root))
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.switch_page(page)
     for key, value in state.items():
@@ -73,9 +71,8 @@ def test_failure_finder_opens_rows_on_the_retrieval_page(tiny_zoo, monkeypatch):
     assert len(frame(at, "class", "worst query row")) == 10
     at.selectbox(key="evaluate_open_worst").set_value(int(worst["query row"].iloc[1]))
     at.button(key="evaluate_open_worst_open").click().run()
-    assert at.session_state["retrieval_query_row"] == int(worst["query row"].iloc[1])
-    assert "retrieval_query_db_row" not in at.session_state
-    assert "Evaluate" not in [t.value for t in at.title]           # switched to the Retrieval page
+    assert [t.value for t in at.title][:1] == ["Retrieval"]        # switched, and the page took the row
+    assert f"query set #{int(worst['query row'].iloc[1])} " in texts(at)
 
 
 def test_failure_finder_opens_a_collision_as_database_row(tiny_zoo, monkeypatch):
@@ -84,8 +81,8 @@ def test_failure_finder_opens_a_collision_as_database_row(tiny_zoo, monkeypatch)
     collisions = frame(at, "code", "database row")
     assert (collisions["classes in bucket"] > 1).all()
     at.button(key="evaluate_open_collision_open").click().run()
-    assert at.session_state["retrieval_query_db_row"] == int(collisions["database row"].iloc[0])
-    assert "retrieval_query_row" not in at.session_state
+    assert [t.value for t in at.title][:1] == ["Retrieval"]
+    assert f"database item #{int(collisions['database row'].iloc[0])} " in texts(at)
 
 
 def test_evaluate_without_models_says_what_to_do(tmp_path, monkeypatch):

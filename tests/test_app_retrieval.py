@@ -10,25 +10,10 @@ from PIL import Image
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def _run_entry_script(main_script_path) -> None:
-    """Run app.py itself, as `streamlit run` does once st.navigation has been called.
-
-    AppTest rebuilds its page manager on every run and, because the repository has a pages/
-    folder, then takes the app for a v1 (pages-folder) app: every run after the first would run
-    the page file alone, without app.py's sidebar. app.py routes with st.navigation, so run it.
-    """
-    path = str(main_script_path)
-    exec(compile(Path(path).read_text(), path, "exec"), {"__name__": "__main__", "__file__": path})
-
-
 def make_app(root: Path, monkeypatch, params: dict | None = None):
-    from streamlit.runtime.scriptrunner import script_runner
     from streamlit.testing.v1 import AppTest
 
-    import pages.common
     monkeypatch.setenv("HASHVIZ_MODELS", str(root))
-    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))   # read once at import
-    monkeypatch.setattr(script_runner, "_mpa_v1", _run_entry_script)
     at = AppTest.from_file(APP, default_timeout=90)
     for key, value in (params or {}).items():
         at.query_params[key] = value

@@ -154,22 +154,11 @@ def test_cli_subprocess_prints_one_line(corpus):
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("hashviz: error: pickle-pt-file contains model.pt")
 
 
-def _run_entry_script(main_script_path) -> None:
-    """AppTest would run page files alone after the first run (the repo has pages/); run app.py,
-    as `streamlit run` does, so the shared sidebar is drawn on every run."""
-    path = str(main_script_path)
-    exec(compile(Path(path).read_text(), path, "exec"), {"__name__": "__main__", "__file__": path})  # noqa: S102
-
-
 def app_on(root: Path, monkeypatch):
-    from streamlit.runtime.scriptrunner import script_runner
     from streamlit.testing.v1 import AppTest
 
     sys.path.insert(0, str(REPO))
-    import pages.common
     monkeypatch.setenv("HASHVIZ_MODELS", str(root))
-    monkeypatch.setattr(pages.common, "DEFAULT_ROOT", str(root))
-    monkeypatch.setattr(script_runner, "_mpa_v1", _run_entry_script)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     return at
