@@ -142,7 +142,10 @@ def render_sidebar() -> ModelDir | None:
         backend = st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
                            help="Milvus: a server (http://host:19530) or a Milvus Lite .db file")
         if backend == MILVUS:
-            st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", "models/milvus.db"),
+            local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
+            if Path(root).is_dir():
+                local.parent.mkdir(exist_ok=True)
+            st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", str(local)),
                           key="milvus_uri", on_change=lambda: st.session_state.pop("milvus_failed", None))
         if invalid:
             with st.expander(f"{len(invalid)} invalid model dir(s)"):
