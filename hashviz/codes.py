@@ -98,6 +98,14 @@ def hamming_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
     return out
 
 
+def as_words(packed: np.ndarray) -> np.ndarray:
+    """uint8 (n, B) -> uint64 (n, ceil(B/8)), zero padded: popcount of XOR is unchanged."""
+    n, b = packed.shape
+    out = np.zeros((n, -(-b // 8) * 8), dtype=np.uint8)
+    out[:, :b] = packed
+    return out.view(np.uint64)
+
+
 def bit_strip(packed_code: np.ndarray) -> str:
     """One code as a string of 0/1 characters (bit 0 first)."""
     return "".join(str(b) for b in np.unpackbits(np.asarray(packed_code, dtype=np.uint8).ravel()))

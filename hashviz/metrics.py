@@ -59,7 +59,7 @@ import functools
 
 import numpy as np
 
-from hashviz.codes import check_packed
+from hashviz.codes import as_words, check_packed
 from hashviz.errors import HashvizError
 
 PRECISION_KS = (1, 10, 100, 1000)
@@ -206,20 +206,13 @@ def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) ->
 # The compiled single pass
 # --------------------------------------------------------------------------------------------
 
-def _words(packed: np.ndarray) -> np.ndarray:
-    """uint8 (n, B) -> uint64 (n, ceil(B/8)) zero-padded; popcount of XOR is unchanged."""
-    n, b = packed.shape
-    w = -(-b // 8)
-    out = np.zeros((n, w * 8), dtype=np.uint8)
-    out[:, :b] = packed
-    return out.view(np.uint64)
 
 
 def _label_words(labels: np.ndarray) -> np.ndarray:
     """int64 (n, L): the label itself (single-label) or multi-hot packed into 64-bit masks."""
     if labels.ndim == 1:
         return labels.astype(np.int64)[:, None].copy()
-    return _words(np.packbits(labels.astype(bool), axis=1)).view(np.int64)
+    return as_words(np.packbits(labels.astype(bool), axis=1)).view(np.int64)
 
 
 _M1 = np.uint64(0x5555555555555555)
@@ -325,7 +318,7 @@ def _single_pass(query_codes, database_codes, query_labels, database_labels, exc
     bits = query_codes.shape[1] * 8
     single = query_labels.ndim == 1
     return _kernel()(
-        _words(query_codes), _words(database_codes),
+        as_words(query_codes), as_words(database_codes),
         _label_words(query_labels), _label_words(database_labels), single,
         exclude, int(kmap), np.asarray(ks, dtype=np.int64), bits)
 

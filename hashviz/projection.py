@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from hashviz.codes import check_packed, unpack_bits01
+from hashviz.codes import as_words, check_packed, unpack_bits01
 from hashviz.errors import HashvizError
 
 __all__ = ["project_codes", "project_array", "sample_rows", "cached_projection", "projection_cache_path",
@@ -237,13 +237,6 @@ def cached_projection(codes_or_array: np.ndarray, method: str = "umap", sample_s
 # neighbour agreement
 
 
-def _words(codes: np.ndarray) -> np.ndarray:
-    """Packed codes as uint64 words (n, ceil(bytes / 8)), zero padded (padding never differs)."""
-    n, nb = codes.shape
-    words = -(-nb // 8)
-    padded = np.zeros((n, words * 8), dtype=np.uint8)
-    padded[:, :nb] = codes
-    return padded.view(np.uint64)
 
 
 def neighbours_correct(codes: np.ndarray, labels: np.ndarray, k: int = 10, rows: np.ndarray | None = None,
@@ -268,7 +261,7 @@ def neighbours_correct(codes: np.ndarray, labels: np.ndarray, k: int = 10, rows:
     out = np.full(queries.shape[0], np.nan)
     if k < 1 or queries.size == 0:
         return out
-    w = _words(codes)
+    w = as_words(codes)
     bits = codes.shape[1] * 8
     dtype = np.uint8 if bits < 255 else np.uint16
     chunk = max(1, int(chunk))

@@ -70,30 +70,30 @@ class Query:
     db_row: int | None = None       # a database item used as the query (from Code map / Evaluate)
 
 
-def query_from_set(model, row: int, images: np.ndarray | None = None) -> Query:
-    """Row `row` of the model's query set (images: the dataset's images, for the picture)."""
-    n = len(model.query_codes)
+def _stored_item(model, part: str, row: int, images: np.ndarray | None):
+    """(row, dataset_id, image, label, where) of row `row` of the model's query or database set."""
+    codes, ids, labels = ((model.query_codes, model.query_ids, model.query_labels) if part == "query" else
+                          (model.database_codes, model.database_ids, model.database_labels))
+    n = len(codes)
     if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < n:
-        raise HashvizError(f"query index must be between 0 and {n - 1}, got {row!r}")
-    row = int(row)
-    dataset_id = int(model.query_ids[row]) if model.query_ids is not None else None
+        raise HashvizError(f"{part} index must be between 0 and {n - 1}, got {row!r}")
+    dataset_id = int(ids[int(row)]) if ids is not None else None
     image = images[dataset_id] if images is not None and dataset_id is not None else None
     where = f" (dataset image {dataset_id})" if dataset_id is not None else ""
-    return Query(f"query set #{row}{where}", image, np.asarray(model.query_labels[row]), row,
-                 model.name, dataset_id)
+    return int(row), dataset_id, image, np.asarray(labels[int(row)]), where
+
+
+def query_from_set(model, row: int, images: np.ndarray | None = None) -> Query:
+    """Row `row` of the model's query set (images: the dataset's images, for the picture)."""
+    row, dataset_id, image, label, where = _stored_item(model, "query", row, images)
+    return Query(f"query set #{row}{where}", image, label, row, model.name, dataset_id)
 
 
 def query_from_database(model, row: int, images: np.ndarray | None = None) -> Query:
     """Database item `row` as the query (it finds itself at distance 0: it is in the database)."""
-    n = len(model.database_codes)
-    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < n:
-        raise HashvizError(f"database row must be between 0 and {n - 1}, got {row!r}")
-    row = int(row)
-    dataset_id = int(model.database_ids[row]) if model.database_ids is not None else None
-    image = images[dataset_id] if images is not None and dataset_id is not None else None
-    where = f" (dataset image {dataset_id})" if dataset_id is not None else ""
-    return Query(f"database item #{row}{where}", image, np.asarray(model.database_labels[row]),
-                 row_of=model.name, dataset_id=dataset_id, db_row=row)
+    row, dataset_id, image, label, where = _stored_item(model, "database", row, images)
+    return Query(f"database item #{row}{where}", image, label, row_of=model.name,
+                 dataset_id=dataset_id, db_row=row)
 
 
 def query_from_upload(upload: "Upload", label: np.ndarray | int | None = None) -> Query:

@@ -11,18 +11,10 @@ sys.path.insert(0, str(REPO))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from app_support import app_on  # noqa: E402
 
 
-def app_on(root: Path, page: str, monkeypatch, **state) -> AppTest:
-    """The app on `page` with the models root `root` (state: e.g. the sidebar's model_name)."""
-    monkeypatch.setenv("HASHVIZ_MODELS", str(root))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
-    at.switch_page(page)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+
 
 
 def frame(at, *columns, index: int = 0):

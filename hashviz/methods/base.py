@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hashviz.codes import check_bits, pack_signs
+from hashviz.methods.registry import merge_hyper
 from hashviz.errors import HashvizError
 
 
@@ -27,13 +28,9 @@ class DeepHashMethod(nn.Module):
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()
-        unknown = set(hyper) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; "
-                            f"known: {sorted(self.defaults) or 'none'}")
+        self.hyper = merge_hyper(self.defaults, hyper)
         self.bits = check_bits(bits)
         self.num_classes = int(num_classes)
-        self.hyper = {**self.defaults, **hyper}
         self.epoch, self.epochs = 0, 1
 
     @property

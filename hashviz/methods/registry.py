@@ -49,6 +49,14 @@ def register_method(name: str, family: str, paper: str, code_type: str = "binary
     return decorate
 
 
+def merge_hyper(defaults: dict, given: dict) -> dict:
+    """defaults updated by given; unknown names are a TypeError (the registry reports it)."""
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(defaults) or 'none'}")
+    return {**defaults, **given}
+
+
 def _load_all() -> None:
     # Importing the family modules runs their decorators.
     from hashviz.methods import (classification, implicit, multiwise, pairwise,  # noqa: F401

@@ -12,7 +12,7 @@ import numpy as np
 
 from hashviz.codes import check_bits, pack_signs
 from hashviz.errors import HashvizError
-from hashviz.methods.registry import register_method
+from hashviz.methods.registry import merge_hyper, register_method
 
 #: a pixel's scale is at least this fraction of the mean pixel scale: pixels that vary more than
 #: average are standardised, quieter ones (a digit's empty border) are only centred and divided
@@ -33,13 +33,9 @@ class ShallowHasher:
     _state_spec: dict = {}
 
     def __init__(self, bits: int, seed: int = 0, **hyper):
-        unknown = set(hyper) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; "
-                            f"known: {sorted(self.defaults) or 'none'}")
+        self._hyper = merge_hyper(self.defaults, hyper)
         self.bits = check_bits(bits)
         self.seed = int(seed)
-        self._hyper = {**self.defaults, **hyper}
 
     @property
     def hyper(self) -> dict:
