@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from browser_support import chromium_page, running_app, screenshot_on_failure, wait_for_app
 from hashviz import codemap, projection
@@ -56,10 +57,11 @@ def test_code_map_renders_and_a_box_selection_shows_the_images(tiny_zoo, tmp_pat
             heading = page.get_by_role("heading", name=re.compile(r"selected"))
             heading.wait_for(timeout=60000)
             wait_for_app(page)
-            page.locator('[data-testid="stImage"]').first.wait_for(timeout=30000)
-            n_images = page.locator('[data-testid="stImage"]').count()
             n_selected = int(re.match(r"([\d,]+) selected", heading.inner_text()).group(1).replace(",", ""))
-            assert 0 < n_selected <= len(rows) and n_images == min(n_selected, 48)
+            assert 0 < n_selected <= len(rows)
+            images = page.locator('[data-testid="stImage"]')
+            expect(images).to_have_count(min(n_selected, 48), timeout=30000)   # the grid draws progressively
+            n_images = images.count()
             captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
             assert len(captions) == n_images and all(re.fullmatch(r"row \d+ · \d", c) for c in captions)
             assert page.get_by_role("button", name=re.compile("Search with it on the Retrieval page")).count() == 1
