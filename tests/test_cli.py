@@ -65,3 +65,22 @@ def test_zoo_build_skips_models_present(tmp_path, capsys):
     again = build_starter_zoo(tmp_path, log=print, only=["lsh-32", "itq-32"], projections=False,
                               dataset="digits")
     assert again == [] and "present, skipped" in capsys.readouterr().out
+
+
+def test_index_push_loads_codes_into_milvus_lite(tiny_zoo, tmp_path, capsys):
+    pytest.importorskip("pymilvus")
+    from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for
+    from hashviz.search import HammingIndex
+    uri = str(tmp_path / "codes.db")
+    assert main(["index", "push", str(tiny_zoo / "csq-16"), "--uri", uri]) == 0
+    assert "pushed" in capsys.readouterr().out
+    model = load_model_dir(tiny_zoo / "csq-16")
+    remote = MilvusHammingIndex.open(uri, collection_name_for(model.path))
+    local = HammingIndex(model.database_codes)
+    for a, b in zip(remote.knn(model.query_codes[:5], 10), local.knn(model.query_codes[:5], 10)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bench_command_runs_the_search_benchmark(capsys):
+    assert main(["bench", "search", "--quick"]) == 0
+    assert "flat" in capsys.readouterr().out
