@@ -225,6 +225,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     out = Path(out)
     if out.exists() and not overwrite:
         raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    _check_writable(out.parent)
     result = train(spec, progress, should_stop)
     spec = result.spec
     dataset = load_dataset(spec.dataset)
@@ -267,6 +268,17 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
               "outputs_sample_rows": sample_rows, **extra}
     _check_stop(should_stop)
     return save_model_dir(out, config, arrays, result.encoder_weights, overwrite=overwrite)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before training, not after it, when the model could not be saved."""
+    import shutil
+    import tempfile
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tempfile.mkdtemp(prefix=".probe-", dir=folder))
+    except OSError as exc:
+        raise HashvizError(f"cannot write to {folder}: {exc.strerror or exc}; nothing was trained") from None
 
 
 def _versions() -> dict:
