@@ -212,6 +212,7 @@ def main(argv=None) -> list:
     args.repeats = args.repeats or 3
     args.milvus_size = args.milvus_size or 100_000
     set_search_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)  # the raw-faiss baseline runs at the same thread count
     print(f"faiss {faiss.__version__}, numpy {np.__version__}, faiss threads {args.threads}, "
           f"cpus {os.cpu_count()}")
     out: list = []

@@ -24,6 +24,7 @@ change it with :func:`set_search_threads`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -53,15 +54,17 @@ _INT32_MAX = np.iinfo(np.int32).max
 # --------------------------------------------------------------------------------------------- threads
 
 def set_search_threads(n: int) -> None:
-    """Set the number of threads faiss uses (process-wide). hashviz starts with 1."""
+    """Set how many threads faiss uses inside hashviz searches (default 1, or
+    $HASHVIZ_SEARCH_THREADS)."""
+    global _SEARCH_THREADS
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise HashvizError(f"the number of search threads must be a positive integer, got {n!r}")
-    faiss.omp_set_num_threads(int(n))
+    _SEARCH_THREADS = int(n)
 
 
 def get_search_threads() -> int:
-    """The number of threads faiss currently uses."""
-    return int(faiss.omp_get_max_threads())
+    """The number of threads faiss uses inside hashviz searches."""
+    return _SEARCH_THREADS
 
 
 def _default_threads() -> int:
@@ -72,7 +75,19 @@ def _default_threads() -> int:
         return 1
 
 
-set_search_threads(_default_threads())
+_SEARCH_THREADS = _default_threads()
+
+
+@contextlib.contextmanager
+def _search_threads():
+    """faiss at the search thread count, only for the call: faiss and torch share one OpenMP
+    runtime, so a process-wide setting of 1 also halved training speed on 2 cores."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(_SEARCH_THREADS)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -373,8 +388,9 @@ class HammingIndex:
                 train = codes[sample]
             else:
                 train = codes
-            self._index.train(train)
-            self._index.add(codes)
+            with _search_threads():
+                self._index.train(train)
+                self._index.add(codes)
             self.nprobe = 16 if nprobe is None else nprobe
             self._codes = None
 
@@ -456,7 +472,8 @@ class HammingIndex:
         k = min(_check_k(k), self._ntotal)
         if queries.shape[0] == 0:
             return np.empty((0, k), np.int32), np.empty((0, k), np.int64)
-        return self._knn(queries, k)
+        with _search_threads():
+            return self._knn(queries, k)
 
     def radius(self, queries: np.ndarray, r: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """All database codes within Hamming distance <= r of each query (r >= 0, inclusive).
@@ -469,7 +486,8 @@ class HammingIndex:
         r = _check_r(r)
         if queries.shape[0] == 0:
             return []
-        return self._radius(queries, r)
+        with _search_threads():
+            return self._radius(queries, r)
 
     # ---------------------------------------------------------------- per kind
     def _knn(self, queries: np.ndarray, k: int):
