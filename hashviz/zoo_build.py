@@ -54,14 +54,9 @@ def build_starter_zoo(root: Path, progress=None, log: Callable[[str], None] = pr
 
 def precompute_projections(root: Path, log: Callable[[str], None] = print) -> None:
     """UMAP code maps of every valid model (cached on disk by content; the Code map page reuses them)."""
-    try:
-        from hashviz.codemap import code_map_projection
-    except ImportError:
-        return
+    from hashviz.codemap import code_map_projection
     models, _ = discover(root)
     for model in models:
-        if model.code_type != "binary":
-            continue
         start = time.perf_counter()
         code_map_projection(model, method="umap")
         log(f"{model.name}: code map ready ({time.perf_counter() - start:.0f} s)")
