@@ -76,7 +76,7 @@ class QuantizationMethod(DeepHashMethod):
     """
 
     defaults = {"K": 256, "d_sub": 16, "restart_after": 100}
-    recipe = {"lr": 1e-3, "epochs": 18}
+    recipe = {"lr": 1e-3, "epochs": 25}
     #: whether the embedding is u / ||u|| (search queries must be embedded the same way).
     normalize = False
 
@@ -213,7 +213,7 @@ class DPQ(QuantizationMethod):
 
     defaults = {**QuantizationMethod.defaults, "temperature": 1.0, "lam_centre": 0.1,
                 "lam_quant": 0.1, "lam_gini": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 18}
+    recipe = {"lr": 1e-3, "epochs": 25}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -248,7 +248,7 @@ class DQN(QuantizationMethod):
     """
 
     defaults = {**QuantizationMethod.defaults, "lam": 0.1, "neg_target": 0.0}
-    recipe = {"lr": 1e-3, "epochs": 18}
+    recipe = {"lr": 1e-3, "epochs": 25}
     normalize = True
 
     def pq_loss(self, q, labels):
