@@ -24,7 +24,7 @@ class DeepHashMethod(nn.Module):
     #: hyper-parameter defaults; unknown keywords are refused.
     defaults: dict = {}
     #: trainer recipe this method was tuned with (overridable from the CLI / Train page).
-    recipe: dict = {"lr": 1e-3, "epochs": 15}
+    recipe: dict = {"lr": 1e-3, "epochs": 25}
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()
