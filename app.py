@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import render_sidebar
+from pages.shell import render_sidebar
 
 st.set_page_config(page_title="hashviz", page_icon=":material/grid_view:", layout="wide")
 

@@ -6,8 +6,8 @@ import streamlit as st
 
 from hashviz import codemap, plots
 from hashviz.errors import HashvizError
-from pages.common import get_dataset, require_model, show_error
-from pages.common import ensure_app_shell
+from pages.common import get_dataset, show_error
+from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

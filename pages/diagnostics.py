@@ -7,8 +7,8 @@ from hashviz import plots
 from hashviz.codemap import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.errors import HashvizError
-from pages.common import current_models, get_dataset, model_by_name, require_model, show_error
-from pages.common import ensure_app_shell
+from pages.common import current_models, get_dataset, model_by_name, show_error
+from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

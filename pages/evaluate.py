@@ -6,7 +6,7 @@ import streamlit as st
 from hashviz import leaderboard as lb
 from hashviz.errors import HashvizError
 from pages.common import current_models, models_root, selected_model, show_error
-from pages.common import ensure_app_shell
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

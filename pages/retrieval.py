@@ -6,9 +6,9 @@ import streamlit as st
 
 from hashviz import retrieval as R
 from hashviz.errors import HashvizError
-from pages.common import (current_models, get_dataset, get_encoder, get_index, model_by_name, require_model,
-                          show_error, sync_query_params, thumbnail_grid)
-from pages.common import ensure_app_shell
+from pages.common import (current_models, get_dataset, get_encoder, get_index, model_by_name, show_error,
+                          sync_query_params, thumbnail_grid)
+from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

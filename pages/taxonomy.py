@@ -7,7 +7,7 @@ import streamlit as st
 from hashviz.errors import HashvizError
 from hashviz.taxonomy import SURVEY_ID, family_methods, family_models, load_taxonomy
 from pages.common import current_models, models_root, show_error
-from pages.common import ensure_app_shell
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

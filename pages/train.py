@@ -11,7 +11,7 @@ from hashviz.leaderboard import training_curves_figure
 from hashviz.methods import FAMILY_TITLES, list_methods
 from hashviz.training import TrainSpec
 from pages.common import models_root, show_error
-from pages.common import ensure_app_shell
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 

@@ -1,0 +1,93 @@
+"""The app's shell, shared by every page: the sidebar (models root, model, search backend), the
+screen shown when there is no model yet, and the routing guard for pages opened on their own."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
+
+import streamlit as st
+
+from hashviz.errors import HashvizError
+from hashviz.zoo import ModelDir
+from pages.common import FAISS, MILVUS, default_root, models_in, models_root, selected_model
+
+
+def ensure_app_shell() -> None:
+    """Route through app.py when Streamlit ran a page file on its own.
+
+    A folder named pages/ makes Streamlit treat a first request for /evaluate (and every AppTest
+    run) as an old-style pages-folder app that skips app.py, its navigation and sidebar. Running
+    app.py here, in the same script run (so widget clicks are kept), routes the URL through
+    st.navigation, which also turns that mode off; then the stray page run stops.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")
+        st.stop()
+
+
+def render_sidebar() -> ModelDir | None:
+    with st.sidebar:
+        st.text_input("Models root", value=default_root(), key="models_root",
+                      help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
+        root = models_root()
+        valid, invalid = models_in(root)
+        if valid:
+            names = [m.name for m in valid]
+            labels = {m.name: m.label for m in valid}
+            if st.session_state.get("model_name") not in names:
+                st.session_state["model_name"] = st.query_params.get("model", names[0]) \
+                    if st.query_params.get("model") in names else names[0]
+            st.selectbox("Model", names, key="model_name", format_func=labels.get)
+            model = selected_model()
+            st.caption(f"{model.family} · {model.method} ({model.config.get('paper') or 'no paper id'}) · "
+                       f"{model.bits} bits · dataset **{model.dataset}** · protocol {model.protocol}")
+        else:
+            model = None
+            st.info(f"No valid model in `{root}` yet.")
+        backend = st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
+                           help="Milvus: a server (http://host:19530) or a Milvus Lite .db file")
+        if backend == MILVUS:
+            local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
+            if Path(root).is_dir():
+                local.parent.mkdir(exist_ok=True)
+            st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", str(local)),
+                          key="milvus_uri", on_change=lambda: st.session_state.pop("milvus_failed", None))
+        if invalid:
+            with st.expander(f"{len(invalid)} invalid model dir(s)"):
+                for path, reason in invalid:
+                    st.warning(f"**{path.name}**: {reason}")
+    return model
+
+
+def require_model() -> ModelDir:
+    """The chosen model, or a how-to-build-the-zoo screen (and stop) when there is none."""
+    model = selected_model()
+    if model is None:
+        no_models_screen(models_root())
+        st.stop()
+    return model
+
+
+def no_models_screen(root: str) -> None:
+    st.title("hashviz")
+    st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
+             "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "
+             f"with `hashviz zoo build --root {root}`, or here:")
+    if st.button("Build the starter zoo", type="primary"):
+        from hashviz.zoo_build import build_starter_zoo
+        bar = st.progress(0.0, text="starting…")
+
+        def progress(stage, done, total, info):
+            bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
+
+        try:
+            with st.status("Building the starter zoo…", expanded=True) as status:
+                build_starter_zoo(Path(root), progress=progress, log=st.write)
+                status.update(label="Starter zoo ready", state="complete")
+            st.rerun()
+        except HashvizError as exc:
+            st.error(str(exc))
