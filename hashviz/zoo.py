@@ -20,7 +20,6 @@ wrong. Nothing is unpickled: JSON, safetensors and np.load(allow_pickle=False) o
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -384,17 +383,6 @@ def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
         except HashvizError as exc:
             invalid.append((path, str(exc)))
     return valid, invalid
-
-
-def describe(model: ModelDir) -> dict:
-    """One row for pickers and leaderboards."""
-    m = model.metrics
-    return {"name": model.name, "method": model.method, "family": model.family, "bits": model.bits,
-            "code_type": model.code_type, "dataset": model.dataset, "protocol": model.protocol,
-            "map_all": m.get("map_all", math.nan), "map_1000": m.get("map_1000", math.nan),
-            "map_tie_aware": m.get("map_tie_aware", math.nan), "p_h2": m.get("p_h2", math.nan),
-            "p_h2_empty": m.get("p_h2_empty", math.nan),
-            "train_seconds": model.config.get("train_seconds", math.nan)}
 
 
 def root_signature(models_root) -> tuple:

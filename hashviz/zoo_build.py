@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -140,7 +139,3 @@ def _row(m) -> str:
     return (f"| {m.method} | {m.family} | {m.bits} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
             f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) | "
             f"{m.config.get('train_seconds', float('nan')):.0f} |")
-
-
-def results_json(rows: list[Path]) -> str:
-    return json.dumps([{"name": p.name, **load_model_dir(p).metrics} for p in rows], indent=1)
