@@ -16,9 +16,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 
-def run_one(job: str) -> dict:
+def run_one(job: str, threads: int = 2) -> dict:
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     from hashviz.training import TrainSpec, build_model
     method, _, rest = job.partition(":")
     kwargs = {"bits": 32}
@@ -26,7 +26,9 @@ def run_one(job: str) -> dict:
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
         value = json.loads(value)
-        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device"):
+        if key == "note":  # a label for the sweep's log only
+            continue
+        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device", "precision", "weight_decay"):
             kwargs[key] = value
         else:
             hyper[key] = value
@@ -45,10 +47,11 @@ def main(argv=None) -> int:
     parser.add_argument("jobs", nargs="+", help="method[:key=value,...]")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--out", default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per job (2: the target's)")
     args = parser.parse_args(argv)
     out = open(args.out, "a") if args.out else None
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = {pool.submit(run_one, job): job for job in args.jobs}
+        futures = {pool.submit(run_one, job, args.threads): job for job in args.jobs}
         for future in as_completed(futures):
             try:
                 result = future.result()

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default=None, help="default: the dataset's (fmnist-1k for fashion-mnist)")
     p.add_argument("--epochs", type=int, default=None, help="default: the method's recipe")
     p.add_argument("--lr", type=float, default=None, help="default: the method's recipe")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the method's recipe")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reg", action="append", metavar="NAME=WEIGHT",
                    help="regulariser: balance, decorrelation or quantization (repeatable)")

@@ -120,9 +120,18 @@ class BatchShiftFlip(v2.Transform):
         return x
 
 
-def augmentation(image_shape: tuple[int, ...], flip: bool = True) -> v2.Transform:
-    """Light augmentation for small images: per-image random shifts of up to 1/10 the side, flips."""
-    return BatchShiftFlip(max(1, image_shape[0] // 10), flip)
+def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
+    """Per-image random shifts; for colour photographs also horizontal flips.
+
+    Grey sets (digits, MNIST, Fashion-MNIST) are centred and have one orientation (the digits'
+    meaning, Fashion-MNIST's left-facing shoes), so they get 1-pixel shifts and no flips: on
+    fmnist-1k GreedyHash at 40 epochs gave mAP@all 0.848 without augmentation, 0.866 with
+    1-pixel shifts, 0.856 with 2 and 0.846 with 3, and mirroring cost CSQ 0.008. Colour
+    photographs get the usual CIFAR recipe: shifts of 1/8 the side and flips.
+    """
+    if len(image_shape) == 2:
+        return BatchShiftFlip(1, flip=False)
+    return BatchShiftFlip(max(1, image_shape[0] // 8), flip=True)
 
 
 @torch.inference_mode()

@@ -39,3 +39,15 @@ def test_network_outputs_match_batched_and_unbatched():
     b = network_outputs(net, images, batch_size=100)
     assert a.shape == (10, 16)
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
+    from hashviz.nets import augmentation
+    grey, colour = augmentation((28, 28)), augmentation((32, 32, 3))
+    assert (grey.max_shift, grey.flip) == (1, False)
+    assert (colour.max_shift, colour.flip) == (4, True)
+    torch.manual_seed(0)
+    x = torch.zeros(200, 1, 28, 28)
+    x[:, :, 10, 5] = 1.0  # one lit pixel, left of centre: a flip would move it past column 20
+    cols = torch.nonzero(grey(x)[:, 0])[:, 2]
+    assert set(cols.tolist()) == {4, 5, 6}

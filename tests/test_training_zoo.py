@@ -93,3 +93,33 @@ def test_config_is_plain_json(tiny_zoo):
     config = json.loads((tiny_zoo / "csq-16" / "config.json").read_text())
     assert config["method"] == "csq" and config["family"] == "classification"
     assert config["paper"] == "arXiv:1908.00347" and config["code_type"] == "binary"
+
+
+def test_precision_choice_is_checked_and_honoured():
+    import torch
+    from hashviz.training import training_autocast
+    with pytest.raises(HashvizError, match="precision must be auto, fp32 or bf16"):
+        training_autocast("fp16", "cpu")
+    x = torch.randn(4, 8)
+    layer = torch.nn.Linear(8, 2)
+    with training_autocast("bf16", "cpu"):
+        assert layer(x).dtype == torch.bfloat16
+    with training_autocast("fp32", "cpu"):
+        assert layer(x).dtype == torch.float32
+
+
+def test_bf16_training_saves_fp32_weights_and_reloads_identical_codes(tmp_path):
+    from hashviz.data import load_dataset
+    spec = TrainSpec("greedyhash", 16, dataset="digits", protocol="digits-small", epochs=2, width=8,
+                     precision="bf16")
+    model = load_model_dir(build_model(spec, tmp_path / "g"))
+    assert model.config["spec"]["precision"] == "bf16"
+    encoder = load_encoder(model)
+    assert all(p.dtype == torch_float32() for p in encoder.net.parameters())
+    images = load_dataset("digits").images
+    np.testing.assert_array_equal(encoder.encode(images[model.query_ids]), model.query_codes)
+
+
+def torch_float32():
+    import torch
+    return torch.float32

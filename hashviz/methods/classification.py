@@ -20,7 +20,7 @@ class CSQ(ClassificationMethod):
     """
 
     defaults = {"lam": 1e-4}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64, "weight_decay": 0.5}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -61,7 +61,7 @@ class GreedyHash(ClassificationMethod):
     """
 
     defaults = {"alpha": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 40}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -85,7 +85,7 @@ class SSDH(ClassificationMethod):
     """
 
     defaults = {"alpha": 1.0, "beta": 1.0}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 40}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)

@@ -112,7 +112,7 @@ class HashAP(ImplicitMethod):
     """
 
     defaults: dict = {}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def histogram_loss(self, c_pos, c_neg):
         has_pos = c_pos.sum(1) > 0.5
@@ -133,7 +133,7 @@ class MIHash(ImplicitMethod):
     """
 
     defaults: dict = {}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def histogram_loss(self, c_pos, c_neg):
         mixed = (c_pos.sum(1) > 0.5) & (c_neg.sum(1) > 0.5)

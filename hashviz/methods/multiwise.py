@@ -24,7 +24,7 @@ class DTSH(TripletMethod):
     """
 
     defaults = {**TripletMethod.defaults, "alpha": 2.0, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def triplet_loss(self, u, a, p, n):
         u = torch.tanh(u)
@@ -48,7 +48,7 @@ class TripletMargin(TripletMethod):
     """
 
     defaults = {**TripletMethod.defaults, "margin": 0.25, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def triplet_loss(self, u, a, p, n):
         v = torch.tanh(u)

@@ -23,7 +23,7 @@ class DPSH(PairwiseMethod):
     """
 
     defaults = {"eta": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def pair_loss(self, u, s):
         u = torch.tanh(u)
@@ -59,7 +59,7 @@ class HashNet(PairwiseMethod):
     """
 
     defaults = {"alpha": 0.1, "beta_step": 2, "beta_gamma": 2.0}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -91,7 +91,7 @@ class DSH(PairwiseMethod):
     """
 
     defaults = {"alpha": 0.01}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def pair_loss(self, u, s):
         y = 1 - s  # the paper's y: 1 for dissimilar pairs
@@ -116,7 +116,7 @@ class DCH(PairwiseMethod):
     """
 
     defaults = {"gamma": 20.0, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def cauchy_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """K/2 (1 - cos(a_i, b_j)), (len(a), len(b))."""

@@ -213,7 +213,7 @@ class DPQ(QuantizationMethod):
 
     defaults = {**QuantizationMethod.defaults, "temperature": 1.0, "lam_centre": 0.1,
                 "lam_quant": 0.1, "lam_gini": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 22}  # its codebook losses cost more per step: 22 epochs fit 90 s
+    recipe = {"lr": 1e-3, "epochs": 32}  # its codebook losses cost more per step
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -248,7 +248,7 @@ class DQN(QuantizationMethod):
     """
 
     defaults = {**QuantizationMethod.defaults, "lam": 0.1, "neg_target": 0.0}
-    recipe = {"lr": 1e-3, "epochs": 25}
+    recipe = {"lr": 1e-3, "epochs": 32}
     normalize = True
 
     def pq_loss(self, q, labels):
