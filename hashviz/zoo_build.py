@@ -88,9 +88,26 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
                 spec = TrainSpec(name, 32, dataset=dataset, regularizers={trick: weight})
                 ablations.append((f"{trick}={weight}", _ensure(Path(root) / f"{name}-32-{trick}", spec,
                                                                progress, log)))
-    Path(out).write_text(render_results(rows, ablations))
+    write_results(Path(out), render_results(rows, ablations))
     log(f"wrote {out}")
     return Path(out)
+
+
+NOTES_MARKER = "<!-- notes: written by hand, kept when the table is regenerated -->"
+
+
+def write_results(out: Path, table: str) -> None:
+    """Write the generated table atomically, keeping any hand-written notes below NOTES_MARKER."""
+    import os
+    notes = ""
+    if out.is_file():
+        old = out.read_text()
+        if NOTES_MARKER in old:
+            notes = old[old.index(NOTES_MARKER):]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(table + ("\n" + notes if notes else ""))
+    os.replace(tmp, out)
 
 
 def _ensure(path: Path, spec: TrainSpec, progress, log) -> Path:
@@ -113,8 +130,8 @@ def render_results(rows: list[Path], ablations: list[tuple[str, Path]]) -> str:
         "empty ball as precision 0 (share of empty balls in brackets). Model selection: best "
         "validation mAP over epochs, never the queries. pq methods rank by asymmetric distance, so "
         "their Hamming-only columns are n/a.", "",
-        "| method | family | bits | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | family | bits | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) | train s | recipe |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in models:
         lines.append(_row(m))
@@ -138,4 +155,17 @@ def _row(m) -> str:
     x = m.metrics
     return (f"| {m.method} | {m.family} | {m.bits} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
             f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) | "
-            f"{m.config.get('train_seconds', float('nan')):.0f} |")
+            f"{m.config.get('train_seconds', float('nan')):.0f} | {recipe_summary(m.config)} |")
+
+
+def recipe_summary(config: dict) -> str:
+    """'36 ep, batch 64, wd 0.5, bf16' from a deep model's recorded spec; 'closed form' for shallow."""
+    spec = config.get("spec") or {}
+    if not config.get("backbone") or not spec.get("epochs"):
+        return "closed form"
+    parts = [f"{spec['epochs']} ep", f"batch {spec.get('batch_size')}", f"lr {spec.get('lr'):g}"]
+    if (spec.get("weight_decay") or 0) > 1e-5:
+        parts.append(f"wd {spec['weight_decay']:g}")
+    if spec.get("precision"):
+        parts.append(spec["precision"])
+    return ", ".join(parts)

@@ -112,11 +112,21 @@ def test_mutual_information_is_nonnegative_and_largest_for_separated_histograms(
 
 
 def test_mihash_loss_is_minus_mean_mutual_information_in_bits():
-    method = create_method("mihash", BITS, num_classes=2)
+    method = create_method("mihash", BITS, num_classes=2, balance=0.0)
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     loss = float(method.loss(separated_outputs(labels), labels))
     p = 2 / 5  # each query sees 2 neighbours among 5 others
     assert loss == pytest.approx(p * math.log2(p) + (1 - p) * math.log2(1 - p), abs=1e-3)
+
+
+def test_mihash_adds_the_bit_balance_term_against_collapse():
+    from hashviz.methods.regularizers import bit_balance
+    torch.manual_seed(4)
+    u, labels = torch.randn(24, BITS) + 2.0, four_classes()  # biased bits: the balance term bites
+    plain = create_method("mihash", BITS, num_classes=4, balance=0.0).loss(u, labels)
+    balanced = create_method("mihash", BITS, num_classes=4).loss(u, labels)
+    assert float(bit_balance(u)) > 0.3
+    assert float(balanced - plain) == pytest.approx(0.1 * float(bit_balance(u)), rel=1e-5)
 
 
 # --- classification -------------------------------------------------------------------------

@@ -123,3 +123,22 @@ def test_bf16_training_saves_fp32_weights_and_reloads_identical_codes(tmp_path):
 def torch_float32():
     import torch
     return torch.float32
+
+
+def test_results_table_names_each_recipe_and_keeps_hand_written_notes(tiny_zoo, tmp_path):
+    from hashviz.zoo_build import NOTES_MARKER, recipe_summary, render_results, write_results
+    deep = {"backbone": "small-cnn", "spec": {"epochs": 36, "batch_size": 64, "lr": 0.001,
+                                              "weight_decay": 0.5, "precision": "bf16"}}
+    assert recipe_summary(deep) == "36 ep, batch 64, lr 0.001, wd 0.5, bf16"
+    assert recipe_summary({"backbone": None, "spec": {"epochs": 0}}) == "closed form"
+    table = render_results([tiny_zoo / "csq-16", tiny_zoo / "itq-16"], [])
+    rows = [line for line in table.splitlines() if line.startswith("| csq") or line.startswith("| itq")]
+    precision = load_model_dir(tiny_zoo / "csq-16").config["spec"]["precision"]
+    assert rows[0].endswith(f"| 6 ep, batch 64, lr 0.003, wd 0.5, {precision} |")  # wd: CSQ's recipe
+    assert rows[1].endswith("| closed form |")
+    out = tmp_path / "results.md"
+    out.write_text("old table\n" + NOTES_MARKER + "\nwhy DPSH is lower\n")
+    write_results(out, table)
+    text = out.read_text()
+    assert text.startswith("# Results") and "old table" not in text
+    assert text.endswith(NOTES_MARKER + "\nwhy DPSH is lower\n")

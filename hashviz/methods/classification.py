@@ -20,7 +20,7 @@ class CSQ(ClassificationMethod):
     """
 
     defaults = {"lam": 1e-4}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64, "weight_decay": 0.5}
+    recipe = {"lr": 1e-3, "epochs": 46, "batch_size": 64, "weight_decay": 0.5}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
