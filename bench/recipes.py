@@ -1,7 +1,7 @@
 """Recipe sweep: train deep methods on fmnist-1k in parallel processes (2 torch threads each, as on
 the 2-core target) and print validation/query mAP and seconds. Used to pick each method's recipe.
 
-    python bench/recipes.py --jobs 8 --out sweep.jsonl csq:epochs=20 dpsh:epochs=20,lr=0.003 ...
+    python bench/recipes.py --workers 8 --out sweep.jsonl csq:epochs=20 dpsh:epochs=20,lr=0.003 ...
 """
 
 from __future__ import annotations

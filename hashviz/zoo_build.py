@@ -159,7 +159,7 @@ def _row(m) -> str:
 
 
 def recipe_summary(config: dict) -> str:
-    """'36 ep, batch 64, wd 0.5, bf16' from a deep model's recorded spec; 'closed form' for shallow."""
+    """'36 ep, batch 64, lr 0.001, wd 0.5, bf16' from a deep model's recorded spec; 'closed form' for shallow."""
     spec = config.get("spec") or {}
     if not config.get("backbone") or not spec.get("epochs"):
         return "closed form"
