@@ -15,6 +15,7 @@ import torch
 
 from hashviz.methods.base import DeepHashMethod, off_diagonal, similarity_matrix
 from hashviz.methods.registry import register_method
+from hashviz.methods.regularizers import bit_balance
 
 
 def relaxed_hamming(u: torch.Tensor, bits: int) -> torch.Tensor:
@@ -141,7 +142,6 @@ class MIHash(ImplicitMethod):
     recipe = {"lr": 1e-3, "epochs": 36}
 
     def loss(self, u, labels):
-        from hashviz.methods.regularizers import bit_balance
         return super().loss(u, labels) + self.hyper["balance"] * bit_balance(u)
 
     def histogram_loss(self, c_pos, c_neg):
