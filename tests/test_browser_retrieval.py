@@ -23,6 +23,12 @@ ROWS_CHANGED = """(prev) => {
 }"""
 
 
+UNJUDGED_GRID = """(n) => {
+    const marks = [...document.querySelectorAll('.hv-grid .hv-tile .hv-sym')].map(e => e.textContent);
+    return marks.length === n && marks.every(m => m === '·');
+}"""
+
+
 def tile_rows(page) -> str:
     return ",".join(page.locator(TILES).evaluate_all("els => els.map(e => e.dataset.row)"))
 
@@ -113,6 +119,9 @@ def test_retrieval_in_the_browser(tiny_zoo, tmp_path):
             radio_option(page, "Query", "Upload").click()
             page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(png))
             page.get_by_text("upload upload.png", exact=False).first.wait_for(timeout=60000)
+            # the caption is drawn before the grid, and Streamlit shows 'Running' only after a delay:
+            # wait for the upload's own grid (12 unjudged tiles), not just for the run to look finished
+            page.wait_for_function(UNJUDGED_GRID, arg=12, polling="raf", timeout=60000)
             wait_for_app(page)
             assert page.locator(TILES).count() == 12
             assert set(page.locator(f"{TILES} .hv-sym").all_inner_texts()) == {"·"}
