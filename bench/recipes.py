@@ -37,7 +37,7 @@ def run_one(job: str, threads: int = 2) -> dict:
         path = build_model(TrainSpec(method, hyper=hyper, **kwargs), Path(tmp) / "m")
         config = json.loads((path / "config.json").read_text())
     return {"job": job, "map_all": config["metrics"]["map_all"], "map_1000": config["metrics"]["map_1000"],
-            "best_val": max(h["val_map"] for h in config["history"]), "best_epoch": config["best_epoch"],
+            "best_val": max(h.get("val_map", 0) for h in config["history"]), "best_epoch": config["best_epoch"],
             "train_s": config["train_seconds"], "encode_s": config["encode_seconds"],
             "wall_s": round(time.perf_counter() - start, 1)}
 

@@ -24,7 +24,8 @@ def _tqdm_progress():
         if stage == "epoch":
             bar = bars.get("train")
             if bar is not None:
-                bar.set_postfix(epoch=info.get("epoch"), val_map=f"{info.get('val_map', 0):.3f}")
+                shown = {"val_map": f"{info['val_map']:.3f}"} if "val_map" in info else {}
+                bar.set_postfix(epoch=info.get("epoch"), **shown)
             return
         bar = bars.get(stage)
         if bar is None:

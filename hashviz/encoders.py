@@ -22,7 +22,7 @@ def build_deep(config: dict):
     shape = config.get("image_shape") or [28, 28]
     channels = 1 if len(shape) == 2 else int(shape[2])
     net = HashNetwork(config.get("backbone") or "small-cnn", channels, method.output_dim,
-                      width=config.get("width", 32))
+                      width=config.get("width", 32), layout=config.get("backbone_layout", 1))
     return net, method
 
 

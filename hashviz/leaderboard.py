@@ -173,14 +173,17 @@ def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
 def training_curves_figure(history: Sequence[dict],
                            title: str = "Training: loss and validation mAP per epoch") -> go.Figure:
     """Two panels sharing the epoch axis: mean training loss (top) and validation mAP@all (bottom).
-    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty)."""
+    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty; val_map
+    only on validated epochs)."""
     epochs = [int(h["epoch"]) for h in history]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=("mean training loss", "validation mAP@all"))
     fig.add_trace(go.Scatter(x=epochs, y=[float(h["loss"]) for h in history], mode="lines+markers",
                              name="loss", line=dict(color=plots.PALETTE[0]), marker=dict(symbol="circle"),
                              hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=epochs, y=[float(h["val_map"]) for h in history], mode="lines+markers",
+    validated = [h for h in history if h.get("val_map") is not None]   # not every epoch is validated
+    fig.add_trace(go.Scatter(x=[int(h["epoch"]) for h in validated], y=[float(h["val_map"]) for h in validated],
+                             mode="lines+markers",
                              name="validation mAP", line=dict(color=plots.PALETTE[1], dash="dash"),
                              marker=dict(symbol="square"),
                              hovertemplate="epoch %{x}<br>validation mAP %{y:.3f}<extra></extra>"), row=2, col=1)

@@ -17,26 +17,39 @@ from hashviz.errors import HashvizError
 BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
 
 
-def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+# Layout 2 pools right after the convolution, so BatchNorm and ReLU run on a quarter of the
+# positions: on 2 cores a bf16 training step went from 21 to 17 ms and fp32 inference from 26 to
+# 17 ms a batch of 128 (norm, ReLU and pooling were half the step). Layout 1 (norm, ReLU, then
+# pooling) is kept to load models saved before; config.json records the layout.
+BACKBONE_LAYOUT = 2
+
+
+def _conv_block(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
+    pooling = [nn.MaxPool2d(2)] if pool else []
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), *pooling,
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
 class SmallCNN(nn.Module):
-    """Four 3x3 conv blocks between three 2x2 poolings, then an FC layer.
+    """Four 3x3 conv blocks with two 2x2 poolings between them, then an FC layer.
 
-    Sized for 28x28 grey images on 2 CPU cores (about 4 M multiply-adds an image at width 32:
-    the first block runs at full resolution with few channels, the wider ones after pooling).
-    Works for any input size >= 8 and any channel count.
+    Sized for 28x28 grey images on 2 CPU cores (about 15 M multiply-adds an image at width 32,
+    most in the two 14x14 blocks). Works for any input size >= 8 and any channel count.
     """
 
-    def __init__(self, channels: int = 1, width: int = 32, features: int = 256):
+    def __init__(self, channels: int = 1, width: int = 32, features: int = 256,
+                 layout: int = BACKBONE_LAYOUT):
         super().__init__()
         w = width
-        self.body = nn.Sequential(
-            _conv_block(channels, w), nn.MaxPool2d(2),
-            _conv_block(w, 2 * w), _conv_block(2 * w, 2 * w), nn.MaxPool2d(2),
-            _conv_block(2 * w, 4 * w), nn.AdaptiveMaxPool2d(3), nn.Flatten())
+        if layout == 2:
+            blocks = [_conv_block(channels, w, pool=True), _conv_block(w, 2 * w),
+                      _conv_block(2 * w, 2 * w, pool=True), _conv_block(2 * w, 4 * w)]
+        elif layout == 1:
+            blocks = [_conv_block(channels, w), nn.MaxPool2d(2), _conv_block(w, 2 * w),
+                      _conv_block(2 * w, 2 * w), nn.MaxPool2d(2), _conv_block(2 * w, 4 * w)]
+        else:
+            raise HashvizError(f"unknown backbone layout {layout!r} (this hashviz knows 1 and 2)")
+        self.body = nn.Sequential(*blocks, nn.AdaptiveMaxPool2d(3), nn.Flatten())
         self.fc = nn.Sequential(nn.Linear(4 * w * 9, features), nn.ReLU(inplace=True), nn.Dropout(0.3))
         self.out_features = features
 
@@ -63,12 +76,12 @@ class HashNetwork(nn.Module):
     """Backbone -> linear hash head producing u (output_dim). Normalises uint8 input itself."""
 
     def __init__(self, backbone: str, channels: int, output_dim: int, width: int = 32,
-                 pretrained: bool = False):
+                 pretrained: bool = False, layout: int = BACKBONE_LAYOUT):
         super().__init__()
         if backbone == "small-cnn":
-            self.backbone = SmallCNN(channels, width)
+            self.backbone = SmallCNN(channels, width, layout=layout)
         elif backbone == "cifar-cnn":
-            self.backbone = SmallCNN(channels, width=max(width, 48), features=512)
+            self.backbone = SmallCNN(channels, width=max(width, 48), features=512, layout=layout)
         elif backbone == "resnet18":
             self.backbone = resnet18_backbone(channels, pretrained)
         else:

@@ -1,8 +1,10 @@
 """The trainer: seeded, with a progress callback, per-epoch history and model selection on the
 validation split only (never the queries).
 
-Per epoch the validation queries are ranked against a small fixed validation database (the
-training images), which costs a second; only the chosen model encodes the full database.
+The validation queries are ranked against a small fixed validation database (training images),
+a fifth of an epoch's time, so this runs every epoch of the second half (where the one-cycle
+schedule's best epoch falls: at 72 % of the run or later in all 45 deep models of the results
+table) and every fourth epoch before, for the curve. Only the chosen model encodes the database.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from hashviz.methods import method_info
 Progress = Callable[[str, int, int, dict], None]
 OUTPUT_SAMPLE = 5000
 VALIDATION_DATABASE = 2000
+
+
+def is_validation_epoch(epoch: int, epochs: int) -> bool:
+    """Whether the trainer measures validation mAP after this epoch (1-based); model selection
+    picks among these epochs."""
+    return epoch == 1 or epoch % 4 == 0 or epoch > epochs // 2
 
 
 class TrainingCancelled(HashvizError):
@@ -137,7 +145,8 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     net, method = build_deep(config)
     net, method = net.to(spec.device), method.to(spec.device)
     params = list(net.parameters()) + list(method.parameters())
-    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    # fused: one kernel for all parameters, 0.6 against 1.5 ms a step on 2 cores
+    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     images, labels = dataset.images[train], torch.as_tensor(np.asarray(dataset.labels[train]))
     steps_per_epoch = max(1, math.ceil(len(train) / spec.batch_size))
@@ -181,14 +190,17 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
             losses.append(loss.item())
             _emit(progress, "train", (epoch - 1) * steps_per_epoch + step + 1,
                   spec.epochs * steps_per_epoch, epoch=epoch, loss=losses[-1])
-        with autocast:  # selection only; the saved codes are encoded in fp32
-            val_outputs = network_outputs(net, val_images), network_outputs(net, val_db_images)
-        val_map = score_outputs(method, *(o.float() for o in val_outputs), val_labels, val_db_labels)["map_all"]
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_map": float(val_map),
-                        "seconds": round(time.perf_counter() - start, 2)})
+        entry = {"epoch": epoch, "loss": float(np.mean(losses))}
+        if is_validation_epoch(epoch, spec.epochs):
+            with autocast:  # selection only; the saved codes are encoded in fp32
+                val_outputs = network_outputs(net, val_images), network_outputs(net, val_db_images)
+            entry["val_map"] = float(score_outputs(method, *(o.float() for o in val_outputs),
+                                                   val_labels, val_db_labels)["map_all"])
+            if entry["val_map"] > best[0]:
+                best = (entry["val_map"], epoch,
+                        (copy.deepcopy(net.state_dict()), copy.deepcopy(method.state_dict())))
+        history.append({**entry, "seconds": round(time.perf_counter() - start, 2)})
         _emit(progress, "epoch", epoch, spec.epochs, **history[-1])
-        if val_map > best[0]:
-            best = (val_map, epoch, (copy.deepcopy(net.state_dict()), copy.deepcopy(method.state_dict())))
     if best[2] is not None:
         net.load_state_dict(best[2][0])
         method.load_state_dict(best[2][1])
@@ -224,13 +236,14 @@ def training_autocast(precision: str, device: str):
 
 def _base_config(spec: TrainSpec, dataset) -> dict:
     info = method_info(spec.method)
-    from hashviz.nets import default_backbone
+    from hashviz.nets import BACKBONE_LAYOUT, default_backbone
     return {
         "method": info.name, "family": info.family, "paper": info.paper, "bits": spec.bits,
         "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
         "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
-        "width": spec.width, "num_classes": len(dataset.class_names),
+        "width": spec.width, **({"backbone_layout": BACKBONE_LAYOUT} if info.deep else {}),
+        "num_classes": len(dataset.class_names),
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
     }
 

@@ -51,3 +51,27 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
     x[:, :, 10, 5] = 1.0  # one lit pixel, left of centre: a flip would move it past column 20
     cols = torch.nonzero(grey(x)[:, 0])[:, 2]
     assert set(cols.tolist()) == {4, 5, 6}
+
+
+def test_backbone_layouts_pool_first_now_and_load_the_old_layout():
+    from hashviz.encoders import build_deep
+    from hashviz.errors import HashvizError
+    new, old = HashNetwork("small-cnn", 1, 16, width=8), HashNetwork("small-cnn", 1, 16, width=8, layout=1)
+    first_block = [type(m).__name__ for m in new.backbone.body[0]]
+    assert first_block == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]   # norm and ReLU on pooled maps
+    assert [type(m).__name__ for m in old.backbone.body[:2]] == ["Sequential", "MaxPool2d"]
+    # same parameters (shapes and count), so weights differ in meaning only by the recorded layout
+    assert [p.shape for p in new.parameters()] == [p.shape for p in old.parameters()]
+    assert "backbone.body.2.0.weight" in old.state_dict() and "backbone.body.1.0.weight" in new.state_dict()
+    x = torch.randn(3, 1, 28, 28)
+    assert new(x).shape == old(x).shape == (3, 16)
+    # a config from before the layout was recorded rebuilds layout 1; a new one records 2
+    config = {"method": "dpsh", "bits": 16, "width": 8, "backbone": "small-cnn"}
+    assert set(build_deep(config)[0].state_dict()) == set(old.state_dict())
+    assert set(build_deep({**config, "backbone_layout": 2})[0].state_dict()) == set(new.state_dict())
+    try:
+        build_deep({**config, "backbone_layout": 7})
+    except HashvizError as exc:
+        assert "unknown backbone layout 7" in str(exc)
+    else:
+        raise AssertionError("layout 7 was accepted")

@@ -7,7 +7,7 @@ import pytest
 from hashviz.encoders import load_encoder
 from hashviz.errors import HashvizError
 from hashviz.metrics import evaluate
-from hashviz.training import TrainSpec, build_model, train
+from hashviz.training import TrainSpec, build_model, is_validation_epoch, train
 from hashviz.zoo import discover, load_model_dir
 
 
@@ -49,10 +49,21 @@ def test_training_is_seeded_and_changes_codes():
     assert not np.allclose(a.encoder_weights[head], untrained.encoder_weights[head])
 
 
-def test_history_records_validation_map_per_epoch(tiny_zoo):
-    history = load_model_dir(tiny_zoo / "dpsh-16").config["history"]
+def test_history_records_loss_per_epoch_and_validation_on_schedule(tiny_zoo):
+    config = load_model_dir(tiny_zoo / "dpsh-16").config
+    history = config["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
-    assert all(0 <= h["val_map"] <= 1 and np.isfinite(h["loss"]) for h in history)
+    assert all(np.isfinite(h["loss"]) for h in history)
+    # 6 epochs: epoch 1, every fourth, and the second half are validated; the best of those is kept
+    assert [h["epoch"] for h in history if "val_map" in h] == [1, 4, 5, 6]
+    assert all(0 <= h["val_map"] <= 1 for h in history if "val_map" in h)
+    assert config["best_epoch"] == max((h for h in history if "val_map" in h), key=lambda h: h["val_map"])["epoch"]
+
+
+def test_validation_schedule():
+    validated = [e for e in range(1, 41) if is_validation_epoch(e, 40)]
+    assert validated == [1, 4, 8, 12, 16, 20, *range(21, 41)]
+    assert [e for e in range(1, 3) if is_validation_epoch(e, 2)] == [1, 2]
 
 
 def test_existing_output_is_refused_and_untouched(tiny_zoo, tmp_path):
