@@ -117,6 +117,23 @@ def upload_label(model, class_index: int | None) -> np.ndarray | None:
     return one_hot
 
 
+def choose_query(model, images: np.ndarray | None, *, upload: "Upload | None" = None,
+                 upload_class: int | None = None, database_row: int | None = None, query_row: int = 0) -> Query:
+    """The Retrieval page's query: an upload, else a database item (sent by the Code map or
+    Evaluate; ignored when out of range), else a row of the query set."""
+    if upload is not None:
+        return query_from_upload(upload, upload_label(model, upload_class))
+    if database_row is not None and database_row < len(model.database_codes):
+        return query_from_database(model, database_row, images)
+    return query_from_set(model, query_row, images)
+
+
+def query_strip_title(model) -> str:
+    if model.code_type == "pq":
+        return "Query's pq code: codeword index per sub-space (pq codes have no bit strip)"
+    return f"Query code ({model.bits} bits)"
+
+
 def random_query_row(model, rng: np.random.Generator, class_index: int | None = None) -> int:
     """A random row of the model's query set, optionally of one class (multi-hot: holding it)."""
     labels = model.query_labels
@@ -526,6 +543,18 @@ def item_note(ranking: Ranking, qcode: QueryCode, i: int, class_names: Sequence[
             f"database index {ranking.rows[i]} · differs from the query in {len(diff)} {what}{where}")
 
 
+def item_detail(ranking: Ranking, qcode: QueryCode, i: int, images: np.ndarray | None,
+                class_names: Sequence[str]) -> tuple[np.ndarray | None, str, str]:
+    """Result i shown large: (enlarged image or None, its caption, the query-vs-item bit strip)."""
+    image = None
+    if images is not None and ranking.dataset_ids is not None:
+        image = enlarge(images[ranking.dataset_ids[i]])
+    caption = f"#{i + 1} · {label_text(ranking.labels[i], class_names)}"
+    strip = bit_strip_html({"query": qcode.code, f"#{i + 1}": ranking.codes[i]}, ranking.code_type,
+                           title=item_note(ranking, qcode, i, class_names))
+    return image, caption, strip
+
+
 def bit_strip_html(codes: Mapping[str, np.ndarray], code_type: str = "binary", title: str = "") -> str:
     """Codes as strips of cells, one row per named code (uint8 (width,) or (1, width)): bits
     (binary, bit 0 first, 1 filled blue) or codeword indices (pq). With two codes a third row marks
@@ -577,6 +606,9 @@ def dark_background(images: np.ndarray, sample: int = 500) -> bool:
     pics = np.asarray(images[:sample], dtype=np.float32)
     border = np.concatenate([pics[:, 0].ravel(), pics[:, -1].ravel(), pics[:, :, 0].ravel(), pics[:, :, -1].ravel()])
     return bool(border.mean() < 64)
+
+
+INVERT_CHOICES = {"auto": None, "yes": True, "no": False}   # the page's labels -> decode_upload(invert=)
 
 
 def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bool = False,
@@ -738,6 +770,11 @@ class UrlState:
     view: str | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def given(self) -> dict:
+        """The parts the link set (query, n, view, compare), for the page's state."""
+        values = {"query": self.query, "n": self.n, "view": self.view, "compare": self.compare or None}
+        return {key: value for key, value in values.items() if value is not None}
+
 
 def parse_url_state(params: Mapping[str, str], n_queries: int, model_names: Sequence[str]) -> UrlState:
     """Read ?query=, ?n=, ?compare=a,b and ?view= from a link, keeping what is valid."""
@@ -787,6 +824,15 @@ def comparable_models(main, models: Sequence) -> list:
     """Models that can rank the same query: same dataset (codes-only models: only `main` itself)."""
     return [m for m in models if m is main or m.name == main.name
             or (m.dataset == main.dataset and m.has_images and main.has_images)]
+
+
+def comparison_choice(main, models: Sequence, remembered: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(names that can sit beside `main`, the ones to show first): those remembered that are still
+    comparable, else the default pair."""
+    choices = comparable_models(main, models)
+    names = [m.name for m in choices]
+    picked = [name for name in remembered if name in names]
+    return names, picked or default_comparison(main, choices)
 
 
 TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "shallow")

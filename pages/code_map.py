@@ -6,7 +6,7 @@ import streamlit as st
 
 from hashviz import codemap, plots
 from hashviz.errors import HashvizError
-from pages.common import get_dataset, show_error
+from pages.common import dataset_of, or_stop
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -23,13 +23,6 @@ def projection_jobs():
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
 def point_colours(model_key: str, _model, rows, kind: str, bit: int):
     return codemap.color_values(_model, rows, kind, bit)
-
-
-def dataset_of(m):
-    try:
-        return get_dataset(m.dataset) if m.database_ids is not None else None
-    except HashvizError:
-        return None
 
 
 model = require_model()
@@ -66,11 +59,7 @@ def get_map(source):
     return (*codemap.code_map_projection(model, "pca", size, 0, source=source, dataset=dataset), job)
 
 
-try:
-    maps = {src: get_map(src) for src in ["codes"] + ([beside] if beside else [])}
-except HashvizError as exc:
-    show_error(exc)
-    st.stop()
+maps = or_stop(lambda: {src: get_map(src) for src in ["codes"] + ([beside] if beside else [])})
 
 pending = [job for _, _, job in maps.values() if job is not None]
 if pending:

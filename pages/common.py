@@ -12,12 +12,6 @@ import streamlit as st
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir, discover, root_signature
 
-
-
-def default_root() -> str:
-    """$HASHVIZ_MODELS, else models/ (read per run: tests and launchers set it per process)."""
-    return os.environ.get("HASHVIZ_MODELS", "models")
-
 FAISS, MILVUS = "faiss (in-process)", "Milvus"
 
 
@@ -37,6 +31,16 @@ def models_in(root: str):
 def get_dataset(name: str):
     from hashviz.data import load_dataset
     return load_dataset(name)
+
+
+def dataset_of(model, warn: bool = False):
+    """The model's dataset, or None (codes-only model; or it cannot be loaded: with warn, say why)."""
+    try:
+        return get_dataset(model.dataset) if model.database_ids is not None else None
+    except HashvizError as exc:
+        if warn:
+            st.warning(f"No thumbnails: {exc}")
+        return None
 
 
 @st.cache_resource(show_spinner="Building the search index…", max_entries=32)
@@ -85,13 +89,17 @@ def get_encoder(model_key: str, _model: ModelDir):
 
 # ---------------------------------------------------------------- selection state
 
+def default_root() -> str:
+    """$HASHVIZ_MODELS, else models/ (read per run: tests and launchers set it per process)."""
+    return os.environ.get("HASHVIZ_MODELS", "models")
+
+
 def models_root() -> str:
     return st.session_state.get("models_root", default_root())
 
 
 def current_models() -> list[ModelDir]:
-    valid, _ = models_in(models_root())
-    return valid
+    return models_in(models_root())[0]   # the valid ones
 
 
 def model_by_name(name: str | None) -> ModelDir | None:
@@ -108,6 +116,15 @@ def show_error(exc: Exception) -> None:
     st.error(str(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {exc}")
 
 
+def or_stop(compute, *args, **kwargs):
+    """compute(*args, **kwargs); on a HashvizError, its message and the end of this page's run."""
+    try:
+        return compute(*args, **kwargs)
+    except HashvizError as exc:
+        show_error(exc)
+        st.stop()
+
+
 # ---------------------------------------------------------------- thumbnail grid
 
 @functools.cache
@@ -120,17 +137,14 @@ def _thumb_grid():
 def thumbnail_grid(data: dict, key: str, on_click=None):
     """Draw hashviz.retrieval.grid_data / ball_grid_data (pages/thumb_grid.js). Returns the rank of
     the tile clicked on the rerun the click caused (data["clickable"]), else None."""
-    if not data.get("clickable"):
-        _thumb_grid()(data=data, key=key)
-        return None
-    return _thumb_grid()(data=data, key=key, on_clicked_change=on_click or (lambda: None)).get("clicked")
+    callbacks = {"on_clicked_change": on_click or (lambda: None)} if data.get("clickable") else {}
+    result = _thumb_grid()(data=data, key=key, **callbacks)
+    return result.get("clicked") if callbacks else None
 
 
 def sync_query_params(params: dict[str, str], drop: tuple[str, ...] = ()) -> None:
     """Make the URL hold `params` (a shareable view) and not the keys in `drop`; writes only changes."""
-    for key in drop:
-        if key in st.query_params and key not in params:
-            del st.query_params[key]
-    changed = {k: v for k, v in params.items() if st.query_params.get(k) != v}
-    if changed:
+    for key in (k for k in drop if k in st.query_params and k not in params):
+        del st.query_params[key]
+    if changed := {k: v for k, v in params.items() if st.query_params.get(k) != v}:
         st.query_params.update(changed)

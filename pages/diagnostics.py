@@ -7,7 +7,7 @@ from hashviz import plots
 from hashviz.codemap import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.errors import HashvizError
-from pages.common import current_models, get_dataset, model_by_name, show_error
+from pages.common import current_models, get_dataset, model_by_name, or_stop
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -42,11 +42,7 @@ compare = st.toggle("Compare with a second model", key="diag_compare", disabled=
 models = [model]
 if compare and others:
     models.append(model_by_name(st.selectbox("Second model", others, key="diag_other")))
-try:
-    diags = [(m, diagnosis(m.content_key, m)) for m in models]
-except HashvizError as exc:
-    show_error(exc)
-    st.stop()
+diags = or_stop(lambda: [(m, diagnosis(m.content_key, m)) for m in models])
 
 
 def side_by_side(section, render):

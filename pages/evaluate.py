@@ -4,8 +4,7 @@ on these models, and a failure finder for the sidebar's model. Logic: hashviz.le
 import streamlit as st
 
 from hashviz import leaderboard as lb
-from hashviz.errors import HashvizError
-from pages.common import current_models, models_root, selected_model, show_error
+from pages.common import current_models, models_root, or_stop, selected_model
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -103,11 +102,7 @@ with failures:
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
     worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
-    try:
-        report = failure_report(model.content_key, model, n, worst)
-    except HashvizError as exc:
-        show_error(exc)
-        st.stop()
+    report = or_stop(failure_report, model.content_key, model, n, worst)
     st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
     by_row = report.worst.set_index("query row")

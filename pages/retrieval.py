@@ -6,7 +6,7 @@ import streamlit as st
 
 from hashviz import retrieval as R
 from hashviz.errors import HashvizError
-from pages.common import (current_models, get_dataset, get_encoder, get_index, model_by_name, show_error,
+from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.shell import ensure_app_shell, require_model
 
@@ -15,11 +15,7 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
 st.title("Retrieval")
-try:
-    dataset = get_dataset(model.dataset) if model.has_images else None
-except HashvizError as exc:
-    st.warning(f"No thumbnails: {exc}")
-    dataset = None
+dataset = dataset_of(model, warn=True) if model.has_images else None
 images = dataset.images if dataset is not None else None
 names = R.class_names_of(model, dataset)
 n_queries = len(model.query_codes)
@@ -28,10 +24,9 @@ encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 if "rq_url_read" not in st.session_state:           # a shared link opens the same view, once
     st.session_state.rq_url_read = True
     url = R.parse_url_state(st.query_params, n_queries, [m.name for m in current_models()])
+    st.session_state.update({"rq_" + {"query": "q", "compare": "cmp"}.get(k, k): v for k, v in url.given().items()})
     for warning in url.warnings:
         st.warning(warning)
-    given = {"rq_q": url.query, "rq_n": url.n, "rq_view": url.view, "rq_cmp": url.compare}
-    st.session_state.update({key: value for key, value in given.items() if value is not None})
 if (row := st.session_state.pop("retrieval_query_row", None)) is not None:   # sent by Evaluate
     st.session_state.update(rq_q=int(row), rq_mode="By index", rq_db_row=None)
 if (row := st.session_state.pop("retrieval_query_db_row", None)) is not None:  # Code map / Evaluate
@@ -56,7 +51,7 @@ def pick_from_grid():
 # ---------------------------------------------------------------- the query
 modes = ["By index", "Random", "Random of a class"] + (["Upload"] if images is not None and model.has_weights else [])
 mode = st.radio("Query", modes, horizontal=True, key="rq_mode")
-upload = None
+upload = label = None
 if mode == "By index":
     st.session_state.rq_index = st.session_state.rq_q
     st.number_input(f"Query-set index (0 to {n_queries - 1})", 0, n_queries - 1, key="rq_index",
@@ -72,40 +67,25 @@ else:
     file = c1.file_uploader("PNG or JPEG image", type=["png", "jpg", "jpeg"], key="rq_file")
     label = c2.selectbox("Its class (for ✓/✗)", [None, *range(len(names))], key="rq_upload_label",
                          format_func=lambda i: "unknown" if i is None else names[i])
-    invert = c3.radio("Invert", ["auto", "yes", "no"], key="rq_invert")
+    invert = c3.radio("Invert", list(R.INVERT_CHOICES), key="rq_invert")
     if file is None:
         st.info("Upload a picture: it is converted to the dataset's size and channels, then encoded by the model.")
         st.stop()
-    try:
-        upload = R.decode_upload(file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
-                                 invert={"auto": None, "yes": True, "no": False}[invert])
-    except HashvizError as exc:
-        show_error(exc)
-        st.stop()
+    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name,
+                     dark=R.dark_background(images), invert=R.INVERT_CHOICES[invert])
 if message := st.session_state.pop("rq_draw_error", None):
     st.warning(message)
 
-db_row = st.session_state.get("rq_db_row") if mode == "By index" else None
-if upload:
-    query = R.query_from_upload(upload, R.upload_label(model, label))
-elif db_row is not None and db_row < len(model.database_codes):
-    query = R.query_from_database(model, db_row, images)
-else:
-    query = R.query_from_set(model, int(st.session_state.rq_q), images)
-try:
-    qcode = R.query_code(model, query, encoder_of(model))
-except HashvizError as exc:
-    show_error(exc)
-    st.stop()
+query = R.choose_query(model, images, upload=upload, upload_class=label, query_row=int(st.session_state.rq_q),
+                       database_row=st.session_state.get("rq_db_row") if mode == "By index" else None)
+qcode = or_stop(R.query_code, model, query, encoder_of(model))
 left, right = st.columns([1, 4])
 if query.image is not None:
     left.image(R.enlarge(query.image), caption=query.source)
 right.markdown(f"**Query:** {query.source} · **label:** {R.label_text(query.label, names)}")
 if query.notes:
     right.caption("What was done to the upload: " + "; ".join(query.notes) + ".")
-right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=(
-    f"Query code ({model.bits} bits)" if model.code_type != "pq" else
-    "Query's pq code: codeword index per sub-space (pq codes have no bit strip)")))
+right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.query_strip_title(model)))
 
 # ---------------------------------------------------------------- the results
 c1, c2 = st.columns([1, 1])
@@ -127,19 +107,16 @@ if view == "top-n":
                        file_name=f"{model.name}-top{n}.csv", mime="text/csv")
     rank = st.selectbox("Look closer (or click a thumbnail)", range(1, ranking.n + 1), key="rq_detail",
                         format_func=lambda k: f"#{k}")
-    i = rank - 1
+    image, caption, strip = R.item_detail(ranking, qcode, rank - 1, images, names)
     a, b = st.columns([1, 4])
-    if images is not None and ranking.dataset_ids is not None:
-        a.image(R.enlarge(images[ranking.dataset_ids[i]]),
-                caption=f"#{rank} · {R.label_text(ranking.labels[i], names)}")
-    b.html(R.bit_strip_html({"query": qcode.code, f"#{rank}": ranking.codes[i]}, model.code_type,
-                            title=R.item_note(ranking, qcode, i, names)))
+    if image is not None:
+        a.image(image, caption=caption)
+    b.html(strip)
     with st.expander("Results as a table"):
         st.dataframe(R.ranking_frame(ranking, names), hide_index=True)
 elif view == "side-by-side":
-    choices = [m.name for m in R.comparable_models(model, current_models())]
-    picked = [c for c in st.session_state.get("rq_cmp", []) if c in choices]
-    st.session_state.rq_compare = picked or R.default_comparison(model, [model_by_name(c) for c in choices])
+    remembered = st.session_state.get("rq_cmp", [])
+    choices, st.session_state.rq_compare = R.comparison_choice(model, current_models(), remembered)
     compare = st.multiselect("Models side by side (2 to 4, same dataset)", choices, key="rq_compare", max_selections=4,
                              on_change=lambda: st.session_state.update(rq_cmp=st.session_state.rq_compare))
     if len(compare) < 2:

@@ -4,9 +4,8 @@ models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
 
 import streamlit as st
 
-from hashviz.errors import HashvizError
 from hashviz.taxonomy import SURVEY_ID, family_methods, family_models, load_taxonomy
-from pages.common import current_models, models_root, show_error
+from pages.common import current_models, models_root, or_stop
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -20,11 +19,7 @@ def taxonomy():
     return load_taxonomy()
 
 
-try:
-    tax = taxonomy()
-except HashvizError as exc:
-    show_error(exc)
-    st.stop()
+tax = or_stop(taxonomy)
 
 st.title(tax.title)
 st.caption(f"After the survey {SURVEY_ID} (Luo et al., *A Survey on Deep Hashing Methods*).")

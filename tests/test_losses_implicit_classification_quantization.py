@@ -47,6 +47,20 @@ def test_soft_histogram_puts_an_integer_distance_in_one_bin_and_splits_the_rest(
     assert hist.sum() == pytest.approx(2)
 
 
+def test_soft_histogram_with_wider_bins_splits_by_distance_to_the_bin_centres():
+    hist = soft_histogram(torch.tensor([[4.0, 5.0, 63.0]]), torch.ones(1, 3), 64, step=4)[0]
+    assert hist.shape == (17,)                          # centres 0, 4, ..., 64
+    assert hist[1] == pytest.approx(1.75) and hist[2] == pytest.approx(0.25)
+    assert hist[16] == pytest.approx(0.75) and hist[15] == pytest.approx(0.25)
+    assert hist.sum() == pytest.approx(3)
+
+
+def test_mihash_bins_keep_histograms_dense_at_any_length():
+    steps = {bits: create_method("mihash", bits).histogram_step for bits in (8, 16, 24, 32, 48, 64, 128)}
+    assert steps == {8: 1, 16: 1, 24: 1, 32: 2, 48: 3, 64: 4, 128: 8}
+    assert create_method("hashap", 64).histogram_step == 1   # HashAP keeps a bin per distance
+
+
 def test_tie_aware_ap_equals_ordinary_ap_without_ties():
     relevant = [1, 0, 1, 1, 0, 0, 1]  # item at distance d is a positive or a negative
     c_pos = torch.zeros(1, BITS + 1)

@@ -319,6 +319,30 @@ def test_item_note_names_the_item_and_the_bits_it_differs_in(zoo, digits):
     assert note.endswith(f"differs from the query in {len(diff)} bits: {', '.join(map(str, diff))}")
 
 
+def test_item_detail_shows_the_item_large_with_its_bit_strip(zoo, digits):
+    model = zoo["itq-16"]
+    query = R.query_from_set(model, 2, digits.images)
+    code = R.query_code(model, query)
+    r = R.rank_query(model, index_of(model), code, query.label, 10)
+    image, caption, strip = R.item_detail(r, code, 3, digits.images, digits.class_names)
+    assert image.shape == (160, 160) and caption == f"#4 · {digits.class_names[r.labels[3]]}"
+    assert R.item_note(r, code, 3, digits.class_names) in strip and "#4" in strip
+    assert R.item_detail(r, code, 3, None, digits.class_names)[0] is None   # codes only: no picture
+
+
+def test_choose_query_prefers_upload_then_database_row_then_query_row(zoo, digits):
+    model = zoo["dpsh-16"]
+    upload = R.decode_upload(encode(Image.fromarray(np.zeros((8, 8), np.uint8))), (8, 8), name="u.png")
+    from_upload = R.choose_query(model, digits.images, upload=upload, upload_class=3, database_row=5, query_row=2)
+    assert from_upload.row is None and int(from_upload.label) == 3 and "u.png" in from_upload.source
+    from_db = R.choose_query(model, digits.images, database_row=5, query_row=2)
+    assert from_db.db_row == 5 and from_db.row is None
+    out_of_range = R.choose_query(model, digits.images, database_row=10**6, query_row=2)
+    assert out_of_range.row == 2
+    assert R.query_strip_title(model) == "Query code (16 bits)"
+    assert "no bit strip" in R.query_strip_title(zoo["dpq-16"])
+
+
 def test_label_text_and_class_names(zoo, imported, digits):
     names = ["cat", "dog", "owl"]
     assert R.label_text(np.int64(1), names) == "dog"
@@ -442,6 +466,8 @@ def test_url_state_keeps_what_is_valid_and_says_what_is_not():
     bad = R.parse_url_state({"query": "100", "n": "x", "view": "grid"}, 100, names)
     assert (bad.query, bad.n, bad.view) == (None, None, None) and len(bad.warnings) == 3
     assert R.parse_url_state({}, 100, names).warnings == []
+    assert state.given() == {"query": 12, "n": 100, "view": "side-by-side", "compare": ["dpsh-16", "csq-16"]}
+    assert bad.given() == {}
 
 
 def test_url_params_round_trip():
@@ -459,3 +485,7 @@ def test_comparison_models_share_the_dataset_and_default_to_another_family(zoo, 
     assert R.default_comparison(zoo["csq-16"], choices) == ["csq-16", "dpsh-16"]
     assert R.default_comparison(zoo["dpsh-16"], choices) == ["dpsh-16", "csq-16"]
     assert R.comparable_models(imported, models) == [imported]
+    # what the page remembers wins while still comparable; else the default pair
+    names, shown = R.comparison_choice(zoo["csq-16"], models, ["itq-16", "gone-32"])
+    assert len(names) == 5 and shown == ["itq-16"]
+    assert R.comparison_choice(zoo["csq-16"], models, [])[1] == ["csq-16", "dpsh-16"]

@@ -27,16 +27,17 @@ def relaxed_hamming(u: torch.Tensor, bits: int) -> torch.Tensor:
     return ((bits - v @ v.T) / 2).clamp(0, bits)
 
 
-def soft_histogram(d: torch.Tensor, weights: torch.Tensor, bits: int) -> torch.Tensor:
-    """Triangular-kernel histograms of distances over the bins 0, 1, ..., bits.
+def soft_histogram(d: torch.Tensor, weights: torch.Tensor, bits: int, step: int = 1) -> torch.Tensor:
+    """Triangular-kernel histograms of distances over the bins 0, step, 2 step, ..., bits.
 
     d: float (B, N) distances in [0, bits]; weights: float (B, N) (a 0/1 mask picks the items
-    counted). Returns float (B, bits + 1): item j of row i adds weights_ij * max(0, 1 - |d_ij - k|)
-    to bin k, so an item splits linearly between its two nearest bins, each row sums to the
-    weight it counted, and the counts are differentiable in d.
+    counted); step divides bits. Returns float (B, bits // step + 1): item j of row i adds
+    weights_ij * max(0, 1 - |d_ij - c_k| / step) to the bin at c_k, so an item splits linearly
+    between its two nearest bins, each row sums to the weight it counted, and the counts are
+    differentiable in d.
     """
-    centres = torch.arange(bits + 1, device=d.device, dtype=d.dtype)
-    kernel = (1 - (d[..., None] - centres).abs()).clamp_min(0)  # (B, N, bits + 1)
+    centres = torch.arange(0, bits + 1, step, device=d.device, dtype=d.dtype)
+    kernel = (1 - (d[..., None] - centres).abs() / step).clamp_min(0)  # (B, N, bins)
     return torch.einsum("bn,bnk->bk", weights, kernel)
 
 
@@ -49,12 +50,15 @@ class ImplicitMethod(DeepHashMethod):
     positives and negatives at each distance.
     """
 
+    #: histogram bin width in bits (1: a bin per Hamming distance)
+    histogram_step = 1
+
     def loss(self, u, labels):
         d = relaxed_hamming(u, self.bits)
         s = similarity_matrix(labels)
         others = off_diagonal(len(u), u.device).float()
-        c_pos = soft_histogram(d, s * others, self.bits)
-        c_neg = soft_histogram(d, (1 - s) * others, self.bits)
+        c_pos = soft_histogram(d, s * others, self.bits, self.histogram_step)
+        c_neg = soft_histogram(d, (1 - s) * others, self.bits, self.histogram_step)
         return self.histogram_loss(c_pos, c_neg)
 
     def histogram_loss(self, c_pos: torch.Tensor, c_neg: torch.Tensor) -> torch.Tensor:
@@ -135,11 +139,20 @@ class MIHash(ImplicitMethod):
     Departure from the paper: + balance * `bit_balance(u)`. From scratch, MI alone drove the codes
     into one saturated code (validation mAP 0.10 from epoch 14 at 32 bits, batch 64): every
     distance is then 0, MI is 0 and tanh passes no gradient back. Batches of 128 give each query
-    more positives for its histograms.
+    more positives for its histograms. The histograms keep at least `bins` (16) bins of equal
+    width (`histogram_step`): with a bin per distance, 64-bit codes spread each query's dozen
+    positives over 65 bins and training stalled (mAP@all 0.369; 0.623 with 16 bins; at 32 bits
+    0.666 and 0.669, at 16 bits the two are the same loss).
     """
 
-    defaults: dict = {"balance": 0.1}
+    defaults: dict = {"balance": 0.1, "bins": 16}
     recipe = {"lr": 1e-3, "epochs": 36}
+
+    @property
+    def histogram_step(self) -> int:
+        """The widest bin (a divisor of bits) that keeps at least `bins` bins."""
+        widest = max(1, self.bits // self.hyper["bins"])
+        return max(s for s in range(1, widest + 1) if self.bits % s == 0)
 
     def loss(self, u, labels):
         return super().loss(u, labels) + self.hyper["balance"] * bit_balance(u)
