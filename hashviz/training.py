@@ -155,7 +155,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     augment = augmentation(dataset.image_shape) if spec.augment else None
     val_images = dataset.images[split.validation]
     val_labels = np.asarray(dataset.labels[split.validation])
-    # The per-epoch validation database: a fixed seeded subset of the training images (encoding
+    # The validation database: a fixed seeded subset of the training images (encoding
     # all of them every epoch cost a third of the epoch on 2 cores).
     val_db = np.sort(rng.permutation(len(train))[:VALIDATION_DATABASE])
     val_db_images, val_db_labels = images[val_db], labels.numpy()[val_db]

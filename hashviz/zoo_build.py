@@ -11,9 +11,9 @@ from hashviz.errors import HashvizError
 from hashviz.training import TrainSpec, build_model
 from hashviz.zoo import discover, load_model_dir
 
-# One 32-bit model per family on fmnist-1k, plus the two classic shallow baselines (8 min 15 s
-# from nothing on 2 cores with GreedyHash as a sixth, about 7 min without). models/ also ships
-# GreedyHash, the best model of the results table, and the 16/64-bit and ablation models.
+# One 32-bit model per family on fmnist-1k, plus the two classic shallow baselines: about 8 min
+# from nothing on 2 cores (docs/results.md, Timing). models/ also ships GreedyHash, the best
+# model of the results table, and the 16/64-bit and ablation models, so `make run` trains nothing.
 STARTER_ZOO = {
     "dpsh-32": "dpsh", "dtsh-32": "dtsh", "hashap-32": "hashap", "csq-32": "csq",
     "dpq-32": "dpq", "itq-32": "itq", "lsh-32": "lsh",
