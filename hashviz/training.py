@@ -138,6 +138,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
 
     from hashviz.encoders import build_deep, deep_weights
     from hashviz.nets import augmentation, network_outputs, to_tensor
+    from hashviz.methods.regularizers import regularization
 
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed)
@@ -177,7 +178,6 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
                 u = net(x).float()  # the loss in fp32: bf16 rounding would blur tanh/sign near 0
             loss = method(u, labels[batch].to(spec.device))
             if spec.regularizers:
-                from hashviz.methods.regularizers import regularization
                 loss = loss + regularization(u, spec.regularizers)
             if not torch.isfinite(loss):
                 raise HashvizError(f"training stopped: the loss became {loss.item()} at epoch {epoch}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -99,7 +100,6 @@ NOTES_MARKER = "<!-- notes: written by hand, kept when the table is regenerated 
 
 def write_results(out: Path, table: str) -> None:
     """Write the generated table atomically, keeping any hand-written notes below NOTES_MARKER."""
-    import os
     notes = ""
     if out.is_file():
         old = out.read_text()
