@@ -108,9 +108,11 @@ def cmd_eval(args, header: str | None = None) -> int:
 def cmd_import_codes(args) -> int:
     from hashviz.importing import import_codes
     out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
-                       Path(args.out), method=args.method, family=args.family)
+                       Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
+                       query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
+                       method=args.method, family=args.family)
     print(f"imported codes into {out}")
-    return 0
+    return cmd_eval(argparse.Namespace(model=str(out), json=False))
 
 
 def cmd_zoo_build(args) -> int:
@@ -183,9 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir")
-    for flag in ("--database-codes", "--database-labels", "--query-codes", "--query-labels", "--out"):
-        p.add_argument(flag, required=True)
+    p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",
+                       description="Codes from four .npy arrays or a DeepHash-pytorch save folder; images "
+                                   "and labels from DeepHash-pytorch list files (referenced, never copied).")
+    for flag in ("--database-codes", "--database-labels", "--query-codes", "--query-labels"):
+        p.add_argument(flag, default=None, help="a .npy file (overrides what --deephash-dir finds)")
+    p.add_argument("--deephash-dir", default=None, metavar="DIR",
+                   help="DeepHash-pytorch save folder: <dataset>-<bits>-<mAP>-trn_binary.npy etc., highest mAP")
+    p.add_argument("--database-list", default=None, metavar="FILE", help="'<image path> <0/1 labels>' per database row")
+    p.add_argument("--query-list", default=None, metavar="FILE", help="the same for the query rows")
+    p.add_argument("--image-root", default=None, metavar="DIR",
+                   help="relative list paths start here (default: the list file's folder)")
+    p.add_argument("--class-names", default=None, metavar="FILE", help="one class name per line")
+    p.add_argument("--out", required=True)
     p.add_argument("--method", default="imported")
     p.add_argument("--family", default="imported")
     p.set_defaults(func=cmd_import_codes)

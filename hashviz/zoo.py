@@ -48,7 +48,7 @@ OPTIONAL_KEYS = {
     "train_seconds": (int, float), "history": list, "metrics": dict, "versions": dict,
     "num_classes": int, "class_names": list, "image_shape": list, "source": str, "pq": dict,
     "recipe": dict, "encode_seconds": (int, float), "width": int,
-    "backbone_layout": int,
+    "backbone_layout": int, "images": dict,
 }
 
 
