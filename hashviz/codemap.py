@@ -39,6 +39,7 @@ import numpy as np
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
 from hashviz.errors import HashvizError
+from hashviz.labels import label_groups, label_text
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
                                 project_array, projection_cache_path, sample_rows)
 
@@ -182,7 +183,7 @@ def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT
 def available_sources(model) -> dict[str, str | None]:
     """Picker label -> source for the map beside the code map (only what this model has)."""
     out: dict[str, str | None] = {"nothing": None}
-    if model.database_ids is not None:
+    if model.database_ids is not None and not model.config.get("images"):   # imports: files, no pixel array
         out["the same images' pixels"] = "pixels"
     if model.outputs_sample is not None and model.outputs_sample_rows is not None:
         out["the network's continuous outputs"] = "outputs"
@@ -361,12 +362,14 @@ def neighbour_scores(model, rows: np.ndarray, k: int = 10) -> np.ndarray:
     return out
 
 
-def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10) -> np.ndarray | None:
-    """Values for plots.code_map_figure's color_kind: "label" (int labels), "correct" (share of
-    top-k neighbours with the same label) or "bit" ({0,1} of one bit; binary codes only)."""
+def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10,
+                 group: int | None = None) -> np.ndarray | None:
+    """Values for plots.code_map_figure's color_kind: "label" (int labels; multi-label data: with /
+    without label `group`, or each item's first label, see hashviz.labels.label_groups), "correct"
+    (share of top-k neighbours with the same label) or "bit" ({0,1} of one bit; binary codes only)."""
     rows = np.asarray(rows, dtype=np.int64)
     if kind == "label":
-        return primary_labels(model.database_labels)[rows]
+        return label_groups(model.database_labels[rows], group)
     if kind == "correct":
         return neighbour_scores(model, rows, k)
     if kind == "bit":
@@ -390,10 +393,13 @@ def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:
     return np.repeat(np.repeat(image, f, axis=0), f, axis=1)
 
 
-def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48,
-            size: int = 84) -> list[tuple[int, np.ndarray | None, str]]:
+def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48, size: int = 84,
+            images=None) -> list[tuple[int, np.ndarray | None, str]]:
     """(database row, thumbnail or None without images, caption "row r · class") of the first
-    `limit` rows, in the given order."""
+    `limit` rows, in the given order. images: an image source (hashviz.data.images) indexed by
+    the model's database ids; by default the dataset's images."""
+    if images is None and dataset is not None:
+        images = dataset.images
     rows = [int(r) for r in list(rows)[:max(int(limit), 0)]]
     n = model.database_codes.shape[0]
     out = []
@@ -401,8 +407,8 @@ def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48,
         if not 0 <= r < n:
             raise HashvizError(f"row {r} is not a database row of {model.name}")
         image = None
-        if dataset is not None and model.database_ids is not None:
-            image = thumbnail(dataset.images[int(model.database_ids[r])], size)
+        if images is not None and model.database_ids is not None:
+            image = thumbnail(images[int(model.database_ids[r])], size)
         out.append((r, image, _caption(model, r, dataset)))
     return out
 
@@ -413,6 +419,9 @@ def row_choices(model, rows: Sequence[int], dataset=None) -> dict[int, str]:
 
 
 def _caption(model, row: int, dataset=None) -> str:
-    lab = int(primary_labels(model.database_labels[row:row + 1])[0])
-    names = class_names_of(model, dataset)
-    return f"row {row} · " + (names[lab] if names and 0 <= lab < len(names) else f"class {lab}")
+    """'row r · class' (every label of a multi-label item, joined by '+')."""
+    label = model.database_labels[row]
+    names = class_names_of(model, dataset) or []
+    if np.ndim(label) == 0 and not 0 <= int(label) < len(names):
+        return f"row {row} · class {int(label)}"
+    return f"row {row} · " + label_text(label, names)

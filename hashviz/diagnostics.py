@@ -673,11 +673,13 @@ def primary_labels(labels: np.ndarray) -> np.ndarray:
     raise HashvizError(f"labels must be (n,) or multi-hot (n, C), got shape {labels.shape}")
 
 
-def diagnose_model(model, **kw: Any) -> Diagnosis:
+def diagnose_model(model, group_label: int | None = None, **kw: Any) -> Diagnosis:
     """`diagnose` of a model directory's database codes (hashviz.zoo.ModelDir), with its saved
     continuous outputs (binary codes) or its codebook size K (pq codes). Multi-hot labels are
-    reduced to each item's first label (said in the notes)."""
-    labels = primary_labels(model.database_labels)
+    grouped by one chosen label (with it / without it) or, by default, each item's first label
+    (hashviz.labels.label_groups; said in the notes)."""
+    from hashviz.labels import label_groups
+    labels = label_groups(model.database_labels, group_label)
     outputs = rows = None
     if model.code_type == "binary" and model.outputs_sample is not None \
             and model.outputs_sample.ndim == 2 and model.outputs_sample.shape[1] == model.bits:
@@ -686,7 +688,8 @@ def diagnose_model(model, **kw: Any) -> Diagnosis:
     d = diagnose(model.database_codes, labels, model.bits, outputs, model.code_type, output_rows=rows,
                  n_codewords=k, **kw)
     if np.asarray(model.database_labels).ndim == 2:
-        d.notes.append("multi-label data: classes here are each item's first label")
+        d.notes.append("multi-label data: classes here are each item's first label" if group_label is None else
+                       f"multi-label data: two classes here, with and without label {group_label}")
     if model.code_type == "binary" and outputs is None:
         d.notes.append("this model saved no continuous outputs, so the quantization error is not shown")
     elif outputs is not None and model.family == "shallow":

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hashviz.codes import pack_any
-from hashviz.data.images import PATHS_FILE, encode_paths
+from hashviz.data.images import PATHS_FILE, encode_paths, paths_digest
 from hashviz.errors import HashvizError
 from hashviz.metrics import evaluate
 from hashviz.zoo import _load_npy, save_model_dir
@@ -231,8 +231,8 @@ def import_codes(database_codes=None, database_labels=None, query_codes=None, qu
         n_db = len(arrays["database"])
         arrays["database_ids"] = np.arange(n_db, dtype=np.int64)
         arrays["query_ids"] = np.arange(n_db, n_db + len(arrays["query"]), dtype=np.int64)
-        arrays[Path(PATHS_FILE).stem] = encode_paths(paths)
-        config["images"] = {"root": str(root), "paths": PATHS_FILE, "database_list": str(lists["database"].file),
+        arrays[Path(PATHS_FILE).stem] = encoded = encode_paths(paths)
+        config["images"] = {"root": str(root), "paths": PATHS_FILE, "digest": paths_digest(root, encoded), "database_list": str(lists["database"].file),
                             "query_list": str(lists["query"].file)}
     return save_model_dir(Path(out), config, arrays)
 

@@ -25,7 +25,9 @@ import plotly.graph_objects as go
 
 from hashviz.codes import hamming_distances
 from hashviz.data import describe_protocol
+from hashviz.data.images import image_set_key
 from hashviz.errors import HashvizError
+from hashviz.labels import is_multi_label, label_text, partial_matches
 from hashviz.metrics import average_precision_per_query, relevance
 
 __all__ = [
@@ -43,8 +45,8 @@ N_RANGE = (5, 100)          # top-n the page offers
 BALL_RADIUS = 3             # Hamming-ball view: distances 0 .. 3
 MAX_UPLOAD_PIXELS = 40_000_000
 VIEWS = ("top-n", "side-by-side", "hamming-ball")
-RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
-SYMBOL = {RIGHT: "✓", WRONG: "✗", UNKNOWN: "·"}
+RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"
+SYMBOL = {RIGHT: "✓", WRONG: "✗", UNKNOWN: "·", PARTIAL: "◐"}   # partial: relevant, label sets differ
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +238,7 @@ class Ranking:
     ap_tie_aware: float | None = None
     relevant_total: int | None = None
     codes: np.ndarray = field(default=None, repr=False)   # uint8 (n, width) codes of the items
+    partial: np.ndarray | None = None    # bool (n,): relevant but not every label shared (multi-label)
 
     @property
     def n(self) -> int:
@@ -244,7 +247,8 @@ class Ranking:
     def marks(self) -> list[str]:
         if self.relevant is None:
             return [UNKNOWN] * self.n
-        return [RIGHT if r else WRONG for r in self.relevant]
+        partial = self.partial if self.partial is not None else np.zeros(self.n, dtype=bool)
+        return [(PARTIAL if p else RIGHT) if r else WRONG for r, p in zip(self.relevant, partial)]
 
 
 def _fmt_distance(d, code_type: str) -> str:
@@ -283,13 +287,14 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
     dist, rows = dist[0], rows[0].astype(np.int64)
     groups, group_of = _tie_groups(dist, totals)
     ids = model.database_ids[rows] if model.database_ids is not None else None
-    precision = rel_total = rel = None
+    precision = rel_total = rel = partial = None
     if label is not None:
         rel_all = relevance(np.asarray(label)[None], db_labels)[0]
         rel, rel_total = rel_all[rows], int(rel_all.sum())
         precision = float(rel.mean())
+        partial = partial_matches(label, db_labels[rows])
     ranking = Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
-                      len(db), precision, None, None, rel_total, db[rows])
+                      len(db), precision, None, None, rel_total, db[rows], partial)
     return query_ap(model, index, qcode, label, ranking) if ap else ranking
 
 
@@ -335,6 +340,9 @@ def protocol_note(model) -> str:
     text = (f"Protocol {protocol}. Ranked by {order} ascending, ties by database index ascending "
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
             "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
+    if is_multi_label(model.database_labels):
+        text = text.replace("same class as the query", "shares at least one label with the query "
+                            "(multi-label); ◐ = right, but the label sets differ")
     if model.code_type != "pq":
         text += "; tie-aware AP = expected AP when each tie group is shuffled"
     return text + "."
@@ -427,18 +435,6 @@ def class_names_of(model, dataset=None) -> list[str]:
     labels = model.database_labels
     count = labels.shape[1] if labels.ndim == 2 else int(max(labels.max(), model.query_labels.max())) + 1
     return [str(i) for i in range(count)]
-
-
-def label_text(label, class_names: Sequence[str]) -> str:
-    """'3' -> its class name; multi-hot -> names joined by '+'; None -> 'unknown'."""
-    if label is None:
-        return "unknown"
-    label = np.asarray(label)
-    if label.ndim == 0:
-        i = int(label)
-        return str(class_names[i]) if 0 <= i < len(class_names) else str(i)
-    names = [str(class_names[i]) if i < len(class_names) else str(i) for i in np.flatnonzero(label)]
-    return "+".join(names) or "none"
 
 
 def png_data_uri(image: np.ndarray, max_side: int = 96) -> str:
@@ -821,9 +817,10 @@ def url_params(model: str, query: int | None, n: int, view: str, compare: Sequen
 
 
 def comparable_models(main, models: Sequence) -> list:
-    """Models that can rank the same query: same dataset (codes-only models: only `main` itself)."""
+    """Models that can rank the same query: same images by the same ids (codes-only models: only
+    `main` itself)."""
     return [m for m in models if m is main or m.name == main.name
-            or (m.dataset == main.dataset and m.has_images and main.has_images)]
+            or (image_set_key(m) == image_set_key(main) and m.has_images and main.has_images)]
 
 
 def comparison_choice(main, models: Sequence, remembered: Sequence[str]) -> tuple[list[str], list[str]]:

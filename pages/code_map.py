@@ -5,8 +5,11 @@ images; send one to the Retrieval page as the query."""
 import streamlit as st
 
 from hashviz import codemap, plots
+from hashviz import retrieval as R
+from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.errors import HashvizError
-from pages.common import dataset_of, or_stop
+from pages.common import or_stop
+from pages.images import dataset_of, images_of
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -21,8 +24,8 @@ def projection_jobs():
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
-def point_colours(model_key: str, _model, rows, kind: str, bit: int):
-    return codemap.color_values(_model, rows, kind, bit)
+def point_colours(model_key: str, _model, rows, kind: str, bit: int, group=None):
+    return codemap.color_values(_model, rows, kind, bit, group=group)
 
 
 model = require_model()
@@ -43,6 +46,8 @@ beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_besi
 kinds = codemap.colour_kinds(model)
 kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
+groups = grouping_choices(model.database_labels, R.class_names_of(model)) if kind == "label" else {}
+group = st.selectbox("Label", list(groups), format_func=groups.get, key="cm_group") if groups else None
 if model.code_type == "pq":
     st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
             "means nothing, so the map shows the reconstructed vectors (concatenated codewords).")
@@ -74,12 +79,13 @@ if pending:
         st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
     wait_for_umap()
 
-names = codemap.class_names_of(model, dataset)
+names = group_names(codemap.class_names_of(model, dataset) or R.class_names_of(model), group,
+                    is_multi_label(model.database_labels))
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"
     try:
-        colours = point_colours(model.content_key, model, rows, kind, bit)
+        colours = point_colours(model.content_key, model, rows, kind, bit, group)
         fig = plots.code_map_figure(xy, rows, colours, kind, names, dragmode="select",
                                     title=codemap.map_title(model, source, shown, len(rows)),
                                     x_label=f"{shown.upper()} 1", y_label=f"{shown.upper()} 2")
@@ -96,8 +102,9 @@ if not selected:
 
 LIMIT = 48
 st.subheader(f"{len(selected):,} selected" + (f" (showing the first {LIMIT})" if len(selected) > LIMIT else ""))
-items = codemap.gallery(model, selected, dataset, limit=LIMIT)
-if dataset is None:
+images = images_of(model)
+items = codemap.gallery(model, selected, dataset, limit=LIMIT, images=images)
+if images is None:
     st.caption("This model's codes carry no image ids, so only rows and labels are listed.")
 for start in range(0, len(items), 8):
     for col, (row, image, caption) in zip(st.columns(8), items[start:start + 8]):

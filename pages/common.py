@@ -33,16 +33,6 @@ def get_dataset(name: str):
     return load_dataset(name)
 
 
-def dataset_of(model, warn: bool = False):
-    """The model's dataset, or None (codes-only model; or it cannot be loaded: with warn, say why)."""
-    try:
-        return get_dataset(model.dataset) if model.database_ids is not None else None
-    except HashvizError as exc:
-        if warn:
-            st.warning(f"No thumbnails: {exc}")
-        return None
-
-
 @st.cache_resource(show_spinner="Building the search index…", max_entries=32)
 def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
     """HammingIndex (binary) or PQIndex (pq) over the model's database codes."""

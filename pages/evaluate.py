@@ -108,14 +108,15 @@ with failures:
     by_row = report.worst.set_index("query row")
     opener("Query", list(by_row.index), "evaluate_open_worst",
            describe=lambda r: f"query row {r} · {by_row.loc[r, 'class']} · AP {by_row.loc[r, 'AP']:.3f}")
-    if not report.single_label:
-        st.info("Per-class tables need one label per image; this model has multi-label data.")
-        st.stop()
-    st.subheader("Per-class AP")
+    st.subheader("Per-class AP" if report.single_label else "Per-label AP (over the queries carrying each label)")
     numbers_table(report.per_class, ["mAP", "worst AP"], key="evaluate_per_class")
-    worst_of = report.per_class.set_index("worst query row")
+    worst_of = report.per_class.drop_duplicates("worst query row").set_index("worst query row")
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
+    if not report.single_label:
+        st.info("The confusion matrix and cross-class collisions need one label per image; this model "
+                "has multi-label data (relevant = shares at least one label).")
+        st.stop()
     st.plotly_chart(lb.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
     if report.collisions.empty:

@@ -6,8 +6,9 @@ import streamlit as st
 
 from hashviz import retrieval as R
 from hashviz.errors import HashvizError
-from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
-                          sync_query_params, thumbnail_grid)
+from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop,
+                          show_error, sync_query_params, thumbnail_grid)
+from pages.images import dataset_of, images_of
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -15,8 +16,8 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
 st.title("Retrieval")
-dataset = dataset_of(model, warn=True) if model.has_images else None
-images = dataset.images if dataset is not None else None
+dataset = dataset_of(model) if model.has_images else None
+images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
 names = R.class_names_of(model, dataset)
 n_queries = len(model.query_codes)
 encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731

@@ -56,7 +56,8 @@ def write_deephash_export(root: Path, n_db: int = 36, n_q: int = 6, bits: int = 
     for part, n in (("database", n_db), ("query", n_q)):
         hot = np.eye(classes, dtype=np.uint8)[np.arange(n) % classes]
         if multi_label:
-            hot[::3, (np.arange(n)[::3] + 1) % classes] = 1          # every third row has two labels
+            every_third = np.arange(0, n, 3)
+            hot[every_third, (every_third + 1) % classes] = 1          # every third row has two labels
         labels[part] = hot
     data, save = root / "data", root / "save"
     (data / "images").mkdir(parents=True)

@@ -138,6 +138,17 @@ def list_image_folder(root) -> tuple[FileImages, np.ndarray, tuple[str, ...]]:
     return FileImages(root, paths), np.asarray(labels, dtype=np.int64), tuple(classes)
 
 
+def references_files(model) -> bool:
+    """Whether a model directory names image files (an import with list files)."""
+    return isinstance(model.config.get("images"), dict)
+
+
+def image_set_key(model) -> str:
+    """Models with equal keys index the same images by the same ids (comparable side by side)."""
+    spec = model.config.get("images")
+    return f"files:{spec.get('digest', model.path)}" if isinstance(spec, dict) else f"dataset:{model.dataset}"
+
+
 def model_images(model) -> FileImages | None:
     """The image files an imported model references (config "images": root + codes/image_paths.npy,
     rows = database then query), or None when it references none. The paths stay memory-mapped."""
@@ -162,3 +173,11 @@ def model_images(model) -> FileImages | None:
 def encode_paths(paths: Sequence[str]) -> np.ndarray:
     """Paths as a fixed-width bytes array (UTF-8) for np.save without pickling."""
     return np.array([p.encode("utf-8") for p in paths], dtype=bytes)
+
+
+def paths_digest(root, encoded: np.ndarray) -> str:
+    """A short content key of an image root and its paths (which imports share their images)."""
+    import hashlib
+    digest = hashlib.sha256(str(root).encode("utf-8"))
+    digest.update(np.ascontiguousarray(encoded).tobytes())
+    return digest.hexdigest()[:16]
