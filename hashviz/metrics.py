@@ -113,7 +113,11 @@ def _check_labels(labels, n, what):
             raise HashvizError(f"multi-hot {what} have 0 classes")
         if not (labels.dtype == bool or np.issubdtype(labels.dtype, np.number)):
             raise HashvizError(f"multi-hot {what} must be 0/1 numbers, got dtype {labels.dtype}")
-        if labels.dtype != bool and not np.isin(labels, (0, 1)).all():
+        if labels.dtype.kind in "ui" and labels.size:      # min/max: one pass, no isin over 1M x C
+            zero_one = labels.min() >= 0 and labels.max() <= 1
+        else:
+            zero_one = labels.dtype == bool or np.isin(labels, (0, 1)).all()
+        if not zero_one:
             raise HashvizError(f"multi-hot {what} must hold only 0 and 1")
     return labels
 
@@ -155,6 +159,8 @@ def relevance(query_labels: np.ndarray, database_labels: np.ndarray) -> np.ndarr
     _check_label_pair(query_labels, database_labels, len(query_labels), len(database_labels))
     if query_labels.ndim == 1:
         return query_labels[:, None] == database_labels[None, :]
+    if len(query_labels) <= 8:          # a click's query: read only the query's label columns
+        return np.stack([database_labels[:, np.flatnonzero(q)].any(axis=1) for q in query_labels])
     q = query_labels.astype(np.float32)
     d = database_labels.astype(np.float32)
     return (q @ d.T) > 0.5
@@ -200,6 +206,18 @@ def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) ->
     group = np.where(r > 0, group, 0.0)
     r_tot = r.sum(axis=1)
     return np.where(r_tot > 0, group.sum(axis=1) / np.maximum(r_tot, 1), 0.0)
+
+
+def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int) -> tuple[float, float]:
+    """(AP@all, tie-aware AP@all) of one query from its Hamming distances int (n_db,) to every
+    database item and their relevance bool (n_db,): the definitions above (ties by database index;
+    no relevant item: 0), without the compiled pass over all queries (a click needs one)."""
+    distances, relevant = np.asarray(distances), np.asarray(relevant, dtype=bool)
+    hits = np.flatnonzero(relevant[np.argsort(distances, kind="stable")]) + 1     # 1-based ranks
+    ap = float((np.arange(1, hits.size + 1) / hits).mean()) if hits.size else 0.0
+    counts = np.bincount(distances, minlength=bits + 1)[None]
+    relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
+    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0])
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from hashviz.data import describe_protocol
 from hashviz.data.images import image_set_key
 from hashviz.errors import HashvizError
 from hashviz.labels import is_multi_label, label_text, partial_matches
-from hashviz.metrics import average_precision_per_query, relevance
+from hashviz.metrics import ap_of_one_ranking, relevance
 
 __all__ = [
     "N_RANGE", "BALL_RADIUS", "MAX_UPLOAD_PIXELS", "VIEWS",
@@ -313,9 +313,8 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
         full = index.distances(qcode.vector)[0].astype(np.float64)
         ap = ranking_metrics(full[None], relevance(label[None], db_labels))["map_all"]
     else:
-        args = (qcode.code, db, label[None], db_labels)
-        ap = float(average_precision_per_query(*args)[0])
-        ap_tie = float(average_precision_per_query(*args, tie_aware=True)[0])
+        distances = hamming_distances(qcode.code, db)[0]
+        ap, ap_tie = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
     return replace(ranking, ap=ap, ap_tie_aware=ap_tie)
 
 
