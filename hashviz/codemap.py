@@ -38,10 +38,11 @@ import numpy as np
 
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
+from hashviz.distinct import DISTINCT_ABOVE, count_of, distinct_codes, marker_sizes
 from hashviz.errors import HashvizError
 from hashviz.labels import label_groups, label_text
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
-                                project_array, projection_cache_path, sample_rows)
+                                project_array, project_codes, projection_cache_path, sample_rows)
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
            "code_map_cache_path", "projection_cache_dir", "map_or_start", "ProjectionJobs", "Job",
@@ -107,6 +108,10 @@ def _plan(model, source: str, method: str, sample_size: int | None, seed: int, d
     all_rows = np.arange(n, dtype=np.int64)
     params = _method_params(method)
     if source == "codes" and model.code_type == "binary":
+        if n > DISTINCT_ABOVE:       # the most frequent distinct codes, each once (hashviz.distinct)
+            rows, _ = distinct_codes(codes, model.content_key).shown(sample_size or n)
+            return _Plan(codes[rows], None, rows, {**params, "source": "distinct codes"},
+                         lambda sample: project_codes(sample, method, seed=seed, **params))
         return _Plan(codes, sample_size, all_rows, params, None)
     if source == "codes":                                   # pq: reconstructed vectors
         books = model.codebooks
@@ -178,6 +183,15 @@ def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT
                                  cache_dir or projection_cache_dir(model), plan.params)
     xy = load_cached_projection(path, local.shape[0])
     return None if xy is None else (xy, plan.row_ids[local])
+
+
+def drawn_note(model, sample_size: int) -> tuple[str | None, Callable[[np.ndarray], np.ndarray] | None]:
+    """(what the codes map draws, in words; rows -> point sizes) for a big binary database drawn as
+    distinct codes (hashviz.distinct), else (None, None): a seeded sample of rows, all one size."""
+    if model.code_type != "binary" or len(model.database_codes) <= DISTINCT_ABOVE:
+        return None, None
+    distinct = distinct_codes(model.database_codes, model.content_key)
+    return distinct.describe(sample_size), lambda rows: marker_sizes(count_of(distinct, rows))
 
 
 def available_sources(model) -> dict[str, str | None]:

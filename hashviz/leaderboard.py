@@ -370,8 +370,11 @@ def _pq_index(model: ModelDir):
 
 def per_query_ap(model: ModelDir) -> np.ndarray:
     """float64 (n_queries,): AP@all of every query (hashviz.metrics definitions; pq models by
-    asymmetric distance, the same ranking and zero-relevant rule)."""
+    asymmetric distance, the same ranking and zero-relevant rule); the stored one when the model
+    directory has it (codes/query_ap.npy, written by the same single pass as its metrics)."""
     from hashviz.metrics import average_precision_per_query
+    if model.arrays.get("query_ap") is not None:
+        return model.arrays["query_ap"]
     if model.code_type != "pq":
         return average_precision_per_query(model.query_codes, model.database_codes, model.query_labels,
                                            model.database_labels)

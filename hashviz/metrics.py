@@ -71,6 +71,8 @@ __all__ = [
     "MAP_K",
     "LOOKUP_RADIUS",
     "evaluate",
+    "evaluate_per_query",
+    "ap_of_one_ranking",
     "average_precision_per_query",
     "relevance",
     "rank_database",
@@ -381,7 +383,13 @@ def average_precision_per_query(query_codes: np.ndarray, database_codes: np.ndar
 
 def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
              database_labels: np.ndarray, exclude: np.ndarray | None = None) -> dict:
-    """The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
+    """The full metric set of `evaluate_per_query` (without the per-query APs)."""
+    return evaluate_per_query(query_codes, database_codes, query_labels, database_labels, exclude)[0]
+
+
+def evaluate_per_query(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
+                       database_labels: np.ndarray, exclude: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """(metrics, AP@all of every query float64 (n_q,)) from one pass. The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
 
     query_labels / database_labels: int (n,) (single-label) or multi-hot (n, C) (multi-label).
     exclude: optional int (n_q,), a database row to leave out for each query (-1 for none).
@@ -425,4 +433,4 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
             "precision": [float(v) for v in precision],
             "recall": [float(v) for v in recall],
         },
-    }
+    }, ap_all

@@ -9,6 +9,8 @@
                                                               imported codes)
     <dir>/codes/outputs_sample.npy, outputs_sample_rows.npy   a sample of continuous outputs u
                                                               (float16) and their database rows
+    <dir>/codes/query_ap.npy                                  each query's AP@all (imports store it:
+                                                              a million-item failure finder reads it)
     <dir>/codes/query_vectors.npy, codes/codebooks.npy        pq models only: query embeddings
                                                               (n_q, M*d_sub) and codebooks (M, K, d_sub)
 
@@ -37,7 +39,7 @@ CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 CODE_FILES = ("database", "query", "database_labels", "query_labels")
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
-                       "query_vectors", "codebooks")
+                       "query_vectors", "codebooks", "query_ap")
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}
 # key -> allowed types; the rest of config.json is free-form but must be JSON.
 REQUIRED_KEYS = {
@@ -253,6 +255,10 @@ def _check_arrays(config: dict, arrays: dict) -> None:
         raise HashvizError("database and query labels differ in kind (single vs multi-label)")
     if config["code_type"] == "pq":
         _check_pq_arrays(config, arrays)
+    query_ap = arrays.get("query_ap")
+    if query_ap is not None and (query_ap.shape != (len(arrays["query"]),) or query_ap.dtype.kind != "f"
+                                 or not np.isfinite(query_ap).all()):
+        raise HashvizError("codes/query_ap.npy must be finite float (n_queries,): each query's AP@all")
     sample, rows = arrays.get("outputs_sample"), arrays.get("outputs_sample_rows")
     if (sample is None) != (rows is None):
         raise HashvizError("codes/outputs_sample.npy and outputs_sample_rows.npy come together")

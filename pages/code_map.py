@@ -79,6 +79,9 @@ if pending:
         st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
     wait_for_umap()
 
+drawn, sizes_of = codemap.drawn_note(model, size)
+if drawn:
+    st.caption(f"Drawn: {drawn}.")
 names = group_names(codemap.class_names_of(model, dataset) or R.class_names_of(model), group,
                     is_multi_label(model.database_labels))
 selected = []
@@ -87,6 +90,7 @@ for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     try:
         colours = point_colours(model.content_key, model, rows, kind, bit, group)
         fig = plots.code_map_figure(xy, rows, colours, kind, names, dragmode="select",
+                                    marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
                                     title=codemap.map_title(model, source, shown, len(rows)),
                                     x_label=f"{shown.upper()} 1", y_label=f"{shown.upper()} 2")
     except HashvizError as exc:
