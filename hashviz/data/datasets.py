@@ -22,7 +22,6 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,26 +194,22 @@ def load_digits() -> Dataset:
 
 
 def load_image_folder(root: Path, size: int | None = None) -> Dataset:
-    """One subfolder per class; images converted to the majority mode (L or RGB) and one size."""
+    """One subfolder per class; images converted to the majority mode (L or RGB) and one size (for
+    training; pages read a folder lazily through hashviz.data.images.list_image_folder)."""
     from PIL import Image, UnidentifiedImageError
+
+    from hashviz.data.images import list_image_folder
     root = Path(root)
-    if not root.is_dir():
-        raise HashvizError(f"image folder {root} does not exist")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise HashvizError(f"image folder {root} has no class subfolders")
-    pictures, labels = [], []
-    for label, cls in enumerate(classes):
-        for path in sorted((root / cls).iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                with Image.open(path) as img:
-                    img.load()
-                    pictures.append(img.convert("RGB") if img.mode not in ("L", "RGB") else img.copy())
-            except (UnidentifiedImageError, OSError) as exc:
-                raise HashvizError(f"image folder: cannot read {path}: {exc}") from None
-            labels.append(label)
+    files, labels, classes = list_image_folder(root)
+    pictures = []
+    for i in range(len(files)):
+        path = files.path(i)
+        try:
+            with Image.open(path) as img:
+                img.load()
+                pictures.append(img.convert("RGB") if img.mode not in ("L", "RGB") else img.copy())
+        except (UnidentifiedImageError, OSError) as exc:
+            raise HashvizError(f"image folder: cannot read {path}: {exc}") from None
     if not pictures:
         raise HashvizError(f"image folder {root} holds no images")
     grey = sum(p.mode == "L" for p in pictures) * 2 >= len(pictures)
