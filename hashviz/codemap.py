@@ -408,22 +408,21 @@ def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:
 
 
 def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48, size: int = 84,
-            images=None) -> list[tuple[int, np.ndarray | None, str]]:
-    """(database row, thumbnail or None without images, caption "row r · class") of the first
-    `limit` rows, in the given order. images: an image source (hashviz.data.images) indexed by
-    the model's database ids; by default the dataset's images."""
+            images=None, part: str = "database") -> list[tuple[int, np.ndarray | None, str]]:
+    """(row, thumbnail or None without images, caption "row r · class") of the first `limit` rows
+    of the model's database (or query set: part="query"), in the given order. images: an image
+    source (hashviz.data.images) indexed by the model's ids; by default the dataset's images."""
     if images is None and dataset is not None:
         images = dataset.images
+    ids = model.database_ids if part == "database" else model.query_ids
     rows = [int(r) for r in list(rows)[:max(int(limit), 0)]]
-    n = model.database_codes.shape[0]
+    n = len(model.database_codes if part == "database" else model.query_codes)
     out = []
     for r in rows:
         if not 0 <= r < n:
-            raise HashvizError(f"row {r} is not a database row of {model.name}")
-        image = None
-        if images is not None and model.database_ids is not None:
-            image = thumbnail(images[int(model.database_ids[r])], size)
-        out.append((r, image, _caption(model, r, dataset)))
+            raise HashvizError(f"row {r} is not a {part} row of {model.name}")
+        image = thumbnail(images[int(ids[r])], size) if images is not None and ids is not None else None
+        out.append((r, image, _caption(model, r, dataset, part)))
     return out
 
 
@@ -432,10 +431,11 @@ def row_choices(model, rows: Sequence[int], dataset=None) -> dict[int, str]:
     return {int(r): _caption(model, int(r), dataset) for r in rows}
 
 
-def _caption(model, row: int, dataset=None) -> str:
-    """'row r · class' (every label of a multi-label item, joined by '+')."""
-    label = model.database_labels[row]
+def _caption(model, row: int, dataset=None, part: str = "database") -> str:
+    """'row r · class' ('query row r · ...' for queries; every label of a multi-label item, joined by '+')."""
+    label = (model.database_labels if part == "database" else model.query_labels)[row]
     names = class_names_of(model, dataset) or []
+    prefix = "row" if part == "database" else "query row"
     if np.ndim(label) == 0 and not 0 <= int(label) < len(names):
-        return f"row {row} · class {int(label)}"
-    return f"row {row} · " + label_text(label, names)
+        return f"{prefix} {row} · class {int(label)}"
+    return f"{prefix} {row} · " + label_text(label, names)

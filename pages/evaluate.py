@@ -4,7 +4,9 @@ on these models, and a failure finder for the sidebar's model. Logic: hashviz.le
 import streamlit as st
 
 from hashviz import leaderboard as lb
+from hashviz.codemap import gallery
 from pages.common import current_models, models_root, or_stop, selected_model
+from pages.images import images_of
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -105,6 +107,10 @@ with failures:
     report = or_stop(failure_report, model.content_key, model, n, worst)
     st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
+    if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
+        pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
+        for col, (_, image, caption) in zip(st.columns(10), pictures):
+            col.image(image, caption=caption)
     by_row = report.worst.set_index("query row")
     opener("Query", list(by_row.index), "evaluate_open_worst",
            describe=lambda r: f"query row {r} · {by_row.loc[r, 'class']} · AP {by_row.loc[r, 'AP']:.3f}")

@@ -62,3 +62,11 @@ def test_partial_matches_are_marked_and_the_note_states_the_rule(imported_root):
     # database 0 = person+dog (same set: right), 4 = person (shares one: partial), 2 = car (none: wrong)
     assert (marks[0], marks[4], marks[2]) == ("right", "partial", "wrong")
     assert "shares at least one label" in R.protocol_note(model)
+
+
+def test_the_failure_finder_shows_the_worst_queries_pictures(imported_root, monkeypatch):
+    at = app_on(imported_root, "pages/evaluate.py", monkeypatch, model_name="coco-csq")
+    worst = next(d.value for d in at.dataframe if "query row" in d.value.columns)
+    captions = [e.proto.imgs[0].caption for e in at.main if type(e).__name__ == "Image"]
+    assert captions == [f"query row {r} · {c}" for r, c in zip(worst["query row"], worst["class"])]
+    assert "person+dog" in captions[0] or "person+dog" in " ".join(worst["class"])
