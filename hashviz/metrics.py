@@ -56,6 +56,7 @@ rounding) and runs in O(n_q * n_db) time with O(n_db) memory via a compiled sing
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -334,13 +335,26 @@ def _kernel():
     return numba.njit(cache=True, nogil=True, boundscheck=False)(_single_pass_py)
 
 
+PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries are split over the cores
+
+
 def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
+    """The compiled pass; big jobs (a million items) run query chunks on every core (the kernel
+    releases the GIL; each query's numbers depend on that query alone)."""
     bits = query_codes.shape[1] * 8
     single = query_labels.ndim == 1
-    return _kernel()(
-        as_words(query_codes), as_words(database_codes),
-        _label_words(query_labels), _label_words(database_labels), single,
-        exclude, int(kmap), np.asarray(ks, dtype=np.int64), bits)
+    qw, ql = as_words(query_codes), _label_words(query_labels)
+    rest = (as_words(database_codes), _label_words(database_labels), single)
+    tail = (int(kmap), np.asarray(ks, dtype=np.int64), bits)
+    kernel = _kernel()
+    workers = min(os.cpu_count() or 1, len(qw))
+    if workers < 2 or len(qw) * database_codes.shape[0] < PARALLEL_PAIRS:
+        return kernel(qw, *rest[:1], ql, *rest[1:], exclude, *tail)
+    from concurrent.futures import ThreadPoolExecutor
+    chunks = np.array_split(np.arange(len(qw)), workers)
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda c: kernel(qw[c], rest[0], ql[c], rest[1], rest[2], exclude[c], *tail), chunks))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
 
 
 def _prepare(query_codes, database_codes, query_labels, database_labels, exclude):
