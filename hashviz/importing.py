@@ -85,28 +85,37 @@ def read_image_list(file, image_root=None) -> ImageList:
     paths, bits, width = [], [], None
     for number, line in enumerate(lines, 1):
         parts = line.split()
-        if not parts:
-            if line.strip() == "" and number == len(lines):
-                continue
-            raise HashvizError(f"{file}, line {number}: empty line (expected '<image path> <0/1 labels>')")
-        labels = parts[1:]
+        if not parts and number == len(lines) and paths:
+            continue
+        joined = "".join(parts[1:])
         if width is None:
-            width = len(labels)
-        if not labels or len(labels) != width or not set(labels) <= {"0", "1"}:
-            raise HashvizError(f"{file}, line {number}: expected '<image path>' and {width or 'some'} "
-                               f"0/1 labels, got {line[:120]!r}")
+            width = len(parts) - 1
+        if width < 1 or len(parts) != width + 1 or len(joined) != width:
+            _bad_line(file, number, line, width)
         paths.append(parts[0])
-        bits.append("".join(labels))
+        bits.append(joined)
     if not paths:
         raise HashvizError(f"list file {file} is empty")
-    labels = (np.frombuffer("".join(bits).encode("ascii"), dtype=np.uint8) - ord("0")).reshape(len(paths), width)
+    flat = np.frombuffer("".join(bits).encode("utf-8", "replace"), dtype=np.uint8)
+    if flat.size != len(paths) * width or ((flat != 48) & (flat != 49)).any():     # "0" / "1": checked at once
+        bad = np.flatnonzero((flat != 48) & (flat != 49))
+        row = int(bad[0]) // width if bad.size else 0
+        _bad_line(file, row + 1, lines[row], width)
+    labels = (flat - ord("0")).reshape(len(paths), width)
     return ImageList(file, root, paths, labels)
+
+
+def _bad_line(file: Path, number: int, line: str, width: int | None):
+    raise HashvizError(f"{file}, line {number}: expected '<image path>' and {width or 'some'} "
+                       f"0/1 labels, got {line[:120]!r}")
 
 
 def _relative_to(root: Path, images: ImageList) -> list[str]:
     """Paths of `images` relative to `root` (absolute where they lie outside it)."""
-    if Path(os.path.abspath(images.root)) == root:
-        return [p if not os.path.isabs(p) else _rel_or_abs(Path(p), root) for p in images.paths]
+    if Path(os.path.abspath(images.root)) == root:       # the usual case: the lines stay as they are
+        if not any(p.startswith(os.sep) for p in images.paths):
+            return images.paths
+        return [p if not p.startswith(os.sep) else _rel_or_abs(Path(p), root) for p in images.paths]
     return [_rel_or_abs(images.root / p, root) for p in images.paths]
 
 
