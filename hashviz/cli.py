@@ -138,7 +138,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_index_push(args) -> int:
-    from hashviz.milvus_backend import collection_name_for, push_codes
+    from hashviz.search.milvus import collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from hashviz.codes import _POPCOUNT, bit_strip, check_bits, check_packed, unpack_bits01
+from hashviz.codes import bit_strip, check_bits, check_packed, unpack_bits01
 from hashviz.errors import HashvizError
+from hashviz.hamming import paired_distances
 
 __all__ = [
     "BitBalance", "BitIndependence", "OutputError", "CodewordUsage", "BucketStats", "Bucket",
@@ -499,7 +500,7 @@ class DistanceStats:
 
 
 def _pair_distances(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    return _POPCOUNT[np.bitwise_xor(codes[i], codes[j])].sum(axis=1, dtype=np.int64)
+    return paired_distances(codes[i], codes[j])
 
 
 def distance_distributions(codes: np.ndarray, labels: np.ndarray, bits: int | None = None,

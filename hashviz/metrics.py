@@ -59,7 +59,9 @@ import functools
 
 import numpy as np
 
-from hashviz.codes import as_words, check_packed
+from hashviz import hamming
+from hashviz.codes import check_packed
+from hashviz.hamming import as_words
 from hashviz.errors import HashvizError
 
 PRECISION_KS = (1, 10, 100, 1000)
@@ -75,6 +77,8 @@ __all__ = [
     "relevance",
     "rank_database",
     "tie_aware_ap_from_counts",
+    "distance_ranking",
+    "evaluate_index",
 ]
 
 
@@ -215,15 +219,11 @@ def _label_words(labels: np.ndarray) -> np.ndarray:
     return as_words(np.packbits(labels.astype(bool), axis=1)).view(np.int64)
 
 
-_M1 = np.uint64(0x5555555555555555)
-_M2 = np.uint64(0x3333333333333333)
-_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-_H01 = np.uint64(0x0101010101010101)
-_S1, _S2, _S4, _S56 = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+_row_distances = None  # hashviz.hamming's compiled row kernel, set by _kernel() before compiling
 
 
 def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compiled by _kernel()
-    n_q, n_w = qw.shape
+    n_q = qw.shape[0]
     n_db = dw.shape[0]
     n_l = ql.shape[1]
     n_k = ks.shape[0]
@@ -242,14 +242,9 @@ def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compile
     for q in range(n_q):
         ex = exclude[q]
         # pass 1: distances (popcount of XOR), relevance, per-distance counts
+        _row_distances(qw[q], dw, dist)
         for t in range(n_db):
-            d = 0
-            for w in range(n_w):
-                x = qw[q, w] ^ dw[t, w]
-                x = x - ((x >> _S1) & _M1)
-                x = (x & _M2) + ((x >> _S2) & _M2)
-                x = (x + (x >> _S4)) & _M4
-                d += int((x * _H01) >> _S56)
+            d = dist[t]
             r = 0
             if single:
                 if ql[q, 0] == dl[t, 0]:
@@ -311,6 +306,8 @@ def _kernel():
     """The compiled pass (numba, cached on disk; imported lazily so `import hashviz.metrics` is cheap)."""
     import numba
 
+    global _row_distances
+    _row_distances = hamming.kernels().row_distances   # the shared kernel, called per query
     return numba.njit(cache=True, nogil=True, boundscheck=False)(_single_pass_py)
 
 
@@ -408,3 +405,53 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
             "recall": [float(v) for v in recall],
         },
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Real-valued distances (pq codes: asymmetric distances, no Hamming ball)
+# --------------------------------------------------------------------------------------------
+
+def distance_ranking(distances: np.ndarray, relevant: np.ndarray):
+    """Per query, from real-valued distances float (n_q, n_db) and relevance bool (n_q, n_db):
+    (AP@all (n_q,), AP@MAP_K (n_q,), relevant items in the top k for k in PRECISION_KS (n_q, len)).
+
+    Same definitions as ``evaluate`` (rank by distance then index, AP@k over the relevant items in
+    the top k, 0 without any; k capped to n_db).
+    """
+    n_q, n_db = distances.shape
+    ap_all, ap_k = np.zeros(n_q), np.zeros(n_q)
+    hits = np.zeros((n_q, len(PRECISION_KS)))
+    ks = np.minimum(np.asarray(PRECISION_KS), n_db)
+    k = min(MAP_K, n_db)
+    for q in range(n_q):
+        rel = relevant[q][np.argsort(distances[q], kind="stable")]
+        cum = np.cumsum(rel)
+        prec = cum / np.arange(1, n_db + 1)
+        ap_all[q] = prec[rel].sum() / cum[-1] if cum[-1] else 0.0
+        ap_k[q] = prec[:k][rel[:k]].sum() / cum[k - 1] if cum[k - 1] else 0.0
+        hits[q] = cum[ks - 1]
+    return ap_all, ap_k, hits
+
+
+def evaluate_index(index, queries: np.ndarray, query_labels: np.ndarray, database_labels: np.ndarray,
+                   *, per_query: bool = False, block: int = 64):
+    """Ranking metrics of an index that returns real-valued distances (``PQIndex.distances``), blocks
+    of ``block`` queries at a time.
+
+    Returns the metric dict (``map_all``, ``map_1000``, ``precision_at_k``; the Hamming-only metrics
+    ``map_tie_aware``, ``p_h2``, ``p_h2_empty`` are NaN and ``pr_curve`` None: pq codes have no Hamming
+    ball), or with ``per_query=True`` float64 (n_q,) AP@all of every query.
+    """
+    parts = []
+    for s in range(0, len(queries), block):
+        dist = index.distances(queries[s:s + block])
+        parts.append(distance_ranking(dist, relevance(query_labels[s:s + block], database_labels)))
+    ap_all, ap_k, hits = (np.concatenate(p) for p in zip(*parts))
+    if per_query:
+        return ap_all
+    ks = np.minimum(np.asarray(PRECISION_KS), index.ntotal)
+    nan = float("nan")
+    return {"map_all": float(ap_all.mean()), "map_1000": float(ap_k.mean()), "map_tie_aware": nan,
+            "p_h2": nan, "p_h2_empty": nan,
+            "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, (hits / ks).mean(0))},
+            "pr_curve": None}

@@ -23,10 +23,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from hashviz.codes import hamming_distances
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, relevance
+from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
 
 __all__ = [
     "N_RANGE", "BALL_RADIUS", "MAX_UPLOAD_PIXELS", "VIEWS",
@@ -34,7 +33,7 @@ __all__ = [
     "query_from_set", "query_from_upload", "upload_label", "random_query_row", "query_code",
     "rank_query", "query_ap", "scores_text", "protocol_note", "hamming_ball", "ball_note", "ball_table",
     "ball_figure", "item_note",
-    "class_names_of", "label_text", "png_data_uri", "enlarge", "grid_data", "ball_grid_data", "ranking_frame",
+    "label_text", "png_data_uri", "enlarge", "grid_data", "ball_grid_data", "ranking_frame",
     "ranking_csv", "differing_positions", "bit_strip_html", "decode_upload", "dark_background",
     "parse_url_state", "url_params", "comparable_models", "default_comparison",
 ]
@@ -277,8 +276,8 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
         dist, rows = index.knn(qcode.vector, n)
         totals = lambda d: int(np.count_nonzero(full == np.float32(d)))  # noqa: E731
     else:
-        hist = np.bincount(hamming_distances(qcode.code, db)[0], minlength=model.bits + 1)
         dist, rows = index.knn(qcode.code, n)
+        hist = index.distance_counts(qcode.code, int(dist.max()))
         totals = lambda d: int(hist[int(d)])  # noqa: E731
     dist, rows = dist[0], rows[0].astype(np.int64)
     groups, group_of = _tie_groups(dist, totals)
@@ -295,7 +294,7 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
 
 def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
     """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP):
-    hashviz.metrics for Hamming codes, hashviz.evaluation.ranking_metrics for pq codes, so the
+    hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
     leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
     rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
     if label is None:
@@ -304,9 +303,7 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
     db, db_labels = model.database_codes, model.database_labels
     ap_tie = None
     if model.code_type == "pq":
-        from hashviz.evaluation import ranking_metrics
-        full = index.distances(qcode.vector)[0].astype(np.float64)
-        ap = ranking_metrics(full[None], relevance(label[None], db_labels))["map_all"]
+        ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
     else:
         args = (qcode.code, db, label[None], db_labels)
         ap = float(average_precision_per_query(*args)[0])
@@ -418,16 +415,6 @@ def ball_figure(ball: Ball, class_names: Sequence[str]) -> go.Figure:
 
 # --------------------------------------------------------------------------------------------
 # presentation data (thumbnails, tables, CSV, code strips)
-
-def class_names_of(model, dataset=None) -> list[str]:
-    """The model's class names (config), else the dataset's, else '0', '1', ... from the labels."""
-    names = model.config.get("class_names") or (list(dataset.class_names) if dataset is not None else None)
-    if names:
-        return [str(n) for n in names]
-    labels = model.database_labels
-    count = labels.shape[1] if labels.ndim == 2 else int(max(labels.max(), model.query_labels.max())) + 1
-    return [str(i) for i in range(count)]
-
 
 def label_text(label, class_names: Sequence[str]) -> str:
     """'3' -> its class name; multi-hot -> names joined by '+'; None -> 'unknown'."""

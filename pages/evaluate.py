@@ -1,8 +1,9 @@
 """Evaluate: the leaderboard of every model in the root, its curves, the survey's conclusions checked
-on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard."""
+on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard and hashviz.failures."""
 
 import streamlit as st
 
+from hashviz import failures
 from hashviz import leaderboard as lb
 from pages.common import current_models, models_root, or_stop, selected_model
 from pages.shell import ensure_app_shell
@@ -23,7 +24,7 @@ def numbers_table(table, numbers=NUMBERS, **kw):
 
 @st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
 def failure_report(model_key: str, _model, n: int, worst: int):
-    return lb.failure_report(_model, n=n, worst=worst)
+    return failures.failure_report(_model, n=n, worst=worst)
 
 
 def open_in_retrieval(query_row=None, database_row=None):
@@ -116,7 +117,7 @@ with failures:
     worst_of = report.per_class.set_index("worst query row")
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
-    st.plotly_chart(lb.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
+    st.plotly_chart(failures.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
     if report.collisions.empty:
         st.success("No code in the database is shared by two classes.")

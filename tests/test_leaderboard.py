@@ -7,11 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from hashviz import failures
 from hashviz import leaderboard as lb
 from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import average_precision_per_query
-from hashviz.zoo import ModelDir, discover
+from hashviz.zoo import ModelDir, class_names_of, discover
 
 
 def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",
@@ -165,17 +166,17 @@ def synthetic_model(codes01, db_labels, q_codes01, q_labels, class_names=("a", "
 def test_per_query_ap_matches_metrics_for_binary_and_stored_map_for_pq(tiny_zoo):
     models = tiny_models(tiny_zoo)
     csq = models["csq-16"]
-    ap = lb.per_query_ap(csq)
+    ap = failures.per_query_ap(csq)
     np.testing.assert_allclose(ap, average_precision_per_query(csq.query_codes, csq.database_codes,
                                                                csq.query_labels, csq.database_labels))
     dpq = models["dpq-16"]
-    assert lb.per_query_ap(dpq).mean() == pytest.approx(dpq.metrics["map_all"], abs=1e-9)
+    assert failures.per_query_ap(dpq).mean() == pytest.approx(dpq.metrics["map_all"], abs=1e-9)
 
 
 def test_worst_queries_are_lowest_ap_with_their_top_n(tiny_zoo):
     model = tiny_models(tiny_zoo)["dpsh-16"]
-    ap = lb.per_query_ap(model)
-    table = lb.worst_queries(model, ap, count=5, n=7)
+    ap = failures.per_query_ap(model)
+    table = failures.worst_queries(model, ap, count=5, n=7)
     assert len(table) == 5 and table["AP"].is_monotonic_increasing
     assert table["AP"].iloc[-1] <= np.sort(ap)[5]
     first = table.iloc[0]
@@ -188,9 +189,9 @@ def test_worst_queries_are_lowest_ap_with_their_top_n(tiny_zoo):
 
 def test_per_class_ap_is_mean_of_its_queries():
     model = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8, [1] * 8, [1] * 8], [0, 1, 0])
-    ap = lb.per_query_ap(model)
+    ap = failures.per_query_ap(model)
     np.testing.assert_allclose(ap, [1.0, 1.0, 0.5])
-    table = lb.per_class_ap(model, ap).set_index("class")
+    table = failures.per_class_ap(model, ap).set_index("class")
     assert table.loc["a", "mAP"] == pytest.approx(0.75) and table.loc["a", "worst query row"] == 2
     assert table.loc["b", "queries"] == 1 and list(table.index) == ["a", "b"]
 
@@ -198,42 +199,42 @@ def test_per_class_ap_is_mean_of_its_queries():
 def test_retrieval_confusion_rows_are_shares_of_retrieved_classes():
     db = [[0] * 8, [0] * 7 + [1], [1] * 8, [1] * 7 + [0]]
     model = synthetic_model(db, [0, 1, 1, 2], [[0] * 8, [1] * 8], [0, 1])
-    m = lb.retrieval_confusion(model, n=2)
+    m = failures.retrieval_confusion(model, n=2)
     np.testing.assert_allclose(m[0], [0.5, 0.5, 0.0])      # query of class a retrieves rows 0 and 1
     np.testing.assert_allclose(m[1], [0.0, 0.5, 0.5])      # query of class b retrieves rows 2 and 3
     np.testing.assert_allclose(m[2], 0.0)                  # no query of class c
-    fig = lb.confusion_figure(m, ["a", "b", "c"], 2)
+    fig = failures.confusion_figure(m, ["a", "b", "c"], 2)
     assert list(fig.data[0].x) == ["a", "b", "c"] and "top 2" in fig.layout.title.text
 
 
 def test_cross_class_collisions_list_each_class_of_a_shared_code():
     db = [[0] * 8, [0] * 8, [0] * 8, [1] * 8, [1] * 8, [1, 0] * 4]
     model = synthetic_model(db, [0, 1, 1, 2, 2, 0], [[0] * 8], [0])
-    table = lb.cross_class_collisions(model)
+    table = failures.cross_class_collisions(model)
     assert list(table["database row"]) == [0, 1]           # the all-zero code holds a and b; all-one only c
     assert list(table["class"]) == ["a", "b"] and list(table["items of class"]) == [1, 2]
     assert set(table["code"]) == {"00000000"} and set(table["bucket size"]) == {3}
     clean = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8], [0])
-    assert lb.cross_class_collisions(clean).empty
+    assert failures.cross_class_collisions(clean).empty
 
 
 def test_failure_report_on_tiny_zoo_models(tiny_zoo):
     for name in ("lsh-16", "dpq-16"):
         model = tiny_models(tiny_zoo)[name]
-        report = lb.failure_report(model, n=5, worst=3)
+        report = failures.failure_report(model, n=5, worst=3)
         assert len(report.worst) == 3 and report.single_label
         assert report.confusion.shape == (10, 10)
         np.testing.assert_allclose(report.confusion.sum(1), 1.0)
         assert report.per_class["queries"].sum() == len(model.query_codes)
         assert (report.collisions["classes in bucket"] > 1).all()
     with pytest.raises(HashvizError):
-        lb.failure_report(model, n=0)
+        failures.failure_report(model, n=0)
 
 
 def test_multilabel_models_refuse_per_class_tables():
     model = synthetic_model([[0] * 8, [1] * 8], np.array([[1, 0], [0, 1]]), [[0] * 8], np.array([[1, 1]]),
                             class_names=("a", "b"))
     with pytest.raises(HashvizError, match="multi-label"):
-        lb.per_class_ap(model, np.zeros(1))
-    report = lb.failure_report(model, n=1, worst=1)
+        failures.per_class_ap(model, np.zeros(1))
+    report = failures.failure_report(model, n=1, worst=1)
     assert not report.single_label and report.per_class.empty and len(report.worst) == 1
