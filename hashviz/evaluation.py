@@ -4,20 +4,23 @@ distances), with the protocol stated."""
 from __future__ import annotations
 
 from hashviz.data import describe_protocol
-from hashviz.metrics import evaluate, evaluate_index
+from hashviz import metrics as M
 from hashviz.search import model_index
 
-METRIC_KEYS = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty", "precision_at_k")
+
+def metric_keys() -> list[str]:
+    """The keys a model's metrics must hold: the reported metrics and precision_at_k."""
+    return [m.key for m in M.reported_metrics()] + ["precision_at_k"]
 
 
 def model_metrics(model, recompute: bool = False) -> dict:
     """The stored metrics of a model directory, recomputed from its codes when absent."""
     stored = model.config.get("metrics") or {}
-    if not recompute and all(k in stored for k in METRIC_KEYS):
+    if not recompute and all(k in stored for k in metric_keys()):
         return {**stored, "precision_at_k": {int(k): v for k, v in stored["precision_at_k"].items()}}
     if model.code_type == "pq":
-        metrics = evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels)
+        metrics = M.evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels)
     else:
-        metrics = evaluate(model.query_codes, model.database_codes, model.query_labels, model.database_labels)
+        metrics = M.evaluate(model.query_codes, model.database_codes, model.query_labels, model.database_labels)
     metrics["protocol"] = describe_protocol(model.protocol)
     return metrics

@@ -18,11 +18,11 @@ from plotly.subplots import make_subplots
 
 from hashviz import plots
 from hashviz.data import describe_protocol
-from hashviz.metrics import MAP_K, PRECISION_KS, LOOKUP_RADIUS
+from hashviz import metrics as M
 from hashviz.zoo import ModelDir
 
 __all__ = [
-    "LEADERBOARD_COLUMNS", "HAMMING_ONLY_COLUMNS", "protocol_statement", "leaderboard_table",
+    "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure", "training_curves_figure",
     "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK", "regularisers_text",
@@ -30,13 +30,26 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------- leaderboard
 
-LEADERBOARD_COLUMNS = ["model", "method", "family", "bits", "code type", "dataset", "protocol",
-                       "regularisers", "mAP@all", f"mAP@{MAP_K}", "tie-aware mAP",
-                       f"P@H<={LOOKUP_RADIUS}", "empty-ball share", "train s"]
-#: columns that need Hamming distances: NaN (shown "n/a") for product-quantised models.
-HAMMING_ONLY_COLUMNS = ["tie-aware mAP", f"P@H<={LOOKUP_RADIUS}", "empty-ball share"]
-_METRIC_OF = {"mAP@all": "map_all", f"mAP@{MAP_K}": "map_1000", "tie-aware mAP": "map_tie_aware",
-              f"P@H<={LOOKUP_RADIUS}": "p_h2", "empty-ball share": "p_h2_empty"}
+_MODEL_COLUMNS = ["model", "method", "family", "bits", "code type", "dataset", "protocol", "regularisers"]
+
+
+def metric_columns() -> list[str]:
+    """The metric columns (labels of hashviz.metrics.reported_metrics) and the training time."""
+    return [m.label for m in M.reported_metrics()] + ["train s"]
+
+
+def leaderboard_columns() -> list[str]:
+    return _MODEL_COLUMNS + metric_columns()
+
+
+def column_formats() -> dict[str, str]:
+    """printf formats of the numeric columns (the schema's, and one decimal for seconds)."""
+    return {**{m.label: "%" + m.fmt for m in M.reported_metrics()}, "train s": "%.1f"}
+
+
+def hamming_only_columns() -> list[str]:
+    """Columns that need Hamming distances: NaN (shown "n/a") for product-quantised models."""
+    return [m.label for m in M.reported_metrics() if m.hamming_only]
 
 
 def _number(value) -> float:
@@ -53,16 +66,17 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     """The evaluation protocol in words (markdown), naming the protocols of the given models."""
     protocols = sorted({m.protocol for m in models})
     named = "; ".join(describe_protocol(p) for p in protocols) or "no models yet"
-    ks = ", ".join(str(k) for k in PRECISION_KS)
+    ks = ", ".join(str(k) for k in M.PRECISION_KS)
+    map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
     return (
         f"**Protocol.** {named}. Each query ranks the whole database by **Hamming distance, ties "
         f"broken by database index** (product-quantised models rank by asymmetric distance to their "
         f"codewords, ties by index too). **mAP@all** averages AP over the full ranking, "
-        f"**mAP@{MAP_K}** over the top {MAP_K}; AP@k divides by the relevant items found in the top "
+        f"**mAP@{map_k}** over the top {map_k}; AP@k divides by the relevant items found in the top "
         f"k, and **a query with no relevant item there scores 0** (it is not dropped). **Tie-aware "
         f"mAP** (He et al., arXiv:1705.08562) is the expected AP when the items at one Hamming distance "
-        f"come in random order, so it does not reward lucky index order. **P@H<={LOOKUP_RADIUS}** is the "
-        f"precision of the Hamming ball of radius {LOOKUP_RADIUS}, where **an empty ball counts as "
+        f"come in random order, so it does not reward lucky index order. **P@H<={radius}** is the "
+        f"precision of the Hamming ball of radius {radius}, where **an empty ball counts as "
         f"precision 0**; the empty-ball share says how often that happened. Precision@k uses k = {ks}. "
         f"**Model selection**: a deep model keeps the epoch with the best validation mAP@all "
         f"(validation queries against the training images); the query set is never used before "
@@ -71,7 +85,7 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
 
 
 def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
-    """One row per model with LEADERBOARD_COLUMNS; metric columns are floats (NaN when a model has
+    """One row per model with leaderboard_columns(); metric columns are floats (NaN when a model has
     no such number, e.g. Hamming-only metrics of pq models), sorted by mAP@all descending."""
     rows = []
     for m in models:
@@ -79,11 +93,11 @@ def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
         row = {"model": m.name, "method": m.method, "family": m.family, "bits": int(m.bits),
                "code type": m.code_type, "dataset": m.dataset, "protocol": m.protocol,
                "regularisers": regularisers_text(m.config)}
-        row.update({col: _number(metrics.get(key)) for col, key in _METRIC_OF.items()})
+        row.update({c.label: _number(metrics.get(c.key)) for c in M.reported_metrics()})
         row["train s"] = _number(m.config.get("train_seconds"))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-    for col in [*_METRIC_OF, "train s"]:
+    table = pd.DataFrame(rows, columns=leaderboard_columns())
+    for col in metric_columns():
         table[col] = table[col].astype(float)
     return table.sort_values("mAP@all", ascending=False, na_position="last", kind="stable") \
         .reset_index(drop=True)
@@ -97,12 +111,13 @@ def leaderboard_csv(table: pd.DataFrame) -> str:
 def not_applicable_note(table: pd.DataFrame) -> str | None:
     """Why some cells read "n/a" (None when none do)."""
     pq = table.loc[table["code type"] == "pq", "model"].tolist()
-    missing = table.loc[(table["code type"] != "pq") & table[list(_METRIC_OF)].isna().any(axis=1), "model"].tolist()
+    reported = [m.label for m in M.reported_metrics()]
+    missing = table.loc[(table["code type"] != "pq") & table[reported].isna().any(axis=1), "model"].tolist()
     parts = []
     if pq:
         parts.append(f"{', '.join(pq)}: product-quantised codes are codeword indices ranked by asymmetric "
                      "distance, not bit strings, so they have no Hamming distance, no Hamming ties and "
-                     "no Hamming ball: " + ", ".join(HAMMING_ONLY_COLUMNS) + " are n/a.")
+                     "no Hamming ball: " + ", ".join(hamming_only_columns()) + " are n/a.")
     if missing:
         parts.append(f"{', '.join(missing)}: the model directory stores no such metric (re-evaluate it).")
     return " ".join(parts) or None
@@ -156,7 +171,7 @@ def pr_figure(models: Iterable[ModelDir]) -> go.Figure:
 
 def precision_at_k_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
     fig = plots.precision_at_k_figure(precision_at_k_curves(models))
-    fig.update_xaxes(type="log", tickvals=list(PRECISION_KS), ticktext=[str(k) for k in PRECISION_KS])
+    fig.update_xaxes(type="log", tickvals=list(M.PRECISION_KS), ticktext=[str(k) for k in M.PRECISION_KS])
     return fig
 
 

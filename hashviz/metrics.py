@@ -56,30 +56,66 @@ rounding) and runs in O(n_q * n_db) time with O(n_db) memory via a compiled sing
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from hashviz import hamming
 from hashviz.codes import check_packed
-from hashviz.hamming import as_words
 from hashviz.errors import HashvizError
+from hashviz.hamming import as_words
 
 PRECISION_KS = (1, 10, 100, 1000)
 MAP_K = 1000
 LOOKUP_RADIUS = 2
 
-__all__ = [
-    "PRECISION_KS",
-    "MAP_K",
-    "LOOKUP_RADIUS",
-    "evaluate",
-    "average_precision_per_query",
-    "relevance",
-    "rank_database",
-    "tie_aware_ap_from_counts",
-    "distance_ranking",
-    "evaluate_index",
-]
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported metric: its key in metric dicts and config.json, its column label, whether only
+    Hamming codes have it (n/a for pq codes), how one value is printed, a one-line definition, and
+    which of evaluate's computed quantities it is."""
+
+    key: str
+    label: str
+    hamming_only: bool
+    fmt: str
+    definition: str
+    quantity: str
+
+
+def reported_metrics() -> tuple[Metric, ...]:
+    """The metrics every table, page and CLI line reports, in column order (the one schema: the
+    leaderboard, Evaluate, Taxonomy, `hashviz eval` and the results table read it). Built from MAP_K
+    and LOOKUP_RADIUS on each call, so changing either, or adding a row here, is the whole change."""
+    k, r = MAP_K, LOOKUP_RADIUS
+    return (
+        Metric("map_all", "mAP@all", False, ".3f", "mean over queries of AP over the whole ranking", "map_all"),
+        Metric(f"map_{k}", f"mAP@{k}", False, ".3f",
+               f"mean AP over the top {k}; a query with no relevant item there scores 0", "map_k"),
+        Metric("map_tie_aware", "tie-aware mAP", True, ".3f",
+               "expected AP@all when each Hamming tie group comes in random order", "map_tie_aware"),
+        Metric(f"p_h{r}", f"P@H<={r}", True, ".3f",
+               f"mean precision of the Hamming ball of radius {r}; an empty ball counts as 0", "p_ball"),
+        Metric(f"p_h{r}_empty", "empty-ball share", True, ".3f",
+               f"share of queries whose radius-{r} Hamming ball is empty", "p_ball_empty"),
+    )
+
+
+def format_metric(metric: Metric, value) -> str:
+    """One value as the schema prints it; "n/a" when missing (None or NaN, e.g. Hamming-only of pq)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return "n/a"
+    return format(value, metric.fmt)
+
+
+def _reported(quantities: dict) -> dict:
+    """{key: float} for every reported metric from evaluate's computed quantities (NaN when absent)."""
+    return {m.key: float(quantities.get(m.quantity, float("nan"))) for m in reported_metrics()}
+
+__all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics", "format_metric", "evaluate",
+           "average_precision_per_query", "relevance", "rank_database", "tie_aware_ap_from_counts",
+           "distance_ranking", "evaluate_index"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,8 +245,6 @@ def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) ->
 # --------------------------------------------------------------------------------------------
 # The compiled single pass
 # --------------------------------------------------------------------------------------------
-
-
 
 def _label_words(labels: np.ndarray) -> np.ndarray:
     """int64 (n, L): the label itself (single-label) or multi-hot packed into 64-bit masks."""
@@ -365,9 +399,9 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
     query_labels / database_labels: int (n,) (single-label) or multi-hot (n, C) (multi-label).
     exclude: optional int (n_q,), a database row to leave out for each query (-1 for none).
 
-    Returns a JSON-serialisable dict of plain floats::
+    Returns a JSON-serialisable dict of plain floats, one per ``reported_metrics()`` key::
 
-        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,
+        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,   (MAP_K 1000, radius 2)
          "precision_at_k": {1: float, 10: float, 100: float, 1000: float},
          "pr_curve": {"radius": [0 .. bits], "precision": [...], "recall": [...]}}
     """
@@ -393,11 +427,9 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
     p_h2 = np.where(in2 > 0, rel2 / np.maximum(in2, 1), 0.0).mean()
 
     return {
-        "map_all": float(ap_all.mean()),
-        "map_1000": float(ap_k.mean()),
-        "map_tie_aware": float(tie_aware_ap_from_counts(hist_n, hist_r).mean()),
-        "p_h2": float(p_h2),
-        "p_h2_empty": float((in2 == 0).mean()),
+        **_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean(),
+                     "map_tie_aware": tie_aware_ap_from_counts(hist_n, hist_r).mean(),
+                     "p_ball": p_h2, "p_ball_empty": (in2 == 0).mean()}),
         "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, p_at_k)},
         "pr_curve": {
             "radius": list(range(bits + 1)),
@@ -438,9 +470,8 @@ def evaluate_index(index, queries: np.ndarray, query_labels: np.ndarray, databas
     """Ranking metrics of an index that returns real-valued distances (``PQIndex.distances``), blocks
     of ``block`` queries at a time.
 
-    Returns the metric dict (``map_all``, ``map_1000``, ``precision_at_k``; the Hamming-only metrics
-    ``map_tie_aware``, ``p_h2``, ``p_h2_empty`` are NaN and ``pr_curve`` None: pq codes have no Hamming
-    ball), or with ``per_query=True`` float64 (n_q,) AP@all of every query.
+    Returns the metric dict (the reported metrics and ``precision_at_k``; the Hamming-only metrics
+    are NaN and ``pr_curve`` None: pq codes have no Hamming ball), or with ``per_query=True`` float64 (n_q,) AP@all of every query.
     """
     parts = []
     for s in range(0, len(queries), block):
@@ -450,8 +481,6 @@ def evaluate_index(index, queries: np.ndarray, query_labels: np.ndarray, databas
     if per_query:
         return ap_all
     ks = np.minimum(np.asarray(PRECISION_KS), index.ntotal)
-    nan = float("nan")
-    return {"map_all": float(ap_all.mean()), "map_1000": float(ap_k.mean()), "map_tie_aware": nan,
-            "p_h2": nan, "p_h2_empty": nan,
+    return {**_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean()}),
             "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, (hits / ks).mean(0))},
             "pr_curve": None}

@@ -10,15 +10,15 @@ from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
 VERDICT_ICON = {lb.HOLDS: ":material/check_circle:", lb.DOES_NOT_HOLD: ":material/cancel:",
                 lb.CANNOT_CHECK: ":material/help:"}
 
 
-def numbers_table(table, numbers=NUMBERS, **kw):
-    """Three decimals and "n/a" for missing numbers; the columns stay numeric, so sorting works."""
-    config = {c: st.column_config.NumberColumn(format="%.1f" if c == "train s" else "%.3f")
-              for c in numbers if c in table.columns}
+def numbers_table(table, numbers=None, **kw):
+    """The schema's formats (other `numbers` three decimals) and "n/a" for missing numbers; the columns
+    stay numeric, so sorting works."""
+    formats = lb.column_formats() if numbers is None else {c: "%.3f" for c in numbers}
+    config = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items() if c in table.columns}
     st.dataframe(table, hide_index=True, column_config=config, placeholder="n/a", **kw)
 
 
