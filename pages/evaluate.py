@@ -3,7 +3,7 @@ on these models, and a failure finder for the sidebar's model. Logic: hashviz.le
 
 import streamlit as st
 
-from hashviz import failures
+from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from pages.common import current_models, models_root, or_stop, selected_model
 from pages.shell import ensure_app_shell
@@ -24,7 +24,7 @@ def numbers_table(table, numbers=None, **kw):
 
 @st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
 def failure_report(model_key: str, _model, n: int, worst: int):
-    return failures.failure_report(_model, n=n, worst=worst)
+    return ff.failure_report(_model, n=n, worst=worst)
 
 
 def open_in_retrieval(query_row=None, database_row=None):
@@ -117,7 +117,7 @@ with failures:
     worst_of = report.per_class.set_index("worst query row")
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
-    st.plotly_chart(failures.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
+    st.plotly_chart(ff.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
     if report.collisions.empty:
         st.success("No code in the database is shared by two classes.")

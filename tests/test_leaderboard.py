@@ -12,7 +12,7 @@ from hashviz import leaderboard as lb
 from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import average_precision_per_query
-from hashviz.zoo import ModelDir, class_names_of, discover
+from hashviz.zoo import ModelDir, discover
 
 
 def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",

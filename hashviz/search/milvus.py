@@ -242,13 +242,8 @@ class MilvusHammingIndex(HammingIndex):
             raise HashvizError(f"the Milvus collection {self._collection!r} is empty: there are no codes to search")
 
     # ------------------------------------------------------------ properties
-    @property
-    def uri(self) -> str:
-        return self._uri
-
-    @property
-    def collection(self) -> str:
-        return self._collection
+    uri = property(lambda self: self._uri, doc="The Milvus uri (a Lite '.db' file or a server).")
+    collection = property(lambda self: self._collection, doc="The collection name.")
 
     def memory_bytes(self) -> int:
         """The raw vector data the server holds (n * bits/8); Milvus adds ids (8 bytes/code) and overhead."""
