@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from hashviz import plots
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
+from hashviz.methods.registry import family_info
 from hashviz.metrics import MAP_K, PRECISION_KS, LOOKUP_RADIUS
 from hashviz.zoo import ModelDir
 
@@ -200,7 +201,6 @@ def training_curves_figure(history: Sequence[dict],
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold here"
 CANNOT_CHECK = "cannot check here (missing models)"
-DEEP_SIMILARITY_FAMILIES = ("pairwise", "multiwise", "implicit")
 
 
 @dataclass
@@ -296,8 +296,10 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
     code length compared only; models with regularisers only enter the tricks check)."""
     models = list(models)
     plain = _plain(models)
-    deep = lambda m: m.family != "shallow"  # noqa: E731
-    shallow = lambda m: m.family == "shallow"  # noqa: E731
+    def family_is(test):                         # what the registry says of the model's family
+        return lambda m: (f := family_info(m.family)) is not None and test(f)
+    deep, shallow = family_is(lambda f: f.deep), family_is(lambda f: not f.deep)
+    similarity_only = family_is(lambda f: f.similarity_only)
     out = [
         _conclusion(
             "deep_beats_shallow", "Deep hashing methods are far ahead of shallow ones (LSH, PCAH, ITQ, SH).",
@@ -311,7 +313,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "Per setting, the best model trained on supervised similarity (pairwise, multiwise, implicit "
             "or classification family) against the best unsupervised shallow model (which sees only "
             "pixels).", plain,
-            lambda m: m.family in (*DEEP_SIMILARITY_FAMILIES, "classification"), shallow,
+            family_is(lambda f: f.similarity_only or f.uses_labels), shallow,
             "similarity-supervised", "unsupervised",
             "a pairwise, multiwise, implicit or classification model and a shallow baseline on the "
             "same dataset, protocol and code length"),
@@ -320,7 +322,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "those that only see pairwise or ranking similarity.",
             "Per setting, the best classification-oriented model (class labels / class centres) against "
             "the best similarity-only deep model (pairwise, multiwise or implicit family).", plain,
-            lambda m: m.family == "classification", lambda m: m.family in DEEP_SIMILARITY_FAMILIES,
+            family_is(lambda f: f.uses_labels), similarity_only,
             "label-using", "similarity-only",
             "a classification-oriented model (CSQ, GreedyHash, SSDH) and a pairwise, multiwise or "
             "implicit one on the same dataset, protocol and code length"),

@@ -109,7 +109,7 @@ def family_methods(family: str) -> pd.DataFrame:
         raise HashvizError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
     rows = []
     for info in list_methods(family):
-        recipe = getattr(info.constructor, "recipe", None) if info.deep else None
+        recipe = info.recipe
         rows.append({"method": info.name, "paper": info.paper or "—", "code type": info.code_type,
                      "summary": info.summary,
                      "recipe": ", ".join(f"{k} {v:g}" for k, v in recipe.items()) if recipe else "closed form"})

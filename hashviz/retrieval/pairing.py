@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from hashviz.methods.registry import TEACHING_ORDER
+
 
 def comparable_models(main, models: Sequence) -> list:
     """Models that can rank the same query: same dataset (codes-only models: only `main` itself)."""
@@ -18,9 +20,6 @@ def comparison_choice(main, models: Sequence, remembered: Sequence[str]) -> tupl
     names = [m.name for m in choices]
     picked = [name for name in remembered if name in names]
     return names, picked or default_comparison(main, choices)
-
-
-TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "shallow")
 
 
 def default_comparison(main, candidates: Sequence) -> list[str]:

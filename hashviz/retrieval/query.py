@@ -137,8 +137,8 @@ def _stored_row(model, query: Query) -> int | None:
 
 def query_code(model, query: Query, encoder: Callable[[], object] | None = None) -> QueryCode:
     """The query's code in `model`: its stored code when the image is in the model's query set
-    (exactly what the metrics used), else the model's encoder (`encoder()` returns a
-    hashviz.encoders.Encoder) encodes the image."""
+    (exactly what the metrics used), else the model's hasher encodes the image (`encoder()`
+    returns it: hashviz.encoders.load_encoder)."""
     if query.db_row is not None and query.row_of == model.name and model.code_type != "pq":
         return QueryCode(model.database_codes[query.db_row:query.db_row + 1])
     row = _stored_row(model, query)
@@ -149,11 +149,8 @@ def query_code(model, query: Query, encoder: Callable[[], object] | None = None)
         raise HashvizError(f"{model.name} has no code for {query.source} and there is no image to encode")
     if not model.has_weights or encoder is None:
         raise HashvizError(f"{model.name} holds imported codes only: it cannot encode {query.source}")
-    enc = encoder()
-    outputs = enc.outputs(np.array(query.image[None]))  # a writable copy for torch
-    code = enc.codes_from_outputs(outputs)
-    vector = None
-    if model.code_type == "pq":
-        import torch
-        vector = enc.method.embed_outputs(torch.from_numpy(np.asarray(outputs, dtype=np.float32)))
+    hasher = encoder()
+    outputs = hasher.outputs(np.array(query.image[None]))  # a writable copy for torch
+    code = hasher.codes_from_outputs(outputs)
+    vector = hasher.query_vectors(outputs) if model.code_type == "pq" else None
     return QueryCode(np.ascontiguousarray(code, dtype=np.uint8), vector, encoded=True)
