@@ -12,10 +12,10 @@ from hashviz.metrics import MAP_K, PRECISION_KS, evaluate
 METRIC_KEYS = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty", "precision_at_k")
 
 
-def model_metrics(model, recompute: bool = False) -> dict:
+def model_metrics(model) -> dict:
     """The stored metrics of a model directory, recomputed from its codes when absent."""
     stored = model.config.get("metrics") or {}
-    if not recompute and all(k in stored for k in METRIC_KEYS):
+    if all(k in stored for k in METRIC_KEYS):
         return {**stored, "precision_at_k": {int(k): v for k, v in stored["precision_at_k"].items()}}
     if model.code_type == "pq":
         raise HashvizError(f"{model.name}: pq models need their stored metrics (re-train to compute them)")
