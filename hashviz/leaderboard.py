@@ -16,7 +16,6 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from hashviz import plots
 from hashviz.data import describe_protocol
@@ -28,7 +27,7 @@ from hashviz.zoo import ModelDir
 __all__ = [
     "LEADERBOARD_COLUMNS", "HAMMING_ONLY_COLUMNS", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
-    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure", "training_curves_figure",
+    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
     "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK",
     "FailureReport", "failure_report", "per_query_ap", "worst_queries", "per_class_ap",
     "retrieval_confusion", "confusion_figure", "cross_class_collisions", "class_names_of", "top_n",
@@ -169,31 +168,6 @@ def precision_at_k_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
 
 def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
     return plots.map_vs_bits_figure(map_vs_bits_rows(models), title="mAP@all vs code length, per method")
-
-
-def training_curves_figure(history: Sequence[dict],
-                           title: str = "Training: loss and validation mAP per epoch") -> go.Figure:
-    """Two panels sharing the epoch axis: mean training loss (top) and validation mAP@all (bottom).
-    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty; val_map
-    only on validated epochs)."""
-    epochs = [int(h["epoch"]) for h in history]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=("mean training loss", "validation mAP@all"))
-    fig.add_trace(go.Scatter(x=epochs, y=[float(h["loss"]) for h in history], mode="lines+markers",
-                             name="loss", line=dict(color=plots.PALETTE[0]), marker=dict(symbol="circle"),
-                             hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    validated = [h for h in history if h.get("val_map") is not None]   # not every epoch is validated
-    fig.add_trace(go.Scatter(x=[int(h["epoch"]) for h in validated], y=[float(h["val_map"]) for h in validated],
-                             mode="lines+markers",
-                             name="validation mAP", line=dict(color=plots.PALETTE[1], dash="dash"),
-                             marker=dict(symbol="square"),
-                             hovertemplate="epoch %{x}<br>validation mAP %{y:.3f}<extra></extra>"), row=2, col=1)
-    fig.update_layout(title=dict(text=title), template="plotly_white", height=460,
-                      margin=dict(l=60, r=20, t=80, b=50))
-    fig.update_xaxes(title_text="epoch", row=2, col=1, dtick=1)
-    fig.update_yaxes(title_text="loss", row=1, col=1)
-    fig.update_yaxes(title_text="mAP", row=2, col=1, range=[0, 1.02])
-    return fig
 
 
 # ---------------------------------------------------------------------------------- conclusions

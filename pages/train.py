@@ -7,8 +7,8 @@ import streamlit as st
 
 from hashviz import background as bg
 from hashviz.errors import HashvizError
-from hashviz.leaderboard import training_curves_figure
 from hashviz.methods import FAMILY_TITLES, list_methods
+from hashviz.plots import training_curves_figure
 from hashviz.training import TrainSpec
 from pages.common import models_root, show_error
 from pages.shell import ensure_app_shell

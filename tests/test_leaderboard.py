@@ -96,14 +96,6 @@ def test_map_vs_bits_keeps_methods_with_two_lengths_and_no_ablations():
     assert lb.map_vs_bits_rows(models[-1:]) == []
 
 
-def test_training_curves_figure_has_loss_and_validation_panels():
-    history = [{"epoch": 1, "loss": 0.9, "val_map": 0.3}, {"epoch": 2, "loss": 0.5, "val_map": 0.6}]
-    fig = lb.training_curves_figure(history)
-    assert [t.name for t in fig.data] == ["loss", "validation mAP"]
-    assert list(fig.data[1].y) == [0.3, 0.6] and list(fig.data[0].x) == [1, 2]
-    assert len(lb.training_curves_figure([]).data) == 2
-
-
 # ------------------------------------------------------------------ conclusions
 
 def by_key(models):

@@ -16,7 +16,8 @@ from hashviz.plots.code_figures import (bit_balance_figure, bit_entropy_figure, 
                                         effective_bits_figure, mutual_info_heatmap, output_error_per_bit_figure,
                                         quantization_error_figure)
 from hashviz.plots.code_map import code_map_figure, selected_rows
-from hashviz.plots.curves import confusion_heatmap, map_vs_bits_figure, pr_curve_figure, precision_at_k_figure
+from hashviz.plots.curves import (confusion_heatmap, map_vs_bits_figure, pr_curve_figure, precision_at_k_figure,
+                                  training_curves_figure)
 from hashviz.plots.style import PALETTE, SYMBOLS, WEBGL_THRESHOLD
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
     "codeword_usage_figure", "bucket_size_figure", "distance_distribution_figure", "pr_curve_figure",
     "precision_at_k_figure", "map_vs_bits_figure", "confusion_heatmap", "code_map_figure",
     "selected_rows", "PALETTE", "SYMBOLS", "WEBGL_THRESHOLD", "effective_bits_figure",
-    "output_error_per_bit_figure", "bit_entropy_figure", "ball_figure",
+    "output_error_per_bit_figure", "bit_entropy_figure", "ball_figure", "training_curves_figure",
 ]

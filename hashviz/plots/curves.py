@@ -1,4 +1,5 @@
-"""Figures of the Evaluate page: precision-recall, precision@k, mAP against code length, confusion."""
+"""Figures of the Evaluate and Train pages: precision-recall, precision@k, mAP against code length,
+confusion, and a training run's loss and validation mAP per epoch."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from hashviz.errors import HashvizError
-from hashviz.plots.style import as_1d, layout, line_style
+from hashviz.plots.style import PALETTE, as_1d, layout, line_style
 
 
 def pr_curve_figure(curves: Mapping[str, Mapping[str, Sequence[float]]],
@@ -91,4 +93,29 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str] | None = No
                                **kw))
     layout(fig, title, x_label, y_label)
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def training_curves_figure(history: Sequence[dict],
+                           title: str = "Training: loss and validation mAP per epoch") -> go.Figure:
+    """Two panels sharing the epoch axis: mean training loss (top) and validation mAP@all (bottom).
+    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty; val_map
+    only on validated epochs)."""
+    epochs = [int(h["epoch"]) for h in history]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=("mean training loss", "validation mAP@all"))
+    fig.add_trace(go.Scatter(x=epochs, y=[float(h["loss"]) for h in history], mode="lines+markers",
+                             name="loss", line=dict(color=PALETTE[0]), marker=dict(symbol="circle"),
+                             hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
+    validated = [h for h in history if h.get("val_map") is not None]   # not every epoch is validated
+    fig.add_trace(go.Scatter(x=[int(h["epoch"]) for h in validated], y=[float(h["val_map"]) for h in validated],
+                             mode="lines+markers",
+                             name="validation mAP", line=dict(color=PALETTE[1], dash="dash"),
+                             marker=dict(symbol="square"),
+                             hovertemplate="epoch %{x}<br>validation mAP %{y:.3f}<extra></extra>"), row=2, col=1)
+    fig.update_layout(title=dict(text=title), template="plotly_white", height=460,
+                      margin=dict(l=60, r=20, t=80, b=50))
+    fig.update_xaxes(title_text="epoch", row=2, col=1, dtick=1)
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="mAP", row=2, col=1, range=[0, 1.02])
     return fig
