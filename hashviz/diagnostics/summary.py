@@ -16,6 +16,7 @@ from hashviz.diagnostics.distances import DistanceStats, distance_distributions
 from hashviz.diagnostics.independence import BitIndependence, bit_independence
 from hashviz.diagnostics.quantization import CodewordUsage, OutputError, codeword_usage, output_error
 from hashviz.errors import HashvizError
+from hashviz.methods.registry import family_info
 
 
 @dataclass
@@ -110,6 +111,12 @@ def diagnose(codes: np.ndarray, labels: np.ndarray, bits: int, outputs: np.ndarr
     return d
 
 
+def model_is_shallow(model) -> bool:
+    """What the registry says of the model's family (imported codes: neither deep nor shallow)."""
+    family = family_info(model.family)
+    return family is not None and not family.deep
+
+
 def diagnose_model(model, **kw: Any) -> Diagnosis:
     """`diagnose` of a model directory's database codes (hashviz.zoo.ModelDir), with its saved
     continuous outputs (binary codes) or its codebook size K (pq codes). Multi-hot labels are
@@ -126,7 +133,7 @@ def diagnose_model(model, **kw: Any) -> Diagnosis:
         d.notes.append("multi-label data: classes here are each item's first label")
     if model.code_type == "binary" and outputs is None:
         d.notes.append("this model saved no continuous outputs, so the quantization error is not shown")
-    elif outputs is not None and model.family == "shallow":
+    elif outputs is not None and model_is_shallow(model):
         d.notes.append("shallow hasher: the 'outputs' are its real-valued projections before the sign")
     return d
 
