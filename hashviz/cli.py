@@ -78,14 +78,14 @@ def _parse_hyper(items: list[str]) -> dict:
 
 def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.data import describe_protocol
-    from hashviz.evaluation import model_metrics
+    from hashviz.evaluation import metric_keys, model_metrics
+    from hashviz.metrics import format_metric, reported_metrics
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:
-        keys = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty", "precision_at_k")
-        print(json.dumps({**{k: metrics[k] for k in keys}, "protocol": protocol,
+        print(json.dumps({**{k: metrics.get(k) for k in metric_keys()}, "protocol": protocol,
                           "bits": model.bits, "method": model.method}))
         return 0
     if header:
@@ -94,13 +94,10 @@ def cmd_eval(args, header: str | None = None) -> int:
     print(f"protocol: {protocol}")
     print("ranking: Hamming distance, ties by database index; a query with no relevant item in the "
           "top k scores AP 0")
-    print(f"  mAP@all            {metrics['map_all']:.4f}")
-    print(f"  mAP@1000           {metrics['map_1000']:.4f}")
-    print(f"  tie-aware mAP@all  {metrics['map_tie_aware']:.4f}")
-    print(f"  P@H<=2             {metrics['p_h2']:.4f}  (empty ball: {metrics['p_h2_empty']:.1%} of "
-          "queries, counted as precision 0)")
+    for metric in reported_metrics():
+        print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
-        print(f"  P@{k:<16}{value:.4f}")
+        print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
     return 0
 
 
@@ -137,7 +134,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_index_push(args) -> int:
-    from hashviz.milvus_backend import collection_name_for, push_codes
+    from hashviz.search.milvus import collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))

@@ -39,11 +39,13 @@ from hashviz.diagnostics import primary_labels
 from hashviz.errors import HashvizError
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
                                 project_array, projection_cache_path, sample_rows)
+from hashviz.search.pq import pq_reconstruct
+from hashviz.zoo import class_names_of
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
            "code_map_cache_path", "projection_cache_dir", "map_or_start",
-           "pq_reconstruct", "primary_labels", "color_values", "neighbour_scores", "thumbnail",
-           "gallery", "class_names_of", "row_choices", "available_sources", "colour_kinds", "map_title"]
+           "primary_labels", "color_values", "neighbour_scores", "thumbnail",
+           "gallery", "row_choices", "available_sources", "colour_kinds", "map_title"]
 
 SOURCES = ("codes", "pixels", "outputs")
 DEFAULT_SAMPLE = 5000
@@ -61,19 +63,6 @@ def projection_cache_dir(model) -> Path:
 def _digest(array: np.ndarray) -> str:
     a = np.ascontiguousarray(array)
     return hashlib.sha256(memoryview(a).cast("B") if a.size else b"").hexdigest()[:16]
-
-
-def pq_reconstruct(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
-    """float32 (n, M * d_sub): each pq code uint8 (n, M) replaced by its concatenated codewords
-    (codebooks float (M, K, d_sub))."""
-    codes = np.asarray(codes)
-    books = np.asarray(codebooks, dtype=np.float32)
-    if codes.ndim != 2 or books.ndim != 3 or codes.shape[1] != books.shape[0]:
-        raise HashvizError(f"pq codes (n, M) and codebooks (M, K, d) do not fit: {codes.shape} vs {books.shape}")
-    if codes.size and int(codes.max()) >= books.shape[1]:
-        raise HashvizError("pq codes hold codeword indices beyond the codebooks")
-    m = books.shape[0]
-    return books[np.arange(m)[None, :], codes.astype(np.int64)].reshape(codes.shape[0], -1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,11 +269,6 @@ def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10) 
             raise HashvizError(f"bit must be 0..{model.bits - 1}, got {bit}")
         return unpack_bits01(model.database_codes[rows], model.bits)[:, int(bit)].astype(np.int8)
     raise HashvizError(f"colour by 'label', 'correct' or 'bit', got {kind!r}")
-
-
-def class_names_of(model, dataset=None) -> list[str] | None:
-    names = model.config.get("class_names") or (list(dataset.class_names) if dataset is not None else None)
-    return [str(c) for c in names] if names else None
 
 
 def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:

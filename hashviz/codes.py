@@ -73,34 +73,6 @@ def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes
     return packed
 
 
-_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
-
-
-def hamming_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
-    """Hamming distances between packed codes: uint8/uint16 (n_queries, n_database).
-
-    Byte-wise XOR then a popcount table; small ints keep memory at n_q * n_db bytes per byte column.
-    """
-    check_packed(queries, what="query codes")
-    check_packed(database, what="database codes")
-    if queries.shape[1] != database.shape[1]:
-        raise HashvizError(
-            f"query codes have {queries.shape[1] * 8} bits, database codes {database.shape[1] * 8}")
-    dtype = np.uint8 if queries.shape[1] * 8 < 256 else np.uint16
-    out = np.zeros((queries.shape[0], database.shape[0]), dtype=dtype)
-    for byte in range(queries.shape[1]):
-        out += _POPCOUNT[np.bitwise_xor.outer(queries[:, byte], database[:, byte])]
-    return out
-
-
-def as_words(packed: np.ndarray) -> np.ndarray:
-    """uint8 (n, B) -> uint64 (n, ceil(B/8)), zero padded: popcount of XOR is unchanged."""
-    n, b = packed.shape
-    out = np.zeros((n, -(-b // 8) * 8), dtype=np.uint8)
-    out[:, :b] = packed
-    return out.view(np.uint64)
-
-
 def bit_strip(packed_code: np.ndarray) -> str:
     """One code as a string of 0/1 characters (bit 0 first)."""
     return "".join(str(b) for b in np.unpackbits(np.asarray(packed_code, dtype=np.uint8).ravel()))

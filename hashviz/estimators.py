@@ -86,12 +86,11 @@ def score_outputs(method, query_outputs, database_outputs, query_labels, databas
     db = torch.as_tensor(database_outputs, dtype=torch.float32)
     if getattr(method, "code_type", "binary") != "pq":
         return evaluate(method.encode_outputs(q), method.encode_outputs(db), query_labels, database_labels)
-    from hashviz.evaluation import ranking_metrics
-    from hashviz.metrics import relevance
-    from hashviz.search import PQIndex
-    index = PQIndex(method.encode_outputs(db), method.codebooks(), metric=method.extra_config()["pq"]["metric"])
-    distances = index.distances(method.embed_outputs(q))
-    return ranking_metrics(distances, relevance(query_labels, database_labels))
+    from hashviz.metrics import evaluate_index
+    from hashviz.search import build_index
+    index = build_index(method.encode_outputs(db), code_type="pq", codebooks=method.codebooks(),
+                        pq_metric=method.extra_config()["pq"]["metric"])
+    return evaluate_index(index, method.embed_outputs(q), query_labels, database_labels)
 
 
 class ImageHasher:

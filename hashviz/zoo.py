@@ -105,6 +105,17 @@ class ModelDir:
         return f"{self.path.resolve()}:" + ":".join(f"{s.st_mtime_ns}-{s.st_size}" for s in stats)
 
 
+def class_names_of(model: ModelDir, dataset=None) -> list[str]:
+    """The model's class names: its config's, else the dataset's, else '0', '1', ... (the one rule for
+    every page; names that do not cover every label are not used)."""
+    labels = model.database_labels
+    count = labels.shape[1] if labels.ndim == 2 else int(max(labels.max(), model.query_labels.max())) + 1
+    for names in (model.config.get("class_names"), dataset.class_names if dataset is not None else None):
+        if names is not None and len(names) >= count:
+            return [str(n) for n in names]
+    return [str(i) for i in range(count)]
+
+
 # ---------------------------------------------------------------- saving
 
 def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],

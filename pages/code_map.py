@@ -7,6 +7,7 @@ import streamlit as st
 from hashviz import codemap, plots
 from hashviz.background import JobRunner
 from hashviz.errors import HashvizError
+from hashviz.zoo import class_names_of
 from pages.common import dataset_of, or_stop
 from pages.shell import ensure_app_shell, require_model
 
@@ -75,7 +76,7 @@ if pending:
         st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
     wait_for_umap()
 
-names = codemap.class_names_of(model, dataset)
+names = class_names_of(model, dataset)
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"

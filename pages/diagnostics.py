@@ -4,7 +4,7 @@ quantization, buckets, distances), optionally side by side with a second model."
 import streamlit as st
 
 from hashviz import plots
-from hashviz.codemap import class_names_of
+from hashviz.zoo import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.errors import HashvizError
 from pages.common import current_models, get_dataset, model_by_name, or_stop

@@ -6,6 +6,7 @@ import streamlit as st
 
 from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
+from hashviz.zoo import class_names_of
 from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.shell import ensure_app_shell, require_model
@@ -17,7 +18,7 @@ model = require_model()
 st.title("Retrieval")
 dataset = dataset_of(model, warn=True) if model.has_images else None
 images = dataset.images if dataset is not None else None
-names = R.class_names_of(model, dataset)
+names = class_names_of(model, dataset)
 n_queries = len(model.query_codes)
 encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 

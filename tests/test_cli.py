@@ -79,7 +79,7 @@ def test_zoo_build_skips_models_present(tmp_path, capsys):
 
 def test_index_push_loads_codes_into_milvus_lite(tiny_zoo, tmp_path, capsys):
     pytest.importorskip("pymilvus")
-    from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for
+    from hashviz.search.milvus import MilvusHammingIndex, collection_name_for
     from hashviz.search import HammingIndex
     uri = str(tmp_path / "codes.db")
     assert main(["index", "push", str(tiny_zoo / "csq-16"), "--uri", uri]) == 0

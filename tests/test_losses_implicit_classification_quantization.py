@@ -14,7 +14,7 @@ from hashviz.methods.base import hadamard_centres, straight_through
 from hashviz.methods.classification import binary_signs
 from hashviz.methods.implicit import (distance_mutual_information, soft_histogram,
                                       tie_aware_ap)
-from hashviz.methods.quantization import pq_reconstruct
+from hashviz.search.pq import pq_reconstruct
 from hashviz.search import PQIndex
 
 BITS = 16

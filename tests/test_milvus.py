@@ -11,7 +11,7 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from hashviz.errors import HashvizError  # noqa: E402
-from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for, push_codes  # noqa: E402
+from hashviz.search.milvus import MilvusHammingIndex, collection_name_for, push_codes  # noqa: E402
 from hashviz.search import HammingIndex  # noqa: E402
 
 BITS = 64
@@ -104,7 +104,7 @@ def test_open_existing_without_reinsert(milvus):
 def test_ties_repaired_when_server_order_is_arbitrary(milvus):
     """Rows inserted in shuffled order: the server's order inside tie groups follows insertion, not id."""
     uri, _, _ = milvus
-    from hashviz.milvus_backend import _pymilvus, _schema
+    from hashviz.search.milvus import _pymilvus, _schema
 
     pymilvus = _pymilvus()
     db = np.zeros((2400, 8), np.uint8)

@@ -9,14 +9,14 @@ from PIL import Image
 
 from hashviz import plots
 from hashviz import retrieval as R
-from hashviz.codes import hamming_distances
 from hashviz.data import load_dataset
 from hashviz.errors import HashvizError
+from hashviz.hamming import hamming_distances
 from hashviz.metrics import relevance
-from reference import ref_ap, ref_ranked_relevance
 from hashviz.retrieval.ranking import tie_groups
 from hashviz.search import HammingIndex, PQIndex
-from hashviz.zoo import load_model_dir
+from hashviz.zoo import class_names_of, load_model_dir
+from reference import ref_ap, ref_ranked_relevance
 
 
 @pytest.fixture(scope="module")
@@ -353,8 +353,8 @@ def test_label_text_and_class_names(zoo, imported, digits):
     assert R.label_text(np.int64(1), names) == "dog"
     assert R.label_text(np.array([1, 0, 1]), names) == "cat+owl"
     assert R.label_text(None, names) == "unknown" and R.label_text(7, names) == "7"
-    assert R.class_names_of(zoo["itq-16"], digits)[:2] == ["0", "1"]
-    assert R.class_names_of(imported) == ["0", "1", "2"]
+    assert class_names_of(zoo["itq-16"], digits)[:2] == ["0", "1"]
+    assert class_names_of(imported) == ["0", "1", "2"]
 
 
 def test_enlarge_and_png_data_uri():

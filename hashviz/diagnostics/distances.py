@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashviz.codes import _POPCOUNT, check_packed
+from hashviz.codes import check_packed
 from hashviz.diagnostics.common import check_labels
+from hashviz.hamming import paired_distances
 
 
 @dataclass
@@ -37,7 +38,7 @@ class DistanceStats:
 
 
 def _pair_distances(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    return _POPCOUNT[np.bitwise_xor(codes[i], codes[j])].sum(axis=1, dtype=np.int64)
+    return paired_distances(codes[i], codes[j])
 
 
 def distance_distributions(codes: np.ndarray, labels: np.ndarray, bits: int | None = None,

@@ -18,16 +18,6 @@ from hashviz.retrieval.ranking import RIGHT, UNKNOWN, WRONG, Ranking, format_dis
 SYMBOL = {RIGHT: "✓", WRONG: "✗", UNKNOWN: "·"}
 
 
-def class_names_of(model, dataset=None) -> list[str]:
-    """The model's class names (config), else the dataset's, else '0', '1', ... from the labels."""
-    names = model.config.get("class_names") or (list(dataset.class_names) if dataset is not None else None)
-    if names:
-        return [str(n) for n in names]
-    labels = model.database_labels
-    count = labels.shape[1] if labels.ndim == 2 else int(max(labels.max(), model.query_labels.max())) + 1
-    return [str(i) for i in range(count)]
-
-
 def label_text(label, class_names: Sequence[str]) -> str:
     """'3' -> its class name; multi-hot -> names joined by '+'; None -> 'unknown'."""
     if label is None:

@@ -12,10 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from hashviz.codes import hamming_distances
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, relevance
+from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
 from hashviz.retrieval.query import QueryCode
 
 RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
@@ -106,8 +105,8 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
         dist, rows = index.knn(qcode.vector, n)
         totals = lambda d: int(np.count_nonzero(full == np.float32(d)))  # noqa: E731
     else:
-        hist = np.bincount(hamming_distances(qcode.code, db)[0], minlength=model.bits + 1)
         dist, rows = index.knn(qcode.code, n)
+        hist = index.distance_counts(qcode.code, int(dist.max()))
         totals = lambda d: int(hist[int(d)])  # noqa: E731
     dist, rows = dist[0], rows[0].astype(np.int64)
     groups, group_of = tie_groups(dist, totals)
@@ -124,7 +123,7 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
 
 def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
     """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP):
-    hashviz.metrics for Hamming codes, hashviz.evaluation.ranking_metrics for pq codes, so the
+    hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
     leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
     rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
     if label is None:
@@ -133,9 +132,7 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
     db, db_labels = model.database_codes, model.database_labels
     ap_tie = None
     if model.code_type == "pq":
-        from hashviz.evaluation import ranking_metrics
-        full = index.distances(qcode.vector)[0].astype(np.float64)
-        ap = ranking_metrics(full[None], relevance(label[None], db_labels))["map_all"]
+        ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
     else:
         args = (qcode.code, db, label[None], db_labels)
         ap = float(average_precision_per_query(*args)[0])
