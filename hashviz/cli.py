@@ -8,8 +8,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from hashviz.errors import HashvizError
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"

@@ -11,7 +11,7 @@ from hashviz import failures
 from hashviz import leaderboard as lb
 from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
-from hashviz.zoo import ModelDir, class_names_of, discover
+from hashviz.zoo import ModelDir, discover
 from reference import ref_all
 
 
