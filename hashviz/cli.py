@@ -8,8 +8,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from hashviz.errors import HashvizError
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
@@ -45,11 +43,10 @@ def _tqdm_progress():
 
 def cmd_methods(args) -> int:
     from hashviz.methods import list_methods
-    rows = [(m.name, m.family, m.paper, m.code_type) for m in list_methods()]
-    width = max(len(r[0]) for r in rows) + 2
-    print(f"{'name':<{width}}{'family':<16}{'paper':<22}code")
-    for name, family, paper, code in rows:
-        print(f"{name:<{width}}{family:<16}{paper:<22}{code}")
+    rows = [("name", "family", "paper", "code")] + [(m.name, m.family, m.paper, m.code_type) for m in list_methods()]
+    widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]    # each column as wide as its longest
+    for row in rows:
+        print("".join(cell.ljust(w) for cell, w in zip(row, widths)) + row[3])
     return 0
 
 

@@ -59,11 +59,6 @@ def unpack_bits01(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
     return np.unpackbits(packed, axis=1)
 
 
-def unpack_signs(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
-    """uint8 (n, bits//8) -> float32 {-1,+1} (n, bits)."""
-    return unpack_bits01(packed, bits).astype(np.float32) * 2 - 1
-
-
 def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes") -> np.ndarray:
     """Validate a packed code array (uint8, 2-D, and bits//8 bytes wide when bits is given)."""
     if not isinstance(packed, np.ndarray):

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hashviz.encoders import WEIGHTS, check_weights
 from hashviz.errors import HashvizError
 
 CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
 CODE_FILES = ("database", "query", "database_labels", "query_labels")
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
                        "query_vectors", "codebooks")
@@ -349,36 +349,6 @@ def _inside(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def read_weights(path: Path) -> dict[str, np.ndarray]:
-    """All tensors of weights.safetensors as numpy arrays (HashvizError if unreadable)."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-    try:
-        return load_file(str(Path(path) / WEIGHTS))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise HashvizError(f"{Path(path).name}: weights.safetensors is unreadable or truncated ({exc})") from None
-
-
-def check_weights(path: Path, config: dict) -> dict[str, np.ndarray]:
-    """Tensor names and shapes against what the config's method builds; finite values."""
-    from hashviz.encoders import expected_weight_shapes
-    weights = read_weights(path)
-    expected = expected_weight_shapes(config)
-    missing = sorted(set(expected) - set(weights))
-    extra = sorted(set(weights) - set(expected))
-    if missing or extra:
-        detail = (f"missing {missing[:3]}" if missing else "") + (f" unexpected {extra[:3]}" if extra else "")
-        raise HashvizError(f"{path.name}: weights do not match a {config['method']} model with "
-                           f"{config['bits']} bits ({detail.strip()})")
-    for name, shape in expected.items():
-        if tuple(weights[name].shape) != tuple(shape):
-            raise HashvizError(f"{path.name}: tensor {name} has shape {tuple(weights[name].shape)}, "
-                               f"{config['bits']} bits need {tuple(shape)}")
-        if weights[name].dtype.kind == "f" and not np.isfinite(weights[name]).all():
-            raise HashvizError(f"{path.name}: tensor {name} holds NaN or infinite values")
-    return weights
 
 
 def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:

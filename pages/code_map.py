@@ -5,6 +5,7 @@ images; send one to the Retrieval page as the query."""
 import streamlit as st
 
 from hashviz import codemap, plots
+from hashviz.background import JobRunner
 from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
 from pages.common import dataset_of, or_stop
@@ -18,7 +19,7 @@ RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py:
 @st.cache_resource
 def projection_jobs():
     """One background worker for the whole app: a missing UMAP map is computed once, for everyone."""
-    return codemap.ProjectionJobs()
+    return JobRunner(workers=1)
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)

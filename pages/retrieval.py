@@ -4,7 +4,7 @@ side, look inside the Hamming ball. Logic: hashviz.retrieval; the view lives in 
 import numpy as np
 import streamlit as st
 
-from hashviz import retrieval as R
+from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
 from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
@@ -142,7 +142,7 @@ else:
     st.caption(R.ball_note(ball))
     a, b = st.columns([3, 2])
     a.dataframe(R.ball_table(ball, names), hide_index=True)
-    b.plotly_chart(R.ball_figure(ball, names), key="rq_ball_fig")
+    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
     thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
 
 sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),

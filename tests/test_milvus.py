@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -160,11 +159,9 @@ def test_errors(milvus):
         HammingIndex(_random(10, 0)[:0], kind="milvus", uri=uri, collection="hv_x")
 
 
-def test_unreachable_server_fails_fast_and_clearly():
-    start = time.monotonic()
+def test_unreachable_server_fails_clearly():        # how fast: bench/responsiveness.py
     with pytest.raises(HashvizError, match="cannot reach Milvus at 'http://127.0.0.1:1'"):
         HammingIndex(_random(10, 0), kind="milvus", uri="http://127.0.0.1:1", collection="hv_x", timeout=2)
-    assert time.monotonic() - start < 15
 
 
 def test_collection_name_for_model_directories(tmp_path):
