@@ -19,6 +19,7 @@ from pathlib import Path
 def run_one(job: str, threads: int = 2) -> dict:
     import torch
     torch.set_num_threads(threads)
+    from hashviz.metrics import reported_metrics
     from hashviz.training import TrainSpec, build_model
     method, _, rest = job.partition(":")
     kwargs = {"bits": 32}
@@ -36,7 +37,8 @@ def run_one(job: str, threads: int = 2) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = build_model(TrainSpec(method, hyper=hyper, **kwargs), Path(tmp) / "m")
         config = json.loads((path / "config.json").read_text())
-    return {"job": job, "map_all": config["metrics"]["map_all"], "map_1000": config["metrics"]["map_1000"],
+    map_keys = [m.key for m in reported_metrics()[:2]]  # mAP@all and mAP@MAP_K
+    return {"job": job, **{k: config["metrics"][k] for k in map_keys},
             "best_val": max(h.get("val_map", 0) for h in config["history"]), "best_epoch": config["best_epoch"],
             "train_s": config["train_seconds"], "encode_s": config["encode_seconds"],
             "wall_s": round(time.perf_counter() - start, 1)}

@@ -31,7 +31,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hashviz.search import HammingIndex, _as_queries, _sort_rows, recall_at_k, set_search_threads  # noqa: E402
+from hashviz.search import HammingIndex, recall_at_k, set_search_threads  # noqa: E402
+from hashviz.search.base import _as_queries, _sort_rows  # noqa: E402
 
 BITS = 64
 
@@ -162,7 +163,7 @@ def bench_milvus(n: int, args, out: list) -> None:
     try:
         t = time.perf_counter()
         import pymilvus  # noqa: F401
-        from hashviz.milvus_backend import push_codes
+        from hashviz.search.milvus import push_codes
         import_s = time.perf_counter() - t
     except ImportError:
         print("skipped: pymilvus is not installed (pip install -r requirements-milvus.txt)")

@@ -8,8 +8,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from hashviz.errors import HashvizError
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
@@ -45,11 +43,10 @@ def _tqdm_progress():
 
 def cmd_methods(args) -> int:
     from hashviz.methods import list_methods
-    rows = [(m.name, m.family, m.paper, m.code_type) for m in list_methods()]
-    width = max(len(r[0]) for r in rows) + 2
-    print(f"{'name':<{width}}{'family':<16}{'paper':<22}code")
-    for name, family, paper, code in rows:
-        print(f"{name:<{width}}{family:<16}{paper:<22}{code}")
+    rows = [("name", "family", "paper", "code")] + [(m.name, m.family, m.paper, m.code_type) for m in list_methods()]
+    widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]    # each column as wide as its longest
+    for row in rows:
+        print("".join(cell.ljust(w) for cell, w in zip(row, widths)) + row[3])
     return 0
 
 
@@ -79,14 +76,14 @@ def _parse_hyper(items: list[str]) -> dict:
 
 def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.data import describe_protocol
-    from hashviz.evaluation import model_metrics
+    from hashviz.evaluation import metric_keys, model_metrics
+    from hashviz.metrics import format_metric, reported_metrics
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:
-        keys = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty", "precision_at_k")
-        print(json.dumps({**{k: metrics[k] for k in keys}, "protocol": protocol,
+        print(json.dumps({**{k: metrics.get(k) for k in metric_keys()}, "protocol": protocol,
                           "bits": model.bits, "method": model.method}))
         return 0
     if header:
@@ -95,13 +92,10 @@ def cmd_eval(args, header: str | None = None) -> int:
     print(f"protocol: {protocol}")
     print("ranking: Hamming distance, ties by database index; a query with no relevant item in the "
           "top k scores AP 0")
-    print(f"  mAP@all            {metrics['map_all']:.4f}")
-    print(f"  mAP@1000           {metrics['map_1000']:.4f}")
-    print(f"  tie-aware mAP@all  {metrics['map_tie_aware']:.4f}")
-    print(f"  P@H<=2             {metrics['p_h2']:.4f}  (empty ball: {metrics['p_h2_empty']:.1%} of "
-          "queries, counted as precision 0)")
+    for metric in reported_metrics():
+        print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
-        print(f"  P@{k:<16}{value:.4f}")
+        print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
     return 0
 
 
@@ -140,7 +134,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_index_push(args) -> int:
-    from hashviz.milvus_backend import collection_name_for, push_codes
+    from hashviz.search.milvus import collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))

@@ -18,24 +18,22 @@ hashes (codes / outputs bytes, method, sample size, seed, source and UMAP parame
 retrained model never reuses a stale map, the cache survives restarts and every session and
 process shares it; files are written atomically.
 
-`ProjectionJobs` computes missing maps one at a time in a background thread (UMAP's first fit in a
-process compiles numba code for about half a minute), so a page can show PCA meanwhile and ask
-again. Nothing here imports streamlit.
+`map_or_start` computes a missing map on a hashviz.background.JobRunner (one worker: UMAP's first
+fit in a process compiles numba code for about half a minute), so a page can show PCA meanwhile and
+ask again. Nothing here imports streamlit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from hashviz.background import DONE, FAILED, Job, JobRunner
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
 from hashviz.distinct import DISTINCT_ABOVE, count_of, distinct_codes, marker_sizes
@@ -43,11 +41,13 @@ from hashviz.errors import HashvizError
 from hashviz.labels import label_groups, label_text
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
                                 project_array, project_codes, projection_cache_path, sample_rows)
+from hashviz.search.pq import pq_reconstruct
+from hashviz.zoo import class_names_of
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
-           "code_map_cache_path", "projection_cache_dir", "map_or_start", "ProjectionJobs", "Job",
-           "pq_reconstruct", "primary_labels", "color_values", "neighbour_scores", "thumbnail",
-           "gallery", "class_names_of", "row_choices", "available_sources", "colour_kinds", "map_title"]
+           "code_map_cache_path", "projection_cache_dir", "map_or_start",
+           "primary_labels", "color_values", "neighbour_scores", "thumbnail",
+           "gallery", "row_choices", "available_sources", "colour_kinds", "map_title"]
 
 SOURCES = ("codes", "pixels", "outputs")
 DEFAULT_SAMPLE = 5000
@@ -65,19 +65,6 @@ def projection_cache_dir(model) -> Path:
 def _digest(array: np.ndarray) -> str:
     a = np.ascontiguousarray(array)
     return hashlib.sha256(memoryview(a).cast("B") if a.size else b"").hexdigest()[:16]
-
-
-def pq_reconstruct(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
-    """float32 (n, M * d_sub): each pq code uint8 (n, M) replaced by its concatenated codewords
-    (codebooks float (M, K, d_sub))."""
-    codes = np.asarray(codes)
-    books = np.asarray(codebooks, dtype=np.float32)
-    if codes.ndim != 2 or books.ndim != 3 or codes.shape[1] != books.shape[0]:
-        raise HashvizError(f"pq codes (n, M) and codebooks (M, K, d) do not fit: {codes.shape} vs {books.shape}")
-    if codes.size and int(codes.max()) >= books.shape[1]:
-        raise HashvizError("pq codes hold codeword indices beyond the codebooks")
-    m = books.shape[0]
-    return books[np.arange(m)[None, :], codes.astype(np.int64)].reshape(codes.shape[0], -1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,101 +215,7 @@ def map_title(model, source: str, method: str, n_points: int) -> str:
 # background computation
 
 
-@dataclass
-class Job:
-    """One background projection. state: "queued", "running", "done" or "failed"."""
-
-    key: str
-    description: str
-    state: str = "queued"
-    submitted: float = field(default_factory=time.monotonic)
-    started: float | None = None
-    finished: float | None = None
-    result: Any = None
-    error: BaseException | None = None
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the job started running (0 while queued)."""
-        if self.started is None:
-            return 0.0
-        return (self.finished or time.monotonic()) - self.started
-
-
-class ProjectionJobs:
-    """Runs projections one at a time in a daemon thread; one job per key, shared by all callers.
-
-    submit(key, fn) queues fn() unless a job with that key is queued, running or done; a failed
-    job is replaced by a new one. Finished jobs are kept (up to `keep`) so their results can be read.
-    """
-
-    def __init__(self, keep: int = 32):
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._queue: list[tuple[Job, Callable[[], Any]]] = []
-        self._keep = keep
-        self._thread: threading.Thread | None = None
-
-    def get(self, key: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(key)
-
-    def submit(self, key: str, fn: Callable[[], Any], description: str = "") -> Job:
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.state != "failed":
-                return job
-            job = Job(key, description)
-            self._jobs[key] = job
-            self._jobs.move_to_end(key)
-            self._queue.append((job, fn))
-            self._trim()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="hashviz-projections", daemon=True)
-                self._thread.start()
-            self._wake.notify()
-            return job
-
-    def forget(self, key: str) -> None:
-        """Drop a finished or failed job (a queued or running one stays)."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.state in ("done", "failed"):
-                del self._jobs[key]
-
-    def ahead_of(self, job: Job) -> int:
-        """How many jobs run or wait before `job` (0 when it runs or is finished)."""
-        with self._lock:
-            queued = [j for j, _ in self._queue]
-            if not any(j is job for j in queued):
-                return 0
-            running = any(j.state == "running" for j in self._jobs.values())
-            return next(i for i, j in enumerate(queued) if j is job) + int(running)
-
-    def _trim(self) -> None:
-        done = [k for k, j in self._jobs.items() if j.state in ("done", "failed")]
-        for k in done[:max(0, len(self._jobs) - self._keep)]:
-            del self._jobs[k]
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue:
-                    if not self._wake.wait(timeout=60):
-                        self._thread = None
-                        return
-                job, fn = self._queue.pop(0)
-                job.state, job.started = "running", time.monotonic()
-            try:
-                result, error, state = fn(), None, "done"
-            except Exception as exc:                    # kept for the page to show
-                result, error, state = None, exc, "failed"
-            with self._lock:
-                job.result, job.error, job.state, job.finished = result, error, state, time.monotonic()
-
-
-def map_or_start(jobs: ProjectionJobs, model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE,
+def map_or_start(jobs: JobRunner, model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE,
                  seed: int = 0, source: str = "codes", cache_dir=None,
                  dataset=None) -> tuple[tuple[np.ndarray, np.ndarray] | None, Job | None]:
     """(map, None) when the map is cached or its job finished; (None, job) while it is computed in
@@ -334,9 +227,9 @@ def map_or_start(jobs: ProjectionJobs, model, method: str = "umap", sample_size:
         return cached, None
     key = str(path)
     job = jobs.get(key)
-    if job is not None and job.state == "done":
+    if job is not None and job.state == DONE:
         return job.result, None                         # e.g. a read-only cache dir
-    if job is not None and job.state == "failed":
+    if job is not None and job.state == FAILED:
         jobs.forget(key)                                # reported once; the next call retries
         if isinstance(job.error, HashvizError):
             raise job.error
@@ -393,11 +286,6 @@ def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10,
             raise HashvizError(f"bit must be 0..{model.bits - 1}, got {bit}")
         return unpack_bits01(model.database_codes[rows], model.bits)[:, int(bit)].astype(np.int8)
     raise HashvizError(f"colour by 'label', 'correct' or 'bit', got {kind!r}")
-
-
-def class_names_of(model, dataset=None) -> list[str] | None:
-    names = model.config.get("class_names") or (list(dataset.class_names) if dataset is not None else None)
-    return [str(c) for c in names] if names else None
 
 
 def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:

@@ -62,11 +62,6 @@ def unpack_bits01(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
     return np.unpackbits(packed, axis=1)
 
 
-def unpack_signs(packed: np.ndarray, bits: int | None = None) -> np.ndarray:
-    """uint8 (n, bits//8) -> float32 {-1,+1} (n, bits)."""
-    return unpack_bits01(packed, bits).astype(np.float32) * 2 - 1
-
-
 def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes") -> np.ndarray:
     """Validate a packed code array (uint8, 2-D, and bits//8 bytes wide when bits is given)."""
     if not isinstance(packed, np.ndarray):
@@ -79,39 +74,6 @@ def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes
         raise HashvizError(
             f"{what} have {packed.shape[1] * 8} bits but {bits} were expected")
     return packed
-
-
-_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
-
-
-def hamming_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
-    """Hamming distances between packed codes: uint8/uint16 (n_queries, n_database).
-
-    Byte-wise XOR then a popcount table; small ints keep memory at n_q * n_db bytes per byte column.
-    """
-    check_packed(queries, what="query codes")
-    check_packed(database, what="database codes")
-    if queries.shape[1] != database.shape[1]:
-        raise HashvizError(
-            f"query codes have {queries.shape[1] * 8} bits, database codes {database.shape[1] * 8}")
-    dtype = np.uint8 if queries.shape[1] * 8 < 256 else np.uint16
-    out = np.zeros((queries.shape[0], database.shape[0]), dtype=dtype)
-    if len(queries) <= 8 and database.shape[1] % 8 == 0 and database.flags.c_contiguous:
-        words = database.view(np.uint64)          # a click's query against 1M codes: 64-bit words
-        for i, q in enumerate(np.ascontiguousarray(queries).view(np.uint64)):
-            out[i] = np.bitwise_count(words ^ q).sum(axis=1, dtype=dtype)
-        return out
-    for byte in range(queries.shape[1]):
-        out += _POPCOUNT[np.bitwise_xor.outer(queries[:, byte], database[:, byte])]
-    return out
-
-
-def as_words(packed: np.ndarray) -> np.ndarray:
-    """uint8 (n, B) -> uint64 (n, ceil(B/8)), zero padded: popcount of XOR is unchanged."""
-    n, b = packed.shape
-    out = np.zeros((n, -(-b // 8) * 8), dtype=np.uint8)
-    out[:, :b] = packed
-    return out.view(np.uint64)
 
 
 def bit_strip(packed_code: np.ndarray) -> str:

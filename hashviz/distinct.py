@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashviz.codes import as_words
+from hashviz.hamming import as_words
 
 DISTINCT_ABOVE = 100_000     # database rows; below it the Code map keeps its seeded sample of rows
 _CACHE: OrderedDict[str, "DistinctCodes"] = OrderedDict()

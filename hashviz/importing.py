@@ -28,7 +28,7 @@ import numpy as np
 from hashviz.codes import pack_any
 from hashviz.data.images import PATHS_FILE, encode_paths, paths_digest
 from hashviz.errors import HashvizError
-from hashviz.metrics import evaluate_per_query
+from hashviz.metrics import evaluate
 from hashviz.zoo import _load_npy, save_model_dir
 
 _SAVED = re.compile(r"^(?P<stem>.*?)-?(?P<map>\d+(?:\.\d+)?(?:e-?\d+)?)-(?P<part>trn|database)_binary\.npy$")
@@ -225,8 +225,8 @@ def import_codes(database_codes=None, database_labels=None, query_codes=None, qu
     db_labels = arrays["database_labels"]
     num_classes = int(max(db_labels.max(), arrays["query_labels"].max()) + 1) if db_labels.ndim == 1 \
         else int(db_labels.shape[1])
-    metrics, arrays["query_ap"] = evaluate_per_query(arrays["query"], arrays["database"], arrays["query_labels"],
-                                                     db_labels)     # stored: the failure finder reads it
+    metrics, arrays["query_ap"] = evaluate(arrays["query"], arrays["database"], arrays["query_labels"], db_labels,
+                                           per_query=True)     # stored: the failure finder reads it
     relevance = "same label" if db_labels.ndim == 1 else "relevant = shares at least one label"
     metrics["protocol"] = (f"imported codes: {len(arrays['query'])} queries against "
                            f"{len(arrays['database'])} database items ({relevance})")

@@ -1,6 +1,5 @@
-"""The Evaluate page's logic: the leaderboard, its curves, the survey's conclusions checked on the
-models at hand, and the failure finder (worst queries, per-class AP, retrieval confusion, cross-class
-collisions). Everything returns data (pandas DataFrames, numpy arrays, dataclasses) or plotly
+"""The Evaluate page's logic: the leaderboard, its curves and the survey's conclusions checked on the
+models at hand (the failure finder is hashviz.failures). Everything returns data (pandas DataFrames, numpy arrays, dataclasses) or plotly
 figures; nothing here imports streamlit.
 
 Comparisons only ever put side by side models trained on the same dataset, protocol and code
@@ -13,38 +12,44 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from hashviz import plots
 from hashviz.data import describe_protocol
-from hashviz.errors import HashvizError
-from hashviz.labels import label_set, label_text
-from hashviz.labels import members as label_members
-from hashviz.metrics import MAP_K, PRECISION_KS, LOOKUP_RADIUS, relevance
+from hashviz import metrics as M
+from hashviz.methods.registry import family_info
 from hashviz.zoo import ModelDir
 
 __all__ = [
-    "LEADERBOARD_COLUMNS", "HAMMING_ONLY_COLUMNS", "protocol_statement", "leaderboard_table",
+    "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
-    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure", "training_curves_figure",
-    "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK",
-    "FailureReport", "failure_report", "per_query_ap", "worst_queries", "per_class_ap",
-    "retrieval_confusion", "confusion_figure", "cross_class_collisions", "class_names_of", "top_n",
-    "regularisers_text",
+    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
+    "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK", "regularisers_text",
 ]
 
 # ---------------------------------------------------------------------------------- leaderboard
 
-LEADERBOARD_COLUMNS = ["model", "method", "family", "bits", "code type", "dataset", "protocol",
-                       "regularisers", "mAP@all", f"mAP@{MAP_K}", "tie-aware mAP",
-                       f"P@H<={LOOKUP_RADIUS}", "empty-ball share", "train s"]
-#: columns that need Hamming distances: NaN (shown "n/a") for product-quantised models.
-HAMMING_ONLY_COLUMNS = ["tie-aware mAP", f"P@H<={LOOKUP_RADIUS}", "empty-ball share"]
-_METRIC_OF = {"mAP@all": "map_all", f"mAP@{MAP_K}": "map_1000", "tie-aware mAP": "map_tie_aware",
-              f"P@H<={LOOKUP_RADIUS}": "p_h2", "empty-ball share": "p_h2_empty"}
+_MODEL_COLUMNS = ["model", "method", "family", "bits", "code type", "dataset", "protocol", "regularisers"]
+
+
+def metric_columns() -> list[str]:
+    """The metric columns (labels of hashviz.metrics.reported_metrics) and the training time."""
+    return [m.label for m in M.reported_metrics()] + ["train s"]
+
+
+def leaderboard_columns() -> list[str]:
+    return _MODEL_COLUMNS + metric_columns()
+
+
+def column_formats() -> dict[str, str]:
+    """printf formats of the numeric columns (the schema's, and one decimal for seconds)."""
+    return {**{m.label: "%" + m.fmt for m in M.reported_metrics()}, "train s": "%.1f"}
+
+
+def hamming_only_columns() -> list[str]:
+    """Columns that need Hamming distances: NaN (shown "n/a") for product-quantised models."""
+    return [m.label for m in M.reported_metrics() if m.hamming_only]
 
 
 def _number(value) -> float:
@@ -61,18 +66,19 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     """The evaluation protocol in words (markdown), naming the protocols of the given models."""
     protocols = sorted({m.protocol for m in models})
     named = "; ".join(describe_protocol(p) for p in protocols) or "no models yet"
-    ks = ", ".join(str(k) for k in PRECISION_KS)
+    ks = ", ".join(str(k) for k in M.PRECISION_KS)
+    map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
     return (
         f"**Protocol.** {named}. **Relevant** = same class as the query; for multi-label data "
         f"(several labels per image) **relevant = shares at least one label with the query**. "
         f"Each query ranks the whole database by **Hamming distance, ties "
         f"broken by database index** (product-quantised models rank by asymmetric distance to their "
         f"codewords, ties by index too). **mAP@all** averages AP over the full ranking, "
-        f"**mAP@{MAP_K}** over the top {MAP_K}; AP@k divides by the relevant items found in the top "
+        f"**mAP@{map_k}** over the top {map_k}; AP@k divides by the relevant items found in the top "
         f"k, and **a query with no relevant item there scores 0** (it is not dropped). **Tie-aware "
         f"mAP** (He et al., arXiv:1705.08562) is the expected AP when the items at one Hamming distance "
-        f"come in random order, so it does not reward lucky index order. **P@H<={LOOKUP_RADIUS}** is the "
-        f"precision of the Hamming ball of radius {LOOKUP_RADIUS}, where **an empty ball counts as "
+        f"come in random order, so it does not reward lucky index order. **P@H<={radius}** is the "
+        f"precision of the Hamming ball of radius {radius}, where **an empty ball counts as "
         f"precision 0**; the empty-ball share says how often that happened. Precision@k uses k = {ks}. "
         f"**Model selection**: a deep model keeps the epoch with the best validation mAP@all "
         f"(validation queries against the training images); the query set is never used before "
@@ -81,7 +87,7 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
 
 
 def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
-    """One row per model with LEADERBOARD_COLUMNS; metric columns are floats (NaN when a model has
+    """One row per model with leaderboard_columns(); metric columns are floats (NaN when a model has
     no such number, e.g. Hamming-only metrics of pq models), sorted by mAP@all descending."""
     rows = []
     for m in models:
@@ -89,11 +95,11 @@ def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
         row = {"model": m.name, "method": m.method, "family": m.family, "bits": int(m.bits),
                "code type": m.code_type, "dataset": m.dataset, "protocol": m.protocol,
                "regularisers": regularisers_text(m.config)}
-        row.update({col: _number(metrics.get(key)) for col, key in _METRIC_OF.items()})
+        row.update({c.label: _number(metrics.get(c.key)) for c in M.reported_metrics()})
         row["train s"] = _number(m.config.get("train_seconds"))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-    for col in [*_METRIC_OF, "train s"]:
+    table = pd.DataFrame(rows, columns=leaderboard_columns())
+    for col in metric_columns():
         table[col] = table[col].astype(float)
     return table.sort_values("mAP@all", ascending=False, na_position="last", kind="stable") \
         .reset_index(drop=True)
@@ -107,12 +113,13 @@ def leaderboard_csv(table: pd.DataFrame) -> str:
 def not_applicable_note(table: pd.DataFrame) -> str | None:
     """Why some cells read "n/a" (None when none do)."""
     pq = table.loc[table["code type"] == "pq", "model"].tolist()
-    missing = table.loc[(table["code type"] != "pq") & table[list(_METRIC_OF)].isna().any(axis=1), "model"].tolist()
+    reported = [m.label for m in M.reported_metrics()]
+    missing = table.loc[(table["code type"] != "pq") & table[reported].isna().any(axis=1), "model"].tolist()
     parts = []
     if pq:
         parts.append(f"{', '.join(pq)}: product-quantised codes are codeword indices ranked by asymmetric "
                      "distance, not bit strings, so they have no Hamming distance, no Hamming ties and "
-                     "no Hamming ball: " + ", ".join(HAMMING_ONLY_COLUMNS) + " are n/a.")
+                     "no Hamming ball: " + ", ".join(hamming_only_columns()) + " are n/a.")
     if missing:
         parts.append(f"{', '.join(missing)}: the model directory stores no such metric (re-evaluate it).")
     return " ".join(parts) or None
@@ -166,7 +173,7 @@ def pr_figure(models: Iterable[ModelDir]) -> go.Figure:
 
 def precision_at_k_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
     fig = plots.precision_at_k_figure(precision_at_k_curves(models))
-    fig.update_xaxes(type="log", tickvals=list(PRECISION_KS), ticktext=[str(k) for k in PRECISION_KS])
+    fig.update_xaxes(type="log", tickvals=list(M.PRECISION_KS), ticktext=[str(k) for k in M.PRECISION_KS])
     return fig
 
 
@@ -174,37 +181,11 @@ def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
     return plots.map_vs_bits_figure(map_vs_bits_rows(models), title="mAP@all vs code length, per method")
 
 
-def training_curves_figure(history: Sequence[dict],
-                           title: str = "Training: loss and validation mAP per epoch") -> go.Figure:
-    """Two panels sharing the epoch axis: mean training loss (top) and validation mAP@all (bottom).
-    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty; val_map
-    only on validated epochs)."""
-    epochs = [int(h["epoch"]) for h in history]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=("mean training loss", "validation mAP@all"))
-    fig.add_trace(go.Scatter(x=epochs, y=[float(h["loss"]) for h in history], mode="lines+markers",
-                             name="loss", line=dict(color=plots.PALETTE[0]), marker=dict(symbol="circle"),
-                             hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    validated = [h for h in history if h.get("val_map") is not None]   # not every epoch is validated
-    fig.add_trace(go.Scatter(x=[int(h["epoch"]) for h in validated], y=[float(h["val_map"]) for h in validated],
-                             mode="lines+markers",
-                             name="validation mAP", line=dict(color=plots.PALETTE[1], dash="dash"),
-                             marker=dict(symbol="square"),
-                             hovertemplate="epoch %{x}<br>validation mAP %{y:.3f}<extra></extra>"), row=2, col=1)
-    fig.update_layout(title=dict(text=title), template="plotly_white", height=460,
-                      margin=dict(l=60, r=20, t=80, b=50))
-    fig.update_xaxes(title_text="epoch", row=2, col=1, dtick=1)
-    fig.update_yaxes(title_text="loss", row=1, col=1)
-    fig.update_yaxes(title_text="mAP", row=2, col=1, range=[0, 1.02])
-    return fig
-
-
 # ---------------------------------------------------------------------------------- conclusions
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold here"
 CANNOT_CHECK = "cannot check here (missing models)"
-DEEP_SIMILARITY_FAMILIES = ("pairwise", "multiwise", "implicit")
 
 
 @dataclass
@@ -300,8 +281,10 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
     code length compared only; models with regularisers only enter the tricks check)."""
     models = list(models)
     plain = _plain(models)
-    deep = lambda m: m.family != "shallow"  # noqa: E731
-    shallow = lambda m: m.family == "shallow"  # noqa: E731
+    def family_is(test):                         # what the registry says of the model's family
+        return lambda m: (f := family_info(m.family)) is not None and test(f)
+    deep, shallow = family_is(lambda f: f.deep), family_is(lambda f: not f.deep)
+    similarity_only = family_is(lambda f: f.similarity_only)
     out = [
         _conclusion(
             "deep_beats_shallow", "Deep hashing methods are far ahead of shallow ones (LSH, PCAH, ITQ, SH).",
@@ -315,7 +298,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "Per setting, the best model trained on supervised similarity (pairwise, multiwise, implicit "
             "or classification family) against the best unsupervised shallow model (which sees only "
             "pixels).", plain,
-            lambda m: m.family in (*DEEP_SIMILARITY_FAMILIES, "classification"), shallow,
+            family_is(lambda f: f.similarity_only or f.uses_labels), shallow,
             "similarity-supervised", "unsupervised",
             "a pairwise, multiwise, implicit or classification model and a shallow baseline on the "
             "same dataset, protocol and code length"),
@@ -324,7 +307,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "those that only see pairwise or ranking similarity.",
             "Per setting, the best classification-oriented model (class labels / class centres) against "
             "the best similarity-only deep model (pairwise, multiwise or implicit family).", plain,
-            lambda m: m.family == "classification", lambda m: m.family in DEEP_SIMILARITY_FAMILIES,
+            family_is(lambda f: f.uses_labels), similarity_only,
             "label-using", "similarity-only",
             "a classification-oriented model (CSQ, GreedyHash, SSDH) and a pairwise, multiwise or "
             "implicit one on the same dataset, protocol and code length"),
@@ -344,180 +327,3 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
         "ablation models (trained with regularisers, e.g. `hashviz zoo results` builds dpsh-32-balance) "
         "next to the same method and code length trained without them"))
     return out
-
-
-# ---------------------------------------------------------------------------------- failure finder
-
-def class_names_of(model: ModelDir) -> list[str]:
-    """Class names from the config, else "0", "1", ... up to the largest label."""
-    names = model.config.get("class_names")
-    labels = np.concatenate([np.ravel(model.query_labels), np.ravel(model.database_labels)])
-    n = int(labels.max()) + 1 if model.query_labels.ndim == 1 and labels.size else model.query_labels.shape[-1]
-    if isinstance(names, list) and len(names) >= n:
-        return [str(c) for c in names]
-    return [str(i) for i in range(n)]
-
-
-def _single_label(model: ModelDir) -> None:
-    if model.query_labels.ndim != 1:
-        raise HashvizError(f"{model.name} has multi-label codes; per-class tables need one label per image")
-
-
-def _pq_index(model: ModelDir):
-    from hashviz.search import PQIndex
-    return PQIndex(model.database_codes, model.codebooks, metric=(model.config.get("pq") or {}).get("metric", "l2"))
-
-
-def per_query_ap(model: ModelDir) -> np.ndarray:
-    """float64 (n_queries,): AP@all of every query (hashviz.metrics definitions; pq models by
-    asymmetric distance, the same ranking and zero-relevant rule); the stored one when the model
-    directory has it (codes/query_ap.npy, written by the same single pass as its metrics)."""
-    from hashviz.metrics import average_precision_per_query
-    if model.arrays.get("query_ap") is not None:
-        return model.arrays["query_ap"]
-    if model.code_type != "pq":
-        return average_precision_per_query(model.query_codes, model.database_codes, model.query_labels,
-                                           model.database_labels)
-    index = _pq_index(model)
-    out = np.zeros(len(model.query_codes))
-    for start in range(0, len(out), 64):
-        stop = min(start + 64, len(out))
-        dist = index.distances(model.query_vectors[start:stop])
-        rel = relevance(model.query_labels[start:stop], model.database_labels)
-        for i in range(stop - start):
-            r = rel[i][np.argsort(dist[i], kind="stable")]
-            cum = np.cumsum(r)
-            if cum[-1]:
-                out[start + i] = (cum[r] / (np.flatnonzero(r) + 1)).sum() / cum[-1]
-    return out
-
-
-def top_n(model: ModelDir, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if model.code_type == "pq":
-        return _pq_index(model).knn(model.query_vectors[rows], n)
-    from hashviz.search import HammingIndex
-    return HammingIndex(model.database_codes, kind="flat").knn(model.query_codes[rows], n)
-
-
-def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10) -> pd.DataFrame:
-    """The `count` queries with the lowest AP (ties by query row), with their top-n retrievals.
-
-    Columns: query row, class, AP, relevant in top n, top-n database rows (list), top-n classes (list)."""
-    names = class_names_of(model)
-    order = np.lexsort((np.arange(len(ap)), ap))[:count]
-    _, ids = top_n(model, order, n)
-    rows = []
-    for q, retrieved in zip(order, ids):
-        got = model.database_labels[retrieved]
-        relevant = int(relevance(model.query_labels[q:q + 1], got)[0].sum())
-        rows.append({"query row": int(q), "class": label_text(model.query_labels[q], names),
-                     "AP": float(ap[q]), f"relevant in top {n}": relevant,
-                     f"top {n} database rows": [int(i) for i in retrieved],
-                     f"top {n} classes": [label_text(c, names) for c in got]})
-    return pd.DataFrame(rows)
-
-
-def per_class_ap(model: ModelDir, ap: np.ndarray) -> pd.DataFrame:
-    """Per query class (multi-label: per label, over the queries carrying it): number of queries,
-    mean AP, its worst query."""
-    names = class_names_of(model)
-    labels = np.asarray(model.query_labels)
-    rows = []
-    for c in label_set(labels):
-        members = np.flatnonzero(label_members(labels, c))
-        worst = members[np.argmin(ap[members])]
-        rows.append({"class": names[int(c)], "label": int(c), "queries": int(len(members)),
-                     "mAP": float(ap[members].mean()), "worst query row": int(worst),
-                     "worst AP": float(ap[worst])})
-    return pd.DataFrame(rows).sort_values(["mAP", "label"]).reset_index(drop=True)
-
-
-def retrieval_confusion(model: ModelDir, n: int = 10, retrieved: np.ndarray | None = None) -> np.ndarray:
-    """float64 (C, C): row = query class, column = class of a retrieved item, value = share of that
-    class in the top-n retrievals of the row's queries (each row sums to 1). `retrieved` may pass
-    precomputed top-n database rows (n_queries, n)."""
-    _single_label(model)
-    c = len(class_names_of(model))
-    if retrieved is None:
-        _, retrieved = top_n(model, np.arange(len(model.query_codes)), n)
-    got = np.asarray(model.database_labels)[retrieved].astype(np.int64)
-    q = np.repeat(np.asarray(model.query_labels, dtype=np.int64), got.shape[1])
-    counts = np.bincount(q * c + got.ravel(), minlength=c * c).reshape(c, c).astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-
-
-def confusion_figure(matrix: np.ndarray, names: Sequence[str], n: int) -> go.Figure:
-    return plots.confusion_heatmap(np.round(matrix, 2), names,
-                                   title=f"Which classes the top {n} retrievals come from (share per query class)")
-
-
-def cross_class_collisions(model: ModelDir, limit: int = 50) -> pd.DataFrame:
-    """Database buckets of identical codes holding more than one class, largest first.
-
-    One row per (bucket, class): code, bucket size, classes in the bucket, the class, how many of its
-    items share the code, and its first database row. Empty when no code is shared across classes."""
-    from hashviz.codes import bit_strip
-    from hashviz.diagnostics import bucket_occupancy
-    _single_label(model)
-    names = class_names_of(model)
-    stats = bucket_occupancy(model.database_codes, model.database_labels, code_type=model.code_type, top=0)
-    bucket = stats.bucket_of_row
-    labels = np.asarray(model.database_labels, dtype=np.int64)
-    n_classes = np.bincount(np.unique(bucket * (labels.max() + 1) + labels) // (labels.max() + 1),
-                            minlength=len(stats.bucket_sizes))
-    first_row = np.full(len(stats.bucket_sizes), len(bucket), dtype=np.int64)
-    np.minimum.at(first_row, bucket, np.arange(len(bucket)))
-    mixed = np.flatnonzero(n_classes > 1)
-    mixed = mixed[np.lexsort((first_row[mixed], -stats.bucket_sizes[mixed]))]
-    rows = []
-    for b in mixed:
-        members = np.flatnonzero(bucket == b)
-        code_row = model.database_codes[members[0]]
-        code = bit_strip(code_row) if model.code_type != "pq" else "-".join(str(int(v)) for v in code_row)
-        for c in np.unique(labels[members]):
-            mine = members[labels[members] == c]
-            rows.append({"code": code, "bucket size": int(len(members)), "classes in bucket": int(n_classes[b]),
-                         "class": names[int(c)], "items of class": int(len(mine)),
-                         "database row": int(mine[0])})
-            if len(rows) >= limit:
-                break
-        if len(rows) >= limit:
-            break
-    return pd.DataFrame(rows, columns=["code", "bucket size", "classes in bucket", "class",
-                                       "items of class", "database row"])
-
-
-@dataclass
-class FailureReport:
-    """Everything the failure finder shows for one model."""
-
-    model: str
-    n: int
-    mean_ap: float
-    worst: pd.DataFrame
-    per_class: pd.DataFrame
-    confusion: np.ndarray
-    class_names: list[str]
-    collisions: pd.DataFrame
-    single_label: bool
-
-
-def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: int = 50) -> FailureReport:
-    """Per-query AP once, then the worst queries, per-class AP, the top-n confusion matrix and the
-    cross-class collisions (the last three need single-label data and are empty otherwise)."""
-    if n < 1 or worst < 1:
-        raise HashvizError("the number of retrievals and of worst queries must be at least 1")
-    ap = per_query_ap(model)
-    single = model.query_labels.ndim == 1
-    names = class_names_of(model)
-    per_class = per_class_ap(model, ap)
-    if single:
-        confusion = retrieval_confusion(model, n)
-        coll = cross_class_collisions(model, collisions)
-    else:
-        confusion, coll = np.zeros((0, 0)), pd.DataFrame()
-    return FailureReport(model.name, n, float(ap.mean()), worst_queries(model, ap, worst, n), per_class,
-                         confusion, names, coll, single)

@@ -57,28 +57,67 @@ from __future__ import annotations
 
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
-from hashviz.codes import as_words, check_packed
+from hashviz import hamming
+from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
+from hashviz.hamming import as_words
 
 PRECISION_KS = (1, 10, 100, 1000)
 MAP_K = 1000
 LOOKUP_RADIUS = 2
 
-__all__ = [
-    "PRECISION_KS",
-    "MAP_K",
-    "LOOKUP_RADIUS",
-    "evaluate",
-    "evaluate_per_query",
-    "ap_of_one_ranking",
-    "average_precision_per_query",
-    "relevance",
-    "rank_database",
-    "tie_aware_ap_from_counts",
-]
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported metric: its key in metric dicts and config.json, its column label, whether only
+    Hamming codes have it (n/a for pq codes), how one value is printed, a one-line definition, and
+    which of evaluate's computed quantities it is."""
+
+    key: str
+    label: str
+    hamming_only: bool
+    fmt: str
+    definition: str
+    quantity: str
+
+
+def reported_metrics() -> tuple[Metric, ...]:
+    """The metrics every table, page and CLI line reports, in column order (the one schema: the
+    leaderboard, Evaluate, Taxonomy, `hashviz eval` and the results table read it). Built from MAP_K
+    and LOOKUP_RADIUS on each call, so changing either, or adding a row here, is the whole change."""
+    k, r = MAP_K, LOOKUP_RADIUS
+    return (
+        Metric("map_all", "mAP@all", False, ".3f", "mean over queries of AP over the whole ranking", "map_all"),
+        Metric(f"map_{k}", f"mAP@{k}", False, ".3f",
+               f"mean AP over the top {k}; a query with no relevant item there scores 0", "map_k"),
+        Metric("map_tie_aware", "tie-aware mAP", True, ".3f",
+               "expected AP@all when each Hamming tie group comes in random order", "map_tie_aware"),
+        Metric(f"p_h{r}", f"P@H<={r}", True, ".3f",
+               f"mean precision of the Hamming ball of radius {r}; an empty ball counts as 0", "p_ball"),
+        Metric(f"p_h{r}_empty", "empty-ball share", True, ".3f",
+               f"share of queries whose radius-{r} Hamming ball is empty", "p_ball_empty"),
+    )
+
+
+def format_metric(metric: Metric, value) -> str:
+    """One value as the schema prints it; "n/a" when missing (None or NaN, e.g. Hamming-only of pq)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return "n/a"
+    return format(value, metric.fmt)
+
+
+def _reported(quantities: dict) -> dict:
+    """{key: float} for every reported metric from evaluate's computed quantities (NaN when absent)."""
+    return {m.key: float(quantities.get(m.quantity, float("nan"))) for m in reported_metrics()}
+
+__all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics", "format_metric", "evaluate",
+           "average_precision_per_query", "relevance", "rank_database", "tie_aware_ap_from_counts",
+           "distance_ranking", "evaluate_index"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,23 +250,9 @@ def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) ->
     return np.where(r_tot > 0, group.sum(axis=1) / np.maximum(r_tot, 1), 0.0)
 
 
-def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int) -> tuple[float, float]:
-    """(AP@all, tie-aware AP@all) of one query from its Hamming distances int (n_db,) to every
-    database item and their relevance bool (n_db,): the definitions above (ties by database index;
-    no relevant item: 0), without the compiled pass over all queries (a click needs one)."""
-    distances, relevant = np.asarray(distances), np.asarray(relevant, dtype=bool)
-    hits = np.flatnonzero(relevant[np.argsort(distances, kind="stable")]) + 1     # 1-based ranks
-    ap = float((np.arange(1, hits.size + 1) / hits).mean()) if hits.size else 0.0
-    counts = np.bincount(distances, minlength=bits + 1)[None]
-    relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
-    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0])
-
-
 # --------------------------------------------------------------------------------------------
 # The compiled single pass
 # --------------------------------------------------------------------------------------------
-
-
 
 def _label_words(labels: np.ndarray) -> np.ndarray:
     """int64 (n, L): the label itself (single-label) or multi-hot packed into 64-bit masks."""
@@ -236,15 +261,11 @@ def _label_words(labels: np.ndarray) -> np.ndarray:
     return as_words(np.packbits(labels.astype(bool), axis=1)).view(np.int64)
 
 
-_M1 = np.uint64(0x5555555555555555)
-_M2 = np.uint64(0x3333333333333333)
-_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-_H01 = np.uint64(0x0101010101010101)
-_S1, _S2, _S4, _S56 = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+_row_distances = None  # hashviz.hamming's compiled row kernel, set by _kernel() before compiling
 
 
 def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compiled by _kernel()
-    n_q, n_w = qw.shape
+    n_q = qw.shape[0]
     n_db = dw.shape[0]
     n_l = ql.shape[1]
     n_k = ks.shape[0]
@@ -263,14 +284,9 @@ def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compile
     for q in range(n_q):
         ex = exclude[q]
         # pass 1: distances (popcount of XOR), relevance, per-distance counts
+        _row_distances(qw[q], dw, dist)
         for t in range(n_db):
-            d = 0
-            for w in range(n_w):
-                x = qw[q, w] ^ dw[t, w]
-                x = x - ((x >> _S1) & _M1)
-                x = (x & _M2) + ((x >> _S2) & _M2)
-                x = (x + (x >> _S4)) & _M4
-                d += int((x * _H01) >> _S56)
+            d = dist[t]
             r = 0
             if single:
                 if ql[q, 0] == dl[t, 0]:
@@ -332,6 +348,8 @@ def _kernel():
     """The compiled pass (numba, cached on disk; imported lazily so `import hashviz.metrics` is cheap)."""
     import numba
 
+    global _row_distances
+    _row_distances = hamming.kernels().row_distances   # the shared kernel, called per query
     return numba.njit(cache=True, nogil=True, boundscheck=False)(_single_pass_py)
 
 
@@ -341,20 +359,14 @@ PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries 
 def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
     """The compiled pass; big jobs (a million items) run query chunks on every core (the kernel
     releases the GIL; each query's numbers depend on that query alone)."""
-    bits = query_codes.shape[1] * 8
-    single = query_labels.ndim == 1
-    qw, ql = as_words(query_codes), _label_words(query_labels)
-    rest = (as_words(database_codes), _label_words(database_labels), single)
-    tail = (int(kmap), np.asarray(ks, dtype=np.int64), bits)
-    kernel = _kernel()
-    workers = min(os.cpu_count() or 1, len(qw))
-    if workers < 2 or len(qw) * database_codes.shape[0] < PARALLEL_PAIRS:
-        return kernel(qw, *rest[:1], ql, *rest[1:], exclude, *tail)
-    from concurrent.futures import ThreadPoolExecutor
-    chunks = np.array_split(np.arange(len(qw)), workers)
+    qw, ql, dw, dl = (as_words(query_codes), _label_words(query_labels), as_words(database_codes),
+                      _label_words(database_labels))
+    run = lambda c: _kernel()(qw[c], dw, ql[c], dl, query_labels.ndim == 1, exclude[c], int(kmap),  # noqa: E731
+                              np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8)
+    workers = min(os.cpu_count() or 1, len(qw)) if len(qw) * len(dw) >= PARALLEL_PAIRS else 1
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda c: kernel(qw[c], rest[0], ql[c], rest[1], rest[2], exclude[c], *tail), chunks))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
+        parts = list(pool.map(run, np.array_split(np.arange(len(qw)), workers)))
+    return tuple(np.concatenate(p) for p in zip(*parts))
 
 
 def _prepare(query_codes, database_codes, query_labels, database_labels, exclude):
@@ -396,23 +408,18 @@ def average_precision_per_query(query_codes: np.ndarray, database_codes: np.ndar
 
 
 def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
-             database_labels: np.ndarray, exclude: np.ndarray | None = None) -> dict:
-    """The full metric set of `evaluate_per_query` (without the per-query APs)."""
-    return evaluate_per_query(query_codes, database_codes, query_labels, database_labels, exclude)[0]
-
-
-def evaluate_per_query(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
-                       database_labels: np.ndarray, exclude: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
-    """(metrics, AP@all of every query float64 (n_q,)) from one pass. The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
+             database_labels: np.ndarray, exclude: np.ndarray | None = None, *, per_query: bool = False):
+    """The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
 
     query_labels / database_labels: int (n,) (single-label) or multi-hot (n, C) (multi-label).
     exclude: optional int (n_q,), a database row to leave out for each query (-1 for none).
 
-    Returns a JSON-serialisable dict of plain floats::
+    Returns a JSON-serialisable dict of plain floats, one per ``reported_metrics()`` key::
 
-        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,
+        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,   (MAP_K 1000, radius 2)
          "precision_at_k": {1: float, 10: float, 100: float, 1000: float},
          "pr_curve": {"radius": [0 .. bits], "precision": [...], "recall": [...]}}
+    per_query=True: (that dict, AP@all of every query float64 (n_q,)) from the same pass.
     """
     exclude = _prepare(query_codes, database_codes, query_labels, database_labels, exclude)
     bits = query_codes.shape[1] * 8
@@ -435,16 +442,62 @@ def evaluate_per_query(query_codes: np.ndarray, database_codes: np.ndarray, quer
     in2, rel2 = ball_n[:, r2], ball_r[:, r2]
     p_h2 = np.where(in2 > 0, rel2 / np.maximum(in2, 1), 0.0).mean()
 
-    return {
-        "map_all": float(ap_all.mean()),
-        "map_1000": float(ap_k.mean()),
-        "map_tie_aware": float(tie_aware_ap_from_counts(hist_n, hist_r).mean()),
-        "p_h2": float(p_h2),
-        "p_h2_empty": float((in2 == 0).mean()),
+    metrics = {
+        **_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean(),
+                     "map_tie_aware": tie_aware_ap_from_counts(hist_n, hist_r).mean(),
+                     "p_ball": p_h2, "p_ball_empty": (in2 == 0).mean()}),
         "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, p_at_k)},
         "pr_curve": {
             "radius": list(range(bits + 1)),
             "precision": [float(v) for v in precision],
             "recall": [float(v) for v in recall],
         },
-    }, ap_all
+    }
+    return (metrics, ap_all) if per_query else metrics
+
+
+# --------------------------------------------------------------------------------------------
+# Real-valued distances (pq codes: asymmetric distances, no Hamming ball)
+# --------------------------------------------------------------------------------------------
+
+def distance_ranking(distances: np.ndarray, relevant: np.ndarray):
+    """Per query, from real-valued distances float (n_q, n_db) and relevance bool (n_q, n_db):
+    (AP@all (n_q,), AP@MAP_K (n_q,), relevant items in the top k for k in PRECISION_KS (n_q, len)).
+
+    Same definitions as ``evaluate`` (rank by distance then index, AP@k over the relevant items in
+    the top k, 0 without any; k capped to n_db).
+    """
+    n_q, n_db = distances.shape
+    ap_all, ap_k = np.zeros(n_q), np.zeros(n_q)
+    hits = np.zeros((n_q, len(PRECISION_KS)))
+    ks = np.minimum(np.asarray(PRECISION_KS), n_db)
+    k = min(MAP_K, n_db)
+    for q in range(n_q):
+        rel = relevant[q][np.argsort(distances[q], kind="stable")]
+        cum = np.cumsum(rel)
+        prec = cum / np.arange(1, n_db + 1)
+        ap_all[q] = prec[rel].sum() / cum[-1] if cum[-1] else 0.0
+        ap_k[q] = prec[:k][rel[:k]].sum() / cum[k - 1] if cum[k - 1] else 0.0
+        hits[q] = cum[ks - 1]
+    return ap_all, ap_k, hits
+
+
+def evaluate_index(index, queries: np.ndarray, query_labels: np.ndarray, database_labels: np.ndarray,
+                   *, per_query: bool = False, block: int = 64):
+    """Ranking metrics of an index that returns real-valued distances (``PQIndex.distances``), blocks
+    of ``block`` queries at a time.
+
+    Returns the metric dict (the reported metrics and ``precision_at_k``; the Hamming-only metrics
+    are NaN and ``pr_curve`` None: pq codes have no Hamming ball), or with ``per_query=True`` float64 (n_q,) AP@all of every query.
+    """
+    parts = []
+    for s in range(0, len(queries), block):
+        dist = index.distances(queries[s:s + block])
+        parts.append(distance_ranking(dist, relevance(query_labels[s:s + block], database_labels)))
+    ap_all, ap_k, hits = (np.concatenate(p) for p in zip(*parts))
+    if per_query:
+        return ap_all
+    ks = np.minimum(np.asarray(PRECISION_KS), index.ntotal)
+    return {**_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean()}),
+            "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, (hits / ks).mean(0))},
+            "pr_curve": None}

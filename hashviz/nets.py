@@ -2,7 +2,7 @@
 the method's output u (bits wide for binary codes, the embedding for quantization codes).
 
 Offline machines cannot download ImageNet weights, so the default backbones are small CNNs
-trained from scratch; `resnet18` takes torchvision's pretrained weights when they can be had.
+trained from scratch; `resnet18` is torchvision's ResNet-18, also trained from scratch here.
 """
 
 from __future__ import annotations
@@ -57,14 +57,10 @@ class SmallCNN(nn.Module):
         return self.fc(self.body(x))
 
 
-def resnet18_backbone(channels: int, pretrained: bool) -> nn.Module:
-    """torchvision resnet18 without its classifier; pretrained weights need a network connection."""
-    from torchvision.models import ResNet18_Weights, resnet18
-    try:
-        net = resnet18(weights=ResNet18_Weights.DEFAULT if pretrained else None)
-    except Exception as exc:  # offline: torchvision raises URLError / RuntimeError
-        raise HashvizError(f"pretrained resnet18 weights could not be downloaded ({exc}); "
-                           "use backbone small-cnn offline") from None
+def resnet18_backbone(channels: int) -> nn.Module:
+    """torchvision resnet18 without its classifier, initialised at random (trained from scratch)."""
+    from torchvision.models import resnet18
+    net = resnet18(weights=None)
     if channels != 3:
         net.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
     net.out_features = net.fc.in_features
@@ -76,14 +72,14 @@ class HashNetwork(nn.Module):
     """Backbone -> linear hash head producing u (output_dim). Normalises uint8 input itself."""
 
     def __init__(self, backbone: str, channels: int, output_dim: int, width: int = 32,
-                 pretrained: bool = False, layout: int = BACKBONE_LAYOUT):
+                 layout: int = BACKBONE_LAYOUT):
         super().__init__()
         if backbone == "small-cnn":
             self.backbone = SmallCNN(channels, width, layout=layout)
         elif backbone == "cifar-cnn":
             self.backbone = SmallCNN(channels, width=max(width, 48), features=512, layout=layout)
         elif backbone == "resnet18":
-            self.backbone = resnet18_backbone(channels, pretrained)
+            self.backbone = resnet18_backbone(channels)
         else:
             raise HashvizError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.head = nn.Linear(self.backbone.out_features, output_dim)

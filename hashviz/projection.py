@@ -22,8 +22,9 @@ from typing import Callable
 
 import numpy as np
 
-from hashviz.codes import as_words, check_packed, unpack_bits01
+from hashviz.codes import check_packed, unpack_bits01
 from hashviz.errors import HashvizError
+from hashviz.search import HammingIndex
 
 __all__ = ["project_codes", "project_array", "sample_rows", "cached_projection", "projection_cache_path",
            "projection_key", "load_cached_projection", "neighbours_correct", "METHODS"]
@@ -261,26 +262,13 @@ def neighbours_correct(codes: np.ndarray, labels: np.ndarray, k: int = 10, rows:
     out = np.full(queries.shape[0], np.nan)
     if k < 1 or queries.size == 0:
         return out
-    w = as_words(codes)
-    bits = codes.shape[1] * 8
-    dtype = np.uint8 if bits < 255 else np.uint16
+    index = HammingIndex(codes, kind="flat")
     chunk = max(1, int(chunk))
     for s in range(0, queries.shape[0], chunk):
         q = queries[s:s + chunk]
-        c = q.shape[0]
-        wq = w[q]
-        d = np.zeros((c, n), dtype=dtype)
-        for j in range(w.shape[1]):
-            d += np.bitwise_count(wq[:, None, j] ^ w[None, :, j]).astype(dtype, copy=False)
-        d[np.arange(c), q] = bits + 1                        # never your own neighbour
-        t = np.partition(d, k - 1, axis=1)[:, k - 1]         # k-th smallest distance per row
-        same = labels[None, :] == labels[q][:, None]
-        less = d < t[:, None]
-        n_less = less.sum(axis=1)
-        good = (less & same).sum(axis=1)
-        eq = d == t[:, None]
-        for i in range(c):                                   # ties at distance t: lowest rows first
-            tie_rows = np.flatnonzero(eq[i])[:k - n_less[i]]
-            good[i] += np.count_nonzero(same[i, tie_rows])
-        out[s:s + c] = good / k
+        _, nn = index.knn(codes[q], k + 1)
+        own = nn == q[:, None]                              # never your own neighbour: drop it, or
+        own[~own.any(axis=1), -1] = True                    # the (k+1)-th when it ranked beyond k
+        nn = nn[~own].reshape(len(q), k)
+        out[s:s + len(q)] = (labels[nn] == labels[q][:, None]).sum(axis=1) / k
     return out

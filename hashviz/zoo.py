@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hashviz.encoders import WEIGHTS, check_weights
 from hashviz.errors import HashvizError
 
 CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
 CODE_FILES = ("database", "query", "database_labels", "query_labels")
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
                        "query_vectors", "codebooks", "query_ap")
@@ -105,6 +105,17 @@ class ModelDir:
         """Changes whenever the directory is rewritten (cache key for derived data)."""
         stats = [(self.path / CONFIG).stat()] + [(self.path / "codes" / f"{n}.npy").stat() for n in CODE_FILES]
         return f"{self.path.resolve()}:" + ":".join(f"{s.st_mtime_ns}-{s.st_size}" for s in stats)
+
+
+def class_names_of(model: ModelDir, dataset=None) -> list[str]:
+    """The model's class names: its config's, else the dataset's, else '0', '1', ... (the one rule for
+    every page; names that do not cover every label are not used)."""
+    labels = model.database_labels
+    count = labels.shape[1] if labels.ndim == 2 else int(max(labels.max(), model.query_labels.max())) + 1
+    for names in (model.config.get("class_names"), dataset.class_names if dataset is not None else None):
+        if names is not None and len(names) >= count:
+            return [str(n) for n in names]
+    return [str(i) for i in range(count)]
 
 
 # ---------------------------------------------------------------- saving
@@ -344,36 +355,6 @@ def _inside(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def read_weights(path: Path) -> dict[str, np.ndarray]:
-    """All tensors of weights.safetensors as numpy arrays (HashvizError if unreadable)."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-    try:
-        return load_file(str(Path(path) / WEIGHTS))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise HashvizError(f"{Path(path).name}: weights.safetensors is unreadable or truncated ({exc})") from None
-
-
-def check_weights(path: Path, config: dict) -> dict[str, np.ndarray]:
-    """Tensor names and shapes against what the config's method builds; finite values."""
-    from hashviz.encoders import expected_weight_shapes
-    weights = read_weights(path)
-    expected = expected_weight_shapes(config)
-    missing = sorted(set(expected) - set(weights))
-    extra = sorted(set(weights) - set(expected))
-    if missing or extra:
-        detail = (f"missing {missing[:3]}" if missing else "") + (f" unexpected {extra[:3]}" if extra else "")
-        raise HashvizError(f"{path.name}: weights do not match a {config['method']} model with "
-                           f"{config['bits']} bits ({detail.strip()})")
-    for name, shape in expected.items():
-        if tuple(weights[name].shape) != tuple(shape):
-            raise HashvizError(f"{path.name}: tensor {name} has shape {tuple(weights[name].shape)}, "
-                               f"{config['bits']} bits need {tuple(shape)}")
-        if weights[name].dtype.kind == "f" and not np.isfinite(weights[name]).all():
-            raise HashvizError(f"{path.name}: tensor {name} holds NaN or infinite values")
-    return weights
 
 
 def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:

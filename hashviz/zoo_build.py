@@ -9,6 +9,7 @@ from typing import Callable
 
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
+from hashviz import metrics
 from hashviz.training import TrainSpec, build_model
 from hashviz.zoo import discover, load_model_dir
 
@@ -126,37 +127,30 @@ def render_results(rows: list[Path], ablations: list[tuple[str, Path]]) -> str:
         "Reproduce: `hashviz zoo results` (trains every method at 16, 32 and 64 bits; models kept in "
         "`results-models/`).", "",
         f"Protocol: {protocol}. Seed 0, one run each. Ranking by Hamming distance with ties by "
-        "database index; mAP@k divides by the relevant items in the top k and a query with none "
-        "scores 0; tie-aware mAP is the expected AP under random order within ties; P@H<=2 counts an "
-        "empty ball as precision 0 (share of empty balls in brackets). Model selection: best "
-        "validation mAP over epochs, never the queries. pq methods rank by asymmetric distance, so "
-        "their Hamming-only columns are n/a.", "",
-        "| method | family | bits | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) | train s | recipe |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "database index. Model selection: best validation mAP over epochs, never the queries. pq "
+        "methods rank by asymmetric distance, so their Hamming-only columns are n/a. The columns:", "",
+        *[f"- **{m.label}**: {m.definition}." for m in metrics.reported_metrics()], "",
+        *_table_head(["method", "family", "bits"], ["train s", "recipe"]),
     ]
     for m in models:
-        lines.append(_row(m))
+        lines.append(_table_row([m.method, m.family, str(m.bits)], m.metrics,
+                                [f"{m.config.get('train_seconds', float('nan')):.0f}", recipe_summary(m.config)]))
     if ablations:
-        lines += ["", "## Ablation: the survey's tricks at 32 bits", "",
-                  "| method | regulariser | mAP@all | mAP@1000 | tie-aware mAP | P@H<=2 (empty) |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "## Ablation: the survey's tricks at 32 bits", "", *_table_head(["method", "regulariser"], [])]
         for trick, path in ablations:
             m = load_model_dir(path)
-            x = m.metrics
-            lines.append(f"| {m.method} | {trick} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
-                         f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) |")
+            lines.append(_table_row([m.method, trick], m.metrics, []))
     return "\n".join(lines) + "\n"
 
 
-def _f(value) -> str:
-    return "n/a" if value is None or value != value else f"{value:.3f}"
+def _table_head(first: list[str], last: list[str]) -> list[str]:
+    columns = first + [m.label for m in metrics.reported_metrics()] + last
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def _row(m) -> str:
-    x = m.metrics
-    return (f"| {m.method} | {m.family} | {m.bits} | {_f(x.get('map_all'))} | {_f(x.get('map_1000'))} | "
-            f"{_f(x.get('map_tie_aware'))} | {_f(x.get('p_h2'))} ({_f(x.get('p_h2_empty'))}) | "
-            f"{m.config.get('train_seconds', float('nan')):.0f} | {recipe_summary(m.config)} |")
+def _table_row(first: list[str], values: dict, last: list[str]) -> str:
+    cells = first + [metrics.format_metric(m, values.get(m.key)) for m in metrics.reported_metrics()] + last
+    return "| " + " | ".join(cells) + " |"
 
 
 def recipe_summary(config: dict) -> str:

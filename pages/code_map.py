@@ -5,9 +5,10 @@ images; send one to the Retrieval page as the query."""
 import streamlit as st
 
 from hashviz import codemap, plots
-from hashviz import retrieval as R
-from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.background import JobRunner
 from hashviz.errors import HashvizError
+from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.zoo import class_names_of
 from pages.common import or_stop
 from pages.images import dataset_of, images_of
 from pages.shell import ensure_app_shell, require_model
@@ -20,7 +21,7 @@ RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py:
 @st.cache_resource
 def projection_jobs():
     """One background worker for the whole app: a missing UMAP map is computed once, for everyone."""
-    return codemap.ProjectionJobs()
+    return JobRunner(workers=1)
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
@@ -46,7 +47,7 @@ beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_besi
 kinds = codemap.colour_kinds(model)
 kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
-groups = grouping_choices(model.database_labels, R.class_names_of(model)) if kind == "label" else {}
+groups = grouping_choices(model.database_labels, class_names_of(model)) if kind == "label" else {}
 group = st.selectbox("Label", list(groups), format_func=groups.get, key="cm_group") if groups else None
 if model.code_type == "pq":
     st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
@@ -82,8 +83,7 @@ if pending:
 drawn, sizes_of = codemap.drawn_note(model, size)
 if drawn:
     st.caption(f"Drawn: {drawn}.")
-names = group_names(codemap.class_names_of(model, dataset) or R.class_names_of(model), group,
-                    is_multi_label(model.database_labels))
+names = group_names(class_names_of(model, dataset), group, is_multi_label(model.database_labels))
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"

@@ -36,25 +36,15 @@ def get_dataset(name: str):
 @st.cache_resource(show_spinner="Building the search index…", max_entries=32)
 def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
     """HammingIndex (binary) or PQIndex (pq) over the model's database codes."""
-    from hashviz.search import HammingIndex, PQIndex
-    if _model.code_type == "pq":
-        return PQIndex(_model.database_codes, _model.codebooks, metric=_model.config["pq"].get("metric", "l2"))
-    return HammingIndex(_model.database_codes, kind=kind)
+    from hashviz.search import model_index
+    return model_index(_model, kind)
 
 
 @st.cache_resource(show_spinner="Connecting to Milvus…", max_entries=16)
 def _milvus_index(model_key: str, uri: str, _model: ModelDir):
     """The model's collection on a Milvus server or Milvus Lite file, pushed there if missing."""
-    from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for, push_codes
-    name = collection_name_for(_model.path)
-    try:
-        index = MilvusHammingIndex.open(uri, name)
-        if index.ntotal == len(_model.database_codes):
-            return index
-    except HashvizError as exc:
-        if "has no collection" not in str(exc) and "is empty" not in str(exc):
-            raise
-    return push_codes(_model.database_codes, uri, name)
+    from hashviz.search import model_index
+    return model_index(_model, "milvus", uri=uri)
 
 
 def get_index(model_key: str, model: ModelDir, kind: str = "flat"):

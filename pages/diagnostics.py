@@ -4,11 +4,10 @@ quantization, buckets, distances), optionally side by side with a second model."
 import streamlit as st
 
 from hashviz import plots
-from hashviz.codemap import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
-from hashviz import retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.zoo import class_names_of
 from pages.common import current_models, get_dataset, model_by_name, or_stop
 from pages.shell import ensure_app_shell, require_model
 
@@ -26,7 +25,6 @@ def class_names(m):
         names = class_names_of(m, get_dataset(m.dataset))
     except HashvizError:
         names = class_names_of(m)
-    names = names or R.class_names_of(m)
     return group_names(names, group_of(m), is_multi_label(m.database_labels))
 
 
@@ -46,7 +44,7 @@ compare = st.toggle("Compare with a second model", key="diag_compare", disabled=
 models = [model]
 if compare and others:
     models.append(model_by_name(st.selectbox("Second model", others, key="diag_other")))
-choices = grouping_choices(model.database_labels, R.class_names_of(model))
+choices = grouping_choices(model.database_labels, class_names_of(model))
 group = st.selectbox("Group by label", list(choices), format_func=choices.get, key="diag_group",
                      help="multi-label data: classes below are 'with / without' this label") if choices else None
 group_of = lambda m: group if m is model else None  # noqa: E731

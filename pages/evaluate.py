@@ -1,8 +1,9 @@
 """Evaluate: the leaderboard of every model in the root, its curves, the survey's conclusions checked
-on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard."""
+on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard and hashviz.failures."""
 
 import streamlit as st
 
+from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
 from pages.common import current_models, models_root, or_stop, selected_model
@@ -11,21 +12,21 @@ from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
 VERDICT_ICON = {lb.HOLDS: ":material/check_circle:", lb.DOES_NOT_HOLD: ":material/cancel:",
                 lb.CANNOT_CHECK: ":material/help:"}
 
 
-def numbers_table(table, numbers=NUMBERS, **kw):
-    """Three decimals and "n/a" for missing numbers; the columns stay numeric, so sorting works."""
-    config = {c: st.column_config.NumberColumn(format="%.1f" if c == "train s" else "%.3f")
-              for c in numbers if c in table.columns}
+def numbers_table(table, numbers=None, **kw):
+    """The schema's formats (other `numbers` three decimals) and "n/a" for missing numbers; the columns
+    stay numeric, so sorting works."""
+    formats = lb.column_formats() if numbers is None else {c: "%.3f" for c in numbers}
+    config = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items() if c in table.columns}
     st.dataframe(table, hide_index=True, column_config=config, placeholder="n/a", **kw)
 
 
 @st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
 def failure_report(model_key: str, _model, n: int, worst: int):
-    return lb.failure_report(_model, n=n, worst=worst)
+    return ff.failure_report(_model, n=n, worst=worst)
 
 
 def open_in_retrieval(query_row=None, database_row=None):
@@ -123,7 +124,7 @@ with failures:
         st.info("The confusion matrix and cross-class collisions need one label per image; this model "
                 "has multi-label data (relevant = shares at least one label).")
         st.stop()
-    st.plotly_chart(lb.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
+    st.plotly_chart(ff.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
     if report.collisions.empty:
         st.success("No code in the database is shared by two classes.")

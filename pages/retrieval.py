@@ -4,10 +4,11 @@ side, look inside the Hamming ball. Logic: hashviz.retrieval; the view lives in 
 import numpy as np
 import streamlit as st
 
-from hashviz import retrieval as R
+from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
-from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop,
-                          show_error, sync_query_params, thumbnail_grid)
+from hashviz.zoo import class_names_of
+from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
+                          sync_query_params, thumbnail_grid)
 from pages.images import dataset_of, images_of
 from pages.shell import ensure_app_shell, require_model
 
@@ -18,7 +19,7 @@ model = require_model()
 st.title("Retrieval")
 dataset = dataset_of(model) if model.has_images else None
 images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
-names = R.class_names_of(model, dataset)
+names = class_names_of(model, dataset)
 n_queries = len(model.query_codes)
 encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 
@@ -142,7 +143,7 @@ else:
     st.caption(R.ball_note(ball))
     a, b = st.columns([3, 2])
     a.dataframe(R.ball_table(ball, names), hide_index=True)
-    b.plotly_chart(R.ball_figure(ball, names), key="rq_ball_fig")
+    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
     thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
 
 sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),

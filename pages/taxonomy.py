@@ -4,14 +4,14 @@ models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
 
 import streamlit as st
 
+from hashviz import leaderboard as lb
 from hashviz.taxonomy import SURVEY_ID, family_methods, family_models, load_taxonomy
 from pages.common import current_models, models_root, or_stop
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-NUMBERS = ["mAP@all", "mAP@1000", "tie-aware mAP", "P@H<=2", "empty-ball share", "train s"]
-SHOWN = ["model", "method", "bits", "dataset", "regularisers", *NUMBERS]
+SHOWN = ["model", "method", "bits", "dataset", "regularisers", *lb.metric_columns()]
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,9 +29,7 @@ with st.expander("Notation"):
     st.markdown(tax.notation)
 
 models = current_models()
-labels = [f"{i}. {f.title}" if f.key != "shallow" else f"Contrast: {f.title}"
-          for i, f in enumerate(tax.families, start=1)]
-for tab, fam in zip(st.tabs(labels), tax.families):
+for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
     with tab:
         st.caption(f"Journal version of the survey: {fam.journal_group}")
         st.markdown(f"**Similarity it preserves.** {fam.similarity}")
@@ -49,5 +47,5 @@ for tab, fam in zip(st.tabs(labels), tax.families):
             st.markdown(f"**Models of this family in `{models_root()}`** (queries; pq models have no "
                         "Hamming-only numbers: n/a)")
             st.dataframe(live[SHOWN], hide_index=True, placeholder="n/a", key=f"taxonomy_models_{fam.key}",
-                         column_config={c: st.column_config.NumberColumn(format="%.1f" if c == "train s" else "%.3f")
-                                        for c in NUMBERS})
+                         column_config={c: st.column_config.NumberColumn(format=f)
+                                        for c, f in lb.column_formats().items()})

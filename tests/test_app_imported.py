@@ -10,7 +10,7 @@ from hashviz import codemap
 from hashviz import retrieval as R
 from hashviz.data.images import model_images
 from hashviz.importing import import_codes
-from hashviz.zoo import load_model_dir
+from hashviz.zoo import class_names_of, load_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_retrieval_tiles_carry_the_files_pictures_and_every_label(imported_root)
     query = R.query_from_set(model, 0, images)
     assert query.image.shape == (52, 30)              # query_0.png, grey, aspect kept
     ranking = R.rank_query(model, HammingIndex(model.database_codes), R.query_code(model, query), query.label, 10)
-    data = R.grid_data(ranking, images, R.class_names_of(model))
+    data = R.grid_data(ranking, images, class_names_of(model))
     tiles = [t for g in data["groups"] for t in g["tiles"]]
     assert all(t["uri"].startswith("data:image/png;base64,") for t in tiles)
     by_row = {t["row"]: t for t in tiles}

@@ -42,7 +42,7 @@ def rss_mib(pid: int) -> float:
 
 def queries_with_new_results(models_root: Path, name: str, n: int, count: int) -> list[int]:
     """Query indices, starting after 0, each with a top n unlike the one before (so the grid must change)."""
-    from hashviz.codes import hamming_distances
+    from hashviz.hamming import hamming_distances
     from hashviz.zoo import load_model_dir
     model = load_model_dir(models_root / name)
     d = hamming_distances(model.query_codes, model.database_codes)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from hashviz import codemap, plots, projection
+from hashviz.background import JobRunner
 from hashviz.codes import pack_bits01, unpack_bits01
 from hashviz.diagnostics import bit_table, bucket_table, diagnose, diagnose_model, primary_labels, summary_table
 from hashviz.errors import HashvizError
+from hashviz.search.pq import pq_reconstruct
 from hashviz.zoo import load_model_dir
 
 
@@ -142,9 +144,9 @@ def test_outputs_map_uses_the_code_maps_points_when_their_outputs_were_saved(tmp
 def test_pq_reconstruct_hand_example():
     books = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)   # M=2, K=3, d_sub=2
     codes = np.array([[0, 2], [1, 0]], np.uint8)
-    assert codemap.pq_reconstruct(codes, books).tolist() == [[0, 1, 10, 11], [2, 3, 6, 7]]
+    assert pq_reconstruct(codes, books).tolist() == [[0, 1, 10, 11], [2, 3, 6, 7]]
     with pytest.raises(HashvizError):
-        codemap.pq_reconstruct(np.array([[3, 0]], np.uint8), books)
+        pq_reconstruct(np.array([[3, 0]], np.uint8), books)
 
 
 def test_pq_model_maps_its_reconstructions_never_hamming_indices(models, tmp_path, no_umap):
@@ -152,7 +154,7 @@ def test_pq_model_maps_its_reconstructions_never_hamming_indices(models, tmp_pat
     xy, rows = codemap.code_map_projection(m, "umap", 200, 0, cache_dir=tmp_path)
     assert no_umap[0][1] == "euclidean" and no_umap[0][0] == (200, m.codebooks.shape[0] * m.codebooks.shape[2])
     pca, _ = codemap.code_map_projection(m, "pca", 200, 0, cache_dir=tmp_path)
-    expected = projection.project_array(codemap.pq_reconstruct(m.database_codes[rows], m.codebooks), "pca")
+    expected = projection.project_array(pq_reconstruct(m.database_codes[rows], m.codebooks), "pca")
     assert np.allclose(pca, expected, atol=1e-4)
     assert "bit" not in codemap.colour_kinds(m) and "pq reconstructions" in codemap.map_title(m, "codes", "umap", 5)
     with pytest.raises(HashvizError, match="no bits"):
@@ -161,28 +163,6 @@ def test_pq_model_maps_its_reconstructions_never_hamming_indices(models, tmp_pat
 
 # ----------------------------------------------------------------------------- background jobs
 
-def test_jobs_run_once_per_key_in_the_background():
-    jobs = codemap.ProjectionJobs()
-    gate, calls = threading.Event(), []
-
-    def work():
-        calls.append(1)
-        gate.wait(5)
-        return "map"
-    job = jobs.submit("k", work)
-    assert jobs.submit("k", work) is job                         # queued or running: the same job
-    waiting = jobs.submit("k2", lambda: "other")
-    assert jobs.ahead_of(waiting) >= 1
-    gate.set()
-    for _ in range(200):
-        if job.state == "done" and waiting.state == "done":
-            break
-        time.sleep(0.01)
-    assert (job.state, job.result, waiting.result, calls) == ("done", "map", "other", [1])
-    assert jobs.submit("k", work) is job and calls == [1]         # done: kept, not rerun
-    assert job.elapsed >= 0
-
-
 def test_map_or_start_shows_nothing_until_the_job_finished_then_the_map(models, tmp_path, monkeypatch):
     gate = threading.Event()
 
@@ -190,7 +170,7 @@ def test_map_or_start_shows_nothing_until_the_job_finished_then_the_map(models, 
         gate.wait(10)
         return projection._pca(np.asarray(x, dtype=np.float64), seed)
     monkeypatch.setattr(projection, "_umap", slow)
-    jobs, m = codemap.ProjectionJobs(), models["dpsh-16"]
+    jobs, m = JobRunner(), models["dpsh-16"]
     found, job = codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)
     assert found is None and job.state in ("queued", "running")
     assert codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)[1] is job
@@ -207,7 +187,7 @@ def test_a_failed_job_is_reported_once_then_retried(models, tmp_path, monkeypatc
     def broken(*a):
         raise HashvizError("the UMAP projection produced NaN values; try PCA or another sample")
     monkeypatch.setattr(projection, "_umap", broken)
-    jobs, m = codemap.ProjectionJobs(), models["dpsh-16"]
+    jobs, m = JobRunner(), models["dpsh-16"]
     _, job = codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)
     for _ in range(500):
         if job.state == "failed":
@@ -243,7 +223,7 @@ def test_pq_neighbour_scores_match_brute_force(tmp_path):
     m = fake_model(labels=labels, pq=(codes, books), tmp=tmp_path)
     rows = np.arange(0, 60, 2)
     got = codemap.neighbour_scores(m, rows, k=5)
-    v = codemap.pq_reconstruct(codes[rows], books).astype(np.float64)
+    v = pq_reconstruct(codes[rows], books).astype(np.float64)
     d = np.round(((v[:, None] - v[None]) ** 2).sum(-1), 6)
     np.fill_diagonal(d, np.inf)
     for i in range(len(rows)):

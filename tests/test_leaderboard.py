@@ -7,11 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from hashviz import failures
 from hashviz import leaderboard as lb
 from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query
 from hashviz.zoo import ModelDir, discover
+from reference import ref_all
 
 
 def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",
@@ -36,10 +37,10 @@ def test_leaderboard_has_every_model_sorted_by_map_with_nan_for_pq():
     models = [fake("a", "itq", "shallow", map_all=0.3), fake("b", "dpq", "quantization", code_type="pq", map_all=0.7),
               fake("c", "csq", "classification", map_all=0.8, regs={"balance": 0.1})]
     table = lb.leaderboard_table(models)
-    assert list(table.columns) == lb.LEADERBOARD_COLUMNS
+    assert list(table.columns) == lb.leaderboard_columns()
     assert list(table["model"]) == ["c", "b", "a"]
     pq = table.set_index("model").loc["b"]
-    assert all(math.isnan(pq[c]) for c in lb.HAMMING_ONLY_COLUMNS) and pq["mAP@all"] == 0.7
+    assert all(math.isnan(pq[c]) for c in lb.hamming_only_columns()) and pq["mAP@all"] == 0.7
     assert table.set_index("model").loc["c", "regularisers"] == "balance=0.1"
     assert table["mAP@all"].dtype == float and table["train s"].tolist() == [12.5] * 3
 
@@ -66,7 +67,10 @@ def test_leaderboard_of_tiny_zoo_matches_stored_metrics(tiny_zoo):
     models = tiny_models(tiny_zoo)
     table = lb.leaderboard_table(models.values()).set_index("model")
     assert set(table.index) == set(models)
-    assert table.loc["csq-16", "mAP@all"] == pytest.approx(models["csq-16"].metrics["map_all"])
+    csq = models["csq-16"]
+    truth = ref_all(csq.query_codes, csq.database_codes, csq.query_labels, csq.database_labels)  # loops, from codes
+    assert table.loc["csq-16", "mAP@all"] == pytest.approx(truth["map_all"], abs=1e-9)
+    assert table.loc["csq-16", "P@H<=2"] == pytest.approx(truth["p_h2"], abs=1e-9)
     assert math.isnan(table.loc["dpq-16", "tie-aware mAP"]) and not math.isnan(table.loc["itq-16", "P@H<=2"])
 
 
@@ -91,14 +95,6 @@ def test_map_vs_bits_keeps_methods_with_two_lengths_and_no_ablations():
     fig = lb.map_vs_bits_curve_figure(models)
     assert [t.name for t in fig.data] == ["dpsh"] and list(fig.data[0].y) == [0.5, 0.6]
     assert lb.map_vs_bits_rows(models[-1:]) == []
-
-
-def test_training_curves_figure_has_loss_and_validation_panels():
-    history = [{"epoch": 1, "loss": 0.9, "val_map": 0.3}, {"epoch": 2, "loss": 0.5, "val_map": 0.6}]
-    fig = lb.training_curves_figure(history)
-    assert [t.name for t in fig.data] == ["loss", "validation mAP"]
-    assert list(fig.data[1].y) == [0.3, 0.6] and list(fig.data[0].x) == [1, 2]
-    assert len(lb.training_curves_figure([]).data) == 2
 
 
 # ------------------------------------------------------------------ conclusions
@@ -165,17 +161,17 @@ def synthetic_model(codes01, db_labels, q_codes01, q_labels, class_names=("a", "
 def test_per_query_ap_matches_metrics_for_binary_and_stored_map_for_pq(tiny_zoo):
     models = tiny_models(tiny_zoo)
     csq = models["csq-16"]
-    ap = lb.per_query_ap(csq)
-    np.testing.assert_allclose(ap, average_precision_per_query(csq.query_codes, csq.database_codes,
-                                                               csq.query_labels, csq.database_labels))
+    ap = failures.per_query_ap(csq)
+    np.testing.assert_allclose(ap, ref_all(csq.query_codes, csq.database_codes, csq.query_labels,
+                                           csq.database_labels)["ap_all"], atol=1e-12)
     dpq = models["dpq-16"]
-    assert lb.per_query_ap(dpq).mean() == pytest.approx(dpq.metrics["map_all"], abs=1e-9)
+    assert failures.per_query_ap(dpq).mean() == pytest.approx(dpq.metrics["map_all"], abs=1e-9)
 
 
 def test_worst_queries_are_lowest_ap_with_their_top_n(tiny_zoo):
     model = tiny_models(tiny_zoo)["dpsh-16"]
-    ap = lb.per_query_ap(model)
-    table = lb.worst_queries(model, ap, count=5, n=7)
+    ap = failures.per_query_ap(model)
+    table = failures.worst_queries(model, ap, count=5, n=7)
     assert len(table) == 5 and table["AP"].is_monotonic_increasing
     assert table["AP"].iloc[-1] <= np.sort(ap)[5]
     first = table.iloc[0]
@@ -188,9 +184,9 @@ def test_worst_queries_are_lowest_ap_with_their_top_n(tiny_zoo):
 
 def test_per_class_ap_is_mean_of_its_queries():
     model = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8, [1] * 8, [1] * 8], [0, 1, 0])
-    ap = lb.per_query_ap(model)
+    ap = failures.per_query_ap(model)
     np.testing.assert_allclose(ap, [1.0, 1.0, 0.5])
-    table = lb.per_class_ap(model, ap).set_index("class")
+    table = failures.per_class_ap(model, ap).set_index("class")
     assert table.loc["a", "mAP"] == pytest.approx(0.75) and table.loc["a", "worst query row"] == 2
     assert table.loc["b", "queries"] == 1 and list(table.index) == ["a", "b"]
 
@@ -198,42 +194,42 @@ def test_per_class_ap_is_mean_of_its_queries():
 def test_retrieval_confusion_rows_are_shares_of_retrieved_classes():
     db = [[0] * 8, [0] * 7 + [1], [1] * 8, [1] * 7 + [0]]
     model = synthetic_model(db, [0, 1, 1, 2], [[0] * 8, [1] * 8], [0, 1])
-    m = lb.retrieval_confusion(model, n=2)
+    m = failures.retrieval_confusion(model, n=2)
     np.testing.assert_allclose(m[0], [0.5, 0.5, 0.0])      # query of class a retrieves rows 0 and 1
     np.testing.assert_allclose(m[1], [0.0, 0.5, 0.5])      # query of class b retrieves rows 2 and 3
     np.testing.assert_allclose(m[2], 0.0)                  # no query of class c
-    fig = lb.confusion_figure(m, ["a", "b", "c"], 2)
+    fig = failures.confusion_figure(m, ["a", "b", "c"], 2)
     assert list(fig.data[0].x) == ["a", "b", "c"] and "top 2" in fig.layout.title.text
 
 
 def test_cross_class_collisions_list_each_class_of_a_shared_code():
     db = [[0] * 8, [0] * 8, [0] * 8, [1] * 8, [1] * 8, [1, 0] * 4]
     model = synthetic_model(db, [0, 1, 1, 2, 2, 0], [[0] * 8], [0])
-    table = lb.cross_class_collisions(model)
+    table = failures.cross_class_collisions(model)
     assert list(table["database row"]) == [0, 1]           # the all-zero code holds a and b; all-one only c
     assert list(table["class"]) == ["a", "b"] and list(table["items of class"]) == [1, 2]
     assert set(table["code"]) == {"00000000"} and set(table["bucket size"]) == {3}
     clean = synthetic_model([[0] * 8, [1] * 8], [0, 1], [[0] * 8], [0])
-    assert lb.cross_class_collisions(clean).empty
+    assert failures.cross_class_collisions(clean).empty
 
 
 def test_failure_report_on_tiny_zoo_models(tiny_zoo):
     for name in ("lsh-16", "dpq-16"):
         model = tiny_models(tiny_zoo)[name]
-        report = lb.failure_report(model, n=5, worst=3)
+        report = failures.failure_report(model, n=5, worst=3)
         assert len(report.worst) == 3 and report.single_label
         assert report.confusion.shape == (10, 10)
         np.testing.assert_allclose(report.confusion.sum(1), 1.0)
         assert report.per_class["queries"].sum() == len(model.query_codes)
         assert (report.collisions["classes in bucket"] > 1).all()
     with pytest.raises(HashvizError):
-        lb.failure_report(model, n=0)
+        failures.failure_report(model, n=0)
 
 
 def test_multilabel_models_refuse_per_class_tables():
     model = synthetic_model([[0] * 8, [1] * 8], np.array([[1, 0], [0, 1]]), [[0] * 8], np.array([[1, 1]]),
                             class_names=("a", "b"))
     with pytest.raises(HashvizError, match="multi-label"):
-        lb.per_class_ap(model, np.zeros(1))
-    report = lb.failure_report(model, n=1, worst=1)
+        failures.per_class_ap(model, np.zeros(1))
+    report = failures.failure_report(model, n=1, worst=1)
     assert not report.single_label and report.per_class.empty and len(report.worst) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -12,7 +11,7 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from hashviz.errors import HashvizError  # noqa: E402
-from hashviz.milvus_backend import MilvusHammingIndex, collection_name_for, push_codes  # noqa: E402
+from hashviz.search.milvus import MilvusHammingIndex, collection_name_for, push_codes  # noqa: E402
 from hashviz.search import HammingIndex  # noqa: E402
 
 BITS = 64
@@ -105,7 +104,7 @@ def test_open_existing_without_reinsert(milvus):
 def test_ties_repaired_when_server_order_is_arbitrary(milvus):
     """Rows inserted in shuffled order: the server's order inside tie groups follows insertion, not id."""
     uri, _, _ = milvus
-    from hashviz.milvus_backend import _pymilvus, _schema
+    from hashviz.search.milvus import _pymilvus, _schema
 
     pymilvus = _pymilvus()
     db = np.zeros((2400, 8), np.uint8)
@@ -160,11 +159,9 @@ def test_errors(milvus):
         HammingIndex(_random(10, 0)[:0], kind="milvus", uri=uri, collection="hv_x")
 
 
-def test_unreachable_server_fails_fast_and_clearly():
-    start = time.monotonic()
+def test_unreachable_server_fails_clearly():        # how fast: bench/responsiveness.py
     with pytest.raises(HashvizError, match="cannot reach Milvus at 'http://127.0.0.1:1'"):
         HammingIndex(_random(10, 0), kind="milvus", uri="http://127.0.0.1:1", collection="hv_x", timeout=2)
-    assert time.monotonic() - start < 15
 
 
 def test_collection_name_for_model_directories(tmp_path):

@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from hashviz.codes import hamming_distances, pack_bits01
+from hashviz.codes import pack_bits01
+from hashviz.hamming import hamming_distances
 from hashviz.errors import HashvizError
 from hashviz.projection import (cached_projection, neighbours_correct, project_array, project_codes,
                                 projection_cache_path, sample_rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import hashviz.search as search
+import hashviz.search.base as search_base
 from hashviz.errors import HashvizError
 from hashviz.search import HammingIndex, PQIndex, get_search_threads, recall_at_k, set_search_threads
 
@@ -85,7 +85,7 @@ def test_clustered_data_really_has_ties_at_the_boundary():
 def test_flat_repaired_path_equals_brute_force(monkeypatch, data):
     """The path used if faiss ever stopped keeping the lowest ids at the k-th distance."""
     db, queries = DATA[data]
-    monkeypatch.setattr(search, "_FAISS_TIES_EXACT", False)
+    monkeypatch.setattr(search_base, "_FAISS_TIES_EXACT", False)
     index = HammingIndex(db, "flat")
     for k in (1, 10, 300):
         d, i = index.knn(queries, k)
@@ -95,7 +95,7 @@ def test_flat_repaired_path_equals_brute_force(monkeypatch, data):
 
 
 def test_faiss_keeps_lowest_ids_in_ties():
-    assert search._faiss_ties_exact() is True
+    assert search_base._faiss_ties_exact() is True
 
 
 @pytest.mark.parametrize("data", list(DATA))

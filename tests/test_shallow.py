@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashviz.codes import hamming_distances, unpack_bits01
+from hashviz.codes import unpack_bits01
+from hashviz.hamming import hamming_distances
 from hashviz.errors import HashvizError
 from hashviz.methods import create_method, list_methods
 from hashviz.methods.shallow import ITQ, LSH, PCAH, SH, ShallowHasher

@@ -23,28 +23,7 @@ from hashviz.errors import HashvizError
 from hashviz.methods.base import DeepHashMethod, off_diagonal, similarity_matrix, straight_through
 from hashviz.methods.classification import label_loss
 from hashviz.methods.registry import register_method
-
-
-def pq_reconstruct(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
-    """Decode pq codes: uint8 (n, M) indices -> float32 (n, M * d_sub) concatenated codewords.
-
-    codebooks: float32 (M, K, d_sub).
-    """
-    codebooks = np.asarray(codebooks, dtype=np.float32)
-    if codebooks.ndim != 3:
-        raise HashvizError(f"codebooks must be float32 (M, K, d_sub), got shape {codebooks.shape}")
-    if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8 or codes.ndim != 2:
-        raise HashvizError("pq codes must be a uint8 numpy array (n, M) of codeword indices")
-    if codes.shape[1] != codebooks.shape[0]:
-        raise HashvizError(
-            f"pq codes have {codes.shape[1]} sub-codes but the codebooks have "
-            f"M = {codebooks.shape[0]}")
-    if codes.size and codes.max() >= codebooks.shape[1]:
-        raise HashvizError(
-            f"pq code index {int(codes.max())} is out of range for "
-            f"K = {codebooks.shape[1]} codewords")
-    books = np.arange(codebooks.shape[0])
-    return codebooks[books[None, :], codes].reshape(len(codes), -1)
+from hashviz.search.pq import pq_reconstruct
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Milvus backend behind ``HammingIndex``: the same knn/radius results as ``kind="flat"``.
+"""The Milvus index kind (``HammingIndex(codes, kind="milvus", ...)``): the same knn/radius results as ``kind="flat"``.
 
 ``pymilvus`` is imported lazily (only when a Milvus index is made), so hashviz works without it.
 Install it with ``pip install -r requirements-milvus.txt`` (pymilvus 2.5 + milvus-lite 2.5: Milvus Lite 3
@@ -35,9 +35,9 @@ import numpy as np
 
 from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
-from hashviz.search import HammingIndex
+from hashviz.search.base import HammingIndex, register_kind
 
-__all__ = ["MilvusHammingIndex", "collection_name_for", "push_codes", "MAX_TOPK"]
+__all__ = ["MilvusHammingIndex", "collection_name_for", "open_or_push", "push_codes", "MAX_TOPK"]
 
 MAX_TOPK = 16384          # Milvus' limit on results per query (topk and range-search limit)
 ID_FIELD = "id"
@@ -141,6 +141,20 @@ def push_codes(codes: np.ndarray, uri: str, collection: str, progress: Callable[
                               timeout=timeout, batch_size=batch_size)
 
 
+def open_or_push(codes: np.ndarray, uri: str, collection: str, *, token: str | None = None,
+                 timeout: float = 10.0, progress: Callable[[int, int], None] | None = None) -> "MilvusHammingIndex":
+    """The collection at ``uri`` when it holds as many codes as ``codes``, else ``codes`` pushed there."""
+    try:
+        index = MilvusHammingIndex.open(uri, collection, token=token, timeout=timeout)
+        if index.ntotal == len(codes):
+            return index
+    except HashvizError as exc:
+        if "has no collection" not in str(exc) and "is empty" not in str(exc):
+            raise
+    return push_codes(codes, uri, collection, progress, token=token, timeout=timeout)
+
+
+@register_kind("milvus")
 class MilvusHammingIndex(HammingIndex):
     """``HammingIndex`` whose codes live in a Milvus collection (Milvus Lite file or a server/cluster).
 
@@ -154,9 +168,7 @@ class MilvusHammingIndex(HammingIndex):
     def __init__(self, codes=None, kind: str = "milvus", *, uri=None, collection=None, token: str | None = None,
                  progress: Callable[[int, int], None] | None = None, timeout: float = 10.0,
                  batch_size: int = 5_000):
-        if kind != "milvus":
-            raise HashvizError(f"MilvusHammingIndex is kind 'milvus', not {kind!r}")
-        self._kind = "milvus"
+        self._check_kind(kind)
         self._uri = _check_uri(uri)
         self._collection = _check_collection_name(collection)
         self._timeout = float(timeout)
@@ -223,27 +235,15 @@ class MilvusHammingIndex(HammingIndex):
         if ID_FIELD not in fields or code is None or "dim" not in code.get("params", {}):
             raise HashvizError(f"Milvus collection {self._collection!r} was not made by hashviz "
                                f"(expected fields {ID_FIELD!r} and binary vector {CODE_FIELD!r})")
-        self._bits = int(code["params"]["dim"])
         self._call("load_collection", client.load_collection, self._collection)
         stats = self._call("get_collection_stats", client.get_collection_stats, self._collection)
-        self._ntotal = int(stats.get("row_count", 0))
+        self._set_size(int(code["params"]["dim"]), int(stats.get("row_count", 0)))
         if self._ntotal == 0:
             raise HashvizError(f"the Milvus collection {self._collection!r} is empty: there are no codes to search")
-        self._codes = None
-        self._flat_fallback = None
 
     # ------------------------------------------------------------ properties
-    @property
-    def uri(self) -> str:
-        return self._uri
-
-    @property
-    def collection(self) -> str:
-        return self._collection
-
-    @property
-    def exact(self) -> bool:
-        return True
+    uri = property(lambda self: self._uri, doc="The Milvus uri (a Lite '.db' file or a server).")
+    collection = property(lambda self: self._collection, doc="The collection name.")
 
     def memory_bytes(self) -> int:
         """The raw vector data the server holds (n * bits/8); Milvus adds ids (8 bytes/code) and overhead."""

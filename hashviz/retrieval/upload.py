@@ -1,0 +1,183 @@
+"""Uploaded pictures made into queries: decoded, converted to the dataset's size and channels, with
+every step said."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from hashviz.errors import HashvizError
+
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Upload:
+    """A decoded upload: image uint8 in the dataset's shape and the steps taken, in order."""
+
+    image: np.ndarray
+    notes: list[str]
+    name: str = ""
+
+
+def dark_background(images: np.ndarray, sample: int = 500) -> bool:
+    """Whether a dataset shows light objects on a dark background (MNIST-like): the mean of the
+    border pixels of its first `sample` images is below a quarter of full scale."""
+    pics = np.asarray(images[:sample], dtype=np.float32)
+    border = np.concatenate([pics[:, 0].ravel(), pics[:, -1].ravel(), pics[:, :, 0].ravel(), pics[:, :, -1].ravel()])
+    return bool(border.mean() < 64)
+
+
+INVERT_CHOICES = {"auto": None, "yes": True, "no": False}   # the page's labels -> decode_upload(invert=)
+
+
+def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bool = False,
+                  invert: bool | None = None) -> Upload:
+    """PNG/JPEG bytes -> uint8 image of `shape` (H, W) or (H, W, C), with what was done.
+
+    Refuses empty, non-image, damaged and larger than MAX_UPLOAD_PIXELS files with a HashvizError.
+    Handles EXIF rotation, palette, alpha (flattened on white, or on black when the visible pixels
+    are mostly light), CMYK, 16-bit and 32-bit greyscale; then converts to the dataset's channels,
+    centre-crops to its aspect ratio and resizes. `dark`: the dataset has light objects on a dark
+    background; invert None = invert when the picture has a light background and the dataset a
+    dark one (True/False force it).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 3):
+        raise HashvizError(f"target shape must be (H, W) or (H, W, C), got {shape}")
+    if not data:
+        raise HashvizError("the uploaded file is empty (0 bytes); choose a PNG or JPEG image")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pic = Image.open(io.BytesIO(data))
+            if pic.format not in ("PNG", "JPEG"):
+                raise HashvizError(f"the file is a {pic.format} image; upload a PNG or JPEG")
+            w, h = pic.size
+            if w * h > MAX_UPLOAD_PIXELS:
+                raise HashvizError(f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
+                                   f"{MAX_UPLOAD_PIXELS / 1e6:.0f} MP: scale it down first")
+            if pic.format == "JPEG":   # let libjpeg decode at 1/2, 1/4 or 1/8 scale when that is plenty
+                pic.draft(pic.mode, (max(64, 4 * shape[1]), max(64, 4 * shape[0])))
+            pic.load()
+    except HashvizError:
+        raise
+    except UnidentifiedImageError:
+        raise HashvizError("the file is not a PNG or JPEG image that can be read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise HashvizError(f"the image has too many pixels (limit {MAX_UPLOAD_PIXELS / 1e6:.0f} MP)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise HashvizError(f"the image is truncated or damaged and cannot be decoded ({exc})") from None
+    notes.append(f"read a {pic.format} image, {w}×{h}, mode {pic.mode}")
+    if pic.size != (w, h):
+        notes.append(f"decoded at reduced scale, {pic.size[0]}×{pic.size[1]}")
+    if _orientation(pic) not in (None, 1):
+        pic = ImageOps.exif_transpose(pic)
+        notes.append("rotated as its EXIF orientation says")
+    pic = _to_8bit(pic, notes)
+    pic = _flatten(pic, notes)
+    channels = 1 if len(shape) == 2 else shape[2]
+    if channels == 1 and pic.mode != "L":
+        pic = pic.convert("L")
+        notes.append("converted to greyscale (the dataset has 1 channel)")
+    elif channels == 3 and pic.mode != "RGB":
+        was = pic.mode
+        pic = pic.convert("RGB")
+        notes.append(f"converted {was} to RGB (the dataset has 3 channels)")
+    elif channels not in (1, 3):
+        raise HashvizError(f"the dataset has {channels} channels; uploads support 1 or 3")
+    pic = _crop_resize(pic, shape[0], shape[1], notes)
+    image = np.asarray(pic, dtype=np.uint8)
+    if channels == 1 and image.ndim == 3:
+        image = image[..., 0]
+    light_picture = _border_mean(image) > 127
+    if invert if invert is not None else (dark and light_picture):
+        image = 255 - image
+        why = "" if invert is not None else " (light background; the dataset has light objects on dark)"
+        notes.append("inverted" + why)
+    image = image.reshape(shape)
+    return Upload(np.ascontiguousarray(image), notes, name)
+
+
+def _orientation(pic) -> int | None:
+    try:
+        return pic.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block is no reason to refuse the picture
+        return None
+
+
+def _to_8bit(pic, notes):
+    from PIL import Image
+    if pic.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(pic).astype(np.float64)
+        top = 65535.0 if pic.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        top = max(top, float(arr.max()))
+        arr = np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8)
+        notes.append(f"scaled {pic.mode} values (0..{top:.0f}) to 8 bits")
+        return Image.fromarray(arr, mode="L")
+    if pic.mode == "P":
+        mode = "RGBA" if "transparency" in pic.info else "RGB"
+        notes.append(f"expanded the palette to {mode}")
+        return pic.convert(mode)
+    if pic.mode == "CMYK":
+        notes.append("converted CMYK to RGB")
+        return pic.convert("RGB")
+    if pic.mode == "1":
+        notes.append("expanded black-and-white to greyscale")
+        return pic.convert("L")
+    if pic.mode not in ("L", "LA", "RGB", "RGBA", "La", "RGBa"):
+        notes.append(f"converted {pic.mode} to RGB")
+        return pic.convert("RGB")
+    return pic
+
+
+def _flatten(pic, notes):
+    from PIL import Image
+    if pic.mode not in ("LA", "RGBA", "La", "RGBa"):
+        return pic
+    rgba = pic.convert("RGBA")
+    alpha = np.asarray(rgba)[..., 3]
+    if alpha.min() == 255:
+        notes.append("dropped an opaque alpha channel")
+        return rgba.convert("RGB")
+    visible = np.asarray(rgba.convert("L"))[alpha > 127]
+    light = visible.size > 0 and visible.mean() > 127
+    colour = (0, 0, 0, 255) if light else (255, 255, 255, 255)
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, colour), rgba).convert("RGB")
+    notes.append(f"flattened the transparency on {'black' if light else 'white'}")
+    return flat
+
+
+def _crop_resize(pic, height: int, width: int, notes):
+    from PIL import Image
+    w, h = pic.size
+    target = width / height
+    if abs(w / h - target) > 1e-6:
+        if w / h > target:
+            new_w = max(1, round(h * target))
+            left = (w - new_w) // 2
+            box = (left, 0, left + new_w, h)
+        else:
+            new_h = max(1, round(w / target))
+            top = (h - new_h) // 2
+            box = (0, top, w, top + new_h)
+        pic = pic.crop(box)
+        notes.append(f"centre-cropped {w}×{h} to {pic.size[0]}×{pic.size[1]}")
+    if pic.size != (width, height):
+        was = pic.size
+        pic = pic.resize((width, height), Image.Resampling.LANCZOS if was[0] > width else Image.Resampling.BICUBIC)
+        notes.append(f"resized {was[0]}×{was[1]} to {width}×{height}")
+    return pic
+
+
+def _border_mean(image: np.ndarray) -> float:
+    img = image.astype(np.float32)
+    return float(np.concatenate([img[0].ravel(), img[-1].ravel(), img[:, 0].ravel(), img[:, -1].ravel()]).mean())
+
+

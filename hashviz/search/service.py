@@ -1,0 +1,53 @@
+"""The one place an index is built: a model's (or a method's) database codes -> the index of a backend.
+
+Everything that ranks goes through :func:`build_index` / :func:`model_index` and the index's
+``knn`` / ``radius`` / ``distances``: the Retrieval page, the failure finder, code-map neighbours,
+validation during training and pq evaluation, so they all rank the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashviz.errors import HashvizError
+from hashviz.search.base import HammingIndex
+from hashviz.search.milvus import collection_name_for, open_or_push
+from hashviz.search.pq import PQIndex
+
+__all__ = ["build_index", "model_index", "model_queries", "pq_metric_of"]
+
+
+def build_index(codes: np.ndarray, *, code_type: str = "binary", kind: str = "flat", codebooks=None,
+                pq_metric: str = "l2", uri: str | None = None, collection: str | None = None, **options):
+    """The search index over database ``codes``.
+
+    Binary codes: ``HammingIndex(codes, kind=kind, **options)`` (``"flat"``, ``"hash"``, ``"ivf"``), or
+    for ``kind="milvus"`` the collection ``collection`` at ``uri``, opened when it already holds as many
+    codes, else (re)pushed. pq codes: a ``PQIndex`` with ``codebooks`` and ``pq_metric`` (the kind
+    does not apply: asymmetric distances are computed in-process).
+    """
+    if code_type == "pq":
+        return PQIndex(codes, codebooks, metric=pq_metric)
+    if code_type != "binary":
+        raise HashvizError(f"code_type must be 'binary' or 'pq', got {code_type!r}")
+    if kind == "milvus":
+        return open_or_push(codes, uri, collection, **options)
+    return HammingIndex(codes, kind=kind, **options)
+
+
+def pq_metric_of(model) -> str:
+    """The distance a pq model was trained for ("l2" unless its config says otherwise)."""
+    return (model.config.get("pq") or {}).get("metric", "l2")
+
+
+def model_index(model, kind: str = "flat", *, uri: str | None = None, **options):
+    """The index over a model directory's database codes (Milvus: the collection named after it)."""
+    collection = collection_name_for(model.path) if kind == "milvus" else None
+    return build_index(model.database_codes, code_type=model.code_type, kind=kind, codebooks=model.codebooks,
+                       pq_metric=pq_metric_of(model), uri=uri, collection=collection, **options)
+
+
+def model_queries(model, rows=None) -> np.ndarray:
+    """What a model's queries search with: packed codes (binary) or query vectors (pq)."""
+    queries = model.query_vectors if model.code_type == "pq" else model.query_codes
+    return queries if rows is None else queries[np.asarray(rows, dtype=np.int64)]
