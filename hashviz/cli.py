@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -132,15 +133,16 @@ def cmd_bench(args) -> int:
 
 
 def cmd_index_push(args) -> int:
-    from hashviz.search.milvus import collection_name_for, push_codes
+    from hashviz.search.milvus import TOKEN_ENV, collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))
     if model.code_type != "binary":
         raise HashvizError("only binary codes can be pushed to Milvus")
-    name = args.collection or collection_name_for(model.path)
+    name = args.collection or collection_name_for(model.path, model.database_codes)
     with tqdm(total=len(model.database_codes), desc="push", unit="code", file=sys.stderr) as bar:
-        push_codes(model.database_codes, args.uri, name,
+        # the operator typed this uri: the token of their environment goes to it
+        push_codes(model.database_codes, args.uri, name, token=os.environ.get(TOKEN_ENV, ""),
                    progress=lambda done, total: bar.update(done - bar.n))
     print(f"pushed {len(model.database_codes)} codes of {model.name} to {args.uri} collection {name}")
     return 0

@@ -52,7 +52,8 @@ def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
 
 @st.cache_resource(show_spinner="Connecting to Milvus…", max_entries=16)
 def _milvus_index(model_key: str, uri: str, _model: ModelDir):
-    """The model's collection on a Milvus server or Milvus Lite file, pushed there if missing."""
+    """The model's collection on a Milvus server or Milvus Lite file, pushed there if missing
+    (named by the fingerprint of its codes)."""
     from hashviz.search import model_index
     return model_index(_model, "milvus", uri=uri)
 
