@@ -51,13 +51,32 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def _operator_dataset(name: str) -> None:
+    """The dataset named on the command line: a folder there may be read; a known dataset is
+    downloaded when missing (the only downloads hashviz makes)."""
+    from hashviz.data.datasets import DOWNLOADS, allow_data_root, download_dataset
+    if name.startswith("folder:"):
+        allow_data_root(name[len("folder:"):])
+    elif name in DOWNLOADS:
+        download_dataset(name)
+
+
+def cmd_data_download(args) -> int:
+    from hashviz.data.datasets import data_home, download_dataset
+    dataset = download_dataset(args.name)
+    print(f"{args.name}: {len(dataset):,} images in {dataset.source or data_home()}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from hashviz.methods.regularizers import parse_reg
     from hashviz.training import TrainSpec, build_model
+    _operator_dataset(args.dataset)
     spec = TrainSpec(method=args.method, bits=args.bits, dataset=args.dataset, protocol=args.protocol,
                      seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),
-                     backbone=args.backbone, max_train=args.max_train)
+                     backbone=args.backbone, pretrained_weights=args.pretrained_weights,
+                     max_train=args.max_train)
     out = build_model(spec, Path(args.out), progress=_tqdm_progress(), overwrite=args.overwrite)
     return cmd_eval(argparse.Namespace(model=str(out), json=False), header=f"saved {out}")
 
@@ -123,10 +142,15 @@ def cmd_zoo_results(args) -> int:
     return 0
 
 
+def bench_names() -> list[str]:
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
 def cmd_bench(args) -> int:
+    names = bench_names()
+    if args.name not in names:     # a name, never a path: only the scripts in bench/ run
+        raise HashvizError(f"unknown benchmark {args.name!r}; choose one of {', '.join(names)}")
     script = BENCH_DIR / f"{args.name}.py"
-    if not script.is_file():
-        raise HashvizError(f"no benchmark {args.name!r} (looked for {script})")
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
@@ -168,11 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg", action="append", metavar="NAME=WEIGHT",
                    help="regulariser: balance, decorrelation or quantization (repeatable)")
     p.add_argument("--hyper", action="append", metavar="NAME=VALUE", help="method hyper-parameter")
-    p.add_argument("--backbone", default=None)
+    p.add_argument("--backbone", default=None, help="small-cnn, cifar-cnn or resnet18 (default: by image shape)")
+    p.add_argument("--pretrained-weights", default=None, metavar="torchvision|FILE|none",
+                   help="resnet18's starting weights: torchvision's ImageNet ones (default; downloaded once), "
+                        "a safetensors file of torchvision resnet18's state dict, or none (from scratch)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("download", help="fetch a dataset into $HASHVIZ_DATA (the app never downloads)")
+    p.add_argument("name", choices=["fashion-mnist", "mnist", "cifar10"])
+    p.set_defaults(func=cmd_data_download)
 
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")
