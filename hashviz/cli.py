@@ -156,6 +156,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from hashviz.deployment import serve
+    if args.max_upload_mb is None:
+        args.max_upload_mb = 4 if args.demo else 10
+    if args.max_upload_mp is None:
+        args.max_upload_mp = 16 if args.demo else 40
+    serve(args)        # returns only by an error: the process becomes the Streamlit server
+    return 0
+
+
 def cmd_index_push(args) -> int:
     from hashviz.search.milvus import TOKEN_ENV, collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
@@ -237,6 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="serve the app (Streamlit); --demo for a public, read-only demo")
+    p.add_argument("--demo", action="store_true",
+                   help="read-only demo: fixed models root, no Train page or zoo building, server-set search "
+                        "backend, smaller upload caps, writes only to the cache folder")
+    p.add_argument("--models", default="models", help="the models root (default models/)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1",
+                   help="interface to bind (default loopback; put a reverse proxy in front, docs/deploy.md)")
+    p.add_argument("--default-model", default=None, help="the model shown first (default: best mAP@all)")
+    p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss",
+                   help="search backend in demo mode; milvus: $HASHVIZ_MILVUS_URI, else a Milvus Lite file in "
+                        "the cache folder")
+    p.add_argument("--cache", default=None, help="the folder the app writes to (default <models>/.cache)")
+    p.add_argument("--max-upload-mb", type=float, default=None, help="upload cap in MB (default 4 demo, 10)")
+    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (16 demo, 40)")
+    p.set_defaults(func=cmd_serve)
 
     index = sub.add_parser("index", help="external search backends").add_subparsers(
         dest="index_command", required=True)

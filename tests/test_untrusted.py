@@ -142,17 +142,14 @@ def resnet18_file(tmp_path_factory):
     return path, state
 
 
-def test_resnet18_trains_from_a_local_pretrained_file(resnet18_file, tmp_path, capsys):
-    from safetensors.numpy import load_file
+def test_resnet18_trains_from_a_local_pretrained_file(resnet18_file):
+    from hashviz.training import TrainSpec, train
     path, state = resnet18_file
-    code, _, err = run_cli(capsys, "train", "--method", "dpsh", "--bits", 16, "--dataset", "digits",
-                           "--protocol", "digits-small", "--backbone", "resnet18", "--pretrained-weights", path,
-                           "--epochs", 1, "--lr", "1e-12", "--max-train", 64, "--out", tmp_path / "r")
-    assert code == 0, err
-    config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert re.fullmatch(r"file resnet18\.safetensors sha256:[0-9a-f]{16}", config["pretrained"])
-    saved = load_file(str(tmp_path / "r" / "weights.safetensors"))
-    # lr 1e-12: one epoch moves no weight measurably, so the saved network is the file's network
+    result = train(TrainSpec("dpsh", 16, dataset="digits", protocol="digits-small", backbone="resnet18",
+                             pretrained_weights=str(path), epochs=1, lr=1e-12, max_train=64, batch_size=64))
+    assert re.fullmatch(r"file resnet18\.safetensors sha256:[0-9a-f]{16}", result.method_config["pretrained"])
+    saved = result.encoder_weights
+    # lr 1e-12: one step moves no weight measurably, so the trained network is the file's network
     np.testing.assert_allclose(saved["net.backbone.layer3.1.conv2.weight"], state["layer3.1.conv2.weight"].numpy(),
                                atol=1e-6)
     # grey digits: conv1's three RGB filters summed into one
