@@ -158,13 +158,16 @@ def test_demo_server_in_the_browser(demo_root, tmp_path):
             first = best_by_hand(demo_root)
             page.wait_for_function("(m) => new URLSearchParams(location.search).get('model') === m", arg=first)
 
-            for hidden in ("train", "train?model=lsh-16", "pages/train.py"):     # the hidden page by URL
+            for hidden in ("train", "train?model=lsh-16"):          # the hidden page by URL: Retrieval instead
                 page.goto(f"{url}/{hidden}")
+                page.locator(".hv-grid .hv-tile").first.wait_for(timeout=60000)
                 wait_for_app(page)
-                page.locator(".hv-grid .hv-tile").first.wait_for(timeout=60000)  # routed to Retrieval
                 body = page.locator('[data-testid="stMain"]').inner_text()
                 assert "Train a model" not in body and "Start training" not in body, hidden
                 assert page.get_by_role("button", name="Start training").count() == 0
+            page.goto(f"{url}/pages/train.py")                     # the file's path: Streamlit's empty shell
+            page.wait_for_timeout(3000)
+            assert "Train a model" not in page.content() and "Start training" not in page.content()
         except Exception:
             screenshot_on_failure(page, "demo")
             raise
