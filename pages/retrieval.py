@@ -73,9 +73,8 @@ else:
     if file is None:
         st.info("Upload a picture: it is converted to the dataset's size and channels, then encoded by the model.")
         st.stop()
-    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name,
-                     dark=R.dark_background(images), invert=R.INVERT_CHOICES[invert],
-                     **current_deployment().upload_caps())   # the server's caps (a demo's are smaller)
+    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
+                     invert=R.INVERT_CHOICES[invert], **current_deployment().upload_caps())  # a demo's are smaller
 if message := st.session_state.pop("rq_draw_error", None):
     st.warning(message)
 
