@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from hashviz import plots, retrieval as R
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
 from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
@@ -73,8 +74,8 @@ else:
     if file is None:
         st.info("Upload a picture: it is converted to the dataset's size and channels, then encoded by the model.")
         st.stop()
-    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name,
-                     dark=R.dark_background(images), invert=R.INVERT_CHOICES[invert])
+    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
+                     invert=R.INVERT_CHOICES[invert], **current_deployment().upload_caps())  # a demo's are smaller
 if message := st.session_state.pop("rq_draw_error", None):
     st.warning(message)
 

@@ -36,10 +36,12 @@ INVERT_CHOICES = {"auto": None, "yes": True, "no": False}   # the page's labels 
 
 
 def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bool = False,
-                  invert: bool | None = None) -> Upload:
+                  invert: bool | None = None, max_bytes: int | None = None,
+                  max_pixels: int = MAX_UPLOAD_PIXELS) -> Upload:
     """PNG/JPEG bytes -> uint8 image of `shape` (H, W) or (H, W, C), with what was done.
 
-    Refuses empty, non-image, damaged and larger than MAX_UPLOAD_PIXELS files with a HashvizError.
+    Refuses empty, non-image, damaged, over `max_bytes` and over `max_pixels` files with a HashvizError
+    (a demo server's caps are smaller: hashviz.deployment).
     Handles EXIF rotation, palette, alpha (flattened on white, or on black when the visible pixels
     are mostly light), CMYK, 16-bit and 32-bit greyscale; then converts to the dataset's channels,
     centre-crops to its aspect ratio and resizes. `dark`: the dataset has light objects on a dark
@@ -52,6 +54,9 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
         raise HashvizError(f"target shape must be (H, W) or (H, W, C), got {shape}")
     if not data:
         raise HashvizError("the uploaded file is empty (0 bytes); choose a PNG or JPEG image")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise HashvizError(f"the file is {len(data) / 2**20:.1f} MB; this server takes images up to "
+                           f"{max_bytes / 2**20:.1f} MB")
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -60,9 +65,9 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
             if pic.format not in ("PNG", "JPEG"):
                 raise HashvizError(f"the file is a {pic.format} image; upload a PNG or JPEG")
             w, h = pic.size
-            if w * h > MAX_UPLOAD_PIXELS:
+            if w * h > max_pixels:
                 raise HashvizError(f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
-                                   f"{MAX_UPLOAD_PIXELS / 1e6:.0f} MP: scale it down first")
+                                   f"{max_pixels / 1e6:.0f} MP: scale it down first")
             if pic.format == "JPEG":   # let libjpeg decode at 1/2, 1/4 or 1/8 scale when that is plenty
                 pic.draft(pic.mode, (max(64, 4 * shape[1]), max(64, 4 * shape[0])))
             pic.load()
@@ -71,7 +76,7 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
     except UnidentifiedImageError:
         raise HashvizError("the file is not a PNG or JPEG image that can be read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise HashvizError(f"the image has too many pixels (limit {MAX_UPLOAD_PIXELS / 1e6:.0f} MP)") from None
+        raise HashvizError(f"the image has too many pixels (limit {max_pixels / 1e6:.0f} MP)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise HashvizError(f"the image is truncated or damaged and cannot be decoded ({exc})") from None
     notes.append(f"read a {pic.format} image, {w}×{h}, mode {pic.mode}")
