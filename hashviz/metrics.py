@@ -155,11 +155,9 @@ def _check_labels(labels, n, what):
             raise HashvizError(f"multi-hot {what} have 0 classes")
         if not (labels.dtype == bool or np.issubdtype(labels.dtype, np.number)):
             raise HashvizError(f"multi-hot {what} must be 0/1 numbers, got dtype {labels.dtype}")
-        if labels.dtype.kind in "ui" and labels.size:      # min/max: one pass, no isin over 1M x C
-            zero_one = labels.min() >= 0 and labels.max() <= 1
-        else:
-            zero_one = labels.dtype == bool or np.isin(labels, (0, 1)).all()
-        if not zero_one:
+        integer = labels.dtype.kind in "ui" and labels.size      # min/max: one pass, no isin over 1M x C
+        if not ((labels.min() >= 0 and labels.max() <= 1) if integer else
+                (labels.dtype == bool or np.isin(labels, (0, 1)).all())):
             raise HashvizError(f"multi-hot {what} must hold only 0 and 1")
     return labels
 
@@ -357,10 +355,9 @@ PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries 
 
 
 def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
-    """The compiled pass; big jobs (a million items) run query chunks on every core (the kernel
-    releases the GIL; each query's numbers depend on that query alone)."""
-    qw, ql, dw, dl = (as_words(query_codes), _label_words(query_labels), as_words(database_codes),
-                      _label_words(database_labels))
+    """The compiled pass; a big job runs query chunks on every core (the kernel releases the GIL)."""
+    qw, dw = as_words(query_codes), as_words(database_codes)
+    ql, dl = _label_words(query_labels), _label_words(database_labels)
     run = lambda c: _kernel()(qw[c], dw, ql[c], dl, query_labels.ndim == 1, exclude[c], int(kmap),  # noqa: E731
                               np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8)
     workers = min(os.cpu_count() or 1, len(qw)) if len(qw) * len(dw) >= PARALLEL_PAIRS else 1
