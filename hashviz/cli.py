@@ -125,7 +125,15 @@ def cmd_import_codes(args) -> int:
                        Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
                        query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
                        method=args.method, family=args.family)
+    from hashviz.data.datasets import inside_data_roots
+    from hashviz.zoo import load_model_dir
     print(f"imported codes into {out}")
+    if (root := load_model_dir(out).config.get("images", {}).get("root")) is not None:
+        try:
+            inside_data_roots(Path(root))
+        except HashvizError:       # the app reads images only inside the roots its operator allows
+            print(f"note: the app shows these images once {root} is one of its data roots: "
+                  f"HASHVIZ_DATA_ROOTS={root} hashviz serve")
     return cmd_eval(argparse.Namespace(model=str(out), json=False))
 
 

@@ -77,7 +77,7 @@ def allow_data_root(folder: str | os.PathLike) -> None:
     _operator_roots.append(Path(folder))
 
 
-def _inside_data_roots(folder: Path) -> Path:
+def inside_data_roots(folder: Path) -> Path:
     real = folder.expanduser().resolve()
     roots = data_roots()
     if not any(real.is_relative_to(root.expanduser().resolve()) for root in roots):
@@ -218,7 +218,7 @@ def load_image_folder(root: Path, size: int | None = None) -> Dataset:
 
     from hashviz.data.images import list_image_folder
     root = Path(root)
-    _inside_data_roots(root)
+    inside_data_roots(root)
     files, labels, classes = list_image_folder(root)
     pictures = []
     for i in range(len(files)):
