@@ -83,6 +83,8 @@ def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.metrics import format_metric, reported_metrics
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
+    if getattr(args, "rule", None):
+        return _eval_rule(model, args)
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:
@@ -99,6 +101,25 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
         print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
+    return 0
+
+
+def _eval_rule(model, args) -> int:
+    """`hashviz eval DIR --rule NAME [--top-k K]`: the model's mAP under a published rule (the metric lens)."""
+    from dataclasses import asdict, replace
+    from hashviz.metric_rules import preset, score_model
+    chosen = preset(args.rule)
+    rule = chosen.rule if args.top_k is None else replace(chosen.rule, cutoff=args.top_k, slice_drops_last=False)
+    result = score_model(model, rule)
+    if args.json:
+        print(json.dumps({"map": result.value, "queries": result.queries, "counted": result.counted,
+                          "rule": {"name": chosen.key, "label": chosen.label, **asdict(rule.checked()),
+                                   "definition": rule.text(), "citation": chosen.citation},
+                          "bits": model.bits, "method": model.method}))
+        return 0
+    print(f"{model.name}: {chosen.label}: mAP {result.summary()}")
+    print(f"rule: {rule.text()}")
+    print(f"source: {chosen.citation}")
     return 0
 
 
@@ -178,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--rule", default=None, metavar="NAME",
+                   help="score under a published rule: hashviz, deephash-pytorch, hashnet, 11-point")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --rule: the cut-off (top K items)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir")

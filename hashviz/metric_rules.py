@@ -1,0 +1,381 @@
+"""The metric lens: one set of codes scored under the evaluation rules papers and repositories use.
+
+A rule (``MetricRule``) has four toggles; docs/metrics.md ("The metric lens") states them in full.
+
+tie        how items at equal Hamming distance are ordered:
+           ``index``  database index (hashviz's own rule);
+           ``random`` the database shuffled with a seed, then by index (``np.random.default_rng(seed)``);
+           ``expected`` the expectation over uniformly random orders (He et al., arXiv 1705.08562);
+           ``worst`` / ``best`` the lowest / highest value any order inside the ties can give;
+           ``numpy-distance`` numpy's default ``np.argsort`` of the float32 distances
+           0.5 * (bits - q.b) of +-1 codes, exactly as DeepHash-pytorch's CalcTopMap calls it;
+           ``numpy-similarity`` numpy's default ``np.argsort`` of -(q.b), as HashNet's test.py does.
+empty      a query with no relevant item inside the cut-off: ``zero`` (scores 0, counts in the mean)
+           or ``drop`` (left out of the mean). For ``expected``/``worst``/``best`` a query is dropped
+           when no order can bring a relevant item inside the cut-off.
+cutoff     None (@all) or k (the top k, capped to the database); ``slice_drops_last`` reproduces
+           CalcTopMap's ``[0:topk]`` with topk = -1, which leaves out the last ranked item.
+measure    ``ap``: AP@k = (1/R_k) sum_{i <= k, rel_i} P@i (R_k relevant items in the top k);
+           ``11-point``: mean over recall levels t = 0, 0.1, .. 1 of the highest precision at a
+           recall >= t within the cut-off, recall over all R relevant items of the query (PASCAL VOC
+           2007); a level never reached scores 0. The levels are the floats np.arange(0., 1.1, 0.1)
+           and recall is j / R in float64, compared as the VOC code compares them.
+
+With a cut-off, ``worst``/``best`` AP are the true extremes: all tie groups inside the cut-off take
+their relevant items last/first and the group the cut-off splits takes whichever number of its
+relevant items inside the top k gives the lowest/highest AP. The 11-point extremes are the plain
+relevant-last/first orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hashviz.codes import unpack_signs
+from hashviz.errors import HashvizError
+from hashviz.metrics import _NONE, _prepare, _single_pass, relevance
+from hashviz.ties import harmonic, ordered_group_sums, tie_aware_group_sums
+
+TIE_RULES = {"index": "database index", "random": "random order (seeded)", "expected": "expected (tie-aware)",
+             "worst": "worst order", "best": "best order",
+             "numpy-distance": "np.argsort of float distances", "numpy-similarity": "np.argsort of -similarity"}
+EMPTY_RULES = {"zero": "score 0", "drop": "drop the query"}
+MEASURES = {"ap": "AP", "11-point": "11-point interpolated precision"}
+COUNT_TIES = ("expected", "worst", "best")          # computed from per-distance counts, no order
+RECALL_LEVELS = np.arange(0.0, 1.1, 0.1)   # 0, 0.1, .. 1 as the VOC code computes them (0.30000000000000004)
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    tie: str = "index"
+    empty: str = "zero"
+    cutoff: int | None = None
+    measure: str = "ap"
+    seed: int = 0
+    slice_drops_last: bool = False
+
+    def checked(self) -> "MetricRule":
+        for value, known, what in ((self.tie, TIE_RULES, "tie rule"), (self.empty, EMPTY_RULES, "empty-query rule"),
+                                   (self.measure, MEASURES, "measure")):
+            if value not in known:
+                raise HashvizError(f"unknown {what} {value!r}: choose one of {', '.join(known)}")
+        if self.cutoff is not None and (isinstance(self.cutoff, bool) or not isinstance(self.cutoff, (int, np.integer))
+                                        or self.cutoff < 1):
+            raise HashvizError(f"the cut-off must be a positive number of items or @all, got {self.cutoff!r}")
+        if self.tie == "expected" and self.measure != "ap":
+            raise HashvizError("the expected value over tie orders is computed for AP only; for 11-point "
+                               "precision choose worst and best to see the range")
+        return self
+
+    def order_key(self) -> str:
+        """Which ranking the rule reads: rules with the same key share one (cached) ranking."""
+        if self.tie == "random":
+            return f"random-{self.seed}"
+        return "index" if self.tie in COUNT_TIES else self.tie
+
+    def text(self) -> str:
+        """The rule in words, to print beside its number."""
+        tie = {"index": "ties broken by database index",
+               "random": f"ties in a random order (database shuffled with seed {self.seed})",
+               "expected": "the expected value over random orders inside the ties",
+               "worst": "the lowest value over all orders inside the ties",
+               "best": "the highest value over all orders inside the ties",
+               "numpy-distance": "ties as numpy's default argsort of float32 distances 0.5·(bits − q·b) leaves them",
+               "numpy-similarity": "ties as numpy's default argsort of −(q·b) leaves them"}[self.tie]
+        if self.cutoff is None:
+            cut = "the whole ranking but its last item ([0:-1])" if self.slice_drops_last else "the whole ranking"
+        else:
+            cut = f"the top {self.cutoff}"
+        measure = ("AP (precision at each relevant item, averaged over the relevant items found)"
+                   if self.measure == "ap" else "11-point interpolated precision (recall over all relevant items)")
+        empty = ("a query with no relevant item there scores 0 and counts in the mean" if self.empty == "zero"
+                 else "a query with no relevant item there is left out of the mean")
+        return f"{measure} over {cut}, {tie}; {empty}."
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    label: str
+    rule: MetricRule
+    citation: str
+
+
+PRESETS = {p.key: p for p in (
+    Preset("hashviz", "hashviz mAP@all", MetricRule(),
+           "hashviz.metrics (docs/metrics.md): Hamming distance, ties by database index, whole ranking, "
+           "a query without a relevant item scores 0."),
+    Preset("deephash-pytorch", "DeepHash-pytorch CalcTopMap", MetricRule(tie="numpy-distance", slice_drops_last=True),
+           "swuxyj/DeepHash-pytorch, utils/tools.py, CalcTopMap(rB, qB, retrievalL, queryL, topk): +-1 float "
+           "codes, distance 0.5·(bits − q·b), ind = np.argsort(hamm) (numpy's default, unstable), "
+           "gnd[ind][0:topk] (topK = -1 for CIFAR-10 leaves out the last item), a query with tsum == 0 adds "
+           "0 but num_query still divides."),
+    Preset("hashnet", "HashNet mean_average_precision (drops queries)",
+           MetricRule(tie="numpy-similarity", empty="drop"),
+           "thuml/HashNet, pytorch/src/test.py, mean_average_precision(params, R): ids = np.argsort(-sim, "
+           "axis=0), AP over the top R (R = 5000 on NUS-WIDE/COCO, 1000 on ImageNet; here the whole "
+           "database unless a cut-off is set), a query with no relevant item in the top R is not "
+           "appended, so np.mean leaves it out."),
+    Preset("11-point", "11-point interpolated precision", MetricRule(measure="11-point"),
+           "PASCAL VOC 2007 (Everingham et al., IJCV 2010, §4.2; the devkit's VOCevaldet and "
+           "py-faster-rcnn's voc_eval.py with use_07_metric): mean over t in np.arange(0., 1.1, 0.1) of "
+           "the highest precision at a recall >= t; reported as \"mAP\" by some hashing papers. Ties by "
+           "database index, recall over every relevant database item."),
+)}
+
+
+def preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise HashvizError(f"unknown rule {name!r}: choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+CUTOFFS = {"@all": None, "@1000": 1000, "@5000": 5000, "top k": 0}    # 0: the k the user types
+
+
+def matching_preset(rule: MetricRule) -> str | None:
+    """The preset whose rule is exactly ``rule`` (None: a custom rule)."""
+    return next((p.key for p in PRESETS.values() if p.rule == rule), None)
+
+
+def with_ties(rule: MetricRule, tie: str) -> MetricRule:
+    """The same rule with another tie order (the lens shows worst and best beside every rule)."""
+    return replace(rule, tie=tie)
+
+
+# --------------------------------------------------------------------------------------------
+# Rankings: where every query's relevant items land
+
+@dataclass(frozen=True, eq=False)
+class Ranked:
+    """Where every query's relevant items land in one ranking of the database.
+
+    Query q's j-th relevant item is at 1-based rank positions[offsets[q] + j - 1] (int32, ascending
+    within a query; offsets int64 (n_q + 1,)). counts / relevant_counts: int64 (n_q, bits + 1), items
+    and relevant items at each Hamming distance (None for the numpy-argsort rankings, which need none).
+    """
+
+    n_database: int
+    offsets: np.ndarray
+    positions: np.ndarray
+    counts: np.ndarray | None = None
+    relevant_counts: np.ndarray | None = None
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _relevant_totals(query_labels: np.ndarray, database_labels: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """int64 (n_q,): relevant database items of every query."""
+    if query_labels.ndim == 1:
+        values, counts = np.unique(database_labels, return_counts=True)
+        at = np.clip(np.searchsorted(values, query_labels), 0, len(values) - 1)
+        return np.where(values[at] == query_labels, counts[at], 0).astype(np.int64)
+    return np.concatenate([relevance(query_labels[s:s + chunk], database_labels).sum(axis=1)
+                           for s in range(0, len(query_labels), chunk)]).astype(np.int64)
+
+
+def _empty_ranked(query_codes, database_codes, query_labels, database_labels) -> Ranked:
+    _prepare(query_codes, database_codes, query_labels, database_labels, None)
+    offsets = np.zeros(len(query_labels) + 1, dtype=np.int64)
+    np.cumsum(_relevant_totals(query_labels, database_labels), out=offsets[1:])
+    return Ranked(database_codes.shape[0], offsets, np.zeros(int(offsets[-1]), dtype=np.int32))
+
+
+def relevant_positions(query_codes, database_codes, query_labels, database_labels,
+                       order: np.ndarray | None = None) -> Ranked:
+    """Rank by Hamming distance, ties by ``order`` (a permutation of the database rows: the row
+    visited first wins a tie; None = database index), in one compiled pass (hashviz.metrics)."""
+    ranked = _empty_ranked(query_codes, database_codes, query_labels, database_labels)
+    order = _NONE if order is None else np.asarray(order, dtype=np.int64)
+    no_exclude = np.full(ranked.n_queries, -1, dtype=np.int64)
+    counts, rel_counts, *_ = _single_pass(query_codes, database_codes, query_labels, database_labels, no_exclude,
+                                          ranked.n_database, _NONE, order, ranked.offsets, ranked.positions)
+    if not np.array_equal(rel_counts.sum(axis=1), np.diff(ranked.offsets)):
+        raise HashvizError("internal error: the relevant items counted twice disagree")
+    return replace(ranked, counts=counts, relevant_counts=rel_counts)
+
+
+def numpy_argsort_positions(query_codes, database_codes, query_labels, database_labels, key: str,
+                            chunk: int = 64, progress=None) -> Ranked:
+    """Rank the way DeepHash-pytorch (key "distance") or HashNet (key "similarity") do: +-1 float32
+    codes, np.argsort (numpy's default kind) of 0.5 * (bits - q.b) or of -(q.b), row by row (a row
+    of a 2-D argsort is sorted by the same routine as a 1-D argsort of that row)."""
+    ranked = _empty_ranked(query_codes, database_codes, query_labels, database_labels)
+    bits = query_codes.shape[1] * 8
+    q_signs, db_signs = unpack_signs(query_codes), unpack_signs(database_codes)
+    n_q, offsets = ranked.n_queries, ranked.offsets
+    for start in range(0, n_q, chunk):
+        stop = min(start + chunk, n_q)
+        inner = q_signs[start:stop] @ db_signs.T                     # float32, exact small integers
+        values = 0.5 * (bits - inner) if key == "distance" else -inner
+        ranked_rel = np.take_along_axis(relevance(query_labels[start:stop], database_labels),
+                                        np.argsort(values, axis=1), axis=1)
+        for i, row in enumerate(ranked_rel):
+            ranked.positions[offsets[start + i]:offsets[start + i + 1]] = np.flatnonzero(row) + 1
+        if progress is not None:
+            progress(stop, n_q)
+    return ranked
+
+
+def rank_for_rule(query_codes, database_codes, query_labels, database_labels, rule: MetricRule,
+                  progress=None) -> Ranked:
+    """The ranking ``rule`` reads (the same for every rule with the same ``rule.order_key()``)."""
+    rule = rule.checked()
+    if rule.tie == "random":
+        order = np.random.default_rng(rule.seed).permutation(database_codes.shape[0])
+        return relevant_positions(query_codes, database_codes, query_labels, database_labels, order)
+    if rule.tie.startswith("numpy-"):
+        return numpy_argsort_positions(query_codes, database_codes, query_labels, database_labels,
+                                       rule.tie.removeprefix("numpy-"), progress=progress)
+    return relevant_positions(query_codes, database_codes, query_labels, database_labels)
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring a ranking under a rule
+
+@dataclass(frozen=True, eq=False)
+class RuleScore:
+    """A rule's number: ``value`` = the mean of ``per_query`` (float64 (n_q,), NaN where dropped)
+    over the ``counted`` queries that are not dropped."""
+
+    rule: MetricRule
+    value: float
+    per_query: np.ndarray
+    queries: int
+    counted: int
+
+    def summary(self) -> str:
+        kept = "all" if self.counted == self.queries else f"{self.counted} of"
+        return f"{self.value:.4f} over {kept} {self.queries} queries"
+
+
+def cutoff_of(rule: MetricRule, n_database: int) -> int:
+    """The number of ranked items the rule reads."""
+    if rule.cutoff is None:
+        return n_database - 1 if rule.slice_drops_last else n_database
+    return min(int(rule.cutoff), n_database)
+
+
+def score(ranked: Ranked, rule: MetricRule) -> RuleScore:
+    """Score one ranking (from ``rank_for_rule`` with the same order key) under ``rule``."""
+    rule = rule.checked()
+    k = cutoff_of(rule, ranked.n_database)
+    if rule.tie in COUNT_TIES and ranked.counts is None:
+        raise HashvizError(f"the {rule.tie} tie rule needs a ranking with per-distance counts")
+    if rule.tie in ("worst", "best") and rule.measure == "11-point":
+        per_query, reachable = _explicit(ranked.offsets, _positions_from_counts(ranked, rule.tie == "worst"), k,
+                                         rule.measure)
+    elif rule.tie in COUNT_TIES:
+        per_query, reachable = _from_counts(ranked.counts, ranked.relevant_counts, rule.tie, k)
+    else:
+        per_query, reachable = _explicit(ranked.offsets, ranked.positions, k, rule.measure)
+    kept = reachable if rule.empty == "drop" else np.ones(len(per_query), dtype=bool)
+    total = 0.0
+    for value in per_query[kept]:       # in query order, one by one, as CalcTopMap adds them
+        total = total + value
+    counted = int(kept.sum())
+    return RuleScore(rule, float(total / counted) if counted else 0.0, np.where(kept, per_query, np.nan),
+                     len(per_query), counted)
+
+
+def _explicit(offsets: np.ndarray, positions: np.ndarray, k: int, measure: str):
+    """Per query (value, has a relevant item in the top k) from the ranks of its relevant items."""
+    n_q = len(offsets) - 1
+    out, found = np.zeros(n_q), np.zeros(n_q, dtype=bool)
+    for q in range(n_q):
+        ranks = positions[offsets[q]:offsets[q + 1]]
+        inside = ranks[:np.searchsorted(ranks, k, side="right")]
+        t = len(inside)
+        if t == 0:
+            continue
+        found[q] = True
+        if measure == "ap":     # CalcTopMap's own arithmetic: mean of linspace(1, t, t) / ranks
+            out[q] = np.mean(np.linspace(1, t, t) / inside[None, :].astype(np.float64))
+        else:
+            best_after = np.maximum.accumulate((np.arange(1, t + 1) / inside)[::-1])[::-1]
+            recall = np.arange(1, len(ranks) + 1) / len(ranks)
+            first = np.searchsorted(recall, RECALL_LEVELS, side="left")     # first item with recall >= t
+            out[q] = np.where(first < t, best_after[np.minimum(first, t - 1)], 0.0).mean()
+    return out, found
+
+
+def _positions_from_counts(ranked: Ranked, relevant_last: bool) -> np.ndarray:
+    """int64 ranks of the relevant items when they come last (first) in every tie group."""
+    n, r = ranked.counts, ranked.relevant_counts
+    before = np.cumsum(n, axis=1) - n
+    start = (before + n - r if relevant_last else before).ravel()
+    per_group = r.ravel()
+    first_of_group = np.repeat(np.cumsum(per_group) - per_group, per_group)
+    return np.repeat(start, per_group) + np.arange(per_group.sum()) - first_of_group + 1
+
+
+def _from_counts(n: np.ndarray, r: np.ndarray, tie: str, k: int):
+    """Per query (AP@k, a relevant item can reach the top k) for expected / worst / best ties."""
+    before = np.cumsum(n, axis=1) - n
+    rel_before = np.cumsum(r, axis=1) - r
+    full = before + n <= k
+    split = (before < k) & ~full                        # the group the cut-off cuts (at most one)
+    group = (tie_aware_group_sums(n, r) if tie == "expected"
+             else ordered_group_sums(n, r, relevant_last=tie == "worst"))
+    s_full = np.where(full, group, 0.0).sum(axis=1)
+    r_full = np.where(full, r, 0).sum(axis=1)
+    out = np.where(r_full > 0, s_full / np.maximum(r_full, 1), 0.0)
+    reachable = r_full > 0
+    h = harmonic(int(n.sum(axis=1).max()))
+    for q in np.flatnonzero(split.any(axis=1)):
+        d = int(np.argmax(split[q]))
+        args = (s_full[q], int(rel_before[q, d]), int(before[q, d]), k - int(before[q, d]), int(n[q, d]),
+                int(r[q, d]), h)
+        out[q], some = _split_group(tie, *args)
+        reachable[q] |= some
+    return out, reachable
+
+
+def _split_group(tie, s, rel_before, before, places, n, r, h):
+    """AP@k of one query whose tie group (n items, r relevant, after `before` items holding
+    `rel_before` relevant) has only `places` places inside the cut-off; s = the sum of precisions of
+    the groups before it. m relevant items of the group fall inside: min/max over the possible m
+    (worst/best), or the hypergeometric expectation over m (expected)."""
+    m = np.arange(max(0, r - (n - places)), min(r, places) + 1)
+    found = rel_before + m
+    if tie == "best":
+        x = m + (rel_before - before) * (h[before + m] - h[before])
+    elif tie == "worst":
+        start = before + places - m
+        x = m + (rel_before - start) * (h[start + m] - h[start])
+    else:
+        dh = h[before + places] - h[before]
+        inner = (m - 1) / (places - 1) if places > 1 else np.zeros(len(m))
+        x = m / places * ((rel_before + 1) * dh + inner * (places - (before + 1) * dh))
+    ap = np.where(found > 0, (s + x) / np.maximum(found, 1), 0.0)
+    reachable = bool(found[-1] > 0)
+    if tie == "best":
+        return float(ap.max()), reachable
+    if tie == "worst":
+        return float(ap.min()), reachable
+    from scipy.stats import hypergeom
+    return float((hypergeom.pmf(m, n, r, places) * ap).sum()), reachable
+
+
+# --------------------------------------------------------------------------------------------
+# Model directories
+
+def check_lens_model(model) -> None:
+    if model.code_type != "binary":
+        raise HashvizError(f"{model.name} stores {model.code_type} codes: the metric lens needs binary codes "
+                           "(product-quantised codes have no Hamming ties)")
+
+
+def model_ranking(model, rule: MetricRule, progress=None) -> Ranked:
+    """The ranking of a model directory's queries against its database that ``rule`` reads."""
+    check_lens_model(model)
+    return rank_for_rule(model.query_codes, model.database_codes, model.query_labels, model.database_labels,
+                         rule, progress=progress)
+
+
+def score_model(model, rule: MetricRule, progress=None) -> RuleScore:
+    return score(model_ranking(model, rule, progress), rule)
