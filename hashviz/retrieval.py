@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
+from hashviz.metrics import average_precision_per_query, evaluate_index, relevance, tie_range_per_query
 
 __all__ = [
     "N_RANGE", "BALL_RADIUS", "MAX_UPLOAD_PIXELS", "VIEWS",
@@ -235,6 +235,7 @@ class Ranking:
     ap_tie_aware: float | None = None
     relevant_total: int | None = None
     codes: np.ndarray = field(default=None, repr=False)   # uint8 (n, width) codes of the items
+    ap_tie_range: tuple[float, float] | None = None     # (lowest, highest) AP over the orders inside ties
 
     @property
     def n(self) -> int:
@@ -293,7 +294,8 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
 
 
 def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
-    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP):
+    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP and the
+    tie range: the lowest and highest AP any order inside the ties gives):
     hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
     leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
     rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
@@ -301,22 +303,26 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
         return ranking
     label = np.asarray(label)
     db, db_labels = model.database_codes, model.database_labels
-    ap_tie = None
+    ap_tie = tie_range = None
     if model.code_type == "pq":
         ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
     else:
         args = (qcode.code, db, label[None], db_labels)
         ap = float(average_precision_per_query(*args)[0])
         ap_tie = float(average_precision_per_query(*args, tie_aware=True)[0])
-    return replace(ranking, ap=ap, ap_tie_aware=ap_tie)
+        tie_range = tuple(float(v[0]) for v in tie_range_per_query(*args))
+    return replace(ranking, ap=ap, ap_tie_aware=ap_tie, ap_tie_range=tie_range)
 
 
 def scores_text(ranking: Ranking) -> str:
-    """One markdown line: precision@n, AP (tie-aware AP) and how many items are relevant."""
+    """One markdown line: precision@n, AP (tie-aware AP, tie range) and how many items are relevant."""
     if ranking.precision is None:
         return "precision and AP need the query's class (unknown: choose it beside the upload)"
     ap = "…" if ranking.ap is None else f"{ranking.ap:.3f}"
-    tie = f" (tie-aware {ranking.ap_tie_aware:.3f})" if ranking.ap_tie_aware is not None else ""
+    tie = f" (tie-aware {ranking.ap_tie_aware:.3f}" if ranking.ap_tie_aware is not None else ""
+    if tie and ranking.ap_tie_range is not None:
+        tie += ", tie range {:.3f} – {:.3f}".format(*ranking.ap_tie_range)
+    tie += ")" if tie else ""
     return (f"**precision@{ranking.n}** {ranking.precision:.3f} · **AP** {ap}{tie} · "
             f"{ranking.relevant_total} relevant in {ranking.n_database}")
 
@@ -333,7 +339,8 @@ def protocol_note(model) -> str:
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
             "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
     if model.code_type != "pq":
-        text += "; tie-aware AP = expected AP when each tie group is shuffled"
+        text += ("; tie-aware AP = expected AP when each tie group is shuffled; tie range = the lowest and "
+                 "highest AP any order inside the ties gives (relevant items last / first)")
     return text + "."
 
 
