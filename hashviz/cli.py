@@ -85,6 +85,8 @@ def cmd_eval(args, header: str | None = None) -> int:
     model = load_model_dir(Path(args.model))
     if getattr(args, "rule", None):
         return _eval_rule(model, args)
+    if getattr(args, "top_k", None) is not None:
+        raise HashvizError("--top-k sets the cut-off of a --rule: add --rule NAME (e.g. --rule deephash-pytorch)")
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:

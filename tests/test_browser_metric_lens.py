@@ -31,7 +31,8 @@ def test_metric_lens_tab_follows_presets_and_toggles(tiny_zoo):
             expected = {key: f"{mr.score_model(model, p.rule).value:.4f}" for key, p in mr.PRESETS.items()}
             worst = f"{mr.score_model(model, mr.MetricRule(tie='worst')).value:.4f}"
             expect(lens.locator('[data-testid="stMetricValue"]')).to_have_text(expected["hashviz"], timeout=30000)
-            assert "ties broken by database index" in lens.inner_text()
+            text = lens.inner_text()
+            assert "ties broken by database index" in text and "Tie range under this rule" in text
 
             lens.get_by_role("combobox", name="Preset (a published rule)").click()
             page.get_by_role("option", name="DeepHash-pytorch CalcTopMap").click()

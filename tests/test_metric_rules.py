@@ -254,7 +254,31 @@ def test_index_rule_agrees_with_evaluate():
     assert lens(case, tie="best").value == pytest.approx(res["map_tie_max"], abs=1e-12)
 
 
-# ------------------------------------------------------------------ the CLI
+# ------------------------------------------------------------------ the leaderboard and the CLI
+
+def test_leaderboard_shows_the_tie_range(tiny_zoo):
+    import math
+    from hashviz import leaderboard as lb
+    from hashviz.zoo import discover, load_model_dir
+    table = lb.leaderboard_table(discover(tiny_zoo)[0]).set_index("model")
+    model = load_model_dir(tiny_zoo / "dpsh-16")
+    dist = np.unpackbits(model.query_codes[:, None] ^ model.database_codes[None], axis=2).sum(2)
+    by_sorting = []
+    for relevant_last in (True, False):     # sort each query's relevant items last / first among equals
+        aps = []
+        for q in range(len(dist)):
+            rel = model.database_labels == model.query_labels[q]
+            ordered = rel[np.lexsort((rel if relevant_last else ~rel, dist[q]))]
+            aps.append((np.cumsum(ordered)[ordered] / (np.flatnonzero(ordered) + 1)).mean() if rel.any() else 0.0)
+        by_sorting.append(np.mean(aps))
+    row = table.loc["dpsh-16"]
+    assert (row["mAP tie min"], row["mAP tie max"]) == pytest.approx(tuple(by_sorting), abs=1e-12)
+    assert row["mAP tie min"] <= min(row["mAP@all"], row["tie-aware mAP"])
+    assert max(row["mAP@all"], row["tie-aware mAP"]) <= row["mAP tie max"]
+    assert math.isnan(table.loc["dpq-16", "mAP tie min"]) and math.isnan(table.loc["dpq-16", "mAP tie max"])
+
+
+
 
 def test_eval_json_rule_prints_the_preset_numbers(tiny_zoo, capsys):
     from hashviz.zoo import load_model_dir
