@@ -41,8 +41,7 @@ st.session_state.setdefault("rq_n", 20)
 
 def draw(class_index=None):
     try:
-        st.session_state.rq_q = R.random_query_row(model, np.random.default_rng(), class_index)
-        st.session_state.rq_db_row = None
+        st.session_state.update(rq_q=R.random_query_row(model, np.random.default_rng(), class_index), rq_db_row=None)
     except HashvizError as exc:
         st.session_state.rq_draw_error = str(exc)
 
