@@ -287,10 +287,9 @@ PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries 
 
 
 def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
-    """The compiled pass; big jobs (a million items) run query chunks on every core (the kernel
-    releases the GIL; each query's numbers depend on that query alone)."""
-    qw, ql, dw, dl = (as_words(query_codes), _label_words(query_labels), as_words(database_codes),
-                      _label_words(database_labels))
+    """The compiled pass; a big job runs query chunks on every core (the kernel releases the GIL)."""
+    qw, dw = as_words(query_codes), as_words(database_codes)
+    ql, dl = _label_words(query_labels), _label_words(database_labels)
     run = lambda c: _kernel()(qw[c], dw, ql[c], dl, query_labels.ndim == 1, exclude[c], int(kmap),  # noqa: E731
                               np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8)
     workers = min(os.cpu_count() or 1, len(qw)) if len(qw) * len(dw) >= PARALLEL_PAIRS else 1

@@ -18,9 +18,8 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
 st.title("Retrieval")
-dataset = dataset_of(model) if model.has_images else None
 images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
-names = class_names_of(model, dataset)
+names = class_names_of(model, dataset_of(model) if model.has_images else None)
 n_queries = len(model.query_codes)
 encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 
