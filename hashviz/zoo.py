@@ -293,34 +293,70 @@ def _check_pq_arrays(config: dict, arrays: dict) -> None:
         raise HashvizError("pq codebooks or query vectors hold NaN or infinite values")
 
 
+MAX_CONFIG_BYTES = 16 * 2**20   # a real config.json (history, PR curve) is tens of KB
+
+
 def read_config(path: Path) -> dict:
     file = Path(path) / CONFIG
     if not file.is_file():
         raise HashvizError(f"{path}: config.json is missing")
     try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise HashvizError(f"{path}: config.json is larger than {MAX_CONFIG_BYTES // 2**20} MB; "
+                               "a model's config is a few KB")
         config = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HashvizError(f"{path}: config.json is not valid JSON ({exc})") from None
+    except RecursionError:   # json recurses once per nesting level: [[[[... 100,000 deep
+        raise HashvizError(f"{path}: config.json nests too deeply to be a model config") from None
+    except OSError as exc:
+        raise HashvizError(f"{path}: config.json cannot be read ({exc.strerror or exc})") from None
     return check_config(config, source=f"{path.name}/config.json")
+
+
+def _npy_header(f, path: Path) -> tuple[tuple, np.dtype]:
+    """Shape and dtype from a .npy header, checked against the file's size before any data is
+    read: a header may claim (10**12, 2) in a file of a few bytes."""
+    if f.read(6) != b"\x93NUMPY":   # np.load takes any non-.npy file for a pickle: say what it is
+        raise HashvizError(f"{path.name} is not a valid .npy file (no NumPy header)")
+    f.seek(0)
+    version = np.lib.format.read_magic(f)
+    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in reader:
+        raise HashvizError(f"{path.name} is a .npy file of unsupported version {version}")
+    shape, _fortran, dtype = reader[version](f, max_header_size=10_000)
+    if dtype.hasobject:
+        raise HashvizError(f"{path.name} holds Python objects (pickled); refusing to load it")
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = os.fstat(f.fileno()).st_size - f.tell()
+    if claimed != held:
+        raise HashvizError(f"{path.name} is damaged: its header claims shape {shape} of {dtype} "
+                           f"({claimed:,} bytes) but the file holds {held:,} bytes of data")
+    return shape, dtype
 
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        with open(path, "rb") as f:   # np.load takes any non-.npy file for a pickle: say what it is
-            if f.read(6) != b"\x93NUMPY":
-                raise HashvizError(f"{path.name} is not a valid .npy file (no NumPy header)")
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            _npy_header(f, path)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise HashvizError(f"{path.name} holds Python objects (pickled); refusing to load it") from None
         raise HashvizError(f"{path.name} is not a valid .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, SyntaxError) as exc:
         raise HashvizError(f"{path.name} cannot be read ({exc})") from None
 
 
 def load_model_dir(path, root: Path | None = None) -> ModelDir:
     """Load and validate a model directory; HashvizError says what is wrong."""
     path = Path(path)
+    try:
+        if path.is_symlink():
+            path.resolve(strict=True)
+    except (RuntimeError, OSError):   # RuntimeError: a loop (Python < 3.13); OSError: dangling, ELOOP
+        raise HashvizError(f"{path.name} is a symbolic link that loops or points nowhere; refused") from None
     if root is not None and not _inside(path, root):
         raise HashvizError(f"{path.name} is a link that points outside the models root; refused")
     if not path.is_dir():
@@ -370,6 +406,8 @@ def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
             valid.append(load_model_dir(path, root=root))
         except HashvizError as exc:
             invalid.append((path, str(exc)))
+        except Exception as exc:   # noqa: BLE001 - one bad entry must never hide the others
+            invalid.append((path, f"{path.name} cannot be read ({type(exc).__name__}: {exc})"[:500]))
     return valid, invalid
 
 

@@ -109,6 +109,14 @@ CASES = [
          extra={"source": "dpq-16"}),
     Case("pq-codebooks-nan", "model", r"codebooks or query vectors hold NaN", "a NaN in the pq codebooks",
          extra={"source": "dpq-16"}),
+    # issue 19, finding 1: entries that raised something other than HashvizError
+    Case("config-deeply-nested", "model", r"config\.json nests too deeply",
+         "config.json is `[` nested 100,000 deep (RecursionError in json)"),
+    Case("codes-header-huge-shape", "model",
+         r"database\.npy is damaged: its header claims shape \(1000000000000, 2\)",
+         "codes/database.npy's header claims shape (10**12, 2) (MemoryError in np.load)"),
+    Case("link-loop", "model", r"link-loop is a symbolic link that loops",
+         "symlink loop link-loop -> .link-loop-b -> link-loop (RuntimeError in resolve)"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -213,6 +221,15 @@ def _save_weights(path: Path, weights: dict) -> None:
               str(path / "weights.safetensors"))
 
 
+def _npy_with_header(path: Path, shape: tuple) -> None:
+    """Keep the data of a .npy file, replace its header's shape (a lie about its size)."""
+    array = np.load(path, allow_pickle=False)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(array.dtype),
+                                               "fortran_order": False, "shape": shape})
+    path.write_bytes(buf.getvalue() + array.tobytes())
+
+
 def _png(array: np.ndarray, **params) -> bytes:
     from PIL import Image
     buf = io.BytesIO()
@@ -249,6 +266,10 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
     d = models / case.id
     if case.id == "link-outside":
         d.symlink_to(Path("..") / "outside" / "dpsh-16", target_is_directory=True)
+        return d
+    if case.id == "link-loop":                      # the hidden half is skipped by discover()
+        d.symlink_to(".link-loop-b")
+        (models / ".link-loop-b").symlink_to("link-loop")
         return d
     _copy_model(src, d)
     cfg = _config(d)
@@ -322,6 +343,10 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
         (d / "model.pt").write_bytes(payload_bytes(marker))
     elif cid == "pickle-pkl-file":
         (d / "codes" / "extra.pkl").write_bytes(payload_bytes(marker))
+    elif cid == "config-deeply-nested":
+        (d / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    elif cid == "codes-header-huge-shape":
+        _npy_with_header(d / "codes" / "database.npy", (10 ** 12, 2))
     elif cid == "pq-codes-beyond-k":
         _write_config(d, {**cfg, "pq": {**cfg["pq"], "K": 16}})
     elif cid == "pq-codebooks-nan":
