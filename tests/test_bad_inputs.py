@@ -131,7 +131,7 @@ def test_model_dir(case, corpus, discovered, capsys):
     path = models / case.id
     with untouched(corpus, path, models / VALID, corpus / "outside"):
         valid, reasons = discovered
-        assert valid == [VALID]                                   # only the control loads
+        assert valid == LOADING                                   # only the control (and model-loads cases)
         assert re.search(case.expect, reasons[case.id]), reasons[case.id]
         assert "\n" not in reasons[case.id]
         with pytest.raises(HashvizError, match=case.expect):
@@ -144,6 +144,28 @@ def test_model_dir(case, corpus, discovered, capsys):
                 with pytest.raises(HashvizError, match=case.expect):    # the encoders' own check
                     check_weights(path, read_config(path))
             assert_one_error_line(*run_cli(capsys, "eval", path)[::2], case.expect)
+
+
+LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
+
+
+@pytest.mark.parametrize("case", of_kind("model-loads"))
+def test_model_that_loads_warns_where_used(case, corpus, monkeypatch):
+    """Image ids beyond the dataset: the model loads (the dataset's size is unknown until it is
+    loaded); Retrieval says why there are no thumbnails, ranks without them and raises nothing,
+    also with the model side by side with the control."""
+    models = corpus / "models"
+    with untouched(corpus, models / case.id, models / VALID):
+        at = app_on(models, monkeypatch)
+        at.selectbox(key="model_name").set_value(case.id).run()
+        page_is_usable(at)
+        assert any(re.search(case.expect, w.value) for w in at.warning), [w.value for w in at.warning]
+        assert len(at.dataframe[0].value) == at.slider(key="rq_n").value
+        at.selectbox(key="model_name").set_value(VALID).run()
+        at.radio(key="rq_view").set_value("side-by-side").run()
+        at.multiselect(key="rq_compare").set_value([VALID, case.id]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(re.search(case.expect, e.value) for e in at.error), [e.value for e in at.error]
 
 
 def test_cli_subprocess_prints_one_line(corpus):
@@ -162,6 +184,8 @@ def app_on(root: Path, monkeypatch):
     monkeypatch.setenv("HASHVIZ_MODELS", str(root))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    if (root / VALID).is_dir() and at.selectbox(key="model_name").value != VALID:
+        at.selectbox(key="model_name").set_value(VALID).run()   # the control, whatever sorts first
     return at
 
 
@@ -177,7 +201,7 @@ def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
         at = app_on(models, monkeypatch)
         page_is_usable(at)
         picker = at.selectbox(key="model_name")
-        assert picker.value == VALID and len(picker.options) == 1          # only the valid model is offered
+        assert picker.value == VALID and len(picker.options) == len(LOADING)  # only the valid models are offered
         model_cases = [c for c in CASES if c.kind == "model"]
         [box] = [e for e in at.sidebar.expander if "invalid model dir" in e.label]
         assert box.label == f"{len(model_cases)} invalid model dir(s)"

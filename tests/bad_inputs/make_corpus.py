@@ -45,7 +45,8 @@ VALID = "valid-dpsh-16"
 
 @dataclass(frozen=True)
 class Case:
-    """One bad input. kind: model, upload, data, search or train. expect: a regex that the
+    """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
+    where it is used, e.g. ids beyond its dataset), upload, data, search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -117,6 +118,24 @@ CASES = [
          "codes/database.npy's header claims shape (10**12, 2) (MemoryError in np.load)"),
     Case("link-loop", "model", r"link-loop is a symbolic link that loops",
          "symlink loop link-loop -> .link-loop-b -> link-loop (RuntimeError in resolve)"),
+    # issue 19, finding 2: values of the right type but out of range, stored metrics off-schema
+    Case("ids-negative", "model", r"database_ids\.npy holds a negative image id \(-1\)",
+         "a database image id of -1 (wrong thumbnails, no error)"),
+    Case("labels-negative", "model", r"database_labels\.npy holds a negative label \(-1\)",
+         "a database label of -1 (bincount crashed; mAP silently 0)"),
+    Case("labels-bool-1d", "model", r"database_labels\.npy must be integer .*bool",
+         "1-D bool labels (Retrieval crashed)"),
+    Case("labels-multi-hot-255", "model", r"database_labels\.npy is multi-hot .* only 0 and 1, found 255",
+         "multi-hot labels holding 255 (Retrieval crashed)"),
+    Case("metrics-precision-key", "model", r"metrics\.precision_at_k must map k",
+         "metrics.precision_at_k = {\"ten\": 0.5} (Evaluate crashed for the whole root)"),
+    Case("metrics-map-string", "model", r"metrics\.map_all must be a number, got 'high'",
+         "metrics.map_all = \"high\" (eval traceback)"),
+    Case("metrics-map-null", "model", r"metrics\.map_all must be a number, got None",
+         "metrics.map_all = null (eval traceback)"),
+    Case("ids-beyond-dataset", "model-loads", r"database_ids\.npy points at image 1000000000 but digits has \d+ images",
+         "a database image id of 10**9: the model loads (the dataset's size is known only once it is "
+         "loaded); Retrieval warns and shows no thumbnails (it raised IndexError)", outcome="handled"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -347,6 +366,26 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
         (d / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     elif cid == "codes-header-huge-shape":
         _npy_with_header(d / "codes" / "database.npy", (10 ** 12, 2))
+    elif cid in ("ids-negative", "ids-beyond-dataset"):
+        ids = _codes(d, "database_ids").copy()
+        ids[3] = -1 if cid == "ids-negative" else 10 ** 9
+        _save_codes(d, "database_ids", ids)
+    elif cid == "labels-negative":
+        labels = _codes(d, "database_labels").copy()
+        labels[5] = -1
+        _save_codes(d, "database_labels", labels)
+    elif cid == "labels-bool-1d":
+        _save_codes(d, "database_labels", _codes(d, "database_labels") > 4)
+    elif cid == "labels-multi-hot-255":
+        for part in ("database", "query"):
+            labels = _codes(d, f"{part}_labels")
+            hot = np.zeros((len(labels), 10), np.uint8)
+            hot[np.arange(len(labels)), labels] = 255 if part == "database" else 1
+            _save_codes(d, f"{part}_labels", hot)
+    elif cid == "metrics-precision-key":
+        _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "precision_at_k": {"ten": 0.5}}})
+    elif cid in ("metrics-map-string", "metrics-map-null"):
+        _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "map_all": "high" if cid.endswith("string") else None}})
     elif cid == "pq-codes-beyond-k":
         _write_config(d, {**cfg, "pq": {**cfg["pq"], "K": 16}})
     elif cid == "pq-codebooks-nan":
@@ -477,7 +516,7 @@ def make_corpus(out: Path, source: Path) -> Path:
     _copy_model(source / "dpsh-16", outside / "dpsh-16")
     manifest = []
     for case in CASES:
-        if case.kind == "model":
+        if case.kind in ("model", "model-loads"):
             path = _model_case(case, source / case.extra.get("source", "dpsh-16"), models, out, marker)
         elif case.kind == "data":
             path = _data_case(case, data)
