@@ -115,8 +115,7 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
     out = Path(out)
     check_config(config, source="config to save")
     check_arrays(config, arrays)
-    if out.exists() and not overwrite:
-        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    check_can_write(out, overwrite)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(out.parent, out.name)
@@ -141,6 +140,28 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+MODEL_ENTRIES = {CONFIG, WEIGHTS, "codes"}
+
+
+def check_can_write(out: Path, overwrite: bool) -> None:
+    """A new model may go to `out` when nothing is there, or with overwrite when `out` is a model
+    directory (config.json and only a model's files) or an empty folder: overwrite must never
+    delete a models root, a notes file or anything else --out names by mistake."""
+    out = Path(out)
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not overwrite:
+        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    if out.is_symlink() or not out.is_dir():
+        raise HashvizError(f"{out} is not a model directory (a {'link' if out.is_symlink() else 'file'}); "
+                           "--overwrite replaces only a model directory: choose another --out")
+    names = {p.name for p in out.iterdir()}
+    if names and (CONFIG not in names or names - MODEL_ENTRIES):
+        found = sorted(names - MODEL_ENTRIES)[:3] or ["no config.json"]
+        raise HashvizError(f"{out} is not a model directory (it holds {', '.join(found)}); --overwrite "
+                           "replaces only a model directory: choose another --out")
 
 
 STALE_TMP_SECONDS = 3600

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bad_inputs.make_corpus import CASES, MARKER, VALID, dataset_name, make_corpus
+from bad_inputs.make_corpus import CASES, CASES_BY_ID, MARKER, VALID, dataset_name, make_corpus
 from hashviz import cli
 from hashviz.errors import HashvizError
 
@@ -424,7 +424,8 @@ def killed_runs(corpus, tmp_path_factory):
 
 def test_training_cases_cover_the_corpus():
     assert {c.id for c in CASES if c.kind == "train"} == set(KILLS) | {
-        "train-disk-full", "train-read-only-root", "train-parent-is-a-file", "train-non-finite-loss"}
+        "train-disk-full", "train-read-only-root", "train-parent-is-a-file", "train-non-finite-loss",
+        "train-overwrite-models-root"}
 
 
 @pytest.mark.parametrize("case_id", list(KILLS))
@@ -462,7 +463,31 @@ def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 
 
-@pytest.mark.parametrize("case", [p for p in of_kind("train") if p.id not in KILLS])
+def test_overwrite_replaces_only_a_model_dir(corpus, tmp_path, capsys):
+    """--overwrite --out naming a models root (two models, a notes file) is refused before any
+    training and leaves it byte-identical; naming a model directory, it replaces that model."""
+    case = CASES_BY_ID["train-overwrite-models-root"]
+    root = tmp_path / "models"
+    for name in ("keep", "other"):
+        shutil.copytree(corpus / "models" / VALID, root / name)
+    (root / "notes.txt").write_text("my notes\n")
+    with untouched(corpus, root):
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root)
+        assert_one_error_line(code, err, case.expect)
+        assert "train:" not in err and "encode" not in err               # refused before training
+        (root / "keep" / "notes.txt").write_text("x")                    # a model dir plus a stray file
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root / "keep")
+        (root / "keep" / "notes.txt").unlink()
+        assert_one_error_line(code, err, r"keep is not a model directory \(it holds notes\.txt\)")
+    code, out, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root / "other")
+    assert code == 0, err
+    from hashviz.zoo import load_model_dir
+    assert load_model_dir(root / "other").method == "lsh" and load_model_dir(root / "keep").method == "dpsh"
+    assert sorted(p.name for p in root.iterdir()) == ["keep", "notes.txt", "other"]
+
+
+@pytest.mark.parametrize("case", [p for p in of_kind("train")
+                                  if p.id not in KILLS and p.id != "train-overwrite-models-root"])
 def test_training_failure(case, corpus, tmp_path, capsys, monkeypatch):
     root = tmp_path / "models"
     shutil.copytree(corpus / "models" / VALID, root / "keep")

@@ -187,6 +187,10 @@ CASES = [
          "EROFS on the final rename"),
     Case("train-parent-is-a-file", "train", r"cannot write to .*not-a-dir", "--out under a regular file"),
     Case("train-non-finite-loss", "train", r"loss became (nan|inf)", "learning rate 1e30"),
+    Case("train-overwrite-models-root", "train",
+         r"is not a model directory \(it holds keep, notes\.txt, other\); --overwrite replaces only a model",
+         "--overwrite --out ROOT where ROOT holds two models and a notes file (issue 19 #3: "
+         "ROOT became a single model)"),
 ]
 
 CASES_BY_ID = {c.id: c for c in CASES}
