@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -259,6 +260,42 @@ def test_huge_upload_is_refused_before_decoding(corpus):
     assert grew < 30 * 1024, f"peak memory grew by {grew} KiB"
 
 
+@pytest.fixture
+def pil_opens(monkeypatch) -> list:
+    """Counts PIL.Image.open calls (each decode of an upload starts with one)."""
+    import PIL.Image
+    opened, real_open = [], PIL.Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(1)
+        return real_open(*args, **kwargs)
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    return opened
+
+
+def test_upload_is_decoded_once_and_shrunk_first(pil_opens):
+    """The same bytes again (a rerun, another Invert choice) decode nothing; a large picture is
+    box-reduced right after decoding, before any mode conversion copies it."""
+    from hashviz.retrieval import decode_upload
+    from PIL import Image
+    ramp = np.tile(np.linspace(0, 255, 1200).astype(np.uint8), (800, 1))       # dark left, light right
+    buf = io.BytesIO()
+    Image.fromarray(np.stack([ramp] * 3 + [np.full_like(ramp, 255)], axis=-1)).save(buf, format="PNG")
+    first = decode_upload(buf.getvalue(), (28, 28), dark=True, invert=False)
+    assert len(pil_opens) == 1
+    assert "reduced 1200×800 by 7 to 172×115 (box average)" in first.notes, first.notes
+    inverted = decode_upload(buf.getvalue(), (28, 28), dark=True, invert=True)
+    again = decode_upload(buf.getvalue(), (28, 28), dark=False)                 # auto, light data: no inversion
+    assert len(pil_opens) == 1                                                   # cached by content
+    np.testing.assert_array_equal(inverted.image, 255 - first.image)
+    assert inverted.notes == first.notes + ["inverted"]
+    np.testing.assert_array_equal(again.image, first.image)
+    # the ramp survived: the centre crop keeps 115 of 172 columns, from 28.5/172 to 143.5/172 of 255
+    assert abs(first.image[:, 0].mean() - 42) < 6 and abs(first.image[:, -1].mean() - 213) < 6
+    decode_upload(buf.getvalue(), (32, 32, 3))                                   # another shape: decoded
+    assert len(pil_opens) == 2
+
+
 def test_app_uploads_one_after_another(corpus, monkeypatch):
     """A class tries every file in one session: refused ones are an st.error, accepted ones are
     searched; the page stays usable throughout."""
@@ -279,6 +316,17 @@ def test_app_uploads_one_after_another(corpus, monkeypatch):
                 notes = " ".join(c.value for c in at.caption if "What was done to the upload" in c.value)
                 assert re.search(case.expect, notes), (case.id, notes)
                 assert len(at.dataframe[0].value) == at.slider(key="rq_n").value
+        # A widget change after an upload decodes nothing again (issue 19 #4).
+        plain = next(c for c in CASES if c.id == "upload-path-separators")
+        at.file_uploader(key="rq_file").upload("plain.png", _upload(corpus, plain)[0], "image/png").run()
+        from hashviz.retrieval import upload as retrieval
+        decodes, real_decode = [], retrieval._decode
+        monkeypatch.setattr(retrieval, "_decode", lambda *a: decodes.append(1) or real_decode(*a))
+        for choice in ("yes", "no", "auto"):
+            at.radio(key="rq_invert").set_value(choice).run()
+            assert not at.exception and not at.error
+        at.slider(key="rq_n").set_value(10).run()
+        assert decodes == [] and len(at.dataframe[0].value) == 10
 
 
 # ---------------------------------------------------------------- data

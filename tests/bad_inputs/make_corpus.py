@@ -150,6 +150,9 @@ CASES = [
          outcome="handled", extra={"file": "alpha.png"}),
     Case("upload-10000x10000", "upload", r"too many pixels|megapixels", "a 10000x10000 PNG (100 MP)",
          extra={"file": "huge-10000x10000.png"}),
+    Case("upload-16-bit-6324x6324", "upload", r"6324×6324 = 40 megapixels; the limit is 16 MP",
+         "the hostile test's 78 KB 16-bit greyscale PNG of 6324x6324 (issue 19 #4: +990 MB, 5-8 s; now "
+         "over the lower cap, refused from the header)", extra={"file": "grey16-6324x6324.png"}),
     Case("upload-path-separators", "upload", r"resized", "a valid PNG whose name is ../../outside/evil/..\\x.png",
          outcome="handled", extra={"file": "plain.png", "name": "../../outside/evil/..\\x.png"}),
     # ---------------------------------------------------------------- data
@@ -260,17 +263,18 @@ def _png(array: np.ndarray, **params) -> bytes:
     return buf.getvalue()
 
 
-def _huge_png(width: int, height: int) -> bytes:
-    """A valid all-black greyscale PNG of width x height, written row by row (little memory)."""
+def _huge_png(width: int, height: int, depth: int = 8) -> bytes:
+    """A valid all-black greyscale PNG of width x height (8 or 16 bits a pixel), written row by
+    row (little memory)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     comp = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)
+    row = b"\x00" * (width * depth // 8 + 1)
     parts = []
     for _ in range(height):
         parts.append(comp.compress(row))
     parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
@@ -427,6 +431,7 @@ def _upload_files(uploads: Path) -> None:
     rgba[..., 3] = np.where(digit > 0, 255, 0)
     (uploads / "alpha.png").write_bytes(_png(rgba))
     (uploads / "huge-10000x10000.png").write_bytes(_huge_png(10000, 10000))
+    (uploads / "grey16-6324x6324.png").write_bytes(_huge_png(6324, 6324, depth=16))
     (uploads / "plain.png").write_bytes(_png(digit))
 
 
