@@ -48,6 +48,8 @@ def check_config(config, source: str = "config.json") -> dict:
         raise HashvizError(f"{source}: code_type must be 'binary' or 'pq', got {config['code_type']!r}")
     if config["code_type"] == "pq" and not _pq_shape(config):
         raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
+    if "num_classes" in config and not 1 <= config["num_classes"] <= MAX_CLASSES:
+        raise HashvizError(f"{source}: num_classes must be 1..{MAX_CLASSES:,}, got {config['num_classes']}")
     check_metrics(config.get("metrics") or {}, source)
     return config
 
@@ -108,6 +110,7 @@ def check_arrays(config: dict, arrays: dict) -> None:
 
 
 MIN_CLASS_ID_LIMIT = 1000   # class ids may skip numbers, but not run far past the classes present
+MAX_CLASSES = 100_000       # per-class things (names, hash centres, confusion rows) stay bounded
 
 
 def check_labels(labels: np.ndarray, what: str) -> None:

@@ -211,6 +211,19 @@ def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
             assert re.search(case.expect, shown[case.id]), (case.id, shown[case.id])
 
 
+@pytest.mark.parametrize("case", of_kind("import"))
+def test_import_codes(case, corpus, tmp_path, capsys):
+    """import-codes refuses labels far beyond the classes present or negative: one line, exit 2,
+    nothing written (it wrote num_classes 10**12 + 1, or 0)."""
+    d = corpus / "import" / case.id
+    with untouched(corpus, d):
+        code, _, err = run_cli(capsys, "import-codes", "--database-codes", d / "db.npy", "--database-labels",
+                               d / "dbl.npy", "--query-codes", d / "q.npy", "--query-labels", d / "ql.npy",
+                               "--out", tmp_path / "imported")
+        assert_one_error_line(code, err, case.expect)
+    assert not (tmp_path / "imported").exists()
+
+
 # ---------------------------------------------------------------- uploads
 
 def _upload(corpus: Path, case) -> tuple[bytes, str]:

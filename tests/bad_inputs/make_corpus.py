@@ -46,7 +46,8 @@ VALID = "valid-dpsh-16"
 @dataclass(frozen=True)
 class Case:
     """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
-    where it is used, e.g. ids beyond its dataset), upload, data, search or train. expect: a regex that the
+    where it is used, e.g. ids beyond its dataset), import (files for import-codes), upload, data,
+    search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -136,6 +137,15 @@ CASES = [
     Case("ids-beyond-dataset", "model-loads", r"database_ids\.npy points at image 1000000000 but digits has \d+ images",
          "a database image id of 10**9: the model loads (the dataset's size is known only once it is "
          "loaded); Retrieval warns and shows no thumbnails (it raised IndexError)", outcome="handled"),
+    # issue 19, finding 5: labels far out of range (one class name per possible class)
+    Case("labels-huge", "model", r"database_labels\.npy holds label 10000000 among 11 distinct labels; "
+         r"class ids must be below 1000", "one database label of 10**7 (server memory 1.0 -> 3.2 GB)"),
+    Case("config-num-classes-huge", "model", r"num_classes must be 1\.\.100,000, got 1000000000001",
+         "config.json num_classes 10**12 + 1 (what import-codes wrote for a label of 10**12)"),
+    Case("import-label-huge", "import", r"dbl\.npy holds label 1000000000000 among 6 distinct labels; class ids must be below 1000",
+         "import-codes with one database label of 10**12 (wrote num_classes: 1000000000001)"),
+    Case("import-label-negative", "import", r"ql\.npy holds a negative label \(-3\); class ids start at 0",
+         "import-codes with a query label of -3 (wrote num_classes: 0)"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -394,6 +404,12 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
         _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "precision_at_k": {"ten": 0.5}}})
     elif cid in ("metrics-map-string", "metrics-map-null"):
         _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "map_all": "high" if cid.endswith("string") else None}})
+    elif cid == "labels-huge":
+        labels = _codes(d, "database_labels").copy()
+        labels[7] = 10 ** 7
+        _save_codes(d, "database_labels", labels)
+    elif cid == "config-num-classes-huge":
+        _write_config(d, {**cfg, "num_classes": 10 ** 12 + 1})
     elif cid == "pq-codes-beyond-k":
         _write_config(d, {**cfg, "pq": {**cfg["pq"], "K": 16}})
     elif cid == "pq-codebooks-nan":
@@ -497,6 +513,24 @@ def dataset_name(case: Case, corpus: Path) -> str:
     return case.extra["dataset"]
 
 
+# ---------------------------------------------------------------- import-codes inputs
+
+def _import_case(case: Case, folder: Path) -> Path:
+    """db/q codes in {-1, +1} (n, 16) and int labels 0..4 (DeepHash-pytorch style), one label broken."""
+    rng = np.random.default_rng(4)
+    d = folder / case.id
+    d.mkdir(parents=True)
+    arrays = {"db": rng.choice([-1, 1], (60, 16)).astype(np.float32), "q": rng.choice([-1, 1], (12, 16)).astype(np.float32),
+              "dbl": np.arange(60) % 5, "ql": np.arange(12) % 5}
+    if case.id == "import-label-huge":
+        arrays["dbl"][9] = 10 ** 12
+    elif case.id == "import-label-negative":
+        arrays["ql"][2] = -3
+    for name, array in arrays.items():
+        np.save(d / f"{name}.npy", array, allow_pickle=False)
+    return d
+
+
 # ---------------------------------------------------------------- search and training inputs
 
 def _search_files(search: Path) -> None:
@@ -531,6 +565,8 @@ def make_corpus(out: Path, source: Path) -> Path:
             path = _data_case(case, data)
         elif case.kind == "upload":
             path = uploads / case.extra["file"]
+        elif case.kind == "import":
+            path = _import_case(case, out / "import")
         elif case.kind == "search":
             path = search
         else:
