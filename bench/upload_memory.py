@@ -143,7 +143,7 @@ def app_figures(picture: Path, models_root: str) -> dict:
     t0 = time.perf_counter()
     at.file_uploader(key="rq_file").upload(picture.name, picture.read_bytes(), "image/png").run()
     upload = {"peak MB above idle": (_status("VmHWM") - idle) / MB, "opens": len(opened),
-              "seconds": time.perf_counter() - t0, "errors": [e.value for e in at.error + at.exception]}
+              "seconds": time.perf_counter() - t0, "errors": [e.value for e in list(at.error) + list(at.exception)]}
     changes = []
     for choice in ("yes", "no", "auto"):
         _reset_peak()
