@@ -162,8 +162,8 @@ def cmd_serve(args) -> int:
     from hashviz.deployment import serve
     if args.max_upload_mb is None:
         args.max_upload_mb = 4 if args.demo else 10
-    if args.max_upload_mp is None:
-        args.max_upload_mp = 16 if args.demo else 40
+    if args.max_upload_mp is None:   # 16 MP keeps an upload under ~130 MB of server memory (bench/upload_memory.py)
+        args.max_upload_mp = 16
     serve(args)        # returns only by an error: the process becomes the Streamlit server
     return 0
 
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the cache folder")
     p.add_argument("--cache", default=None, help="the folder the app writes to (default <models>/.cache)")
     p.add_argument("--max-upload-mb", type=float, default=None, help="upload cap in MB (default 4 demo, 10)")
-    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (16 demo, 40)")
+    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (default 16)")
     p.set_defaults(func=cmd_serve)
 
     index = sub.add_parser("index", help="external search backends").add_subparsers(

@@ -7,7 +7,7 @@ import streamlit as st
 from hashviz import plots, retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.zoo import class_names_of
+from hashviz.zoo import check_ids_within, class_names_of
 from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.images import dataset_of, images_of
@@ -127,6 +127,7 @@ elif view == "side-by-side":
         with col:
             st.markdown(f"**{other.label}**")
             try:
+                check_ids_within(other, images)
                 r = R.rank_query(other, get_index(other.content_key, other),
                                  R.query_code(other, query, encoder_of(other)), query.label, n)
             except HashvizError as exc:
