@@ -1,4 +1,13 @@
-"""Background training: one thread runs hashviz.training.build_model while the app stays responsive.
+"""Background work, one runner for all of it: training runs and code-map projections.
+
+`JobRunner` runs submitted functions in daemon worker threads (at most `workers` at once), one job
+per key, shared by every caller; finished jobs are kept (up to `keep`) so their results can be read.
+A `Job` says its state ("queued", "running", "done", "failed", "cancelled"), its result or error,
+and carries a stop flag the work may check. The Code map submits UMAP maps to one app-wide runner
+(one worker: UMAP's first fit compiles numba code for about half a minute); training runs go to
+`TRAINING_RUNNER` (several workers, so one session's run never waits behind another's).
+
+Training on top of it: `TrainingJob` turns build_model's progress into snapshots.
 
     job = start_training(spec, models_root / name)   # returns at once
     snap = job.snapshot()                            # thread-safe copy: state, progress, history
@@ -13,23 +22,148 @@ Nothing here imports streamlit.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from hashviz.errors import HashvizError
-from hashviz.training import TrainingCancelled, TrainSpec
 
-__all__ = ["JobSnapshot", "TrainingJob", "start_training", "output_name", "output_path", "RUNNING",
-           "DONE", "FAILED", "CANCELLED", "STAGE_TEXT"]
+if TYPE_CHECKING:
+    from hashviz.training import TrainSpec
 
-RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+__all__ = ["Job", "JobRunner", "TRAINING_RUNNER", "JobSnapshot", "TrainingJob", "start_training", "output_name",
+           "output_path", "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED", "STAGE_TEXT"]
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STAGE_TEXT = {"starting": "loading the data", "train": "training", "epoch": "validating",
               "encode": "encoding the database", "evaluate": "evaluating on the queries"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+
+
+@dataclass(eq=False)
+class Job:
+    """One piece of background work. state: QUEUED, RUNNING, DONE or FAILED (error holds why)."""
+
+    key: str
+    description: str
+    state: str = QUEUED
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    result: Any = None
+    error: BaseException | None = None
+    _ended: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started running (0 while queued)."""
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def active(self) -> bool:
+        return self.state in (QUEUED, RUNNING)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ended (True) or `timeout` seconds passed (False)."""
+        return self._ended.wait(timeout)
+
+
+class JobRunner:
+    """Runs submitted work in daemon threads, at most `workers` at once, in submission order.
+
+    submit(key, fn) queues fn() unless a job with that key is queued, running or done; a failed
+    job is replaced by a new one. Finished jobs are kept (up to `keep`) so their results can be read.
+    Idle workers end after `idle_s` seconds and come back with the next job.
+    """
+
+    def __init__(self, workers: int = 1, keep: int = 32, idle_s: float = 60.0):
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._queue: list[tuple[Job, Callable[[], Any]]] = []
+        self._workers, self._keep, self._idle_s = int(workers), int(keep), float(idle_s)
+        self._threads = self._idle = 0
+
+    def get(self, key: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def submit(self, key: str, fn: Callable[[], Any], description: str = "") -> Job:
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state != FAILED:
+                return job
+            job = Job(key, description)
+            self._jobs[key] = job
+            self._jobs.move_to_end(key)
+            self._queue.append((job, fn))
+            self._trim()
+            if self._idle == 0 and self._threads < self._workers:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"hashviz-jobs-{self._threads}", daemon=True).start()
+            self._wake.notify()
+            return job
+
+    def forget(self, key: str) -> None:
+        """Drop a finished or failed job (a queued or running one stays)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and not job.active:
+                del self._jobs[key]
+
+    def ahead_of(self, job: Job) -> int:
+        """How many jobs run or wait before `job` (0 when it runs or is finished)."""
+        with self._lock:
+            queued = [j for j, _ in self._queue]
+            if not any(j is job for j in queued):
+                return 0
+            running = sum(j.state == RUNNING for j in self._jobs.values())
+            return next(i for i, j in enumerate(queued) if j is job) + running
+
+    def _trim(self) -> None:
+        finished = [k for k, j in self._jobs.items() if not j.active]
+        for k in finished[:max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[k]
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+                while not self._queue:
+                    if not self._wake.wait(timeout=self._idle_s) and not self._queue:
+                        self._idle -= 1
+                        self._threads -= 1
+                        return
+                self._idle -= 1
+                job, fn = self._queue.pop(0)
+                job.state, job.started = RUNNING, time.monotonic()
+            try:
+                result, error, state = fn(), None, DONE
+            except Exception as exc:                    # kept for the caller to show
+                result, error, state = None, exc, FAILED
+            with self._lock:
+                job.result, job.error, job.state, job.finished = result, error, state, time.monotonic()
+            job._ended.set()
+
+
+TRAINING_RUNNER = JobRunner(workers=8, keep=16)
+_RUN_IDS = itertools.count()
+
+
+# --------------------------------------------------------------------------------------------
+# training runs
 
 
 def output_name(method: str, bits: int, regularizers: dict | None = None, dataset: str = "fashion-mnist") -> str:
@@ -110,17 +244,18 @@ class JobSnapshot:
 
 
 class TrainingJob:
-    """One build_model run in a daemon thread; every method is safe to call from any thread."""
+    """One build_model run on a JobRunner; every method is safe to call from any thread."""
 
-    def __init__(self, spec: TrainSpec, out: Path):
+    def __init__(self, spec: TrainSpec, out: Path, runner: JobRunner | None = None):
         self.spec, self.out = spec, Path(out)
+        self._runner = runner or TRAINING_RUNNER
+        self._job: Job | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._start = time.perf_counter()
         self._end: float | None = None
         epochs = spec.resolved().epochs or 0
         self._snap = JobSnapshot(RUNNING, "starting", 0, 0, 0, int(epochs), math.nan, name=self.out.name)
-        self._thread = threading.Thread(target=self._run, name=f"hashviz-train-{self.out.name}", daemon=True)
 
     # ------------------------------------------------------------ reading
     def snapshot(self) -> JobSnapshot:
@@ -133,16 +268,18 @@ class TrainingJob:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> JobSnapshot:
-        self._thread.join(timeout)
+        if self._job is not None:
+            self._job.wait(timeout)
         return self.snapshot()
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._job is not None and self._job.active
 
-    # ------------------------------------------------------------ the thread
+    # ------------------------------------------------------------ the work
     def start(self) -> "TrainingJob":
-        self._thread.start()
+        key = f"train:{self.out}:{next(_RUN_IDS)}"      # every start is its own run
+        self._job = self._runner.submit(key, self._run, f"training {self.out.name}")
         return self
 
     def _update(self, **changes) -> None:
@@ -163,7 +300,7 @@ class TrainingJob:
         self._update(**changes)
 
     def _run(self) -> None:
-        from hashviz.training import build_model
+        from hashviz.training import TrainingCancelled, build_model
         try:
             out = build_model(self.spec, self.out, progress=self._progress, should_stop=self._stop.is_set)
             final = {"state": DONE, "out": Path(out), "message": f"saved {Path(out).name}"}

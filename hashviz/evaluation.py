@@ -13,10 +13,10 @@ def metric_keys() -> list[str]:
     return [m.key for m in M.reported_metrics()] + ["precision_at_k"]
 
 
-def model_metrics(model, recompute: bool = False) -> dict:
+def model_metrics(model) -> dict:
     """The stored metrics of a model directory, recomputed from its codes when absent."""
     stored = model.config.get("metrics") or {}
-    if not recompute and all(k in stored for k in metric_keys()):
+    if all(k in stored for k in metric_keys()):
         return {**stored, "precision_at_k": {int(k): v for k, v in stored["precision_at_k"].items()}}
     if model.code_type == "pq":
         metrics = M.evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels)

@@ -14,17 +14,17 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from hashviz import plots
 from hashviz.data import describe_protocol
 from hashviz import metrics as M
+from hashviz.methods.registry import family_info
 from hashviz.zoo import ModelDir
 
 __all__ = [
     "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
-    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure", "training_curves_figure",
+    "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
     "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK", "regularisers_text",
 ]
 
@@ -69,7 +69,9 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     ks = ", ".join(str(k) for k in M.PRECISION_KS)
     map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
     return (
-        f"**Protocol.** {named}. Each query ranks the whole database by **Hamming distance, ties "
+        f"**Protocol.** {named}. **Relevant** = same class as the query; for multi-label data "
+        f"(several labels per image) **relevant = shares at least one label with the query**. "
+        f"Each query ranks the whole database by **Hamming distance, ties "
         f"broken by database index** (product-quantised models rank by asymmetric distance to their "
         f"codewords, ties by index too). **mAP@all** averages AP over the full ranking, "
         f"**mAP@{map_k}** over the top {map_k}; AP@k divides by the relevant items found in the top "
@@ -182,37 +184,11 @@ def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
     return plots.map_vs_bits_figure(map_vs_bits_rows(models), title="mAP@all vs code length, per method")
 
 
-def training_curves_figure(history: Sequence[dict],
-                           title: str = "Training: loss and validation mAP per epoch") -> go.Figure:
-    """Two panels sharing the epoch axis: mean training loss (top) and validation mAP@all (bottom).
-    history: [{"epoch", "loss", "val_map", ...}] as the trainer records it (may be empty; val_map
-    only on validated epochs)."""
-    epochs = [int(h["epoch"]) for h in history]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=("mean training loss", "validation mAP@all"))
-    fig.add_trace(go.Scatter(x=epochs, y=[float(h["loss"]) for h in history], mode="lines+markers",
-                             name="loss", line=dict(color=plots.PALETTE[0]), marker=dict(symbol="circle"),
-                             hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    validated = [h for h in history if h.get("val_map") is not None]   # not every epoch is validated
-    fig.add_trace(go.Scatter(x=[int(h["epoch"]) for h in validated], y=[float(h["val_map"]) for h in validated],
-                             mode="lines+markers",
-                             name="validation mAP", line=dict(color=plots.PALETTE[1], dash="dash"),
-                             marker=dict(symbol="square"),
-                             hovertemplate="epoch %{x}<br>validation mAP %{y:.3f}<extra></extra>"), row=2, col=1)
-    fig.update_layout(title=dict(text=title), template="plotly_white", height=460,
-                      margin=dict(l=60, r=20, t=80, b=50))
-    fig.update_xaxes(title_text="epoch", row=2, col=1, dtick=1)
-    fig.update_yaxes(title_text="loss", row=1, col=1)
-    fig.update_yaxes(title_text="mAP", row=2, col=1, range=[0, 1.02])
-    return fig
-
-
 # ---------------------------------------------------------------------------------- conclusions
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold here"
 CANNOT_CHECK = "cannot check here (missing models)"
-DEEP_SIMILARITY_FAMILIES = ("pairwise", "multiwise", "implicit")
 
 
 @dataclass
@@ -308,8 +284,10 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
     code length compared only; models with regularisers only enter the tricks check)."""
     models = list(models)
     plain = _plain(models)
-    deep = lambda m: m.family != "shallow"  # noqa: E731
-    shallow = lambda m: m.family == "shallow"  # noqa: E731
+    def family_is(test):                         # what the registry says of the model's family
+        return lambda m: (f := family_info(m.family)) is not None and test(f)
+    deep, shallow = family_is(lambda f: f.deep), family_is(lambda f: not f.deep)
+    similarity_only = family_is(lambda f: f.similarity_only)
     out = [
         _conclusion(
             "deep_beats_shallow", "Deep hashing methods are far ahead of shallow ones (LSH, PCAH, ITQ, SH).",
@@ -323,7 +301,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "Per setting, the best model trained on supervised similarity (pairwise, multiwise, implicit "
             "or classification family) against the best unsupervised shallow model (which sees only "
             "pixels).", plain,
-            lambda m: m.family in (*DEEP_SIMILARITY_FAMILIES, "classification"), shallow,
+            family_is(lambda f: f.similarity_only or f.uses_labels), shallow,
             "similarity-supervised", "unsupervised",
             "a pairwise, multiwise, implicit or classification model and a shallow baseline on the "
             "same dataset, protocol and code length"),
@@ -332,7 +310,7 @@ def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
             "those that only see pairwise or ranking similarity.",
             "Per setting, the best classification-oriented model (class labels / class centres) against "
             "the best similarity-only deep model (pairwise, multiwise or implicit family).", plain,
-            lambda m: m.family == "classification", lambda m: m.family in DEEP_SIMILARITY_FAMILIES,
+            family_is(lambda f: f.uses_labels), similarity_only,
             "label-using", "similarity-only",
             "a classification-oriented model (CSQ, GreedyHash, SSDH) and a pairwise, multiwise or "
             "implicit one on the same dataset, protocol and code length"),

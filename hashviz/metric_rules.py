@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hashviz.codes import unpack_signs
+from hashviz.codes import unpack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import _NONE, _prepare, _single_pass, relevance
 from hashviz.ties import harmonic, ordered_group_sums, tie_aware_group_sums
@@ -256,7 +256,7 @@ def numpy_argsort_positions(query_codes, database_codes, query_labels, database_
     of a 2-D argsort is sorted by the same routine as a 1-D argsort of that row)."""
     ranked = _empty_ranked(query_codes, database_codes, query_labels, database_labels)
     bits = query_codes.shape[1] * 8
-    q_signs, db_signs = unpack_signs(query_codes), unpack_signs(database_codes)
+    q_signs, db_signs = (unpack_bits01(c).astype(np.float32) * 2 - 1 for c in (query_codes, database_codes))
     n_q, offsets = ranked.n_queries, ranked.offsets
     for start in range(0, n_q, chunk):
         stop = min(start + chunk, n_q)

@@ -16,7 +16,7 @@ from typing import Iterable
 import pandas as pd
 
 from hashviz.errors import HashvizError
-from hashviz.methods import FAMILIES, FAMILY_TITLES, list_methods
+from hashviz.methods import FAMILIES, FAMILY_TITLES, family_info, list_methods
 from hashviz.zoo import ModelDir
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "taxonomy"
@@ -52,6 +52,12 @@ class Taxonomy:
             if f.key == key:
                 return f
         raise HashvizError(f"no taxonomy text for family {key!r}")
+
+    def tab_labels(self) -> list[str]:
+        """"1. Pairwise similarity preserving", ...; the shallow baselines (the registry's families
+        that are not deep) read "Contrast: ..."."""
+        return [f"{i}. {f.title}" if family_info(f.key).deep else f"Contrast: {f.title}"
+                for i, f in enumerate(self.families, start=1)]
 
 
 def parse_sections(text: str, source: str = "text") -> tuple[str, dict[str, str]]:
@@ -109,7 +115,7 @@ def family_methods(family: str) -> pd.DataFrame:
         raise HashvizError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
     rows = []
     for info in list_methods(family):
-        recipe = getattr(info.constructor, "recipe", None) if info.deep else None
+        recipe = info.recipe
         rows.append({"method": info.name, "paper": info.paper or "—", "code type": info.code_type,
                      "summary": info.summary,
                      "recipe": ", ".join(f"{k} {v:g}" for k, v in recipe.items()) if recipe else "closed form"})

@@ -1,5 +1,8 @@
-"""The trainer: seeded, with a progress callback, per-epoch history and model selection on the
-validation split only (never the queries).
+"""A training run: spec -> data -> hasher.fit -> encode the database and queries -> evaluate -> save.
+
+The hasher comes from the registry (hashviz.methods.registry.create_hasher) and learns in its own
+`fit` (hashviz.estimators: seeded, progress callback, per-epoch history and model selection on the
+validation split only, never the queries).
 
 The validation queries are ranked against a small fixed validation database (training images),
 a fifth of an epoch's time, so this runs every epoch of the second half (where the one-cycle
@@ -10,33 +13,23 @@ table) and every fourth epoch before, for the curve. Only the chosen model encod
 from __future__ import annotations
 
 import copy
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split
 from hashviz.errors import HashvizError
-from hashviz.methods import method_info
+from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop, emit,
+                                is_validation_epoch, score_outputs, training_autocast)
+from hashviz.methods import create_hasher, method_info
 
-# progress(stage, done, total, info): stage is "train", "encode" or "evaluate".
-Progress = Callable[[str, int, int, dict], None]
+__all__ = ["TrainSpec", "TrainResult", "TrainingCancelled", "train", "build_model", "is_validation_epoch",
+           "training_autocast", "bf16_is_fast", "score_outputs", "Progress", "OUTPUT_SAMPLE"]
+
 OUTPUT_SAMPLE = 5000
-VALIDATION_DATABASE = 2000
-
-
-def is_validation_epoch(epoch: int, epochs: int) -> bool:
-    """Whether the trainer measures validation mAP after this epoch (1-based); model selection
-    picks among these epochs."""
-    return epoch == 1 or epoch % 4 == 0 or epoch > epochs // 2
-
-
-class TrainingCancelled(HashvizError):
-    """The caller asked the trainer to stop; nothing was saved."""
 
 
 @dataclass
@@ -54,6 +47,7 @@ class TrainSpec:
     hyper: dict = field(default_factory=dict)
     regularizers: dict = field(default_factory=dict)
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
+    pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
     width: int = 32
     augment: bool = True
     weight_decay: float | None = None  # AdamW's decoupled decay; None: the recipe's (default 1e-5)
@@ -65,11 +59,15 @@ class TrainSpec:
     def resolved(self) -> "TrainSpec":
         info = method_info(self.method)
         spec = copy.deepcopy(self)
-        recipe = getattr(info.constructor, "recipe", {}) if info.deep else {}
+        recipe = info.recipe
         spec.protocol = spec.protocol or default_protocol(spec.dataset)
         spec.epochs = spec.epochs if spec.epochs is not None else recipe.get("epochs", 0)
         spec.lr = spec.lr if spec.lr is not None else recipe.get("lr", 0.0)
         spec.batch_size = spec.batch_size or recipe.get("batch_size", 128)
+        if spec.backbone == "resnet18":
+            spec.pretrained_weights = spec.pretrained_weights or "torchvision"
+        elif spec.pretrained_weights not in (None, "none"):
+            raise HashvizError("pretrained weights are for --backbone resnet18 only")
         if spec.precision == "auto" and info.deep:  # config.json records what actually ran
             spec.precision = "bf16" if bf16_is_fast(spec.device) else "fp32"
         spec.weight_decay = (spec.weight_decay if spec.weight_decay is not None
@@ -87,150 +85,38 @@ class TrainResult:
     method_config: dict
 
 
-def _emit(progress: Progress | None, stage: str, done: int, total: int, **info) -> None:
-    if progress is not None:
-        progress(stage, done, total, info)
-
-
-def _check_stop(should_stop) -> None:
-    if should_stop is not None and should_stop():
-        raise TrainingCancelled("training cancelled; nothing was saved")
-
-
-def score_outputs(method, query_outputs, database_outputs, query_labels, database_labels) -> dict:
-    """Metrics of a deep method's outputs: Hamming metrics for binary codes, asymmetric-distance
-    ranking metrics for pq codes (their codes are codeword indices, not bits)."""
-    import torch
-    from hashviz.metrics import evaluate
-    q = torch.as_tensor(query_outputs, dtype=torch.float32)
-    db = torch.as_tensor(database_outputs, dtype=torch.float32)
-    if getattr(method, "code_type", "binary") != "pq":
-        return evaluate(method.encode_outputs(q), method.encode_outputs(db), query_labels, database_labels)
-    from hashviz.metrics import evaluate_index
-    from hashviz.search import build_index
-    index = build_index(method.encode_outputs(db), code_type="pq", codebooks=method.codebooks(),
-                        pq_metric=method.extra_config()["pq"]["metric"])
-    return evaluate_index(index, method.embed_outputs(q), query_labels, database_labels)
-
-
-# ---------------------------------------------------------------- shallow
+# ---------------------------------------------------------------- the two kinds of hasher
 
 def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
-    from hashviz.encoders import HASHER
-    from hashviz.methods import create_method
     start = time.perf_counter()
-    hasher = create_method(spec.method, bits=spec.bits, seed=spec.seed, **spec.hyper)
+    hasher = create_hasher(_base_config(spec, dataset), seed=spec.seed)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
-    _emit(progress, "train", 0, 1, epoch=0)
-    _check_stop(should_stop)
-    hasher.fit(dataset.images[train].reshape(len(train), -1).astype(np.float32))
-    weights = {HASHER + k: np.asarray(v) for k, v in hasher.state_dict().items()}
-    _emit(progress, "train", 1, 1, epoch=1)
-    return TrainResult(spec, weights, [], 0, time.perf_counter() - start,
-                       {"hyper": dict(getattr(hasher, "hyper", spec.hyper))})
+    emit(progress, "train", 0, 1, epoch=0)
+    check_stop(should_stop)
+    hasher.fit(dataset.images[train])
+    emit(progress, "train", 1, 1, epoch=1)
+    return TrainResult(spec, hasher.weights(), [], 0, time.perf_counter() - start, hasher.config())
 
-
-# ---------------------------------------------------------------- deep
 
 def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     import torch
-
-    from hashviz.encoders import build_deep, deep_weights
-    from hashviz.nets import augmentation, network_outputs, to_tensor
-    from hashviz.methods.regularizers import regularization
-
-    torch.manual_seed(spec.seed)
-    rng = np.random.default_rng(spec.seed)
+    torch.manual_seed(spec.seed)                 # before the network and the loss are initialised
     config = _base_config(spec, dataset)
-    net, method = build_deep(config)
-    net, method = net.to(spec.device), method.to(spec.device)
-    params = list(net.parameters()) + list(method.parameters())
-    # fused: one kernel for all parameters, 0.6 against 1.5 ms a step on 2 cores
-    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
+    hasher = create_hasher(config)
+    pretrained = {}
+    if config["backbone"] == "resnet18":      # ImageNet weights, as the spec says
+        from hashviz.nets import load_resnet18_weights
+        source = spec.pretrained_weights
+        pretrained = {"pretrained": "none" if source == "none" else load_resnet18_weights(hasher.net_.backbone, source)}
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
-    images, labels = dataset.images[train], torch.as_tensor(np.asarray(dataset.labels[train]))
-    steps_per_epoch = max(1, math.ceil(len(train) / spec.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=spec.lr, total_steps=max(1, spec.epochs) * steps_per_epoch, pct_start=0.2)
-    augment = augmentation(dataset.image_shape) if spec.augment else None
-    val_images = dataset.images[split.validation]
-    val_labels = np.asarray(dataset.labels[split.validation])
-    # The validation database: a fixed seeded subset of the training images (encoding
-    # all of them every epoch cost a third of the epoch on 2 cores).
-    val_db = np.sort(rng.permutation(len(train))[:VALIDATION_DATABASE])
-    val_db_images, val_db_labels = images[val_db], labels.numpy()[val_db]
-    history, best = [], (-1.0, 0, None)
-    autocast = training_autocast(spec.precision, spec.device)
     start = time.perf_counter()
-    for epoch in range(1, spec.epochs + 1):
-        method.start_epoch(epoch, spec.epochs)
-        net.train()
-        order = rng.permutation(len(train))
-        losses = []
-        for step in range(steps_per_epoch):
-            _check_stop(should_stop)
-            batch = order[step * spec.batch_size:(step + 1) * spec.batch_size]
-            x = to_tensor(images[batch]).to(spec.device)
-            if augment is not None:
-                x = augment(x)
-            with autocast:
-                u = net(x).float()  # the loss in fp32: bf16 rounding would blur tanh/sign near 0
-            loss = method(u, labels[batch].to(spec.device))
-            if spec.regularizers:
-                loss = loss + regularization(u, spec.regularizers)
-            if not torch.isfinite(loss):
-                raise HashvizError(f"training stopped: the loss became {loss.item()} at epoch {epoch}, "
-                                   f"step {step + 1}; lower the learning rate (now {spec.lr:g}) or "
-                                   "the regulariser weights")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            _emit(progress, "train", (epoch - 1) * steps_per_epoch + step + 1,
-                  spec.epochs * steps_per_epoch, epoch=epoch, loss=losses[-1])
-        entry = {"epoch": epoch, "loss": float(np.mean(losses))}
-        if is_validation_epoch(epoch, spec.epochs):
-            with autocast:  # selection only; the saved codes are encoded in fp32
-                val_outputs = network_outputs(net, val_images), network_outputs(net, val_db_images)
-            entry["val_map"] = float(score_outputs(method, *(o.float() for o in val_outputs),
-                                                   val_labels, val_db_labels)["map_all"])
-            if entry["val_map"] > best[0]:
-                best = (entry["val_map"], epoch,
-                        (copy.deepcopy(net.state_dict()), copy.deepcopy(method.state_dict())))
-        history.append({**entry, "seconds": round(time.perf_counter() - start, 2)})
-        _emit(progress, "epoch", epoch, spec.epochs, **history[-1])
-    if best[2] is not None:
-        net.load_state_dict(best[2][0])
-        method.load_state_dict(best[2][1])
-    net, method = net.cpu(), method.cpu()
-    return TrainResult(spec, deep_weights(net, method), history, best[1],
-                       time.perf_counter() - start,
-                       {"hyper": method.hyper, "recipe": {"lr": spec.lr, "epochs": spec.epochs},
-                        **method.extra_config()})
-
-
-def bf16_is_fast(device: str) -> bool:
-    """Whether bf16 matrix units exist: AMX or AVX512-BF16 on CPUs, bf16 support on CUDA GPUs."""
-    import torch
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " amx_bf16" in flags or " avx512_bf16" in flags
-
-
-def training_autocast(precision: str, device: str):
-    """The forward pass's autocast context. bf16 autocast made a width-32 training step 1.8x and
-    a width-48 one 2.4x faster on the 2-core AMX CPU; weights, optimiser state, the loss and all
-    encoding stay fp32, so saved models and their codes do not depend on the CPU."""
-    import torch
-    if precision not in ("auto", "fp32", "bf16"):
-        raise HashvizError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
-    return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16)
+    hasher.fit(dataset.images[train], np.asarray(dataset.labels[train]), epochs=spec.epochs, lr=spec.lr,
+               batch_size=spec.batch_size, weight_decay=spec.weight_decay, seed=spec.seed, augment=spec.augment,
+               regularizers=spec.regularizers,
+               validation=(dataset.images[split.validation], np.asarray(dataset.labels[split.validation])),
+               device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop)
+    return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
+                       {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}})
 
 
 def _base_config(spec: TrainSpec, dataset) -> dict:
@@ -262,14 +148,10 @@ def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -
 def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, should_stop=None,
                 overwrite: bool = False) -> Path:
     """Train, encode database and queries, evaluate on the queries, save atomically."""
-    import torch
-
-    from hashviz.encoders import Encoder
     from hashviz.metrics import evaluate
-    from hashviz.zoo import save_model_dir
+    from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    check_can_write(out, overwrite)   # before training: never delete what is not a model
     _check_writable(out.parent)
     result = train(spec, progress, should_stop)
     spec = result.spec
@@ -277,24 +159,23 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     split = make_split(dataset, spec.protocol, spec.seed)
     config = _base_config(spec, dataset)
     config.update(result.method_config)
-    encoder = Encoder(config, result.encoder_weights)
-    _check_stop(should_stop)
+    encoder = create_hasher(config).load_weights(result.encoder_weights)
+    check_stop(should_stop)
     t0 = time.perf_counter()
     db_images = dataset.images[split.database]
-    db_outputs = encoder.outputs(db_images, progress=lambda d, t: _emit(progress, "encode", d, t))
+    db_outputs = encoder.outputs(db_images, progress=lambda d, t: emit(progress, "encode", d, t))
     q_outputs = encoder.outputs(dataset.images[split.query])
     db_codes, q_codes = encoder.codes_from_outputs(db_outputs), encoder.codes_from_outputs(q_outputs)
     encode_seconds = time.perf_counter() - t0
-    _check_stop(should_stop)
-    _emit(progress, "evaluate", 0, 1)
+    check_stop(should_stop)
+    emit(progress, "evaluate", 0, 1)
     db_labels = np.asarray(dataset.labels[split.database])
     q_labels = np.asarray(dataset.labels[split.query])
     extra = {}
-    if encoder.hasher is None:
-        metrics = score_outputs(encoder.method, q_outputs, db_outputs, q_labels, db_labels)
+    if encoder.deep:
+        metrics = score_outputs(encoder.method_, q_outputs, db_outputs, q_labels, db_labels)
         if config["code_type"] == "pq":
-            extra = {"query_vectors": encoder.method.embed_outputs(torch.from_numpy(q_outputs)),
-                     "codebooks": encoder.method.codebooks()}
+            extra = {"query_vectors": encoder.query_vectors(q_outputs), "codebooks": encoder.method_.codebooks()}
     else:
         metrics = evaluate(q_codes, db_codes, q_labels, db_labels)
     metrics["protocol"] = describe_protocol(spec.protocol)
@@ -311,7 +192,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
               "query_labels": q_labels, "database_ids": split.database, "query_ids": split.query,
               "outputs_sample": db_outputs[sample_rows].astype(np.float16),
               "outputs_sample_rows": sample_rows, **extra}
-    _check_stop(should_stop)
+    check_stop(should_stop)
     return save_model_dir(out, config, arrays, result.encoder_weights, overwrite=overwrite)
 
 

@@ -29,9 +29,7 @@ with st.expander("Notation"):
     st.markdown(tax.notation)
 
 models = current_models()
-labels = [f"{i}. {f.title}" if f.key != "shallow" else f"Contrast: {f.title}"
-          for i, f in enumerate(tax.families, start=1)]
-for tab, fam in zip(st.tabs(labels), tax.families):
+for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
     with tab:
         st.caption(f"Journal version of the survey: {fam.journal_group}")
         st.markdown(f"**Similarity it preserves.** {fam.similarity}")

@@ -6,14 +6,17 @@ sidebar's picker finds it."""
 import streamlit as st
 
 from hashviz import background as bg
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.leaderboard import training_curves_figure
 from hashviz.methods import FAMILY_TITLES, list_methods
+from hashviz.plots import training_curves_figure
 from hashviz.training import TrainSpec
 from pages.common import models_root, show_error
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
+if current_deployment().demo:   # app.py does not route here in a demo; a direct run of this file stops
+    st.stop()
 
 JOB = "train_job"              # session_state: the session's hashviz.background.TrainingJob
 SEEN = "train_job_seen_end"    # id of the job whose end already triggered the app rerun
@@ -62,7 +65,7 @@ method = st.selectbox("Method (grouped by family)", list(infos), key="train_meth
                       format_func=lambda n: f"{FAMILY_TITLES[infos[n].family]} · {n} ({infos[n].paper})")
 info = infos[method]
 st.caption(info.summary)
-recipe = getattr(info.constructor, "recipe", {}) if info.deep else {}
+recipe = info.recipe
 left, mid, right = st.columns(3)
 dataset = left.radio("Dataset", list(DATASETS), format_func=DATASETS.get, key="train_dataset", disabled=running)
 bits = mid.select_slider("Bits", [16, 32, 64, 128], value=32, key="train_bits", disabled=running)

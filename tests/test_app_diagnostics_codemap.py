@@ -94,7 +94,7 @@ def test_diagnostics_of_a_pq_model_shows_codeword_usage_instead_of_bits(tiny_zoo
     assert "Product-quantisation codes are codebook indices" in infos and "Hamming distances do not apply" in infos
 
 
-def test_diagnostics_compare_mode_puts_two_models_side_by_side_and_clicks_are_fast(tiny_zoo, monkeypatch):
+def test_diagnostics_compare_mode_puts_two_models_side_by_side(tiny_zoo, monkeypatch):
     at = app_on(tiny_zoo, "pages/diagnostics.py", monkeypatch, model_name="csq-16")
     single = len(figures(at))
     at.toggle(key="diag_compare").set_value(True).run()
@@ -102,13 +102,9 @@ def test_diagnostics_compare_mode_puts_two_models_side_by_side_and_clicks_are_fa
     assert not at.exception and not at.error
     assert list(at.dataframe[0].value.columns) == ["measure", "csq-16", "lsh-16"]
     assert [s.value for s in at.subheader][:2] == ["csq-16", "lsh-16"]
-    assert len(figures(at)) == 2 * single
-    start = time.perf_counter()                     # both diagnoses are cached now
+    assert len(figures(at)) == 2 * single           # the time a click takes: bench/responsiveness.py
     at.selectbox(key="diag_other").set_value("dpsh-16").run()
-    at.selectbox(key="diag_other").set_value("lsh-16").run()
-    per_click = (time.perf_counter() - start) / 2
-    print(f"diagnostics compare rerun with cached diagnoses: {per_click:.2f} s")
-    assert per_click < 3.0                          # ~0.3 s alone; generous for a busy 2-core box
+    assert [s.value for s in at.subheader][:2] == ["csq-16", "dpsh-16"] and not at.exception
 
 
 # ----------------------------------------------------------------------------- Code map
@@ -120,9 +116,7 @@ def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrie
         mp.setattr(projection, "_umap", pca_as_umap)
         xy, rows = codemap.code_map_projection(model, method="umap")
     monkeypatch.setattr(projection, "_umap", umap_must_not_run)
-    start = time.perf_counter()
     at = app_on(tiny_zoo, "pages/code_map.py", monkeypatch, model_name="dpsh-16")
-    print(f"code map page with a cached projection (AppTest, first run): {time.perf_counter() - start:.2f} s")
     assert not at.error and not at.info, [e.value for e in at.error]
     (fig,) = figures(at)
     assert fig["layout"]["title"]["text"] == f"UMAP of the codes (Hamming) · {len(rows):,} points"

@@ -2,6 +2,7 @@
 
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -101,3 +102,45 @@ def test_shallow_run_lands_next_to_the_zoo(tiny_zoo, tmp_path):
     snap = bg.start_training(TrainSpec("pcah", 16, dataset="digits"), bg.output_path(root, "pcah-16")).join(120)
     assert snap.state == bg.DONE and snap.history == ()
     assert "pcah-16" in {m.name for m in discover(root)[0]}
+
+
+def test_jobs_run_once_per_key_in_the_background():
+    jobs = bg.JobRunner()
+    gate, calls = threading.Event(), []
+
+    def work():
+        calls.append(1)
+        gate.wait(5)
+        return "map"
+    job = jobs.submit("k", work)
+    assert jobs.submit("k", work) is job                         # queued or running: the same job
+    waiting = jobs.submit("k2", lambda: "other")
+    assert jobs.ahead_of(waiting) >= 1
+    gate.set()
+    for _ in range(200):
+        if job.state == "done" and waiting.state == "done":
+            break
+        time.sleep(0.01)
+    assert (job.state, job.result, waiting.result, calls) == ("done", "map", "other", [1])
+    assert jobs.submit("k", work) is job and calls == [1]         # done: kept, not rerun
+    assert job.elapsed >= 0
+
+
+def test_the_runner_runs_up_to_its_workers_at_once_and_keeps_failures_as_errors():
+    runner, gate, running = bg.JobRunner(workers=2), threading.Event(), []
+
+    def work(name):
+        running.append(name)
+        gate.wait(5)
+        return name
+    first, second, third = (runner.submit(k, lambda k=k: work(k)) for k in ("a", "b", "c"))
+    for _ in range(500):
+        if len(running) == 2:
+            break
+        time.sleep(0.01)
+    assert sorted(running) == ["a", "b"] and third.state == bg.QUEUED and runner.ahead_of(third) == 2
+    gate.set()
+    assert all(job.wait(5) for job in (first, second, third)) and third.result == "c"
+    broken = runner.submit("x", lambda: 1 / 0)
+    assert broken.wait(5) and broken.state == bg.FAILED and isinstance(broken.error, ZeroDivisionError)
+    assert runner.submit("x", lambda: "again") is not broken          # a failed job is replaced

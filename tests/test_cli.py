@@ -16,6 +16,16 @@ def test_methods_lists_every_family(capsys):
         assert family in out
 
 
+def test_methods_columns_stay_aligned_with_long_paper_names(capsys):
+    from hashviz.methods import list_methods
+    main(["methods"])
+    lines = capsys.readouterr().out.splitlines()
+    starts = [lines[0].index(h) for h in ("family", "paper", "code")]
+    for line, info in zip(lines[1:], list_methods()):        # every cell starts under its header
+        assert [line.index(v, s) for v, s in zip((info.family, info.paper, info.code_type), starts)] == starts
+        assert line[starts[2] - 1] == " "                      # a space before the code column, always
+
+
 def test_eval_json_has_the_documented_keys(tiny_zoo, capsys):
     assert main(["eval", str(tiny_zoo / "csq-16"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -76,7 +86,7 @@ def test_index_push_loads_codes_into_milvus_lite(tiny_zoo, tmp_path, capsys):
     assert main(["index", "push", str(tiny_zoo / "csq-16"), "--uri", uri]) == 0
     assert "pushed" in capsys.readouterr().out
     model = load_model_dir(tiny_zoo / "csq-16")
-    remote = MilvusHammingIndex.open(uri, collection_name_for(model.path))
+    remote = MilvusHammingIndex.open(uri, collection_name_for(model.path, model.database_codes))
     local = HammingIndex(model.database_codes)
     for a, b in zip(remote.knn(model.query_codes[:5], 10), local.knn(model.query_codes[:5], 10)):
         np.testing.assert_array_equal(a, b)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hashviz import codemap, plots, projection
+from hashviz.background import JobRunner
 from hashviz.codes import pack_bits01, unpack_bits01
 from hashviz.diagnostics import bit_table, bucket_table, diagnose, diagnose_model, primary_labels, summary_table
 from hashviz.errors import HashvizError
@@ -162,28 +163,6 @@ def test_pq_model_maps_its_reconstructions_never_hamming_indices(models, tmp_pat
 
 # ----------------------------------------------------------------------------- background jobs
 
-def test_jobs_run_once_per_key_in_the_background():
-    jobs = codemap.ProjectionJobs()
-    gate, calls = threading.Event(), []
-
-    def work():
-        calls.append(1)
-        gate.wait(5)
-        return "map"
-    job = jobs.submit("k", work)
-    assert jobs.submit("k", work) is job                         # queued or running: the same job
-    waiting = jobs.submit("k2", lambda: "other")
-    assert jobs.ahead_of(waiting) >= 1
-    gate.set()
-    for _ in range(200):
-        if job.state == "done" and waiting.state == "done":
-            break
-        time.sleep(0.01)
-    assert (job.state, job.result, waiting.result, calls) == ("done", "map", "other", [1])
-    assert jobs.submit("k", work) is job and calls == [1]         # done: kept, not rerun
-    assert job.elapsed >= 0
-
-
 def test_map_or_start_shows_nothing_until_the_job_finished_then_the_map(models, tmp_path, monkeypatch):
     gate = threading.Event()
 
@@ -191,7 +170,7 @@ def test_map_or_start_shows_nothing_until_the_job_finished_then_the_map(models, 
         gate.wait(10)
         return projection._pca(np.asarray(x, dtype=np.float64), seed)
     monkeypatch.setattr(projection, "_umap", slow)
-    jobs, m = codemap.ProjectionJobs(), models["dpsh-16"]
+    jobs, m = JobRunner(), models["dpsh-16"]
     found, job = codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)
     assert found is None and job.state in ("queued", "running")
     assert codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)[1] is job
@@ -208,7 +187,7 @@ def test_a_failed_job_is_reported_once_then_retried(models, tmp_path, monkeypatc
     def broken(*a):
         raise HashvizError("the UMAP projection produced NaN values; try PCA or another sample")
     monkeypatch.setattr(projection, "_umap", broken)
-    jobs, m = codemap.ProjectionJobs(), models["dpsh-16"]
+    jobs, m = JobRunner(), models["dpsh-16"]
     _, job = codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)
     for _ in range(500):
         if job.state == "failed":
@@ -343,3 +322,14 @@ def test_output_error_per_bit_rows_sum_to_one():
 def test_bit_entropy_figure_marks_dead_bits():
     fig = plots.bit_entropy_figure([1.0, 0.0, 0.5], [False, True, False])
     assert list(fig.data[0].x) == [0, 2] and list(fig.data[1].x) == [1] and list(fig.data[1].text) == ["dead"]
+
+
+def test_distinct_codes_count_each_code_once_most_frequent_first():
+    from hashviz.distinct import count_of, distinct_codes
+    codes = np.array([[1, 0], [2, 0], [1, 0], [3, 3], [2, 0], [1, 0]], dtype=np.uint8)
+    d = distinct_codes(codes)
+    assert d.rows.tolist() == [0, 1, 3] and d.counts.tolist() == [3, 2, 1]     # by hand
+    np.testing.assert_array_equal(count_of(d, [3, 0]), [1, 3])
+    assert d.describe(2) == ("6 items as 3 distinct codes; the 2 most frequent shown (5 items), each once at "
+                             "its first row, sized by how many items share it; the other 1 codes (1 items) "
+                             "are not drawn")

@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 
@@ -174,12 +172,9 @@ def test_diagnose_binary_and_pq():
         diagnose(pack_bits01(x), labels, 32, outputs=u[:, :8])
 
 
-def test_diagnose_fast_on_cifar_sized_codes():
+def test_diagnose_on_cifar_sized_codes():          # its time: bench/responsiveness.py
     n = 69_000
     x = random_bits(n, 64, seed=6)
     labels = np.random.default_rng(6).integers(0, 10, n)
-    codes = pack_bits01(x)
-    t = time.perf_counter()
-    d = diagnose(codes, labels, 64)
-    assert time.perf_counter() - t < 5.0
+    d = diagnose(pack_bits01(x), labels, 64)
     assert d.independence.effective_bits > 63.5

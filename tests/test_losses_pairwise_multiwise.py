@@ -247,10 +247,13 @@ def test_saturated_codes_have_no_quantization_penalty():
 
 
 def test_regularization_sums_weighted_penalties():
+    weights = {"balance": 0.5, "quantization": 2.0}
+    # all outputs 0: balanced (mean tanh 0), fully unsaturated (|tanh| - 1 = -1): 0.5 * 0 + 2 * 1
+    assert regularization(torch.zeros(4, 8), weights).item() == pytest.approx(2.0)
+    # two equal saturated codes: every bit's mean is +-1 (balance 1), saturated (quantization 0)
+    assert regularization(torch.stack([CODE, CODE]) * 50, weights).item() == pytest.approx(0.5)
     u = torch.randn(16, 8, requires_grad=True)
-    total = regularization(u, {"balance": 0.5, "quantization": 2.0})
-    expected = 0.5 * REGULARIZERS["balance"](u) + 2.0 * REGULARIZERS["quantization"](u)
-    assert torch.isclose(total, expected)
+    total = regularization(u, weights)
     total.backward()
     assert torch.isfinite(u.grad).all()
     assert regularization(u, {}).item() == 0

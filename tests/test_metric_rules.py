@@ -10,9 +10,14 @@ import pytest
 
 from hashviz import metric_rules as M
 from hashviz.cli import main
-from hashviz.codes import pack_bits01, unpack_signs
+from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import evaluate, tie_range_per_query
+
+
+def unpack_signs(packed):
+    """+-1 float32 codes, as DeepHash-pytorch's compute_result returns them (sign of the outputs)."""
+    return np.unpackbits(packed, axis=1).astype(np.float32) * 2 - 1
 
 
 def docs_example():

@@ -54,8 +54,8 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
 
 
 def test_backbone_layouts_pool_first_now_and_load_the_old_layout():
-    from hashviz.encoders import build_deep
     from hashviz.errors import HashvizError
+    from hashviz.methods import create_hasher
     new, old = HashNetwork("small-cnn", 1, 16, width=8), HashNetwork("small-cnn", 1, 16, width=8, layout=1)
     first_block = [type(m).__name__ for m in new.backbone.body[0]]
     assert first_block == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]   # norm and ReLU on pooled maps
@@ -67,10 +67,10 @@ def test_backbone_layouts_pool_first_now_and_load_the_old_layout():
     assert new(x).shape == old(x).shape == (3, 16)
     # a config from before the layout was recorded rebuilds layout 1; a new one records 2
     config = {"method": "dpsh", "bits": 16, "width": 8, "backbone": "small-cnn"}
-    assert set(build_deep(config)[0].state_dict()) == set(old.state_dict())
-    assert set(build_deep({**config, "backbone_layout": 2})[0].state_dict()) == set(new.state_dict())
+    assert set(create_hasher(config).net_.state_dict()) == set(old.state_dict())
+    assert set(create_hasher({**config, "backbone_layout": 2}).net_.state_dict()) == set(new.state_dict())
     try:
-        build_deep({**config, "backbone_layout": 7})
+        create_hasher({**config, "backbone_layout": 7})
     except HashvizError as exc:
         assert "unknown backbone layout 7" in str(exc)
     else:

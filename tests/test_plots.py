@@ -126,3 +126,11 @@ def test_selected_rows_several_traces():
         __getattr__ = dict.__getitem__
 
     assert plots.selected_rows(AttrEvent(selection=AttrEvent(points=[{"customdata": 97.0}]))).tolist() == [97]
+
+
+def test_training_curves_figure_has_loss_and_validation_panels():
+    history = [{"epoch": 1, "loss": 0.9, "val_map": 0.3}, {"epoch": 2, "loss": 0.5, "val_map": 0.6}]
+    fig = plots.training_curves_figure(history)
+    assert [t.name for t in fig.data] == ["loss", "validation mAP"]
+    assert list(fig.data[1].y) == [0.3, 0.6] and list(fig.data[0].x) == [1, 2]
+    assert len(plots.training_curves_figure([]).data) == 2

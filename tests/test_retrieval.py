@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hashviz import plots
 from hashviz import retrieval as R
-from hashviz.hamming import hamming_distances
 from hashviz.data import load_dataset
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, relevance
+from hashviz.hamming import hamming_distances
+from hashviz.metrics import relevance
+from hashviz.retrieval.ranking import tie_groups
 from hashviz.search import HammingIndex, PQIndex
 from hashviz.zoo import class_names_of, load_model_dir
+from reference import ref_ap, ref_ranked_relevance
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +141,7 @@ def test_rank_query_follows_distance_then_index_and_metrics(zoo, name):
     rel = model.database_labels == model.query_labels[9]
     assert np.array_equal(r.relevant, rel[expected])
     assert r.precision == pytest.approx(rel[expected].mean())
-    ap = average_precision_per_query(model.query_codes[9:10], model.database_codes,
-                                     model.query_labels[9:10], model.database_labels)[0]
-    assert r.ap == pytest.approx(ap) and r.relevant_total == rel.sum()
+    assert r.ap == pytest.approx(ref_ap(ref_ranked_relevance(d.tolist(), rel.tolist())), abs=1e-12) and r.relevant_total == rel.sum()
     # the tie range by sorting: relevant items last / first inside each distance
     lo_hi = []
     for key in (rel, ~rel):
@@ -252,10 +253,14 @@ def test_ball_figure_stacks_one_bar_trace_per_class_present(zoo, digits):
     data = R.ball_grid_data(ball, digits.images, digits.class_names, per_radius=5)
     assert json.loads(json.dumps(data)) == data and len(data["groups"]) == 4
     assert all(len(g["tiles"]) <= 5 for g in data["groups"])
-    fig = R.ball_figure(ball, digits.class_names)
+    fig = plots.ball_figure(R.class_counts_by_distance(ball, 10), digits.class_names)
     present = set(np.unique(ball.labels).tolist())
     assert {t.name for t in fig.data} == {digits.class_names[c] for c in present}
     assert sum(sum(t.y) for t in fig.data) == len(ball.rows) and fig.layout.barmode == "stack"
+    d = hamming_distances(model.query_codes[:1], model.database_codes)[0]      # brute force, per class
+    for trace in fig.data:
+        c = digits.class_names.index(trace.name)
+        assert list(trace.y) == [int(np.sum((d == r) & (model.database_labels == c))) for r in range(4)]
 
 
 def test_pq_models_have_no_hamming_ball(zoo):
@@ -282,7 +287,7 @@ def test_grid_data_has_a_tile_per_result_with_mark_symbol_and_picture(zoo, digit
 
 def test_grid_data_puts_consecutive_untied_items_in_one_group():
     ranking = R.Ranking("m", "binary", np.arange(5), np.array([1, 2, 3, 3, 5]), np.zeros(5, int), None, None,
-                        *R._tie_groups(np.array([1, 2, 3, 3, 5]), lambda d: 2 if d == 3 else 1), n_database=9)
+                        *tie_groups(np.array([1, 2, 3, 3, 5]), lambda d: 2 if d == 3 else 1), n_database=9)
     data = R.grid_data(ranking, None, ["a"])
     assert json.loads(json.dumps(data)) == data
     assert [len(g["tiles"]) for g in data["groups"]] == [2, 2, 1]

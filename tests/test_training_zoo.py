@@ -126,7 +126,7 @@ def test_bf16_training_saves_fp32_weights_and_reloads_identical_codes(tmp_path):
     model = load_model_dir(build_model(spec, tmp_path / "g"))
     assert model.config["spec"]["precision"] == "bf16"
     encoder = load_encoder(model)
-    assert all(p.dtype == torch_float32() for p in encoder.net.parameters())
+    assert all(p.dtype == torch_float32() for p in encoder.net_.parameters())
     images = load_dataset("digits").images
     np.testing.assert_array_equal(encoder.encode(images[model.query_ids]), model.query_codes)
 

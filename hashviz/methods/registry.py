@@ -1,21 +1,46 @@
-"""The method registry: `register_method` adds a constructor; `list_methods` and `create_method`
-are the only doors the CLI, trainer and pages use (after timm's model registry)."""
+"""The method registry: `register_method` adds a constructor; `list_methods`, `method_info` and
+`create_method` are the only doors the CLI, trainer and pages use (after timm's model registry).
+It also holds what is known about each family (`FAMILY_INFO`) and each method (family, paper,
+code type, training recipe), so no other module keeps its own list.
+
+The registry imports no family module: hashviz/methods/__init__.py imports them, which runs their
+`register_method` decorators, and every import of hashviz.methods.registry goes through it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hashviz.errors import HashvizError
 
-FAMILIES = ("pairwise", "multiwise", "implicit", "classification", "quantization", "shallow")
-FAMILY_TITLES = {
-    "pairwise": "Pairwise similarity preserving",
-    "multiwise": "Multiwise (triplet / ranking) similarity preserving",
-    "implicit": "Implicit similarity preserving",
-    "classification": "Classification-oriented",
-    "quantization": "Quantization",
-    "shallow": "Shallow baselines",
-}
+@dataclass(frozen=True)
+class FamilyInfo:
+    """One family of the survey (arXiv 2003.03369). similarity_only: the loss sees only pairwise or
+    ranking similarity derived from labels; uses_labels: it predicts or targets the classes."""
+
+    key: str
+    title: str
+    deep: bool
+    similarity_only: bool
+    uses_labels: bool
+
+
+FAMILY_INFO = {f.key: f for f in (
+    FamilyInfo("pairwise", "Pairwise similarity preserving", True, True, False),
+    FamilyInfo("multiwise", "Multiwise (triplet / ranking) similarity preserving", True, True, False),
+    FamilyInfo("implicit", "Implicit similarity preserving", True, True, False),
+    FamilyInfo("classification", "Classification-oriented", True, False, True),
+    FamilyInfo("quantization", "Quantization", True, False, False),
+    FamilyInfo("shallow", "Shallow baselines", False, False, False),
+)}
+FAMILIES = tuple(FAMILY_INFO)
+FAMILY_TITLES = {key: f.title for key, f in FAMILY_INFO.items()}
+# The order a lesson contrasts families in: pairwise first, then classification.
+TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "shallow")
+
+
+def family_info(key: str) -> FamilyInfo | None:
+    """The family's record; None for families outside the registry (e.g. imported codes)."""
+    return FAMILY_INFO.get(key)
 
 
 @dataclass(frozen=True)
@@ -27,6 +52,7 @@ class MethodInfo:
     deep: bool
     summary: str
     constructor: type
+    recipe: dict = field(default_factory=dict)   # the trainer's defaults (lr, epochs, ...); {} for shallow
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -41,8 +67,9 @@ def register_method(name: str, family: str, paper: str, code_type: str = "binary
 
     def decorate(cls):
         doc = (cls.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = MethodInfo(name, family, paper, code_type, family != "shallow",
-                                     doc[0] if doc else "", cls)
+        deep = FAMILY_INFO[family].deep
+        _REGISTRY[name] = MethodInfo(name, family, paper, code_type, deep, doc[0] if doc else "", cls,
+                                     dict(getattr(cls, "recipe", {})) if deep else {})
         cls.method_name, cls.family, cls.paper, cls.code_type = name, family, paper, code_type
         return cls
 
@@ -57,21 +84,13 @@ def merge_hyper(defaults: dict, given: dict) -> dict:
     return {**defaults, **given}
 
 
-def _load_all() -> None:
-    # Importing the family modules runs their decorators.
-    from hashviz.methods import (classification, implicit, multiwise, pairwise,  # noqa: F401
-                                 quantization, shallow)
-
-
 def list_methods(family: str | None = None) -> list[MethodInfo]:
     """Registered methods, in family order then name."""
-    _load_all()
     infos = [i for i in _REGISTRY.values() if family is None or i.family == family]
     return sorted(infos, key=lambda i: (FAMILIES.index(i.family), i.name))
 
 
 def method_info(name: str) -> MethodInfo:
-    _load_all()
     if name not in _REGISTRY:
         raise HashvizError(f"unknown method {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
@@ -84,3 +103,16 @@ def create_method(name: str, bits: int, **hyper):
         return info.constructor(bits=bits, **hyper)
     except TypeError as exc:
         raise HashvizError(f"bad hyper-parameters for {name}: {exc}") from None
+
+
+def create_hasher(config: dict, **extra):
+    """The one way from a config (config.json, or the one a training run writes) to a hasher
+    (hashviz.estimators): a deep method's loss module inside its network, or a shallow hasher;
+    freshly initialised until `fit` or `load_weights`. extra: constructor arguments that are not
+    recorded in the config (a shallow hasher's seed when it is fitted)."""
+    from hashviz.estimators import hasher_for
+    info = method_info(config["method"])
+    if info.deep:
+        extra = {"num_classes": config.get("num_classes", 10), **extra}
+    method = create_method(config["method"], config["bits"], **extra, **(config.get("hyper") or {}))
+    return hasher_for(method, config, info.deep)

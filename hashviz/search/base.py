@@ -75,20 +75,22 @@ def _check_database(codes) -> np.ndarray:
     return np.ascontiguousarray(codes)
 
 
+def _check_int(value, minimum: int, not_int: str, too_small: str) -> int:
+    """value as an int >= minimum, else HashvizError with the message ({value} filled in)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise HashvizError(not_int.format(value=repr(value)))
+    if value < minimum:
+        raise HashvizError(too_small.format(value=value))
+    return int(value)
+
+
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise HashvizError(f"k must be an integer >= 1, got {k!r}")
-    if k < 1:
-        raise HashvizError(f"k must be >= 1, got {k}")
-    return int(k)
+    return _check_int(k, 1, "k must be an integer >= 1, got {value}", "k must be >= 1, got {value}")
 
 
 def _check_r(r) -> int:
-    if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
-        raise HashvizError(f"radius must be a non-negative integer number of bits, got {r!r}")
-    if r < 0:
-        raise HashvizError(f"radius must be >= 0 bits, got {r}")
-    return int(r)
+    return _check_int(r, 0, "radius must be a non-negative integer number of bits, got {value}",
+                      "radius must be >= 0 bits, got {value}")
 
 
 

@@ -1,0 +1,192 @@
+"""One query ranked against one model's database: the top n, tie groups, right/wrong marks and
+this query's precision@n and AP, computed with hashviz.metrics so they agree with the leaderboard.
+
+Ranking order everywhere: distance ascending, ties by database row ascending (docs/CONTRACTS.md).
+Inside a tie group that order is arbitrary: another index could list the group in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from hashviz.data import describe_protocol
+from hashviz.errors import HashvizError
+from hashviz.hamming import hamming_distances
+from hashviz.labels import is_multi_label, partial_matches
+from hashviz.metrics import distance_ranking, evaluate_index, relevance
+from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
+from hashviz.retrieval.query import QueryCode
+
+RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
+
+
+
+@dataclass(frozen=True)
+class TieGroup:
+    """Items at one distance: ranks first_rank .. first_rank + shown - 1 of the top n; `total`
+    items of the whole database share that distance (their order is arbitrary when total > 1)."""
+
+    distance: float
+    first_rank: int
+    shown: int
+    total: int
+
+    @property
+    def tied(self) -> bool:
+        return self.total > 1
+
+    def title(self, code_type: str = "binary") -> str:
+        d = format_distance(self.distance, code_type)
+        if not self.tied:
+            return f"d = {d}"
+        more = f", {self.total - self.shown} more beyond the top n" if self.total > self.shown else ""
+        return f"tie group d = {d} · {self.total} items{more} · order arbitrary"
+
+
+@dataclass(frozen=True, eq=False)
+class Ranking:
+    """Top n of one model for one query. rows: int64 (n,) database rows; distances (n,) int32
+    (Hamming) or float32 (pq); labels (n,) or (n, C); relevant bool (n,) or None (label unknown);
+    dataset_ids int64 (n,) or None; group_of int (n,) index into groups."""
+
+    model_name: str
+    code_type: str
+    rows: np.ndarray
+    distances: np.ndarray
+    labels: np.ndarray
+    relevant: np.ndarray | None
+    dataset_ids: np.ndarray | None
+    groups: list[TieGroup]
+    group_of: np.ndarray
+    n_database: int
+    precision: float | None = None
+    ap: float | None = None
+    ap_tie_aware: float | None = None
+    relevant_total: int | None = None
+    codes: np.ndarray = field(default=None, repr=False)   # uint8 (n, width) codes of the items
+    partial: np.ndarray | None = None    # bool (n,): relevant but not every label shared (multi-label)
+    ap_tie_range: tuple[float, float] | None = None    # (lowest, highest) AP over the orders inside ties
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def marks(self) -> list[str]:
+        if self.relevant is None:
+            return [UNKNOWN] * self.n
+        partial = self.partial if self.partial is not None else np.zeros(self.n, dtype=bool)
+        return [(PARTIAL if p else RIGHT) if r else WRONG for r, p in zip(self.relevant, partial)]
+
+
+def format_distance(d, code_type: str) -> str:
+    return f"{int(d)}" if code_type != "pq" else f"{float(d):.4g}"
+
+
+def tie_groups(distances: np.ndarray, totals: Callable[[float], int]) -> tuple[list[TieGroup], np.ndarray]:
+    groups, group_of = [], np.zeros(len(distances), dtype=np.int64)
+    start = 0
+    for i in range(1, len(distances) + 1):
+        if i == len(distances) or distances[i] != distances[start]:
+            d = distances[start].item()
+            groups.append(TieGroup(d, start + 1, i - start, int(totals(d))))
+            group_of[start:i] = len(groups) - 1
+            start = i
+    return groups, group_of
+
+
+def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int, *, ap: bool = True) -> Ranking:
+    """Top-n of `model`'s database for one query through its search index (HammingIndex or
+    PQIndex from pages.common.get_index), with tie groups, right/wrong marks, precision@n and
+    (ap=True) this query's AP, see `query_ap`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise HashvizError(f"n must be a positive integer, got {n!r}")
+    db, db_labels = model.database_codes, model.database_labels
+    if model.code_type == "pq":
+        if qcode.vector is None:
+            raise HashvizError(f"{model.name} is a pq model: the query needs a query vector")
+        full = index.distances(qcode.vector)[0]
+        dist, rows = index.knn(qcode.vector, n)
+        totals = lambda d: int(np.count_nonzero(full == np.float32(d)))  # noqa: E731
+    else:
+        dist, rows = index.knn(qcode.code, n)
+        hist = index.distance_counts(qcode.code, int(dist.max()))
+        totals = lambda d: int(hist[int(d)])  # noqa: E731
+    dist, rows = dist[0], rows[0].astype(np.int64)
+    groups, group_of = tie_groups(dist, totals)
+    ids = model.database_ids[rows] if model.database_ids is not None else None
+    precision = rel_total = rel = partial = None
+    if label is not None:
+        rel_all = relevance(np.asarray(label)[None], db_labels)[0]
+        rel, rel_total = rel_all[rows], int(rel_all.sum())
+        precision = float(rel.mean())
+        partial = partial_matches(label, db_labels[rows])
+    ranking = Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
+                      len(db), precision, None, None, rel_total, db[rows], partial)
+    return query_ap(model, index, qcode, label, ranking) if ap else ranking
+
+
+def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
+    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP and the
+    tie range: the lowest and highest AP any order inside the ties gives):
+    hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
+    leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
+    rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
+    if label is None:
+        return ranking
+    label = np.asarray(label)
+    db, db_labels = model.database_codes, model.database_labels
+    ap_tie = tie_range = None
+    if model.code_type == "pq":
+        ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
+    else:
+        distances = hamming_distances(qcode.code, db)[0]    # one query: its own ranking, not the all-query pass
+        ap, ap_tie, tie_range = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
+    return replace(ranking, ap=ap, ap_tie_aware=ap_tie, ap_tie_range=tie_range)
+
+
+def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int):
+    """(AP@all, tie-aware AP@all, (lowest, highest) AP@all over the orders inside the ties) of one
+    query from its Hamming distances int (n_db,) to every
+    database item and their relevance bool (n_db,): hashviz.metrics' definitions on that one ranking
+    (a click needs one query, not the all-query compiled pass)."""
+    ap = float(distance_ranking(distances[None], relevant[None])[0][0])
+    counts = np.bincount(distances, minlength=bits + 1)[None]
+    relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
+    low, high = tie_range_ap_from_counts(counts, relevant_counts)
+    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
+
+
+def scores_text(ranking: Ranking) -> str:
+    """One markdown line: precision@n, AP (tie-aware AP, tie range) and how many items are relevant."""
+    if ranking.precision is None:
+        return "precision and AP need the query's class (unknown: choose it beside the upload)"
+    ap = "…" if ranking.ap is None else f"{ranking.ap:.3f}"
+    tie = f" (tie-aware {ranking.ap_tie_aware:.3f}" if ranking.ap_tie_aware is not None else ""
+    if tie and ranking.ap_tie_range is not None:
+        tie += ", tie range {:.3f} – {:.3f}".format(*ranking.ap_tie_range)
+    tie += ")" if tie else ""
+    return (f"**precision@{ranking.n}** {ranking.precision:.3f} · **AP** {ap}{tie} · "
+            f"{ranking.relevant_total} relevant in {ranking.n_database}")
+
+
+def protocol_note(model) -> str:
+    """Plain sentence stating how the numbers beside a ranking are defined."""
+    protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
+    if model.code_type == "pq":
+        metric = (model.config.get("pq") or {}).get("metric", "l2")
+        order = f"asymmetric {metric} distance to the quantised codes"
+    else:
+        order = "Hamming distance"
+    text = (f"Protocol {protocol}. Ranked by {order} ascending, ties by database index ascending "
+            "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
+            "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
+    if is_multi_label(model.database_labels):
+        text = text.replace("same class as the query", "shares at least one label with the query "
+                            "(multi-label); ◐ = right, but the label sets differ")
+    if model.code_type != "pq":
+        text += ("; tie-aware AP = expected AP when each tie group is shuffled; tie range = the lowest and "
+                 "highest AP any order inside the ties gives (relevant items last / first)")
+    return text + "."
