@@ -9,11 +9,11 @@ from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
 from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
+from pages.lenses_retrieval import LENS_VIEWS, lens_view
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
 st.title("Retrieval")
 dataset = dataset_of(model, warn=True) if model.has_images else None
@@ -91,7 +91,7 @@ right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.quer
 # ---------------------------------------------------------------- the results
 c1, c2 = st.columns([1, 1])
 n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
-view = c2.radio("View", R.VIEWS, format_func=VIEW_LABELS.get, horizontal=True, key="rq_view")
+view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True, key="rq_view")
 compare: list[str] = []
 if view == "top-n":
     index = get_index(model.content_key, model)
@@ -135,6 +135,8 @@ elif view == "side-by-side":
             st.markdown(R.scores_text(r))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
     st.caption(R.protocol_note(model))
+elif view in LENS_VIEWS:
+    lens_view(view, model, qcode, query.label, n, images, names)
 elif model.code_type == "pq":
     st.info("This model stores pq codes (codeword indices): there is no Hamming ball or bit strip; use Top n.")
 else:
