@@ -92,8 +92,8 @@ def backends_view(model, qcode, n: int) -> None:
     except HashvizError as exc:
         show_error(exc)
         return
-    st.dataframe([{"backend": r.name, "answer (ms)": round(1000 * r.seconds, 2), "verdict": r.verdict(result.reference)}
-                  for r in result.runs], hide_index=True)
+    st.markdown("\n".join(f"- **{r.name}** ({1000 * r.seconds:.1f} ms): {r.verdict(result.reference)}"
+                           for r in result.runs))
     st.caption(parity.__doc__.split("\n\n")[1].replace("\n", " "))
     st.dataframe(parity.parity_table(result), hide_index=True)
     if diffs := parity.differences_table(result):
