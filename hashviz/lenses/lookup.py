@@ -80,12 +80,13 @@ class LookupGrid:
     buckets_probed: np.ndarray
 
     def note(self) -> str:
+        queries = (f"all {self.n_queries:,} queries" if self.n_queries == self.n_query_set else
+                   f"{self.n_queries:,} of the {self.n_query_set:,} queries (a seeded sample)")
         return (f"Table lookup on the first b bits, probing every bucket within nflip flipped key bits, then "
                 f"ranking the candidates by full Hamming distance. Recall@{self.k} = share of the exact top "
                 f"{self.k} found (tie-aware: any item at the exact {self.k}-th distance counts), candidates = "
-                f"database items scanned, both averaged over {self.n_queries:,} of the {self.n_query_set:,} "
-                f"queries (drawn with seed 0) against {self.n_database:,} database codes. An exhaustive scan reads all "
-                f"{self.n_database:,} for recall 1.")
+                f"database items scanned, both averaged over {queries} against {self.n_database:,} database "
+                f"codes. An exhaustive scan reads all {self.n_database:,} for recall 1.")
 
     def rows(self) -> list[dict]:
         """One table row per (b, nflip)."""
