@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hashviz import codemap  # noqa: E402
 from hashviz.lenses import bitflip, cube, lookup, parity, trust  # noqa: E402
-from hashviz.search import HammingIndex  # noqa: E402
+from hashviz.search import model_index  # noqa: E402
 from hashviz.zoo import load_model_dir  # noqa: E402
 
 GOAL = 0.5
@@ -44,7 +44,7 @@ def bench_model(path: Path, repeats: int) -> None:
     model = load_model_dir(path)
     db, queries, labels = model.database_codes, model.query_codes, model.database_labels
     n_classes = len(model.config.get("class_names") or np.unique(labels))
-    indexes = {kind: HammingIndex(db, kind=kind) for kind in ("flat", "hash", "ivf")}
+    indexes = {kind: model_index(model, kind) for kind in ("flat", "hash", "ivf")}
     code = queries[:1]
     xy, rows = codemap.code_map_projection(model, "pca", codemap.DEFAULT_SAMPLE, 0)
     lenses = {

@@ -1,18 +1,18 @@
-"""Page support for the Retrieval page's lenses: the bit-flip probe and backend parity (widgets and
-layout only; the logic is hashviz.lenses.bitflip and hashviz.lenses.parity)."""
+"""Page support for the Retrieval page's Hamming lenses: the Hamming ball, the bit-flip probe and
+backend parity (widgets and layout only; the logic is hashviz.retrieval, hashviz.lenses.bitflip and
+hashviz.lenses.parity)."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from hashviz import retrieval as R
+from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.lenses import bitflip, figures, parity
 from pages.common import MILVUS, _faiss_index, get_index, show_error, thumbnail_grid
-from pages.lenses_ui import PQ_NOTE, images_row
+from pages.lenses_ui import images_row
 
-LENS_VIEWS = ("bit-flip", "backends")                           # Retrieval views drawn here (R.VIEWS)
 SHOWN_BITS = 3                                                  # flipped bits with example images
 
 
@@ -34,9 +34,6 @@ def _grid(model, rows, distances, label, images, names, title: str, key: str) ->
 def bit_flip_view(model, qcode, label, n: int, images, names) -> None:
     """Click bits of the query code to flip them: what enters and leaves the top n and the ball,
     how each flipped bit splits the classes, and images from both sides of it."""
-    if model.code_type == "pq":
-        st.info(PQ_NOTE)
-        return
     values = np.unpackbits(qcode.code.ravel())
     flipped = st.pills("Flip bits of the query code (click a bit; label = position:value)", range(model.bits),
                        selection_mode="multi", format_func=lambda b: f"{b}:{values[b]}", key=f"rq_flip_{model.name}")
@@ -68,18 +65,30 @@ def bit_flip_view(model, qcode, label, n: int, images, names) -> None:
 
 
 def lens_view(view: str, model, qcode, label, n: int, images, names) -> None:
-    """Draw one of LENS_VIEWS for the Retrieval page's query."""
-    if view == "bit-flip":
+    """Draw the Retrieval view "hamming-ball", "bit-flip" or "backends" for the query (binary codes)."""
+    if model.code_type == "pq":
+        st.info("This model stores pq codes (codeword indices), not bits: there is no Hamming ball, bit flip "
+                "or backend comparison; use Top n.")
+    elif view == "bit-flip":
         bit_flip_view(model, qcode, label, n, images, names)
-    else:
+    elif view == "backends":
         backends_view(model, qcode, n)
+    else:
+        hamming_ball_view(model, qcode, label, images, names)
+
+
+def hamming_ball_view(model, qcode, label, images, names) -> None:
+    """Every database item within Hamming distance R.BALL_RADIUS of the query, by distance and class."""
+    ball = R.hamming_ball(model, get_index(model.content_key, model), qcode, label, R.BALL_RADIUS)
+    st.caption(R.ball_note(ball))
+    a, b = st.columns([3, 2])
+    a.dataframe(R.ball_table(ball, names), hide_index=True)
+    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
+    thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
 
 
 def backends_view(model, qcode, n: int) -> None:
     """The same query on flat, hash, ivf and (when the sidebar chose it) Milvus, side by side."""
-    if model.code_type == "pq":
-        st.info(PQ_NOTE)
-        return
     indexes = {kind: _faiss_index(model.content_key, model, kind) for kind in ("flat", "hash", "ivf")}
     if st.session_state.get("search_backend") == MILVUS:
         index = get_index(model.content_key, model)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from hashviz import retrieval as R
 from hashviz.lenses import cube, figures, lookup, trust
+from hashviz.zoo import class_names_of
 from pages.common import dataset_of
 
 PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
@@ -65,7 +66,7 @@ def hash_lookup(m, d, key: str) -> None:
         st.success("No code is shared by items of different classes.")
         return
     dataset = dataset_of(m)
-    names = R.class_names_of(m, dataset)
+    names = class_names_of(m, dataset)
     st.dataframe(lookup.collision_table(found, names), hide_index=True)
     st.caption("cross-class pairs = pairs of items of different classes with this very code (Hamming "
                "distance 0): no ranking can tell them apart. Multi-label items count by their first label.")
@@ -85,7 +86,7 @@ def hamming_cube(m, d, key: str) -> None:
     nodes = st.select_slider("Corners shown (most occupied first)", [16, 32, 64, 128, 256, 512],
                              value=64 if m.bits > 8 else 256, key=f"{key}-nodes")
     view = _cube(m.content_key, m, int(nodes))
-    st.plotly_chart(figures.cube_figure(view, R.class_names_of(m)), key=f"{key}-fig")
+    st.plotly_chart(figures.cube_figure(view, class_names_of(m)), key=f"{key}-fig")
     st.caption(view.note())
 
 

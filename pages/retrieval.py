@@ -4,12 +4,12 @@ side, look inside the Hamming ball. Logic: hashviz.retrieval; the view lives in 
 import numpy as np
 import streamlit as st
 
-from hashviz import plots, retrieval as R
+from hashviz import retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
 from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
-from pages.lenses_retrieval import LENS_VIEWS, lens_view
+from pages.lenses_retrieval import lens_view
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -135,17 +135,8 @@ elif view == "side-by-side":
             st.markdown(R.scores_text(r))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
     st.caption(R.protocol_note(model))
-elif view in LENS_VIEWS:
+else:                                               # the Hamming lenses: ball, bit flip, backends
     lens_view(view, model, qcode, query.label, n, images, names)
-elif model.code_type == "pq":
-    st.info("This model stores pq codes (codeword indices): there is no Hamming ball or bit strip; use Top n.")
-else:
-    ball = R.hamming_ball(model, get_index(model.content_key, model), qcode, query.label, R.BALL_RADIUS)
-    st.caption(R.ball_note(ball))
-    a, b = st.columns([3, 2])
-    a.dataframe(R.ball_table(ball, names), hide_index=True)
-    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
-    thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
 
 sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),
                   drop=("query", "compare"))

@@ -16,6 +16,7 @@ import numpy as np
 from hashviz.codes import bit_strip, check_packed, distinct_codes, unpack_bits01
 from hashviz.diagnostics import primary_labels
 from hashviz.errors import HashvizError
+from hashviz.hamming import hamming_distances
 
 __all__ = ["Cube", "hamming_cube", "cube_layout", "MAX_NODES"]
 
@@ -76,10 +77,10 @@ def hamming_cube(codes: np.ndarray, labels: np.ndarray, max_nodes: int = MAX_NOD
     table = table[shown]
     majority = table.argmax(axis=1)
     majority = np.where(majority == n_labels - 1, -1, majority)
-    bits01 = unpack_bits01(distinct[shown])
-    diff = (bits01[:, None, :] != bits01[None, :, :])
-    i, j = np.nonzero(np.triu(diff.sum(axis=2) == 1))
-    edge_bit = diff[i, j].argmax(axis=1) if len(i) else np.zeros(0, np.int64)
+    corners = distinct[shown]
+    i, j = np.nonzero(np.triu(hamming_distances(corners, corners) == 1))
+    bits01 = unpack_bits01(corners)
+    edge_bit = (bits01[i] != bits01[j]).argmax(axis=1) if len(i) else np.zeros(0, np.int64)
     return Cube(bits01.shape[1], [bit_strip(c) for c in distinct[shown]], counts[shown].astype(np.int64),
                 majority.astype(np.int64), table.max(axis=1) / counts[shown], cube_layout(bits01),
                 np.stack([i, j], axis=1).astype(np.int64), edge_bit.astype(np.int64), len(counts), len(codes))

@@ -21,7 +21,7 @@ import numpy as np
 from hashviz.codes import bit_strip, check_packed, distinct_codes
 from hashviz.diagnostics import primary_labels
 from hashviz.errors import HashvizError
-from hashviz.search import HammingIndex
+from hashviz.search import build_index
 
 __all__ = ["LookupGrid", "Collision", "prefix_keys", "flip_masks", "default_prefix_bits", "lookup_grid",
            "collisions", "collision_table"]
@@ -100,7 +100,7 @@ class LookupGrid:
 def _exact_within(db: np.ndarray, db_count: np.ndarray, queries: np.ndarray, k: int):
     """(query number, distinct database code) of every code within each query's exact k-th item
     distance, counting items: the k nearest distinct codes always hold at least k items."""
-    index = HammingIndex(db)
+    index = build_index(db)
     dist, ids = index.knn(queries, min(k, len(db)))
     covered = np.cumsum(db_count[ids], axis=1)
     kth = dist[np.arange(len(queries)), np.minimum((covered < k).sum(axis=1), dist.shape[1] - 1)]

@@ -16,7 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
-from hashviz.codes import hamming_distances
+from hashviz.hamming import hamming_distances
 from hashviz.errors import HashvizError
 
 __all__ = ["BackendRun", "Difference", "Parity", "compare_rankings", "backend_parity", "parity_table",

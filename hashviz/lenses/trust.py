@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hashviz.codes import as_words, check_packed
+from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
-from hashviz.search import HammingIndex
+from hashviz.hamming import paired_distances
+from hashviz.search import build_index
 
 __all__ = ["Trust", "projection_trust", "TORN_BELOW"]
 
@@ -60,7 +61,7 @@ def projection_trust(codes: np.ndarray, xy: np.ndarray, k: int = 10) -> Trust:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise HashvizError(f"k must be 1..{n - 1} (fewer than the mapped points), got {k!r}")
     k = int(k)
-    dist, _ = HammingIndex(codes).knn(codes, k + 1)     # itself (distance 0) comes with them
+    dist, _ = build_index(codes).knn(codes, k + 1)     # itself (distance 0) comes with them
     kth = dist[:, k]
     _, near = cKDTree(xy).query(xy, k + 1)
     is_self = near == np.arange(n)[:, None]
@@ -68,6 +69,5 @@ def projection_trust(codes: np.ndarray, xy: np.ndarray, k: int = 10) -> Trust:
     keep = np.ones_like(near, bool)
     keep[np.arange(n), drop] = False
     on_map = near[keep].reshape(n, k)
-    words = as_words(codes)
-    hamming = np.bitwise_count(words[:, None, :] ^ words[on_map]).sum(axis=2)
+    hamming = paired_distances(np.repeat(codes, k, axis=0), codes[on_map.ravel()]).reshape(n, k)
     return Trust(k, np.minimum((hamming <= kth[:, None]).sum(axis=1), k).astype(np.int64))
