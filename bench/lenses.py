@@ -16,6 +16,7 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def bench_model(path: Path, repeats: int) -> None:
     n_classes = len(model.config.get("class_names") or np.unique(labels))
     indexes = {kind: model_index(model, kind) for kind in ("flat", "hash", "ivf")}
     code = queries[:1]
-    xy, rows = codemap.code_map_projection(model, "pca", codemap.DEFAULT_SAMPLE, 0)
+    xy, rows = codemap.code_map_projection(model, "pca", codemap.DEFAULT_SAMPLE, 0, cache_dir=tempfile.mkdtemp())
     lenses = {
         "bit-flip probe (flip bit 0, n=20, r=3) + class split":
             lambda: (bitflip.flip_probe(indexes["flat"], code, [0], 20, 3),

@@ -9,7 +9,7 @@ import streamlit as st
 
 from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
-from hashviz.lenses import bitflip, figures, parity
+from hashviz.lenses import bitflip, parity
 from pages.common import MILVUS, _faiss_index, get_index, show_error, thumbnail_grid
 from pages.lenses_ui import images_row
 
@@ -54,7 +54,7 @@ def bit_flip_view(model, qcode, label, n: int, images, names) -> None:
               f"left the top {n} (distance before the flip)", "rq_flip_out")
     split, information = _bit_split(model.content_key, model, len(names))
     bits = list(probe.bits)
-    st.plotly_chart(figures.bit_split_figure(split[bits], bits, names, information[bits]), key="rq_flip_split")
+    st.plotly_chart(plots.bit_split_figure(split[bits], bits, names, information[bits]), key="rq_flip_split")
     st.caption(f"Hamming ball r ≤ {probe.radius}: {len(probe.ball_entered)} entered, {len(probe.ball_left)} left. "
                "I(bit; class) = mutual information between the bit and the class over the database, in bits.")
     for b in bits[:SHOWN_BITS]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from hashviz import retrieval as R
-from hashviz.lenses import cube, figures, lookup, trust
+from hashviz import plots, retrieval as R
+from hashviz.lenses import cube, lookup, trust
 from hashviz.zoo import class_names_of
 from pages.common import dataset_of
 
@@ -16,8 +16,10 @@ PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens ap
 
 
 @st.cache_resource(show_spinner="Measuring table lookup…", max_entries=16)
-def _lookup_grid(model_key: str, _model, k: int):
-    return lookup.lookup_grid(_model.database_codes, _model.query_codes, k)
+def _lookup(model_key: str, _model, k: int):
+    """(LookupGrid, its figure): the figure is cached too (building it costs more than the grid)."""
+    grid = lookup.lookup_grid(_model.database_codes, _model.query_codes, k)
+    return grid, plots.lookup_figure(grid)
 
 
 @st.cache_resource(show_spinner="Finding collisions…", max_entries=16)
@@ -27,7 +29,9 @@ def _collisions(model_key: str, _model):
 
 @st.cache_resource(show_spinner="Building the Hamming cube…", max_entries=16)
 def _cube(model_key: str, _model, max_nodes: int):
-    return cube.hamming_cube(_model.database_codes, _model.database_labels, max_nodes)
+    """(Cube, its figure)."""
+    view = cube.hamming_cube(_model.database_codes, _model.database_labels, max_nodes)
+    return view, plots.cube_figure(view, class_names_of(_model))
 
 
 @st.cache_resource(show_spinner="Judging the map…", max_entries=32)
@@ -55,8 +59,8 @@ def hash_lookup(m, d, key: str) -> None:
         st.info(PQ_NOTE)
         return
     k = st.select_slider("k (neighbours to find)", [1, 10, 100, 1000], value=100, key=f"{key}-k")
-    grid = _lookup_grid(m.content_key, m, int(k))
-    st.plotly_chart(figures.lookup_figure(grid), key=f"{key}-fig")
+    grid, fig = _lookup(m.content_key, m, int(k))
+    st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(grid.note())
     with st.expander("The grid as a table"):
         st.dataframe(grid.rows(), hide_index=True)
@@ -70,12 +74,12 @@ def hash_lookup(m, d, key: str) -> None:
     st.dataframe(lookup.collision_table(found, names), hide_index=True)
     st.caption("cross-class pairs = pairs of items of different classes with this very code (Hamming "
                "distance 0): no ranking can tell them apart. Multi-label items count by their first label.")
-    images = dataset.images if dataset is not None else None
-    for c in found[:3]:
-        with st.expander(f"{c.code} · {c.size:,} items · {c.cross_pairs:,} cross-class pairs"):
-            for cls, rows in c.class_rows.items():
-                images_row(m, rows, images, names, f"{names[cls] if 0 <= cls < len(names) else cls} "
-                            f"×{c.class_counts[cls]:,}")
+    c = found[st.selectbox("Images of the collision", range(len(found)), key=f"{key}-collision",
+                           format_func=lambda i: f"{found[i].code} · {found[i].size:,} items · "
+                                                 f"{found[i].cross_pairs:,} cross-class pairs")]
+    for cls, rows in c.class_rows.items():
+        images_row(m, rows, dataset.images if dataset is not None else None, names,
+                   f"{names[cls] if 0 <= cls < len(names) else cls} ×{c.class_counts[cls]:,}")
 
 
 def hamming_cube(m, d, key: str) -> None:
@@ -85,8 +89,8 @@ def hamming_cube(m, d, key: str) -> None:
         return
     nodes = st.select_slider("Corners shown (most occupied first)", [16, 32, 64, 128, 256, 512],
                              value=64 if m.bits > 8 else 256, key=f"{key}-nodes")
-    view = _cube(m.content_key, m, int(nodes))
-    st.plotly_chart(figures.cube_figure(view, class_names_of(m)), key=f"{key}-fig")
+    view, fig = _cube(m.content_key, m, int(nodes))
+    st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(view.note())
 
 
@@ -104,7 +108,7 @@ def trust_metric(col, model, xy, rows):
 
 
 def trust_figure(t, xy, rows, title: str, axis: str):
-    return figures.trust_map_figure(xy, rows, t.share, t.k, title, f"{axis} 1", f"{axis} 2")
+    return plots.trust_map_figure(xy, rows, t.share, t.k, title, f"{axis} 1", f"{axis} 2")
 
 
 def colour_kinds(model, kinds: dict) -> dict:

@@ -9,7 +9,8 @@ import pytest
 
 from hashviz.codes import pack_bits01, unpack_bits01
 from hashviz.errors import HashvizError
-from hashviz.lenses import bitflip, cube, figures, lookup, parity, trust
+from hashviz import plots as figures
+from hashviz.lenses import bitflip, cube, lookup, parity, trust
 from hashviz.search import HammingIndex, recall_at_k
 
 

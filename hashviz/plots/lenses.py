@@ -1,4 +1,4 @@
-"""Figure builders of the lenses: arrays in, plotly figures out (no streamlit)."""
+"""Figures of the Hamming lenses (hashviz.lenses): bit splits, table lookup, the Hamming cube, projection trust."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from hashviz.errors import HashvizError
-from hashviz.plots import DASHES, PALETTE, SYMBOLS, code_map_figure
+from hashviz.plots.code_map import code_map_figure
+from hashviz.plots.style import DASHES, PALETTE, SYMBOLS
 
 __all__ = ["bit_split_figure", "lookup_figure", "cube_figure", "trust_map_figure"]
 
