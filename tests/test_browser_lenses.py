@@ -39,7 +39,7 @@ def open_page(page, url: str, tab: str | None = None, title: str | None = None) 
     page.goto(url)
     wait_for_app(page)
     if tab:
-        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab).click(timeout=90000)
     if title:
         page.locator(".gtitle").filter(has_text=title).wait_for(timeout=60000)
         wait_for_app(page)
@@ -117,7 +117,8 @@ def test_hash_lookup_explorer_and_collisions(lens_page):
         assert most > 0                                   # the tiny model does collide across classes
         first = page.locator('[data-testid="stSelectbox"]').filter(has_text="Images of the collision").first
         first.wait_for(timeout=30000)                     # the worst collision is chosen first
-        code, pairs = re.search(r"([01]{16}) · [\d,]+ items · ([\d,]+) cross-class pairs", first.inner_text()).groups()
+        shown = " ".join([first.inner_text(), *first.locator("input").evaluate_all("els => els.map(e => e.value)")])
+        code, pairs = re.search(r"([01]{16}) · [\d,]+ items · ([\d,]+) cross-class pairs", shown).groups()
         assert int(pairs.replace(",", "")) == most and cross[code] == most
 
 

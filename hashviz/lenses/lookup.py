@@ -23,7 +23,7 @@ from hashviz.diagnostics import primary_labels
 from hashviz.errors import HashvizError
 from hashviz.search import build_index
 
-__all__ = ["LookupGrid", "Collision", "prefix_keys", "flip_masks", "default_prefix_bits", "lookup_grid",
+__all__ = ["LookupGrid", "Collision", "kth_item_distance", "prefix_keys", "flip_masks", "default_prefix_bits", "lookup_grid",
            "collisions", "collision_table"]
 
 NFLIPS = (0, 1, 2, 3)
@@ -97,13 +97,20 @@ class LookupGrid:
                 for i, b in enumerate(self.prefix_bits) for j, f in enumerate(self.nflips)]
 
 
+def kth_item_distance(index, counts: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """int64 (nq,): each query's k-th nearest *item* distance, from an index over distinct codes that
+    `counts` items hold each: the k nearest distinct codes always hold at least k items, so ties
+    among thousands of identical items cost nothing."""
+    dist, ids = index.knn(queries, min(k, index.ntotal))
+    covered = np.cumsum(counts[ids], axis=1)
+    return dist[np.arange(len(queries)), np.minimum((covered < k).sum(axis=1), dist.shape[1] - 1)].astype(np.int64)
+
+
 def _exact_within(db: np.ndarray, db_count: np.ndarray, queries: np.ndarray, k: int):
     """(query number, distinct database code) of every code within each query's exact k-th item
-    distance, counting items: the k nearest distinct codes always hold at least k items."""
+    distance."""
     index = build_index(db)
-    dist, ids = index.knn(queries, min(k, len(db)))
-    covered = np.cumsum(db_count[ids], axis=1)
-    kth = dist[np.arange(len(queries)), np.minimum((covered < k).sum(axis=1), dist.shape[1] - 1)]
+    kth = kth_item_distance(index, db_count, queries, k)
     qs, codes = [], []
     for r in np.unique(kth):
         group = np.flatnonzero(kth == r)

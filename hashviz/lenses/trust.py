@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hashviz.codes import check_packed
+from hashviz.codes import check_packed, distinct_codes
 from hashviz.errors import HashvizError
 from hashviz.hamming import paired_distances
+from hashviz.lenses.lookup import kth_item_distance
 from hashviz.search import build_index
 
 __all__ = ["Trust", "projection_trust", "TORN_BELOW"]
@@ -61,8 +62,8 @@ def projection_trust(codes: np.ndarray, xy: np.ndarray, k: int = 10) -> Trust:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise HashvizError(f"k must be 1..{n - 1} (fewer than the mapped points), got {k!r}")
     k = int(k)
-    dist, _ = build_index(codes).knn(codes, k + 1)     # itself (distance 0) comes with them
-    kth = dist[:, k]
+    distinct, _, inverse, counts = distinct_codes(codes)
+    kth = kth_item_distance(build_index(distinct), counts, distinct, k + 1)[inverse]   # k + 1: itself at 0
     _, near = cKDTree(xy).query(xy, k + 1)
     is_self = near == np.arange(n)[:, None]
     drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)   # itself, else the farthest
