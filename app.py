@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from hashviz.deployment import current_deployment
 from pages.shell import render_sidebar
 
 st.set_page_config(page_title="hashviz", page_icon=":material/grid_view:", layout="wide")
@@ -12,8 +13,9 @@ PAGES = [
     st.Page("pages/code_map.py", title="Code map", icon=":material/scatter_plot:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:"),
     st.Page("pages/taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
+if not current_deployment().demo:       # a demo server has no Train page, not even by URL
+    PAGES.append(st.Page("pages/train.py", title="Train", icon=":material/model_training:"))
 
 page = st.navigation(PAGES)
 render_sidebar()

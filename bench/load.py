@@ -1,8 +1,9 @@
 """Many users at once: N browser sessions pick queries on the Retrieval page for a while.
 
-    python bench/load.py --models-root MODELS [--sessions 20] [--seconds 60] [--think 1.0] [--ramp 0.5]
+    python bench/load.py --models-root MODELS [--demo] [--sessions 20] [--seconds 60] [--think 1.0] [--ramp 0.5]
 
-Starts `streamlit run app.py` on 127.0.0.1 (a free port; loopback only, nothing else is contacted),
+Starts `streamlit run app.py` (with --demo: `hashviz serve --demo`, the public demo server, its cache
+in a temporary folder) on 127.0.0.1 (a free port; loopback only, nothing else is contacted),
 opens one headless Debian Chromium (/usr/bin/chromium, never a downloaded browser) with one
 context and page per session (joining --ramp s apart), and lets every session, once it has its
 first grid, pick random query indices on the Retrieval page (a pause of ~--think s between two
@@ -98,11 +99,16 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def start_server(models_root: Path, log_path: Path, timeout: float = 120.0):
+def start_server(models_root: Path, log_path: Path, timeout: float = 120.0, demo_cache: Path | None = None):
+    """`streamlit run app.py`, or with demo_cache `hashviz serve --demo` (which becomes the server: its
+    pid is Streamlit's, so memory and CPU are read from it)."""
     port = free_port()
-    env = {**os.environ, "HASHVIZ_MODELS": str(models_root)}
+    env = {**os.environ, "HASHVIZ_MODELS": str(models_root), "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true"]
+    if demo_cache is not None:
+        cmd = [sys.executable, "-m", "hashviz.cli", "serve", "--demo", "--models", str(models_root),
+               "--port", str(port), "--cache", str(demo_cache)]
     log = open(log_path, "w")
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -241,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-timeout", type=float, default=120.0,
                         help="seconds a session may take to open the page and show its first grid")
     parser.add_argument("--ramp", type=float, default=0.5, help="seconds between two sessions joining")
+    parser.add_argument("--demo", action="store_true", help="serve with `hashviz serve --demo` (the public demo)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
@@ -260,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(invalid)} invalid dir(s) listed in the sidebar); think time ~{args.think:g} s", flush=True)
 
     log_path = Path(tempfile.gettempdir()) / f"hashviz-load-{os.getpid()}.log"
-    proc, url, log = start_server(root, log_path)
+    cache = Path(tempfile.mkdtemp(prefix="hashviz-load-cache-")) if args.demo else None
+    proc, url, log = start_server(root, log_path, demo_cache=cache)
     stats = Stats()
+    load_start = os.getloadavg()[0]
     t0 = time.monotonic()
     try:
         rss = asyncio.run(drive(args, url, proc.pid, models, stats))
@@ -274,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     busy = rss.pop("server_cores_busy")
     per_session = ((rss["all_sessions"] - rss["one_session"]) / (args.sessions - 1)) if args.sessions > 1 else 0.0
     figures = {
+        "server": "hashviz serve --demo" if args.demo else "streamlit run app.py",
         "sessions": args.sessions, "seconds": args.seconds, "think_s": args.think, "ramp_s": args.ramp,
         "models": len(models),
         "queries": stats.queries, "queries_timed": len(lat), "errors": n_errors,
@@ -284,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_grid_median_s": statistics.median(stats.first_grid) if stats.first_grid else float("nan"),
         "rss_mib": {k: round(v, 1) for k, v in rss.items()}, "rss_per_extra_session_mib": round(per_session, 2),
         "server_cpu_cores_busy": round(busy, 2), "wall_s": round(wall, 1), "cpus": os.cpu_count(),
-        "load_average_end": round(os.getloadavg()[0], 1),
+        "load_average_start": round(load_start, 1), "load_average_end": round(os.getloadavg()[0], 1),
     }
     print(f"queries picked: {stats.queries} ({len(lat)} timed) in {wall:.0f} s wall")
     print(f"errors: {n_errors} (exception/st.error boxes {len(stats.errors)}, timeouts > {args.timeout:g} s "
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
           f"all {args.sessions} sessions {rss['all_sessions']:.0f}, end {rss['end']:.0f}, peak {rss['peak']:.0f} "
           f"-> {per_session:.1f} MiB per extra session")
     print(f"server CPU while the sessions ran: {busy:.2f} cores busy on average ({os.cpu_count()} CPUs here, "
-          f"load average {os.getloadavg()[0]:.1f} at the end)")
+          f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 1 if n_errors else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -50,13 +51,32 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def _operator_dataset(name: str) -> None:
+    """The dataset named on the command line: a folder there may be read; a known dataset is
+    downloaded when missing (the only downloads hashviz makes)."""
+    from hashviz.data.datasets import DOWNLOADS, allow_data_root, download_dataset
+    if name.startswith("folder:"):
+        allow_data_root(name[len("folder:"):])
+    elif name in DOWNLOADS:
+        download_dataset(name)
+
+
+def cmd_data_download(args) -> int:
+    from hashviz.data.datasets import data_home, download_dataset
+    dataset = download_dataset(args.name)
+    print(f"{args.name}: {len(dataset):,} images in {dataset.source or data_home()}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from hashviz.methods.regularizers import parse_reg
     from hashviz.training import TrainSpec, build_model
+    _operator_dataset(args.dataset)
     spec = TrainSpec(method=args.method, bits=args.bits, dataset=args.dataset, protocol=args.protocol,
                      seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),
-                     backbone=args.backbone, max_train=args.max_train)
+                     backbone=args.backbone, pretrained_weights=args.pretrained_weights,
+                     max_train=args.max_train)
     out = build_model(spec, Path(args.out), progress=_tqdm_progress(), overwrite=args.overwrite)
     return cmd_eval(argparse.Namespace(model=str(out), json=False), header=f"saved {out}")
 
@@ -102,9 +122,11 @@ def cmd_eval(args, header: str | None = None) -> int:
 def cmd_import_codes(args) -> int:
     from hashviz.importing import import_codes
     out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
-                       Path(args.out), method=args.method, family=args.family)
+                       Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
+                       query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
+                       method=args.method, family=args.family)
     print(f"imported codes into {out}")
-    return 0
+    return cmd_eval(argparse.Namespace(model=str(out), json=False))
 
 
 def cmd_zoo_build(args) -> int:
@@ -122,25 +144,41 @@ def cmd_zoo_results(args) -> int:
     return 0
 
 
+def bench_names() -> list[str]:
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
 def cmd_bench(args) -> int:
+    names = bench_names()
+    if args.name not in names:     # a name, never a path: only the scripts in bench/ run
+        raise HashvizError(f"unknown benchmark {args.name!r}; choose one of {', '.join(names)}")
     script = BENCH_DIR / f"{args.name}.py"
-    if not script.is_file():
-        raise HashvizError(f"no benchmark {args.name!r} (looked for {script})")
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
 
+def cmd_serve(args) -> int:
+    from hashviz.deployment import serve
+    if args.max_upload_mb is None:
+        args.max_upload_mb = 4 if args.demo else 10
+    if args.max_upload_mp is None:   # 16 MP keeps an upload under ~130 MB of server memory (bench/upload_memory.py)
+        args.max_upload_mp = 16
+    serve(args)        # returns only by an error: the process becomes the Streamlit server
+    return 0
+
+
 def cmd_index_push(args) -> int:
-    from hashviz.search.milvus import collection_name_for, push_codes
+    from hashviz.search.milvus import TOKEN_ENV, collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))
     if model.code_type != "binary":
         raise HashvizError("only binary codes can be pushed to Milvus")
-    name = args.collection or collection_name_for(model.path)
+    name = args.collection or collection_name_for(model.path, model.database_codes)
     with tqdm(total=len(model.database_codes), desc="push", unit="code", file=sys.stderr) as bar:
-        push_codes(model.database_codes, args.uri, name,
+        # the operator typed this uri: the token of their environment goes to it
+        push_codes(model.database_codes, args.uri, name, token=os.environ.get(TOKEN_ENV, ""),
                    progress=lambda done, total: bar.update(done - bar.n))
     print(f"pushed {len(model.database_codes)} codes of {model.name} to {args.uri} collection {name}")
     return 0
@@ -166,20 +204,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg", action="append", metavar="NAME=WEIGHT",
                    help="regulariser: balance, decorrelation or quantization (repeatable)")
     p.add_argument("--hyper", action="append", metavar="NAME=VALUE", help="method hyper-parameter")
-    p.add_argument("--backbone", default=None)
+    p.add_argument("--backbone", default=None, help="small-cnn, cifar-cnn or resnet18 (default: by image shape)")
+    p.add_argument("--pretrained-weights", default=None, metavar="torchvision|FILE|none",
+                   help="resnet18's starting weights: torchvision's ImageNet ones (default; downloaded once), "
+                        "a safetensors file of torchvision resnet18's state dict, or none (from scratch)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("download", help="fetch a dataset into $HASHVIZ_DATA (the app never downloads)")
+    p.add_argument("name", choices=["fashion-mnist", "mnist", "cifar10"])
+    p.set_defaults(func=cmd_data_download)
 
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir")
-    for flag in ("--database-codes", "--database-labels", "--query-codes", "--query-labels", "--out"):
-        p.add_argument(flag, required=True)
+    p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",
+                       description="Codes from four .npy arrays or a DeepHash-pytorch save folder; images "
+                                   "and labels from DeepHash-pytorch list files (referenced, never copied).")
+    for flag in ("--database-codes", "--database-labels", "--query-codes", "--query-labels"):
+        p.add_argument(flag, default=None, help="a .npy file (overrides what --deephash-dir finds)")
+    p.add_argument("--deephash-dir", default=None, metavar="DIR",
+                   help="DeepHash-pytorch save folder: <dataset>-<bits>-<mAP>-trn_binary.npy etc., highest mAP")
+    p.add_argument("--database-list", default=None, metavar="FILE", help="'<image path> <0/1 labels>' per database row")
+    p.add_argument("--query-list", default=None, metavar="FILE", help="the same for the query rows")
+    p.add_argument("--image-root", default=None, metavar="DIR",
+                   help="relative list paths start here (default: the list file's folder)")
+    p.add_argument("--class-names", default=None, metavar="FILE", help="one class name per line")
+    p.add_argument("--out", required=True)
     p.add_argument("--method", default="imported")
     p.add_argument("--family", default="imported")
     p.set_defaults(func=cmd_import_codes)
@@ -203,6 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="serve the app (Streamlit); --demo for a public, read-only demo")
+    p.add_argument("--demo", action="store_true",
+                   help="read-only demo: fixed models root, no Train page or zoo building, server-set search "
+                        "backend, smaller upload caps, writes only to the cache folder")
+    p.add_argument("--models", default="models", help="the models root (default models/)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1",
+                   help="interface to bind (default loopback; put a reverse proxy in front, docs/deploy.md)")
+    p.add_argument("--default-model", default=None, help="the model shown first (default: best mAP@all)")
+    p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss",
+                   help="search backend in demo mode; milvus: $HASHVIZ_MILVUS_URI, else a Milvus Lite file in "
+                        "the cache folder")
+    p.add_argument("--cache", default=None, help="the folder the app writes to (default <models>/.cache)")
+    p.add_argument("--max-upload-mb", type=float, default=None, help="upload cap in MB (default 4 demo, 10)")
+    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (default 16)")
+    p.set_defaults(func=cmd_serve)
 
     index = sub.add_parser("index", help="external search backends").add_subparsers(
         dest="index_command", required=True)

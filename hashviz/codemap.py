@@ -36,9 +36,11 @@ import numpy as np
 from hashviz.background import DONE, FAILED, Job, JobRunner
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
+from hashviz.distinct import DISTINCT_ABOVE, count_of, distinct_codes, marker_sizes
 from hashviz.errors import HashvizError
+from hashviz.labels import label_groups, label_text
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
-                                project_array, projection_cache_path, sample_rows)
+                                project_array, project_codes, projection_cache_path, sample_rows)
 from hashviz.search.pq import pq_reconstruct
 from hashviz.zoo import class_names_of
 
@@ -93,6 +95,10 @@ def _plan(model, source: str, method: str, sample_size: int | None, seed: int, d
     all_rows = np.arange(n, dtype=np.int64)
     params = _method_params(method)
     if source == "codes" and model.code_type == "binary":
+        if n > DISTINCT_ABOVE:       # the most frequent distinct codes, each once (hashviz.distinct)
+            rows, _ = distinct_codes(codes, model.content_key).shown(sample_size or n)
+            return _Plan(codes[rows], None, rows, {**params, "source": "distinct codes"},
+                         lambda sample: project_codes(sample, method, seed=seed, **params))
         return _Plan(codes, sample_size, all_rows, params, None)
     if source == "codes":                                   # pq: reconstructed vectors
         books = model.codebooks
@@ -166,10 +172,19 @@ def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT
     return None if xy is None else (xy, plan.row_ids[local])
 
 
+def drawn_note(model, sample_size: int) -> tuple[str | None, Callable[[np.ndarray], np.ndarray] | None]:
+    """(what the codes map draws, in words; rows -> point sizes) for a big binary database drawn as
+    distinct codes (hashviz.distinct), else (None, None): a seeded sample of rows, all one size."""
+    if model.code_type != "binary" or len(model.database_codes) <= DISTINCT_ABOVE:
+        return None, None
+    distinct = distinct_codes(model.database_codes, model.content_key)
+    return distinct.describe(sample_size), lambda rows: marker_sizes(count_of(distinct, rows))
+
+
 def available_sources(model) -> dict[str, str | None]:
     """Picker label -> source for the map beside the code map (only what this model has)."""
     out: dict[str, str | None] = {"nothing": None}
-    if model.database_ids is not None:
+    if model.database_ids is not None and not model.config.get("images"):   # imports: files, no pixel array
         out["the same images' pixels"] = "pixels"
     if model.outputs_sample is not None and model.outputs_sample_rows is not None:
         out["the network's continuous outputs"] = "outputs"
@@ -254,12 +269,14 @@ def neighbour_scores(model, rows: np.ndarray, k: int = 10) -> np.ndarray:
     return out
 
 
-def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10) -> np.ndarray | None:
-    """Values for plots.code_map_figure's color_kind: "label" (int labels), "correct" (share of
-    top-k neighbours with the same label) or "bit" ({0,1} of one bit; binary codes only)."""
+def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10,
+                 group: int | None = None) -> np.ndarray | None:
+    """Values for plots.code_map_figure's color_kind: "label" (int labels; multi-label data: with /
+    without label `group`, or each item's first label, see hashviz.labels.label_groups), "correct"
+    (share of top-k neighbours with the same label) or "bit" ({0,1} of one bit; binary codes only)."""
     rows = np.asarray(rows, dtype=np.int64)
     if kind == "label":
-        return primary_labels(model.database_labels)[rows]
+        return label_groups(model.database_labels[rows], group)
     if kind == "correct":
         return neighbour_scores(model, rows, k)
     if kind == "bit":
@@ -278,20 +295,22 @@ def thumbnail(image: np.ndarray, size: int = 84) -> np.ndarray:
     return np.repeat(np.repeat(image, f, axis=0), f, axis=1)
 
 
-def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48,
-            size: int = 84) -> list[tuple[int, np.ndarray | None, str]]:
-    """(database row, thumbnail or None without images, caption "row r · class") of the first
-    `limit` rows, in the given order."""
+def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48, size: int = 84,
+            images=None, part: str = "database") -> list[tuple[int, np.ndarray | None, str]]:
+    """(row, thumbnail or None without images, caption "row r · class") of the first `limit` rows
+    of the model's database (or query set: part="query"), in the given order. images: an image
+    source (hashviz.data.images) indexed by the model's ids; by default the dataset's images."""
+    if images is None and dataset is not None:
+        images = dataset.images
+    ids = model.database_ids if part == "database" else model.query_ids
     rows = [int(r) for r in list(rows)[:max(int(limit), 0)]]
-    n = model.database_codes.shape[0]
+    n = len(model.database_codes if part == "database" else model.query_codes)
     out = []
     for r in rows:
         if not 0 <= r < n:
-            raise HashvizError(f"row {r} is not a database row of {model.name}")
-        image = None
-        if dataset is not None and model.database_ids is not None:
-            image = thumbnail(dataset.images[int(model.database_ids[r])], size)
-        out.append((r, image, _caption(model, r, dataset)))
+            raise HashvizError(f"row {r} is not a {part} row of {model.name}")
+        image = thumbnail(images[int(ids[r])], size) if images is not None and ids is not None else None
+        out.append((r, image, _caption(model, r, dataset, part)))
     return out
 
 
@@ -300,7 +319,11 @@ def row_choices(model, rows: Sequence[int], dataset=None) -> dict[int, str]:
     return {int(r): _caption(model, int(r), dataset) for r in rows}
 
 
-def _caption(model, row: int, dataset=None) -> str:
-    lab = int(primary_labels(model.database_labels[row:row + 1])[0])
-    names = class_names_of(model, dataset)
-    return f"row {row} · " + (names[lab] if names and 0 <= lab < len(names) else f"class {lab}")
+def _caption(model, row: int, dataset=None, part: str = "database") -> str:
+    """'row r · class' ('query row r · ...' for queries; every label of a multi-label item, joined by '+')."""
+    label = (model.database_labels if part == "database" else model.query_labels)[row]
+    names = class_names_of(model, dataset) or []
+    prefix = "row" if part == "database" else "query row"
+    if np.ndim(label) == 0 and not 0 <= int(label) < len(names):
+        return f"{prefix} {row} · class {int(label)}"
+    return f"{prefix} {row} · " + label_text(label, names)

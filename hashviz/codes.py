@@ -41,16 +41,19 @@ def pack_bits01(bits01: np.ndarray) -> np.ndarray:
 
 
 def pack_any(codes: np.ndarray) -> np.ndarray:
-    """Pack codes given in {-1,+1} or {0,1} (as exported by DeepHash-pytorch) into uint8."""
+    """Pack codes given in {-1,+1} or {0,1} into uint8. DeepHash-pytorch saves torch.sign(u), so an
+    output of exactly 0 leaves a 0 among the ±1: with any -1 present, {-1, 0, +1} is read as signs
+    and 0 becomes bit 0 (like -1)."""
     codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.size == 0:
-        raise HashvizError(f"codes must be a non-empty 2-D array (n, bits), got shape {codes.shape}")
-    values = np.unique(codes)
-    if np.isin(values, (-1, 1)).all():
-        return pack_signs(codes)
-    if np.isin(values, (0, 1)).all():
-        return pack_bits01(codes)
-    raise HashvizError(f"codes must hold only -1/+1 or 0/1, found values like {values[:5].tolist()}")
+    if codes.ndim != 2 or codes.size == 0 or codes.dtype.kind not in "biuf":
+        raise HashvizError(f"codes must be a non-empty 2-D numeric array (n, bits), got {codes.dtype} {codes.shape}")
+    check_bits(codes.shape[1])
+    signed = codes.min() == -1          # min/max and comparisons: no sort of a 1M x 64 array
+    valid = (codes == 1) | (codes == 0) | ((codes == -1) if signed else False)
+    if not valid.all():
+        raise HashvizError(f"codes must hold only -1/+1 or 0/1, found values like "
+                           f"{np.unique(codes[~valid])[:5].tolist()}")
+    return np.packbits(codes > 0, axis=1)
 
 
 def unpack_bits01(packed: np.ndarray, bits: int | None = None) -> np.ndarray:

@@ -17,7 +17,9 @@ from hashviz import plots
 from hashviz.codes import bit_strip
 from hashviz.diagnostics import bucket_occupancy
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, evaluate_index
+from hashviz.labels import label_set, label_text
+from hashviz.labels import members as label_members
+from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
 from hashviz.search import model_index, model_queries
 from hashviz.zoo import ModelDir, class_names_of
 
@@ -32,7 +34,10 @@ def _single_label(model: ModelDir) -> None:
 
 def per_query_ap(model: ModelDir) -> np.ndarray:
     """float64 (n_queries,): AP@all of every query (hashviz.metrics definitions; pq models by
-    asymmetric distance, the same ranking and zero-relevant rule)."""
+    asymmetric distance, the same ranking and zero-relevant rule); the stored one when the model
+    directory has it (codes/query_ap.npy, written by the same single pass as its metrics)."""
+    if model.arrays.get("query_ap") is not None:
+        return model.arrays["query_ap"]
     if model.code_type != "pq":
         return average_precision_per_query(model.query_codes, model.database_codes, model.query_labels,
                                            model.database_labels)
@@ -54,25 +59,22 @@ def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10)
     _, ids = top_n(model, order, n)
     rows = []
     for q, retrieved in zip(order, ids):
-        q_label = int(model.query_labels[q]) if model.query_labels.ndim == 1 else -1
         got = model.database_labels[retrieved]
-        relevant = int((got == q_label).sum()) if model.query_labels.ndim == 1 else \
-            int(((got & model.query_labels[q]) > 0).any(axis=1).sum())
-        rows.append({"query row": int(q), "class": names[q_label] if q_label >= 0 else "multi-label",
+        relevant = int(relevance(model.query_labels[q:q + 1], got)[0].sum())
+        rows.append({"query row": int(q), "class": label_text(model.query_labels[q], names),
                      "AP": float(ap[q]), f"relevant in top {n}": relevant,
                      f"top {n} database rows": [int(i) for i in retrieved],
-                     f"top {n} classes": [names[int(c)] if np.ndim(c) == 0 else "multi" for c in got]})
+                     f"top {n} classes": [label_text(c, names) for c in got]})
     return pd.DataFrame(rows)
 
 
 def per_class_ap(model: ModelDir, ap: np.ndarray) -> pd.DataFrame:
     """Per query class: number of queries, mean AP (the class's share of mAP@all), its worst query."""
-    _single_label(model)
     names = class_names_of(model)
     labels = np.asarray(model.query_labels)
     rows = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
+    for c in label_set(labels):           # multi-label: per label, over the queries carrying it
+        members = np.flatnonzero(label_members(labels, c))
         worst = members[np.argmin(ap[members])]
         rows.append({"class": names[int(c)], "label": int(c), "queries": int(len(members)),
                      "mAP": float(ap[members].mean()), "worst query row": int(worst),
@@ -157,11 +159,11 @@ def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: in
     ap = per_query_ap(model)
     single = model.query_labels.ndim == 1
     names = class_names_of(model)
+    per_class = per_class_ap(model, ap)
     if single:
-        per_class = per_class_ap(model, ap)
         confusion = retrieval_confusion(model, n)
         coll = cross_class_collisions(model, collisions)
     else:
-        per_class, confusion, coll = pd.DataFrame(), np.zeros((0, 0)), pd.DataFrame()
+        confusion, coll = np.zeros((0, 0)), pd.DataFrame()
     return FailureReport(model.name, n, float(ap.mean()), worst_queries(model, ap, worst, n), per_class,
                          confusion, names, coll, single)

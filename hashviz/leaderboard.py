@@ -69,7 +69,9 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     ks = ", ".join(str(k) for k in M.PRECISION_KS)
     map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
     return (
-        f"**Protocol.** {named}. Each query ranks the whole database by **Hamming distance, ties "
+        f"**Protocol.** {named}. **Relevant** = same class as the query; for multi-label data "
+        f"(several labels per image) **relevant = shares at least one label with the query**. "
+        f"Each query ranks the whole database by **Hamming distance, ties "
         f"broken by database index** (product-quantised models rank by asymmetric distance to their "
         f"codewords, ties by index too). **mAP@all** averages AP over the full ranking, "
         f"**mAP@{map_k}** over the top {map_k}; AP@k divides by the relevant items found in the top "

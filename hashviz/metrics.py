@@ -56,14 +56,16 @@ rounding) and runs in O(n_q * n_db) time with O(n_db) memory via a compiled sing
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from hashviz import hamming
-from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
 from hashviz.hamming import as_words
+from hashviz.metric_inputs import check_codes, check_exclude, check_label_pair
 
 PRECISION_KS = (1, 10, 100, 1000)
 MAP_K = 1000
@@ -119,72 +121,6 @@ __all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics
 
 
 # --------------------------------------------------------------------------------------------
-# Input checks
-# --------------------------------------------------------------------------------------------
-
-def _check_codes(query_codes, database_codes):
-    check_packed(query_codes, what="query codes")
-    check_packed(database_codes, what="database codes")
-    if query_codes.shape[0] == 0:
-        raise HashvizError("query codes are empty: need at least one query")
-    if database_codes.shape[0] == 0:
-        raise HashvizError("database codes are empty: need at least one database item")
-    if query_codes.shape[1] == 0:
-        raise HashvizError("codes have 0 bits: expected packed uint8 (n, bits/8) with bits >= 8")
-    if query_codes.shape[1] != database_codes.shape[1]:
-        raise HashvizError(
-            f"query codes have {query_codes.shape[1] * 8} bits but database codes have "
-            f"{database_codes.shape[1] * 8}: encode both with the same model")
-
-
-def _check_labels(labels, n, what):
-    if not isinstance(labels, np.ndarray):
-        raise HashvizError(f"{what} must be a numpy array, got {type(labels).__name__}")
-    if labels.ndim not in (1, 2):
-        raise HashvizError(
-            f"{what} must be int (n,) (single-label) or multi-hot (n, C), got shape {labels.shape}")
-    if labels.shape[0] != n:
-        raise HashvizError(f"{what} have {labels.shape[0]} rows but there are {n} codes")
-    if labels.ndim == 1:
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise HashvizError(f"single-label {what} must be integers, got dtype {labels.dtype}")
-    else:
-        if labels.shape[1] == 0:
-            raise HashvizError(f"multi-hot {what} have 0 classes")
-        if not (labels.dtype == bool or np.issubdtype(labels.dtype, np.number)):
-            raise HashvizError(f"multi-hot {what} must be 0/1 numbers, got dtype {labels.dtype}")
-        if labels.dtype != bool and not np.isin(labels, (0, 1)).all():
-            raise HashvizError(f"multi-hot {what} must hold only 0 and 1")
-    return labels
-
-
-def _check_label_pair(query_labels, database_labels, n_q, n_db):
-    _check_labels(query_labels, n_q, "query labels")
-    _check_labels(database_labels, n_db, "database labels")
-    if query_labels.ndim != database_labels.ndim:
-        raise HashvizError(
-            "query and database labels must be the same kind: both int (n,) or both multi-hot (n, C); "
-            f"got shapes {query_labels.shape} and {database_labels.shape}")
-    if query_labels.ndim == 2 and query_labels.shape[1] != database_labels.shape[1]:
-        raise HashvizError(
-            f"query labels have {query_labels.shape[1]} classes, database labels "
-            f"{database_labels.shape[1]}")
-
-
-def _check_exclude(exclude, n_q, n_db):
-    if exclude is None:
-        return np.full(n_q, -1, dtype=np.int64)
-    exclude = np.asarray(exclude)
-    if exclude.shape != (n_q,) or not np.issubdtype(exclude.dtype, np.integer):
-        raise HashvizError(
-            f"exclude must be int (n_queries,) = ({n_q},) with a database row or -1 per query, "
-            f"got {exclude.dtype} {exclude.shape}")
-    if exclude.size and (exclude.min() < -1 or exclude.max() >= n_db):
-        raise HashvizError(f"exclude holds rows outside -1 .. {n_db - 1}")
-    return exclude.astype(np.int64)
-
-
-# --------------------------------------------------------------------------------------------
 # Simple public helpers
 # --------------------------------------------------------------------------------------------
 
@@ -192,9 +128,11 @@ def relevance(query_labels: np.ndarray, database_labels: np.ndarray) -> np.ndarr
     """bool (n_q, n_db): same label (int (n,) labels) or at least one shared label (multi-hot (n, C))."""
     query_labels = np.asarray(query_labels)
     database_labels = np.asarray(database_labels)
-    _check_label_pair(query_labels, database_labels, len(query_labels), len(database_labels))
+    check_label_pair(query_labels, database_labels, len(query_labels), len(database_labels))
     if query_labels.ndim == 1:
         return query_labels[:, None] == database_labels[None, :]
+    if len(query_labels) <= 8:          # a click's query: read only the query's label columns
+        return np.stack([database_labels[:, np.flatnonzero(q)].any(axis=1) for q in query_labels])
     q = query_labels.astype(np.float32)
     d = database_labels.astype(np.float32)
     return (q @ d.T) > 0.5
@@ -345,19 +283,25 @@ def _kernel():
     return numba.njit(cache=True, nogil=True, boundscheck=False)(_single_pass_py)
 
 
+PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries are split over the cores
+
+
 def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
-    bits = query_codes.shape[1] * 8
-    single = query_labels.ndim == 1
-    return _kernel()(
-        as_words(query_codes), as_words(database_codes),
-        _label_words(query_labels), _label_words(database_labels), single,
-        exclude, int(kmap), np.asarray(ks, dtype=np.int64), bits)
+    """The compiled pass; a big job runs query chunks on every core (the kernel releases the GIL)."""
+    qw, dw = as_words(query_codes), as_words(database_codes)
+    ql, dl = _label_words(query_labels), _label_words(database_labels)
+    run = lambda c: _kernel()(qw[c], dw, ql[c], dl, query_labels.ndim == 1, exclude[c], int(kmap),  # noqa: E731
+                              np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8)
+    workers = min(os.cpu_count() or 1, len(qw)) if len(qw) * len(dw) >= PARALLEL_PAIRS else 1
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, np.array_split(np.arange(len(qw)), workers)))
+    return tuple(np.concatenate(p) for p in zip(*parts))
 
 
 def _prepare(query_codes, database_codes, query_labels, database_labels, exclude):
-    _check_codes(query_codes, database_codes)
-    _check_label_pair(query_labels, database_labels, query_codes.shape[0], database_codes.shape[0])
-    exclude = _check_exclude(exclude, query_codes.shape[0], database_codes.shape[0])
+    check_codes(query_codes, database_codes)
+    check_label_pair(query_labels, database_labels, query_codes.shape[0], database_codes.shape[0])
+    exclude = check_exclude(exclude, query_codes.shape[0], database_codes.shape[0])
     return exclude
 
 
@@ -393,7 +337,7 @@ def average_precision_per_query(query_codes: np.ndarray, database_codes: np.ndar
 
 
 def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
-             database_labels: np.ndarray, exclude: np.ndarray | None = None) -> dict:
+             database_labels: np.ndarray, exclude: np.ndarray | None = None, *, per_query: bool = False):
     """The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
 
     query_labels / database_labels: int (n,) (single-label) or multi-hot (n, C) (multi-label).
@@ -404,6 +348,7 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
         {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,   (MAP_K 1000, radius 2)
          "precision_at_k": {1: float, 10: float, 100: float, 1000: float},
          "pr_curve": {"radius": [0 .. bits], "precision": [...], "recall": [...]}}
+    per_query=True: (that dict, AP@all of every query float64 (n_q,)) from the same pass.
     """
     exclude = _prepare(query_codes, database_codes, query_labels, database_labels, exclude)
     bits = query_codes.shape[1] * 8
@@ -426,7 +371,7 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
     in2, rel2 = ball_n[:, r2], ball_r[:, r2]
     p_h2 = np.where(in2 > 0, rel2 / np.maximum(in2, 1), 0.0).mean()
 
-    return {
+    metrics = {
         **_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean(),
                      "map_tie_aware": tie_aware_ap_from_counts(hist_n, hist_r).mean(),
                      "p_ball": p_h2, "p_ball_empty": (in2 == 0).mean()}),
@@ -437,6 +382,7 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
             "recall": [float(v) for v in recall],
         },
     }
+    return (metrics, ap_all) if per_query else metrics
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 the method's output u (bits wide for binary codes, the embedding for quantization codes).
 
 Offline machines cannot download ImageNet weights, so the default backbones are small CNNs
-trained from scratch; `resnet18` is torchvision's ResNet-18, also trained from scratch here.
+trained from scratch; `resnet18` starts from ImageNet weights (`load_resnet18_weights`): torchvision's,
+downloaded when online, or a local safetensors file of torchvision resnet18's state dict.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,7 +61,7 @@ class SmallCNN(nn.Module):
 
 
 def resnet18_backbone(channels: int) -> nn.Module:
-    """torchvision resnet18 without its classifier, initialised at random (trained from scratch)."""
+    """torchvision resnet18 without its classifier, randomly initialised (see load_resnet18_weights)."""
     from torchvision.models import resnet18
     net = resnet18(weights=None)
     if channels != 3:
@@ -66,6 +69,49 @@ def resnet18_backbone(channels: int) -> nn.Module:
     net.out_features = net.fc.in_features
     net.fc = nn.Identity()
     return net
+
+
+def load_resnet18_weights(backbone: nn.Module, source: str) -> str:
+    """Put ImageNet weights into a resnet18 backbone; returns what was loaded, for config.json.
+
+    `source`: "torchvision" (ResNet18_Weights.IMAGENET1K_V1, downloaded into torch's cache; needs a
+    network connection the first time) or the path of a safetensors file holding torchvision
+    resnet18's state dict (its fc.* tensors are ignored). Grey input: conv1's RGB filters are summed.
+    """
+    import hashlib
+
+    if source == "torchvision":
+        from torchvision.models import ResNet18_Weights
+        try:
+            state = ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+        except Exception as exc:  # offline: URLError / RuntimeError
+            raise HashvizError(f"torchvision's resnet18 weights could not be downloaded ({exc}); pass "
+                               "--pretrained-weights FILE (a safetensors of resnet18's state dict) or none") from None
+        described = "torchvision ResNet18_Weights.IMAGENET1K_V1"
+    else:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
+            state = load_file(source)
+            digest = hashlib.sha256(open(source, "rb").read()).hexdigest()[:16]
+        except (OSError, SafetensorError) as exc:
+            raise HashvizError(f"cannot read pretrained weights {source}: {exc}") from None
+        described = f"file {Path(source).name} sha256:{digest}"
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    own = backbone.state_dict()
+    if set(state) != set(own):
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        raise HashvizError(f"{source} is not a resnet18 state dict (missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]})")
+    conv1 = state["conv1.weight"]
+    if own["conv1.weight"].shape[1] == 1 and conv1.shape[1] == 3:
+        state["conv1.weight"] = conv1.sum(dim=1, keepdim=True)
+    wrong = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    if wrong:
+        raise HashvizError(f"{source}: tensor {wrong[0]} has shape {tuple(state[wrong[0]].shape)}, "
+                           f"resnet18 needs {tuple(own[wrong[0]].shape)}")
+    backbone.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return described
 
 
 class HashNetwork(nn.Module):

@@ -47,6 +47,7 @@ class TrainSpec:
     hyper: dict = field(default_factory=dict)
     regularizers: dict = field(default_factory=dict)
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
+    pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
     width: int = 32
     augment: bool = True
     weight_decay: float | None = None  # AdamW's decoupled decay; None: the recipe's (default 1e-5)
@@ -63,6 +64,10 @@ class TrainSpec:
         spec.epochs = spec.epochs if spec.epochs is not None else recipe.get("epochs", 0)
         spec.lr = spec.lr if spec.lr is not None else recipe.get("lr", 0.0)
         spec.batch_size = spec.batch_size or recipe.get("batch_size", 128)
+        if spec.backbone == "resnet18":
+            spec.pretrained_weights = spec.pretrained_weights or "torchvision"
+        elif spec.pretrained_weights not in (None, "none"):
+            raise HashvizError("pretrained weights are for --backbone resnet18 only")
         if spec.precision == "auto" and info.deep:  # config.json records what actually ran
             spec.precision = "bf16" if bf16_is_fast(spec.device) else "fp32"
         spec.weight_decay = (spec.weight_decay if spec.weight_decay is not None
@@ -96,7 +101,13 @@ def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
 def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     import torch
     torch.manual_seed(spec.seed)                 # before the network and the loss are initialised
-    hasher = create_hasher(_base_config(spec, dataset))
+    config = _base_config(spec, dataset)
+    hasher = create_hasher(config)
+    pretrained = {}
+    if config["backbone"] == "resnet18":      # ImageNet weights, as the spec says
+        from hashviz.nets import load_resnet18_weights
+        source = spec.pretrained_weights
+        pretrained = {"pretrained": "none" if source == "none" else load_resnet18_weights(hasher.net_.backbone, source)}
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     start = time.perf_counter()
     hasher.fit(dataset.images[train], np.asarray(dataset.labels[train]), epochs=spec.epochs, lr=spec.lr,
@@ -105,7 +116,7 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
                validation=(dataset.images[split.validation], np.asarray(dataset.labels[split.validation])),
                device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop)
     return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
-                       {**hasher.config(), "recipe": {"lr": spec.lr, "epochs": spec.epochs}})
+                       {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}})
 
 
 def _base_config(spec: TrainSpec, dataset) -> dict:
@@ -138,10 +149,9 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
                 overwrite: bool = False) -> Path:
     """Train, encode database and queries, evaluate on the queries, save atomically."""
     from hashviz.metrics import evaluate
-    from hashviz.zoo import save_model_dir
+    from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    check_can_write(out, overwrite)   # before training: never delete what is not a model
     _check_writable(out.parent)
     result = train(spec, progress, should_stop)
     spec = result.spec

@@ -7,8 +7,10 @@ import streamlit as st
 from hashviz import codemap, plots
 from hashviz.background import JobRunner
 from hashviz.errors import HashvizError
+from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
-from pages.common import dataset_of, or_stop
+from pages.common import or_stop
+from pages.images import dataset_of, images_of
 from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
 from pages.shell import ensure_app_shell, require_model
 
@@ -24,8 +26,8 @@ def projection_jobs():
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
-def point_colours(model_key: str, _model, rows, kind: str, bit: int):
-    return codemap.color_values(_model, rows, kind, bit)
+def point_colours(model_key: str, _model, rows, kind: str, bit: int, group=None):
+    return codemap.color_values(_model, rows, kind, bit, group=group)
 
 
 model = require_model()
@@ -46,6 +48,8 @@ beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_besi
 kinds = colour_kinds(model, codemap.colour_kinds(model))
 kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
+groups = grouping_choices(model.database_labels, class_names_of(model)) if kind == "label" else {}
+group = st.selectbox("Label", list(groups), format_func=groups.get, key="cm_group") if groups else None
 if model.code_type == "pq":
     st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
             "means nothing, so the map shows the reconstructed vectors (concatenated codewords).")
@@ -77,7 +81,10 @@ if pending:
         st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
     wait_for_umap()
 
-names = class_names_of(model, dataset)
+drawn, sizes_of = codemap.drawn_note(model, size)
+if drawn:
+    st.caption(f"Drawn: {drawn}.")
+names = group_names(class_names_of(model, dataset), group, is_multi_label(model.database_labels))
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"
@@ -86,8 +93,9 @@ for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
         if kind == "trust":
             fig = trust_figure(trust, xy, rows, title, shown.upper())
         else:
-            fig = plots.code_map_figure(xy, rows, point_colours(model.content_key, model, rows, kind, bit), kind,
-                                        names, dragmode="select", title=title, x_label=f"{shown.upper()} 1",
+            fig = plots.code_map_figure(xy, rows, point_colours(model.content_key, model, rows, kind, bit, group),
+                                        kind, names, dragmode="select", title=title, x_label=f"{shown.upper()} 1",
+                                        marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
                                         y_label=f"{shown.upper()} 2")
     except HashvizError as exc:
         col.error(str(exc))
@@ -102,8 +110,9 @@ if not selected:
 
 LIMIT = 48
 st.subheader(f"{len(selected):,} selected" + (f" (showing the first {LIMIT})" if len(selected) > LIMIT else ""))
-items = codemap.gallery(model, selected, dataset, limit=LIMIT)
-if dataset is None:
+images = images_of(model)
+items = codemap.gallery(model, selected, dataset, limit=LIMIT, images=images)
+if images is None:
     st.caption("This model's codes carry no image ids, so only rows and labels are listed.")
 for start in range(0, len(items), 8):
     for col, (row, image, caption) in zip(st.columns(8), items[start:start + 8]):

@@ -4,11 +4,11 @@ sidebar. Pages call these; all logic lives in hashviz."""
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import streamlit as st
 
+from hashviz.deployment import MILVUS as MILVUS_KIND, current_deployment
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir, discover, root_signature
 
@@ -33,16 +33,6 @@ def get_dataset(name: str):
     return load_dataset(name)
 
 
-def dataset_of(model, warn: bool = False):
-    """The model's dataset, or None (codes-only model; or it cannot be loaded: with warn, say why)."""
-    try:
-        return get_dataset(model.dataset) if model.database_ids is not None else None
-    except HashvizError as exc:
-        if warn:
-            st.warning(f"No thumbnails: {exc}")
-        return None
-
-
 @st.cache_resource(show_spinner="Building the search index…", max_entries=32)
 def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
     """HammingIndex (binary) or PQIndex (pq) over the model's database codes."""
@@ -52,15 +42,22 @@ def _faiss_index(model_key: str, _model: ModelDir, kind: str = "flat"):
 
 @st.cache_resource(show_spinner="Connecting to Milvus…", max_entries=16)
 def _milvus_index(model_key: str, uri: str, _model: ModelDir):
-    """The model's collection on a Milvus server or Milvus Lite file, pushed there if missing."""
+    """The model's collection (named by the fingerprint of its codes) at `uri`, pushed there if missing."""
     from hashviz.search import model_index
     return model_index(_model, "milvus", uri=uri)
 
 
+def search_backend() -> tuple[str, str]:
+    """(backend label, Milvus uri): a demo's come from the server only, else from the sidebar."""
+    if (server := current_deployment()).demo:
+        return (MILVUS, server.default_milvus_uri) if server.backend == MILVUS_KIND else (FAISS, "")
+    return st.session_state.get("search_backend", FAISS), st.session_state.get("milvus_uri", "")
+
+
 def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
     """The search index of the sidebar's backend; Milvus falls back to faiss with a warning."""
-    uri = st.session_state.get("milvus_uri", "")
-    if st.session_state.get("search_backend") == MILVUS and model.code_type == "binary" and uri:
+    backend, uri = search_backend()
+    if backend == MILVUS and model.code_type == "binary" and uri:
         failed = st.session_state.setdefault("milvus_failed", {})
         if uri not in failed:
             try:
@@ -81,11 +78,12 @@ def get_encoder(model_key: str, _model: ModelDir):
 
 def default_root() -> str:
     """$HASHVIZ_MODELS, else models/ (read per run: tests and launchers set it per process)."""
-    return os.environ.get("HASHVIZ_MODELS", "models")
+    return current_deployment().models_root
 
 
 def models_root() -> str:
-    return st.session_state.get("models_root", default_root())
+    """The sidebar's models root; a demo's is the server's, whatever the session holds."""
+    return default_root() if current_deployment().demo else st.session_state.get("models_root", default_root())
 
 
 def current_models() -> list[ModelDir]:

@@ -4,9 +4,10 @@ quantization, buckets, distances), optionally side by side with a second model."
 import streamlit as st
 
 from hashviz import plots
-from hashviz.zoo import class_names_of
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.errors import HashvizError
+from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.zoo import class_names_of
 from pages.common import current_models, get_dataset, model_by_name, or_stop
 from pages.lenses_ui import hamming_cube, hash_lookup
 from pages.shell import ensure_app_shell, require_model
@@ -15,16 +16,17 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 
 
 @st.cache_resource(show_spinner="Diagnosing the codes…", max_entries=32)
-def diagnosis(model_key: str, _model):
-    """One Diagnosis per model content (shared by all sessions; treated as read-only)."""
-    return diagnose_model(_model)
+def diagnosis(model_key: str, _model, group=None):
+    """One Diagnosis per model content and label grouping (shared by all sessions; read-only)."""
+    return diagnose_model(_model, group_label=group)
 
 
 def class_names(m):
     try:
-        return class_names_of(m, get_dataset(m.dataset))
+        names = class_names_of(m, get_dataset(m.dataset))
     except HashvizError:
-        return class_names_of(m)
+        names = class_names_of(m)
+    return group_names(names, group_of(m), is_multi_label(m.database_labels))
 
 
 def chart(fig, key):
@@ -43,7 +45,11 @@ compare = st.toggle("Compare with a second model", key="diag_compare", disabled=
 models = [model]
 if compare and others:
     models.append(model_by_name(st.selectbox("Second model", others, key="diag_other")))
-diags = or_stop(lambda: [(m, diagnosis(m.content_key, m)) for m in models])
+choices = grouping_choices(model.database_labels, class_names_of(model))
+group = st.selectbox("Group by label", list(choices), format_func=choices.get, key="diag_group",
+                     help="multi-label data: classes below are 'with / without' this label") if choices else None
+group_of = lambda m: group if m is model else None  # noqa: E731
+diags = or_stop(lambda: [(m, diagnosis(m.content_key, m, group_of(m))) for m in models])
 
 
 def side_by_side(section, render):

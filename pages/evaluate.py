@@ -5,7 +5,9 @@ import streamlit as st
 
 from hashviz import failures as ff
 from hashviz import leaderboard as lb
+from hashviz.codemap import gallery
 from pages.common import current_models, models_root, or_stop, selected_model
+from pages.images import images_of
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -106,17 +108,22 @@ with failures:
     report = or_stop(failure_report, model.content_key, model, n, worst)
     st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
+    if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
+        pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
+        for col, (_, image, caption) in zip(st.columns(10), pictures):
+            col.image(image, caption=caption)
     by_row = report.worst.set_index("query row")
     opener("Query", list(by_row.index), "evaluate_open_worst",
            describe=lambda r: f"query row {r} · {by_row.loc[r, 'class']} · AP {by_row.loc[r, 'AP']:.3f}")
-    if not report.single_label:
-        st.info("Per-class tables need one label per image; this model has multi-label data.")
-        st.stop()
-    st.subheader("Per-class AP")
+    st.subheader("Per-class AP" if report.single_label else "Per-label AP (over the queries carrying each label)")
     numbers_table(report.per_class, ["mAP", "worst AP"], key="evaluate_per_class")
-    worst_of = report.per_class.set_index("worst query row")
+    worst_of = report.per_class.drop_duplicates("worst query row").set_index("worst query row")
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
+    if not report.single_label:
+        st.info("The confusion matrix and cross-class collisions need one label per image; this model "
+                "has multi-label data (relevant = shares at least one label).")
+        st.stop()
     st.plotly_chart(ff.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
     if report.collisions.empty:

@@ -10,7 +10,7 @@ import streamlit as st
 from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.lenses import bitflip, parity
-from pages.common import MILVUS, _faiss_index, get_index, show_error, thumbnail_grid
+from pages.common import MILVUS, _faiss_index, get_index, search_backend, show_error, thumbnail_grid
 from pages.lenses_ui import images_row
 
 SHOWN_BITS = 3                                                  # flipped bits with example images
@@ -90,7 +90,7 @@ def hamming_ball_view(model, qcode, label, images, names) -> None:
 def backends_view(model, qcode, n: int) -> None:
     """The same query on flat, hash, ivf and (when the sidebar chose it) Milvus, side by side."""
     indexes = {kind: _faiss_index(model.content_key, model, kind) for kind in ("flat", "hash", "ivf")}
-    if st.session_state.get("search_backend") == MILVUS:
+    if search_backend()[0] == MILVUS:
         index = get_index(model.content_key, model)
         if getattr(index, "kind", "") == "milvus":
             indexes["milvus"] = index

@@ -10,7 +10,7 @@ import streamlit as st
 from hashviz import plots, retrieval as R
 from hashviz.lenses import cube, lookup, trust
 from hashviz.zoo import class_names_of
-from pages.common import dataset_of
+from pages.images import dataset_of, images_of
 
 PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
 
@@ -69,8 +69,7 @@ def hash_lookup(m, d, key: str) -> None:
     if not found:
         st.success("No code is shared by items of different classes.")
         return
-    dataset = dataset_of(m)
-    names = class_names_of(m, dataset)
+    names = class_names_of(m, dataset_of(m) if m.has_images else None)
     st.dataframe(lookup.collision_table(found, names), hide_index=True)
     st.caption("cross-class pairs = pairs of items of different classes with this very code (Hamming "
                "distance 0): no ranking can tell them apart. Multi-label items count by their first label.")
@@ -78,7 +77,7 @@ def hash_lookup(m, d, key: str) -> None:
                            format_func=lambda i: f"{found[i].code} · {found[i].size:,} items · "
                                                  f"{found[i].cross_pairs:,} cross-class pairs")]
     for cls, rows in c.class_rows.items():
-        images_row(m, rows, dataset.images if dataset is not None else None, names,
+        images_row(m, rows, images_of(m), names,
                    f"{names[cls] if 0 <= cls < len(names) else cls} ×{c.class_counts[cls]:,}")
 
 

@@ -5,10 +5,12 @@ import numpy as np
 import streamlit as st
 
 from hashviz import retrieval as R
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.zoo import class_names_of
-from pages.common import (current_models, dataset_of, get_encoder, get_index, model_by_name, or_stop, show_error,
+from hashviz.zoo import check_ids_within, class_names_of
+from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
+from pages.images import dataset_of, images_of
 from pages.lenses_retrieval import lens_view
 from pages.shell import ensure_app_shell, require_model
 
@@ -16,9 +18,8 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 
 model = require_model()
 st.title("Retrieval")
-dataset = dataset_of(model, warn=True) if model.has_images else None
-images = dataset.images if dataset is not None else None
-names = class_names_of(model, dataset)
+images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
+names = class_names_of(model, dataset_of(model) if model.has_images else None)
 n_queries = len(model.query_codes)
 encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 
@@ -39,8 +40,7 @@ st.session_state.setdefault("rq_n", 20)
 
 def draw(class_index=None):
     try:
-        st.session_state.rq_q = R.random_query_row(model, np.random.default_rng(), class_index)
-        st.session_state.rq_db_row = None
+        st.session_state.update(rq_q=R.random_query_row(model, np.random.default_rng(), class_index), rq_db_row=None)
     except HashvizError as exc:
         st.session_state.rq_draw_error = str(exc)
 
@@ -72,8 +72,8 @@ else:
     if file is None:
         st.info("Upload a picture: it is converted to the dataset's size and channels, then encoded by the model.")
         st.stop()
-    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name,
-                     dark=R.dark_background(images), invert=R.INVERT_CHOICES[invert])
+    upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
+                     invert=R.INVERT_CHOICES[invert], **current_deployment().upload_caps())  # a demo's are smaller
 if message := st.session_state.pop("rq_draw_error", None):
     st.warning(message)
 
@@ -127,6 +127,7 @@ elif view == "side-by-side":
         with col:
             st.markdown(f"**{other.label}**")
             try:
+                check_ids_within(other, images)
                 r = R.rank_query(other, get_index(other.content_key, other),
                                  R.query_code(other, query, encoder_of(other)), query.label, n)
             except HashvizError as exc:

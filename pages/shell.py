@@ -9,9 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from hashviz.deployment import current_deployment, first_model
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir
-from pages.common import FAISS, MILVUS, default_root, models_in, models_root, selected_model
+from pages.common import FAISS, MILVUS, default_root, models_in, models_root, search_backend, selected_model
 
 
 def ensure_app_shell() -> None:
@@ -30,17 +31,20 @@ def ensure_app_shell() -> None:
 
 
 def render_sidebar() -> ModelDir | None:
+    demo = current_deployment().demo
     with st.sidebar:
-        st.text_input("Models root", value=default_root(), key="models_root",
-                      help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
+        if not demo:    # a demo's models root is the server's: no box
+            st.text_input("Models root", value=default_root(), key="models_root",
+                          help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
         root = models_root()
         valid, invalid = models_in(root)
         if valid:
             names = [m.name for m in valid]
             labels = {m.name: m.label for m in valid}
             if st.session_state.get("model_name") not in names:
-                st.session_state["model_name"] = st.query_params.get("model", names[0]) \
-                    if st.query_params.get("model") in names else names[0]
+                wanted = st.query_params.get("model")
+                st.session_state["model_name"] = wanted if wanted in names else \
+                    first_model(valid, current_deployment().default_model).name
             st.selectbox("Model", names, key="model_name", format_func=labels.get)
             model = selected_model()
             st.caption(f"{model.family} · {model.method} ({model.config.get('paper') or 'no paper id'}) · "
@@ -48,9 +52,10 @@ def render_sidebar() -> ModelDir | None:
         else:
             model = None
             st.info(f"No valid model in `{root}` yet.")
-        backend = st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
-                           help="Milvus: a server (http://host:19530) or a Milvus Lite .db file")
-        if backend == MILVUS:
+        if demo:
+            st.caption(f"Search: {search_backend()[0]} (set by the server) · a read-only demo")
+        elif st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
+                      help="Milvus: a server (http://host:19530) or a Milvus Lite .db file") == MILVUS:
             local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
             if Path(root).is_dir():
                 local.parent.mkdir(exist_ok=True)
@@ -74,6 +79,9 @@ def require_model() -> ModelDir:
 
 def no_models_screen(root: str) -> None:
     st.title("hashviz")
+    if current_deployment().demo:
+        st.write("This demo server has no trained model to show yet.")
+        return
     st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
              "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "
              f"with `hashviz zoo build --root {root}`, or here:")

@@ -39,6 +39,7 @@ export default function (component) {
         img.alt = `database item ${t.row}, label ${t.label}`;
         img.style.width = `${size}px`;
         img.style.height = `${size}px`;
+        img.style.objectFit = "contain";   // any aspect: letterboxed, never stretched
         el.appendChild(img);
       } else {
         const none = document.createElement("div");

@@ -6,6 +6,7 @@ sidebar's picker finds it."""
 import streamlit as st
 
 from hashviz import background as bg
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.methods import FAMILY_TITLES, list_methods
 from hashviz.plots import training_curves_figure
@@ -14,6 +15,8 @@ from pages.common import models_root, show_error
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
+if current_deployment().demo:   # app.py does not route here in a demo; a direct run of this file stops
+    st.stop()
 
 JOB = "train_job"              # session_state: the session's hashviz.background.TrainingJob
 SEEN = "train_job_seen_end"    # id of the job whose end already triggered the app rerun

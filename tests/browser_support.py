@@ -26,12 +26,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(models_root: Path, timeout: float = 90.0, extra_env: dict | None = None):
-    """Yield (base_url, process, cold_start_seconds) of `streamlit run app.py` on 127.0.0.1."""
+def running_app(models_root: Path, timeout: float = 90.0, extra_env: dict | None = None,
+                serve_args: list | None = None):
+    """Yield (base_url, process, cold_start_seconds) of `streamlit run app.py` on 127.0.0.1, or with
+    `serve_args` of `hashviz serve --models ROOT --port P *serve_args` (which becomes the server)."""
     port = free_port()
     env = {**os.environ, "HASHVIZ_MODELS": str(models_root), **(extra_env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true"]
+    if serve_args is not None:
+        cmd = [sys.executable, "-m", "hashviz.cli", "serve", "--models", str(models_root), "--port", str(port),
+               *map(str, serve_args)]
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / f"streamlit-{port}.log", "w")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -85,7 +85,7 @@ def test_index_push_loads_codes_into_milvus_lite(tiny_zoo, tmp_path, capsys):
     assert main(["index", "push", str(tiny_zoo / "csq-16"), "--uri", uri]) == 0
     assert "pushed" in capsys.readouterr().out
     model = load_model_dir(tiny_zoo / "csq-16")
-    remote = MilvusHammingIndex.open(uri, collection_name_for(model.path))
+    remote = MilvusHammingIndex.open(uri, collection_name_for(model.path, model.database_codes))
     local = HammingIndex(model.database_codes)
     for a, b in zip(remote.knn(model.query_codes[:5], 10), local.knn(model.query_codes[:5], 10)):
         np.testing.assert_array_equal(a, b)

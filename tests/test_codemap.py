@@ -322,3 +322,14 @@ def test_output_error_per_bit_rows_sum_to_one():
 def test_bit_entropy_figure_marks_dead_bits():
     fig = plots.bit_entropy_figure([1.0, 0.0, 0.5], [False, True, False])
     assert list(fig.data[0].x) == [0, 2] and list(fig.data[1].x) == [1] and list(fig.data[1].text) == ["dead"]
+
+
+def test_distinct_codes_count_each_code_once_most_frequent_first():
+    from hashviz.distinct import count_of, distinct_codes
+    codes = np.array([[1, 0], [2, 0], [1, 0], [3, 3], [2, 0], [1, 0]], dtype=np.uint8)
+    d = distinct_codes(codes)
+    assert d.rows.tolist() == [0, 1, 3] and d.counts.tolist() == [3, 2, 1]     # by hand
+    np.testing.assert_array_equal(count_of(d, [3, 0]), [1, 3])
+    assert d.describe(2) == ("6 items as 3 distinct codes; the 2 most frequent shown (5 items), each once at "
+                             "its first row, sized by how many items share it; the other 1 codes (1 items) "
+                             "are not drawn")

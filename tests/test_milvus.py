@@ -11,7 +11,7 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from hashviz.errors import HashvizError  # noqa: E402
-from hashviz.search.milvus import MilvusHammingIndex, collection_name_for, push_codes  # noqa: E402
+from hashviz.search.milvus import MilvusHammingIndex, codes_fingerprint, collection_name_for, push_codes  # noqa: E402
 from hashviz.search import HammingIndex  # noqa: E402
 
 BITS = 64
@@ -138,13 +138,76 @@ def test_ties_repaired_when_server_order_is_arbitrary(milvus):
         np.testing.assert_array_equal(dist, fdist)
 
 
-def test_push_codes_recreates_collection(milvus):
+def test_push_codes_replaces_only_its_own_collection(milvus):
     uri, _, _ = milvus
-    first = push_codes(_random(500, 3), uri, "hv_test_push")
-    second = push_codes(_random(200, 4), uri, "hv_test_push")
-    assert first.ntotal == 500 and second.ntotal == 200
-    d, i = second.knn(_random(200, 4)[:5], 1)
+    codes = _random(500, 3)
+    first = push_codes(codes, uri, "hv_test_push")
+    again = push_codes(codes, uri, "hv_test_push")        # the same codes: its own collection, re-pushed
+    assert first.ntotal == again.ntotal == 500 and again.fingerprint == codes_fingerprint(codes)
+    with pytest.raises(HashvizError, match="hashviz did not make for these codes; it is left as it is"):
+        push_codes(_random(200, 4), uri, "hv_test_push")
+    d, i = MilvusHammingIndex.open(uri, "hv_test_push").knn(codes[:5], 1)
     assert d[:, 0].tolist() == [0] * 5 and i[:, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_collection_hashviz_did_not_make_is_never_dropped(milvus):
+    """Someone else's collection (no hashviz tag) under the name the app wants: refused, rows kept."""
+    uri, _, _ = milvus
+    from hashviz.search.milvus import _pymilvus, _schema
+    pymilvus = _pymilvus()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = pymilvus.MilvusClient(uri=uri)
+    params = client.prepare_index_params()
+    params.add_index(field_name="code", index_type="BIN_FLAT", metric_type="HAMMING")
+    client.create_collection("hv_someone_elses", schema=_schema(pymilvus, 64), index_params=params)
+    theirs = _random(30, 9)
+    client.insert("hv_someone_elses", [{"id": i, "code": theirs[i].tobytes()} for i in range(30)])
+    with pytest.raises(HashvizError, match="already has a collection 'hv_someone_elses' that hashviz did not"):
+        push_codes(_random(30, 10), uri, "hv_someone_elses")
+    assert client.has_collection("hv_someone_elses")
+    kept = client.query("hv_someone_elses", filter="id >= 0", output_fields=["code"])
+    assert sorted((r["id"], bytes(r["code"][0])) for r in kept) == [(i, theirs[i].tobytes()) for i in range(30)]
+
+
+def test_retrained_model_is_never_served_its_old_codes(tiny_zoo, tmp_path):
+    """Same directory, same number of codes, new codes: the app's Milvus index holds the new ones."""
+    import shutil
+
+    from hashviz.zoo import load_model_dir
+    from pages.common import _milvus_index
+    uri = str(tmp_path / "app.db")
+    shutil.copytree(tiny_zoo / "dpsh-16", tmp_path / "m")
+    before = load_model_dir(tmp_path / "m")
+    _milvus_index("before", uri, before)
+    np.save(tmp_path / "m" / "codes" / "database.npy", ~before.database_codes)   # "retrained": other codes
+    after = load_model_dir(tmp_path / "m")
+    index = _milvus_index("after", uri, after)
+    queries = after.query_codes[:8]
+    brute = np.unpackbits(queries[:, None] ^ after.database_codes[None], axis=2).sum(axis=2)
+    d, i = index.knn(queries, 10)
+    for q in range(len(queries)):    # the definition: distances to the new codes, ties by row id
+        order = np.lexsort((np.arange(brute.shape[1]), brute[q]))[:10]
+        assert i[q].tolist() == order.tolist() and d[q].tolist() == brute[q][order].tolist()
+
+
+def test_server_token_goes_only_to_the_configured_uri(tmp_path, monkeypatch):
+    import pymilvus
+
+    sent = {}
+
+    class Recording(pymilvus.MilvusClient):        # the real client; it only notes the token it was given
+        def __init__(self, uri, token="", **kwargs):
+            sent[uri] = token
+            super().__init__(uri=uri, token=token, **kwargs)
+
+    configured, typed = str(tmp_path / "server.db"), str(tmp_path / "typed-in-browser.db")
+    monkeypatch.setattr(pymilvus, "MilvusClient", Recording)
+    monkeypatch.setenv("HASHVIZ_MILVUS_URI", configured)
+    monkeypatch.setenv("HASHVIZ_MILVUS_TOKEN", "root:s3cret")
+    push_codes(_random(20, 5), typed, "hv_token_test")
+    push_codes(_random(20, 5), configured, "hv_token_test")
+    assert sent == {typed: "", configured: "root:s3cret"}
 
 
 def test_errors(milvus):
@@ -174,6 +237,9 @@ def test_collection_name_for_model_directories(tmp_path):
     assert names[0] != names[1]
     assert names[5] == "hv_plain_name"
     assert collection_name_for("models/dsh-64/") == names[0]
+    a, b = _random(10, 1), _random(10, 2)
+    assert collection_name_for("models/dsh-64", a) == f"{names[0]}_{codes_fingerprint(a)[:12]}"
+    assert collection_name_for("models/dsh-64", a) != collection_name_for("models/dsh-64", b)
 
 
 def test_backend_parity_finds_milvus_identical_to_flat(milvus):

@@ -190,17 +190,19 @@ def test_pq_asymmetric_knn_equals_brute_force(metric, k):
     np.testing.assert_array_equal(i, bi)
 
 
-def test_pq_default_metric_is_inner_product_and_float_codebooks_agree():
+def test_pq_default_metric_is_l2_as_models_are_trained_and_float_codebooks_agree():
     rng = np.random.default_rng(5)
     codebooks = rng.normal(size=(8, 256, 4)).astype(np.float32)
     codes = rng.integers(0, 256, (2000, 8), dtype=np.uint8)
     queries = rng.normal(size=(20, 32)).astype(np.float32)
     index = PQIndex(codes, codebooks)
-    assert index.metric == "ip" and index.dim == 32 and index.bytes_per_code > 8
+    assert index.metric == "l2" and index.dim == 32 and index.bytes_per_code > 8
     d, i = index.knn(queries, 20)
-    bd, bi = _pq_brute(codes, codebooks, queries, "ip", 20)
+    bd, bi = _pq_brute(codes, codebooks, queries, "l2", 20)
     np.testing.assert_allclose(d, bd, rtol=1e-4, atol=1e-4)
     assert (i == bi).mean() > 0.99  # only float rounding can swap near-equal neighbours
+    from hashviz.methods.quantization import DPQ
+    assert DPQ(16).extra_config()["pq"]["metric"] == index.metric      # what trained models store
 
 
 def test_pq_errors():

@@ -2,6 +2,11 @@
 
 Nothing here unpickles: Fashion-MNIST and MNIST are read from IDX files, CIFAR-10 from its
 binary version (not the pickled python version), image folders with Pillow.
+
+A model's config.json names its dataset, and config.json is untrusted: `load_dataset` never
+downloads (only `download_dataset`, called from the CLI, does) and reads an image folder only
+inside the data roots (`data_roots()`: $HASHVIZ_DATA_ROOTS, the data home, and folders the
+operator named on the command line).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,9 +56,34 @@ class Dataset:
         return self.labels.ndim == 2
 
 
+DATA_ROOTS_ENV = "HASHVIZ_DATA_ROOTS"
+_operator_roots: list[Path] = []     # image folders named on this process's command line
+
+
 def data_home() -> Path:
     """Where downloads go: $HASHVIZ_DATA, else ~/.cache/hashviz."""
     return Path(os.environ.get("HASHVIZ_DATA") or Path.home() / ".cache" / "hashviz")
+
+
+def data_roots() -> list[Path]:
+    """The folders image-folder datasets may be read from: $HASHVIZ_DATA_ROOTS (os.pathsep-separated),
+    the data home, and folders the operator named on the command line (`allow_data_root`)."""
+    configured = [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p]
+    return [*configured, data_home(), *_operator_roots]
+
+
+def allow_data_root(folder: str | os.PathLike) -> None:
+    """Let this process read `folder` (the CLI does this for a folder typed on its command line)."""
+    _operator_roots.append(Path(folder))
+
+
+def _inside_data_roots(folder: Path) -> Path:
+    real = folder.expanduser().resolve()
+    roots = data_roots()
+    if not any(real.is_relative_to(root.expanduser().resolve()) for root in roots):
+        raise HashvizError(f"image folder {folder} is outside the data roots ({', '.join(map(str, roots))}); "
+                           f"the server's operator can add it to ${DATA_ROOTS_ENV}")
+    return real
 
 
 # ---------------------------------------------------------------- IDX (MNIST family)
@@ -119,23 +148,17 @@ def load_fashion_mnist() -> Dataset:
     for directory in _fashion_mnist_dirs():
         if _find_idx(directory, "train-images-idx3-ubyte"):
             return load_idx_pair_dir(directory, "fashion-mnist", FASHION_MNIST_CLASSES)
-    _download_torchvision("FashionMNIST")
-    directory = data_home() / "FashionMNIST" / "raw"
-    if _find_idx(directory, "train-images-idx3-ubyte"):
-        return load_idx_pair_dir(directory, "fashion-mnist", FASHION_MNIST_CLASSES)
     raise HashvizError(
         "Fashion-MNIST not found: install the Debian package (sudo apt-get install "
-        f"dataset-fashion-mnist) or put its IDX files in $HASHVIZ_DATA/fashion-mnist "
-        f"(looked in {', '.join(str(d) for d in _fashion_mnist_dirs())})")
+        f"dataset-fashion-mnist), put its IDX files in $HASHVIZ_DATA/fashion-mnist or run "
+        f"`hashviz data download fashion-mnist` (looked in {', '.join(str(d) for d in _fashion_mnist_dirs())})")
 
 
 def load_mnist() -> Dataset:
     directory = data_home() / "MNIST" / "raw"
     if not _find_idx(directory, "train-images-idx3-ubyte"):
-        _download_torchvision("MNIST")
-    if not _find_idx(directory, "train-images-idx3-ubyte"):
-        raise HashvizError(f"MNIST not found in {directory} and it could not be downloaded "
-                           "(offline?): put the four IDX files there")
+        raise HashvizError(f"MNIST not found in {directory}: put the four IDX files there or run "
+                           "`hashviz data download mnist` (needs a network connection)")
     return load_idx_pair_dir(directory, "mnist", MNIST_CLASSES)
 
 
@@ -169,16 +192,10 @@ def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def load_cifar10() -> Dataset:
     directory = data_home() / "cifar-10-batches-bin"
     files = [directory / f"data_batch_{i}.bin" for i in range(1, 6)] + [directory / "test_batch.bin"]
-    if not all(f.is_file() for f in files):
-        try:
-            from torchvision.datasets.utils import download_and_extract_archive
-            download_and_extract_archive(CIFAR_BIN_URL, str(data_home()))
-        except Exception:
-            pass
     missing = [f.name for f in files if not f.is_file()]
     if missing:
-        raise HashvizError(f"CIFAR-10 (binary version) not found in {directory} and it could not "
-                           f"be downloaded (offline?); missing {', '.join(missing)}")
+        raise HashvizError(f"CIFAR-10 (binary version) not found in {directory} (missing {', '.join(missing)}): "
+                           "run `hashviz data download cifar10` (needs a network connection)")
     parts = [read_cifar_bin(f) for f in files]
     return Dataset("cifar10", np.concatenate([p[0] for p in parts]),
                    np.concatenate([p[1] for p in parts]), CIFAR10_CLASSES, source=str(directory))
@@ -195,26 +212,23 @@ def load_digits() -> Dataset:
 
 
 def load_image_folder(root: Path, size: int | None = None) -> Dataset:
-    """One subfolder per class; images converted to the majority mode (L or RGB) and one size."""
+    """One subfolder per class; images converted to the majority mode (L or RGB) and one size (for
+    training; pages read a folder lazily through hashviz.data.images.list_image_folder)."""
     from PIL import Image, UnidentifiedImageError
+
+    from hashviz.data.images import list_image_folder
     root = Path(root)
-    if not root.is_dir():
-        raise HashvizError(f"image folder {root} does not exist")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise HashvizError(f"image folder {root} has no class subfolders")
-    pictures, labels = [], []
-    for label, cls in enumerate(classes):
-        for path in sorted((root / cls).iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                with Image.open(path) as img:
-                    img.load()
-                    pictures.append(img.convert("RGB") if img.mode not in ("L", "RGB") else img.copy())
-            except (UnidentifiedImageError, OSError) as exc:
-                raise HashvizError(f"image folder: cannot read {path}: {exc}") from None
-            labels.append(label)
+    _inside_data_roots(root)
+    files, labels, classes = list_image_folder(root)
+    pictures = []
+    for i in range(len(files)):
+        path = files.path(i)
+        try:
+            with Image.open(path) as img:
+                img.load()
+                pictures.append(img.convert("RGB") if img.mode not in ("L", "RGB") else img.copy())
+        except (UnidentifiedImageError, OSError) as exc:
+            raise HashvizError(f"image folder: cannot read {path}: {exc}") from None
     if not pictures:
         raise HashvizError(f"image folder {root} holds no images")
     grey = sum(p.mode == "L" for p in pictures) * 2 >= len(pictures)
@@ -235,7 +249,8 @@ LOADERS = {
 
 @functools.lru_cache(maxsize=4)
 def load_dataset(name: str) -> Dataset:
-    """Load a dataset by name: fashion-mnist, mnist, cifar10, digits, or folder:/path/to/root.
+    """Load a dataset by name: fashion-mnist, mnist, cifar10, digits, or folder:/path/to/root (inside
+    the data roots). Never downloads (see download_dataset).
 
     Cached per process; the arrays are read-only so callers cannot corrupt the shared copy.
     """
@@ -249,6 +264,31 @@ def load_dataset(name: str) -> Dataset:
     dataset.images.setflags(write=False)
     dataset.labels.setflags(write=False)
     return dataset
+
+
+def _download_cifar10() -> None:
+    try:
+        from torchvision.datasets.utils import download_and_extract_archive
+        download_and_extract_archive(CIFAR_BIN_URL, str(data_home()))
+    except Exception:  # offline, DNS failure, checksum: load_dataset names what is missing
+        pass
+
+
+DOWNLOADS = {"fashion-mnist": lambda: _download_torchvision("FashionMNIST"),
+             "mnist": lambda: _download_torchvision("MNIST"), "cifar10": _download_cifar10}
+
+
+def download_dataset(name: str) -> Dataset:
+    """Fetch a downloadable dataset into the data home when it is missing, then load it. Only the
+    CLI calls this (`hashviz data download`, `hashviz train`): viewing a page never downloads."""
+    try:
+        return load_dataset(name)
+    except HashvizError:
+        if name not in DOWNLOADS:
+            raise
+    DOWNLOADS[name]()
+    load_dataset.cache_clear()
+    return load_dataset(name)
 
 
 def list_datasets() -> list[str]:

@@ -3,12 +3,15 @@
 fmnist-1k (after DeepHash-pytorch's cifar10-1): with rng = numpy default_rng(seed), for each
 class in label order, permute that class's indices (pooled order, 0..69,999); the first 100 are
 queries, the next 500 training, the next 100 validation. The database is every non-query image
-(training and validation included). Validation queries are ranked against the database without
-themselves; model selection reads validation only, never the queries.
+(training and validation included). Model selection reads validation only, never the queries:
+during training (hashviz.training) the validation images are ranked against a seeded sample of
+2,000 training images (VALIDATION_DATABASE there), not against the database, which is encoded once,
+for the chosen model only. Here training and validation images are disjoint.
 
 fmnist-full: queries are the 10,000 t10k images; training = database = the 60,000 train images;
-validation = 100 per class of the training images (seeded), ranked against the database without
-themselves.
+validation = 100 per class of the training images (seeded). They too are ranked against 2,000
+training images, and as the validation images are training images, one can be among those 2,000
+and find itself at distance 0 (the same for every model compared, so selection stays fair).
 """
 
 from __future__ import annotations

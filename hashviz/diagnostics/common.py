@@ -6,6 +6,7 @@ import numpy as np
 
 from hashviz.codes import check_packed, unpack_bits01
 from hashviz.errors import HashvizError
+from hashviz.labels import label_groups
 
 
 def binary_entropy(p: np.ndarray | float) -> np.ndarray:
@@ -42,9 +43,4 @@ def bits01_of(codes: np.ndarray, bits: int | None) -> np.ndarray:
 
 def primary_labels(labels: np.ndarray) -> np.ndarray:
     """int64 (n,): single labels as they are; multi-hot (n, C) -> each item's first label (-1: none)."""
-    labels = np.asarray(labels)
-    if labels.ndim == 1:
-        return labels.astype(np.int64, copy=False)
-    if labels.ndim == 2:
-        return np.where(labels.any(axis=1), np.argmax(labels != 0, axis=1), -1).astype(np.int64)
-    raise HashvizError(f"labels must be (n,) or multi-hot (n, C), got shape {labels.shape}")
+    return label_groups(labels)

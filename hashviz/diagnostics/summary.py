@@ -11,11 +11,12 @@ import numpy as np
 from hashviz.codes import check_bits
 from hashviz.diagnostics.balance import BitBalance, bit_balance
 from hashviz.diagnostics.buckets import BucketStats, bucket_occupancy
-from hashviz.diagnostics.common import bits01_of, check_labels, primary_labels
+from hashviz.diagnostics.common import bits01_of, check_labels
 from hashviz.diagnostics.distances import DistanceStats, distance_distributions
 from hashviz.diagnostics.independence import BitIndependence, bit_independence
 from hashviz.diagnostics.quantization import CodewordUsage, OutputError, codeword_usage, output_error
 from hashviz.errors import HashvizError
+from hashviz.labels import label_groups
 from hashviz.methods.registry import family_info
 
 
@@ -117,11 +118,12 @@ def model_is_shallow(model) -> bool:
     return family is not None and not family.deep
 
 
-def diagnose_model(model, **kw: Any) -> Diagnosis:
+def diagnose_model(model, group_label: int | None = None, **kw: Any) -> Diagnosis:
     """`diagnose` of a model directory's database codes (hashviz.zoo.ModelDir), with its saved
     continuous outputs (binary codes) or its codebook size K (pq codes). Multi-hot labels are
-    reduced to each item's first label (said in the notes)."""
-    labels = primary_labels(model.database_labels)
+    grouped by one chosen label (with it / without it) or, by default, each item's first label
+    (hashviz.labels.label_groups; said in the notes)."""
+    labels = label_groups(model.database_labels, group_label)
     outputs = rows = None
     if model.code_type == "binary" and model.outputs_sample is not None \
             and model.outputs_sample.ndim == 2 and model.outputs_sample.shape[1] == model.bits:
@@ -130,7 +132,8 @@ def diagnose_model(model, **kw: Any) -> Diagnosis:
     d = diagnose(model.database_codes, labels, model.bits, outputs, model.code_type, output_rows=rows,
                  n_codewords=k, **kw)
     if np.asarray(model.database_labels).ndim == 2:
-        d.notes.append("multi-label data: classes here are each item's first label")
+        d.notes.append("multi-label data: classes here are each item's first label" if group_label is None else
+                       f"multi-label data: two classes here, with and without label {group_label}")
     if model.code_type == "binary" and outputs is None:
         d.notes.append("this model saved no continuous outputs, so the quantization error is not shown")
     elif outputs is not None and model_is_shallow(model):

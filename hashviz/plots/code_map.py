@@ -18,7 +18,7 @@ def _scatter_cls(n: int):
 
 def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarray | None = None,
                     color_kind: str = "label", class_names: Sequence[str] | None = None,
-                    title: str = "Code map", marker_size: float = 5,
+                    title: str = "Code map", marker_size: float | np.ndarray = 5,
                     x_label: str = "map x", y_label: str = "map y", dragmode: str = "lasso") -> go.Figure:
     """Scatter of a 2-D map where every point's `customdata` is its global row id.
 
@@ -49,7 +49,8 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
 
     def add(mask: np.ndarray, name: str, symbol: str, color: Any, extra_hover: str = "", **marker: Any) -> None:
         fig.add_trace(Sc(x=xy[mask, 0], y=xy[mask, 1], customdata=rows[mask], mode="markers", name=name,
-                         marker=dict(symbol=symbol, color=color, size=marker_size, **marker),
+                         marker=dict(symbol=symbol, color=color, size=marker_size if np.isscalar(marker_size)
+                                     else np.asarray(marker_size)[mask], **marker),
                          hovertemplate="row %{customdata}" + extra_hover + "<extra>" + name + "</extra>"))
 
     if color_values is None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from hashviz.data.images import image_set_key
 from hashviz.methods.registry import TEACHING_ORDER
 
 
 def comparable_models(main, models: Sequence) -> list:
-    """Models that can rank the same query: same dataset (codes-only models: only `main` itself)."""
+    """Models that can rank the same query: same images by the same ids (codes-only models: only
+    `main` itself)."""
     return [m for m in models if m is main or m.name == main.name
-            or (m.dataset == main.dataset and m.has_images and main.has_images)]
+            or (image_set_key(m) == image_set_key(main) and m.has_images and main.has_images)]
 
 
 def comparison_choice(main, models: Sequence, remembered: Sequence[str]) -> tuple[list[str], list[str]]:

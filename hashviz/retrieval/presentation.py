@@ -11,23 +11,12 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from hashviz.errors import HashvizError
+from hashviz.labels import label_text
 from hashviz.retrieval.ball import Ball
 from hashviz.retrieval.query import QueryCode
-from hashviz.retrieval.ranking import RIGHT, UNKNOWN, WRONG, Ranking, format_distance
+from hashviz.retrieval.ranking import PARTIAL, RIGHT, UNKNOWN, WRONG, Ranking, format_distance
 
-SYMBOL = {RIGHT: "✓", WRONG: "✗", UNKNOWN: "·"}
-
-
-def label_text(label, class_names: Sequence[str]) -> str:
-    """'3' -> its class name; multi-hot -> names joined by '+'; None -> 'unknown'."""
-    if label is None:
-        return "unknown"
-    label = np.asarray(label)
-    if label.ndim == 0:
-        i = int(label)
-        return str(class_names[i]) if 0 <= i < len(class_names) else str(i)
-    names = [str(class_names[i]) if i < len(class_names) else str(i) for i in np.flatnonzero(label)]
-    return "+".join(names) or "none"
+SYMBOL = {RIGHT: "✓", WRONG: "✗", UNKNOWN: "·", PARTIAL: "◐"}
 
 
 def png_data_uri(image: np.ndarray, max_side: int = 96) -> str:

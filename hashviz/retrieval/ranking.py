@@ -14,10 +14,12 @@ import numpy as np
 
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
-from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
+from hashviz.hamming import hamming_distances
+from hashviz.labels import is_multi_label, partial_matches
+from hashviz.metrics import distance_ranking, evaluate_index, relevance, tie_aware_ap_from_counts
 from hashviz.retrieval.query import QueryCode
 
-RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
+RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
 
 
 
@@ -64,6 +66,7 @@ class Ranking:
     ap_tie_aware: float | None = None
     relevant_total: int | None = None
     codes: np.ndarray = field(default=None, repr=False)   # uint8 (n, width) codes of the items
+    partial: np.ndarray | None = None    # bool (n,): relevant but not every label shared (multi-label)
 
     @property
     def n(self) -> int:
@@ -72,7 +75,8 @@ class Ranking:
     def marks(self) -> list[str]:
         if self.relevant is None:
             return [UNKNOWN] * self.n
-        return [RIGHT if r else WRONG for r in self.relevant]
+        partial = self.partial if self.partial is not None else np.zeros(self.n, dtype=bool)
+        return [(PARTIAL if p else RIGHT) if r else WRONG for r, p in zip(self.relevant, partial)]
 
 
 def format_distance(d, code_type: str) -> str:
@@ -111,13 +115,14 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
     dist, rows = dist[0], rows[0].astype(np.int64)
     groups, group_of = tie_groups(dist, totals)
     ids = model.database_ids[rows] if model.database_ids is not None else None
-    precision = rel_total = rel = None
+    precision = rel_total = rel = partial = None
     if label is not None:
         rel_all = relevance(np.asarray(label)[None], db_labels)[0]
         rel, rel_total = rel_all[rows], int(rel_all.sum())
         precision = float(rel.mean())
+        partial = partial_matches(label, db_labels[rows])
     ranking = Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
-                      len(db), precision, None, None, rel_total, db[rows])
+                      len(db), precision, None, None, rel_total, db[rows], partial)
     return query_ap(model, index, qcode, label, ranking) if ap else ranking
 
 
@@ -134,10 +139,19 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
     if model.code_type == "pq":
         ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
     else:
-        args = (qcode.code, db, label[None], db_labels)
-        ap = float(average_precision_per_query(*args)[0])
-        ap_tie = float(average_precision_per_query(*args, tie_aware=True)[0])
+        distances = hamming_distances(qcode.code, db)[0]    # one query: its own ranking, not the all-query pass
+        ap, ap_tie = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
     return replace(ranking, ap=ap, ap_tie_aware=ap_tie)
+
+
+def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int) -> tuple[float, float]:
+    """(AP@all, tie-aware AP@all) of one query from its Hamming distances int (n_db,) to every
+    database item and their relevance bool (n_db,): hashviz.metrics' definitions on that one ranking
+    (a click needs one query, not the all-query compiled pass)."""
+    ap = float(distance_ranking(distances[None], relevant[None])[0][0])
+    counts = np.bincount(distances, minlength=bits + 1)[None]
+    relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
+    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0])
 
 
 def scores_text(ranking: Ranking) -> str:
@@ -161,6 +175,9 @@ def protocol_note(model) -> str:
     text = (f"Protocol {protocol}. Ranked by {order} ascending, ties by database index ascending "
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
             "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
+    if is_multi_label(model.database_labels):
+        text = text.replace("same class as the query", "shares at least one label with the query "
+                            "(multi-label); ◐ = right, but the label sets differ")
     if model.code_type != "pq":
         text += "; tie-aware AP = expected AP when each tie group is shuffled"
     return text + "."

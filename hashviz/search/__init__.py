@@ -20,7 +20,7 @@ subclasses of ``HammingIndex``, which builds the one its ``kind`` names.
 
 Product-quantised codes (code_type "pq": ``uint8 (n, M)`` indices, codebooks ``float32 (M, K, d_sub)``)::
 
-    index = PQIndex(codes, codebooks, metric="ip")
+    index = PQIndex(codes, codebooks)                 # metric "l2", as the models store it
     distances, ids = index.knn(query_vectors, k)      # float32 (nq, k), int64 (nq, k)
 
 faiss runs on one thread by default (on two shared cores, two threads measured 1.5x to 100x slower);

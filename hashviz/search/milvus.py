@@ -5,7 +5,13 @@ Install it with ``pip install -r requirements-milvus.txt`` (pymilvus 2.5 + milvu
 rejects binary vectors).
 
 Collection layout: ``id INT64`` primary key = database row index (no auto id), ``code BINARY_VECTOR(dim=bits)``
-with a ``BIN_FLAT`` index and the ``HAMMING`` metric, so every search is an exact scan on the server.
+with a ``BIN_FLAT`` index and the ``HAMMING`` metric, so every search is an exact scan on the server. The
+collection's description tags it ``hashviz codes sha256:<fingerprint of the codes>``: hashviz drops or reuses
+only a collection so tagged with the fingerprint of the very codes it is pushing (a retrained model of the same
+size gets a collection of its own, never the old codes; a collection made by someone else is never dropped).
+
+The server's token (``HASHVIZ_MILVUS_TOKEN``) goes only to the server's configured uri (``HASHVIZ_MILVUS_URI``),
+never to a uri typed in the browser; callers that are the operator (the CLI) pass it explicitly.
 
 Exactness on the client (the server's order inside a tie group is not specified, and a top-k can cut a
 tie group anywhere):
@@ -37,12 +43,15 @@ from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
 from hashviz.search.base import HammingIndex, register_kind
 
-__all__ = ["MilvusHammingIndex", "collection_name_for", "open_or_push", "push_codes", "MAX_TOPK"]
+__all__ = ["MilvusHammingIndex", "codes_fingerprint", "collection_name_for", "open_or_push", "push_codes",
+           "server_token_for", "MAX_TOPK"]
 
 MAX_TOPK = 16384          # Milvus' limit on results per query (topk and range-search limit)
 ID_FIELD = "id"
 CODE_FIELD = "code"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TAG_PREFIX = "hashviz codes sha256:"
+URI_ENV, TOKEN_ENV = "HASHVIZ_MILVUS_URI", "HASHVIZ_MILVUS_TOKEN"
 _INSTALL = "pip install -r requirements-milvus.txt  (pymilvus==2.5.18 milvus-lite==2.5.1 'setuptools<81')"
 
 
@@ -56,8 +65,25 @@ def _pymilvus():
     return pymilvus
 
 
-def collection_name_for(model_dir) -> str:
-    """A valid Milvus collection name for a model directory: ``hv_<directory name>``.
+def codes_fingerprint(codes: np.ndarray) -> str:
+    """sha256 (hex) of packed codes: their shape and bytes."""
+    codes = np.ascontiguousarray(codes)
+    digest = hashlib.sha256(f"{codes.dtype.str}{codes.shape}".encode())
+    digest.update(memoryview(codes).cast("B") if codes.size else b"")
+    return digest.hexdigest()
+
+
+def server_token_for(uri: str) -> str:
+    """The server's Milvus token for `uri`: only when it is the configured uri, else none."""
+    configured = os.environ.get(URI_ENV, "")
+    return os.environ.get(TOKEN_ENV, "") if configured and str(uri) == configured else ""
+
+
+def collection_name_for(model_dir, codes: np.ndarray | None = None) -> str:
+    """A valid Milvus collection name for a model directory: ``hv_<directory name>[_<fingerprint>]``.
+
+    With ``codes``, the first 12 hex digits of their fingerprint are appended, so a retrained model
+    (same directory, new codes) gets a collection of its own.
 
     Characters Milvus does not allow (anything but letters, digits and ``_``) become ``_``; when that
     changed the name, or it had to be shortened, an 8-hex digest of the original directory name is
@@ -71,7 +97,7 @@ def collection_name_for(model_dir) -> str:
     if clean != name or len(base) > 200:
         digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
         base = base[:200] + "_" + digest
-    return base
+    return base if codes is None else f"{base}_{codes_fingerprint(codes)[:12]}"
 
 
 def _check_collection_name(collection) -> str:
@@ -102,7 +128,7 @@ def _connect(uri: str, token: str | None, timeout: float):
         if not parent.is_dir():
             raise HashvizError(f"Milvus Lite file {uri!r}: the folder {str(parent)!r} does not exist")
     if token is None:
-        token = os.environ.get("HASHVIZ_MILVUS_TOKEN", "")
+        token = server_token_for(uri)
     start = time.monotonic()
     try:
         with warnings.catch_warnings():
@@ -121,8 +147,9 @@ def _reason(exc: Exception) -> str:
     return str(message) if message else str(exc)
 
 
-def _schema(pymilvus, bits: int):
-    schema = pymilvus.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+def _schema(pymilvus, bits: int, description: str = ""):
+    schema = pymilvus.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
+                                                 description=description)
     schema.add_field(ID_FIELD, pymilvus.DataType.INT64, is_primary=True)
     schema.add_field(CODE_FIELD, pymilvus.DataType.BINARY_VECTOR, dim=bits)
     return schema
@@ -134,7 +161,8 @@ def push_codes(codes: np.ndarray, uri: str, collection: str, progress: Callable[
     """(Re)create ``collection`` at ``uri`` and insert ``codes`` (packed uint8 (n, bits/8)); row i gets id i.
 
     Inserts in batches of ``batch_size`` rows and calls ``progress(done, total)`` after each batch (and
-    once with ``(0, total)`` before the first). An existing collection of that name is dropped first.
+    once with ``(0, total)`` before the first). An existing collection of that name is dropped first only
+    when hashviz made it for these very codes (its fingerprint tag); any other raises HashvizError.
     Returns the opened index.
     """
     return MilvusHammingIndex(codes, uri=uri, collection=collection, progress=progress, token=token,
@@ -143,14 +171,17 @@ def push_codes(codes: np.ndarray, uri: str, collection: str, progress: Callable[
 
 def open_or_push(codes: np.ndarray, uri: str, collection: str, *, token: str | None = None,
                  timeout: float = 10.0, progress: Callable[[int, int], None] | None = None) -> "MilvusHammingIndex":
-    """The collection at ``uri`` when it holds as many codes as ``codes``, else ``codes`` pushed there."""
+    """The collection holding exactly ``codes``: reused when tagged with their fingerprint and complete,
+    else (re)pushed. A collection of that name that hashviz did not make for these codes is an error."""
     try:
         index = MilvusHammingIndex.open(uri, collection, token=token, timeout=timeout)
-        if index.ntotal == len(codes):
-            return index
     except HashvizError as exc:
         if "has no collection" not in str(exc) and "is empty" not in str(exc):
             raise
+    else:
+        if index.fingerprint == codes_fingerprint(codes) and index.ntotal == len(codes):
+            return index
+        index.close()
     return push_codes(codes, uri, collection, progress, token=token, timeout=timeout)
 
 
@@ -161,8 +192,8 @@ class MilvusHammingIndex(HammingIndex):
     ``MilvusHammingIndex(codes, uri=..., collection=...)`` (or ``HammingIndex(codes, kind="milvus", ...)``)
     (re)creates the collection and inserts ``codes``; with ``codes=None`` it opens an existing
     collection without inserting (also ``MilvusHammingIndex.open(uri, collection)``).
-    ``token``: ``"user:password"`` or an API key for a secured server (default: the environment variable
-    ``HASHVIZ_MILVUS_TOKEN``, else none). ``timeout``: seconds for connecting and for each request.
+    ``token``: ``"user:password"`` or an API key for a secured server (default: ``HASHVIZ_MILVUS_TOKEN`` when
+    ``uri`` is ``HASHVIZ_MILVUS_URI``, else none). ``timeout``: seconds for connecting and for each request.
     """
 
     def __init__(self, codes=None, kind: str = "milvus", *, uri=None, collection=None, token: str | None = None,
@@ -203,14 +234,21 @@ class MilvusHammingIndex(HammingIndex):
         client = self._client
         bits = codes.shape[1] * 8
         n = codes.shape[0]
+        fingerprint = codes_fingerprint(codes)
         if self._call("has_collection", client.has_collection, self._collection):
-            self._call("drop_collection", client.drop_collection, self._collection)
+            info = self._call("describe_collection", client.describe_collection, self._collection)
+            if info.get("description") != TAG_PREFIX + fingerprint:
+                raise HashvizError(
+                    f"Milvus at {self._uri!r} already has a collection {self._collection!r} that hashviz did not "
+                    "make for these codes; it is left as it is: choose another collection name or drop it yourself")
+            self._call("drop_collection", client.drop_collection, self._collection)   # ours, half-pushed
         index_params = client.prepare_index_params()
         index_params.add_index(field_name=CODE_FIELD, index_type="BIN_FLAT", metric_type="HAMMING")
         # Strong consistency: a search right after the push sees every row (a cluster's default,
         # Bounded, may miss the last inserts for a moment); Milvus Lite is always consistent
         self._call("create_collection", client.create_collection, self._collection,
-                   schema=_schema(pymilvus, bits), index_params=index_params, consistency_level="Strong")
+                   schema=_schema(pymilvus, bits, TAG_PREFIX + fingerprint), index_params=index_params,
+                   consistency_level="Strong")
         if progress is not None:
             progress(0, n)
         for start in range(0, n, batch_size):
@@ -235,6 +273,8 @@ class MilvusHammingIndex(HammingIndex):
         if ID_FIELD not in fields or code is None or "dim" not in code.get("params", {}):
             raise HashvizError(f"Milvus collection {self._collection!r} was not made by hashviz "
                                f"(expected fields {ID_FIELD!r} and binary vector {CODE_FIELD!r})")
+        tag = str(info.get("description") or "")
+        self._fingerprint = tag[len(TAG_PREFIX):] if tag.startswith(TAG_PREFIX) else None
         self._call("load_collection", client.load_collection, self._collection)
         stats = self._call("get_collection_stats", client.get_collection_stats, self._collection)
         self._set_size(int(code["params"]["dim"]), int(stats.get("row_count", 0)))
@@ -244,6 +284,11 @@ class MilvusHammingIndex(HammingIndex):
     # ------------------------------------------------------------ properties
     uri = property(lambda self: self._uri, doc="The Milvus uri (a Lite '.db' file or a server).")
     collection = property(lambda self: self._collection, doc="The collection name.")
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The fingerprint of the codes hashviz pushed into this collection (None: not pushed by hashviz)."""
+        return self._fingerprint
 
     def memory_bytes(self) -> int:
         """The raw vector data the server holds (n * bits/8); Milvus adds ids (8 bytes/code) and overhead."""

@@ -41,8 +41,8 @@ class PQIndex:
     """Asymmetric search over product-quantised codes.
 
     ``codes``: ``uint8 (n, M)`` codebook indices; ``codebooks``: ``float32 (M, K, d_sub)``.
-    ``metric``: ``"ip"`` (default; quantization hash models are trained with inner products, so the
-    distance is the *negative* inner product ``-<q, x_hat>``) or ``"l2"`` (squared L2 ``||q - x_hat||^2``).
+    ``metric``: ``"l2"`` (default: squared L2 ``||q - x_hat||^2``, as the quantization models are trained and
+    stored, ``config["pq"]["metric"]``) or ``"ip"`` (the *negative* inner product ``-<q, x_hat>``).
     ``x_hat`` is the reconstruction (concatenated codewords). Distances come from per-query lookup tables
     ``(M, K)`` summed over the M sub-spaces in float32; ties (equal distances, e.g. identical codes) are
     broken by database id ascending.
@@ -50,7 +50,7 @@ class PQIndex:
 
     METRICS = ("ip", "l2")
 
-    def __init__(self, codes: np.ndarray, codebooks: np.ndarray, metric: str = "ip"):
+    def __init__(self, codes: np.ndarray, codebooks: np.ndarray, metric: str = "l2"):
         if metric not in self.METRICS:
             raise HashvizError(f"unknown PQ metric {metric!r}; choose 'ip' (negative inner product) or 'l2'")
         if not isinstance(codebooks, np.ndarray) or codebooks.ndim != 3:

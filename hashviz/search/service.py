@@ -22,8 +22,8 @@ def build_index(codes: np.ndarray, *, code_type: str = "binary", kind: str = "fl
     """The search index over database ``codes``.
 
     Binary codes: ``HammingIndex(codes, kind=kind, **options)`` (``"flat"``, ``"hash"``, ``"ivf"``), or
-    for ``kind="milvus"`` the collection ``collection`` at ``uri``, opened when it already holds as many
-    codes, else (re)pushed. pq codes: a ``PQIndex`` with ``codebooks`` and ``pq_metric`` (the kind
+    for ``kind="milvus"`` the collection ``collection`` at ``uri``, opened when hashviz pushed these very
+    codes there (their fingerprint), else pushed. pq codes: a ``PQIndex`` with ``codebooks`` and ``pq_metric`` (the kind
     does not apply: asymmetric distances are computed in-process).
     """
     if code_type == "pq":
@@ -41,8 +41,9 @@ def pq_metric_of(model) -> str:
 
 
 def model_index(model, kind: str = "flat", *, uri: str | None = None, **options):
-    """The index over a model directory's database codes (Milvus: the collection named after it)."""
-    collection = collection_name_for(model.path) if kind == "milvus" else None
+    """The index over a model directory's database codes (Milvus: the collection named after it and
+    the fingerprint of its codes, so a retrained model never gets the old codes)."""
+    collection = collection_name_for(model.path, model.database_codes) if kind == "milvus" else None
     return build_index(model.database_codes, code_type=model.code_type, kind=kind, codebooks=model.codebooks,
                        pq_metric=pq_metric_of(model), uri=uri, collection=collection, **options)
 

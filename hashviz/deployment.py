@@ -1,0 +1,138 @@
+"""How this app is served: `hashviz serve [--demo]` turns its flags into the Streamlit process's
+environment (HASHVIZ_* variables), then replaces itself with the Streamlit server. The app reads
+them on every script run. A browser cannot change a process's environment, so what a demo locks
+(models root, search backend and Milvus uri, upload caps, the cache folder) stays locked.
+
+Demo mode (HASHVIZ_DEMO=1): one read-only models root for every session, no Train page and no
+starter-zoo button, the search backend from the server only, smaller upload caps, and everything
+the app writes (UMAP maps, a Milvus Lite file) goes to one cache folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from hashviz.errors import HashvizError
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+FAISS, MILVUS = "faiss", "milvus"
+MB = 1 << 20
+ENV = {"demo": "HASHVIZ_DEMO", "models_root": "HASHVIZ_MODELS", "default_model": "HASHVIZ_DEFAULT_MODEL",
+       "backend": "HASHVIZ_SEARCH_BACKEND", "milvus_uri": "HASHVIZ_MILVUS_URI", "cache_dir": "HASHVIZ_CACHE",
+       "upload_max_bytes": "HASHVIZ_UPLOAD_MAX_BYTES", "upload_max_pixels": "HASHVIZ_UPLOAD_MAX_PIXELS"}
+PROJECTION_CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"   # hashviz.codemap's cache of UMAP maps
+
+
+@dataclass(frozen=True)
+class Deployment:
+    demo: bool = False
+    models_root: str = "models"
+    default_model: str | None = None
+    backend: str = FAISS
+    milvus_uri: str | None = None
+    cache_dir: str | None = None          # None: <models_root>/.cache
+    upload_max_bytes: int = 10 * MB       # .streamlit/config.toml's maxUploadSize
+    upload_max_pixels: int = 16_000_000   # hashviz.retrieval.upload.MAX_UPLOAD_PIXELS
+
+    @classmethod
+    def from_env(cls, env=None) -> "Deployment":
+        """The settings of this process (os.environ); unset or malformed values take the defaults."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get(ENV[f.name])
+            if not raw:
+                continue
+            if f.name == "demo":
+                values["demo"] = raw == "1"
+            elif f.name.startswith("upload_"):
+                if raw.isdigit() and int(raw) > 0:
+                    values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        if values.get("backend") not in (None, FAISS, MILVUS):
+            values.pop("backend")
+        return cls(**values)
+
+    def environment(self) -> dict[str, str]:
+        """The HASHVIZ_* variables that make a Streamlit process run with these settings."""
+        env = {ENV[f.name]: ("1" if v is True else str(v)) for f in fields(self)
+               if (v := getattr(self, f.name)) not in (None, False)}
+        env[PROJECTION_CACHE_ENV] = str(Path(self.cache) / "projections")
+        return env
+
+    def upload_caps(self) -> dict[str, int]:
+        """decode_upload's keyword arguments for this server's caps."""
+        return {"max_bytes": self.upload_max_bytes, "max_pixels": self.upload_max_pixels}
+
+    @property
+    def cache(self) -> str:
+        """The one folder the app writes to (UMAP maps, the default Milvus Lite file)."""
+        return self.cache_dir or str(Path(self.models_root) / ".cache")
+
+    @property
+    def default_milvus_uri(self) -> str:
+        return self.milvus_uri or str(Path(self.cache) / "milvus.db")
+
+
+def current_deployment() -> Deployment:
+    return Deployment.from_env()
+
+
+def first_model(models, default_name: str | None = None):
+    """The model a visitor sees first: `default_name` when it is one of `models`, else the best
+    mAP@all (a model without the metric counts as lowest; ties keep the list order)."""
+    by_name = {m.name: m for m in models}
+    if default_name in by_name:
+        return by_name[default_name]
+    scores = [m.metrics.get("map_all") for m in models]
+    scores = [s if isinstance(s, (int, float)) else float("-inf") for s in scores]
+    return models[scores.index(max(scores))] if models else None
+
+
+# ---------------------------------------------------------------- hashviz serve
+
+def serve_plan(args) -> tuple[list[str], dict[str, str]]:
+    """(argv of the Streamlit server, its environment) for `hashviz serve` args; checks them first."""
+    from hashviz.zoo import discover
+    if not APP.is_file():
+        raise HashvizError(f"hashviz serve runs {APP}, which is missing: install hashviz from its source "
+                           "checkout (pip install -e .)")
+    root = Path(args.models).expanduser().resolve()
+    if not root.is_dir():
+        raise HashvizError(f"models root {args.models} is not a folder")
+    if args.default_model and args.default_model not in {m.name for m in discover(root)[0]}:
+        raise HashvizError(f"--default-model {args.default_model!r} is not a valid model in {root}")
+    if not 1 <= args.port <= 65535:
+        raise HashvizError(f"--port must be 1..65535, got {args.port}")
+    settings = Deployment(demo=args.demo, models_root=str(root), default_model=args.default_model,
+                          backend=args.backend, milvus_uri=os.environ.get(ENV["milvus_uri"]) or None,
+                          cache_dir=str(Path(args.cache).expanduser().resolve()) if args.cache else None,
+                          upload_max_bytes=int(args.max_upload_mb * MB),
+                          upload_max_pixels=int(args.max_upload_mp * 1_000_000))
+    env = {k: v for k, v in os.environ.items() if k not in ENV.values() and k != PROJECTION_CACHE_ENV}
+    env.update(settings.environment())
+    upload_mb = max(1, -(-settings.upload_max_bytes // MB))      # Streamlit's own cap, whole MB
+    argv = [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.address", args.address, "--server.port", str(args.port), "--server.headless", "true",
+            "--server.maxUploadSize", str(upload_mb), "--server.fileWatcherType", "none",
+            "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal"]
+    return argv, env
+
+
+def serve(args) -> None:
+    """Replace this process with the Streamlit server (a signal to `hashviz serve` reaches it)."""
+    argv, env = serve_plan(args)
+    cache = Path(env[PROJECTION_CACHE_ENV]).parent
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HashvizError(f"cannot create the cache folder {cache} ({exc.strerror}): pass --cache DIR") from None
+    demo = " in demo mode" if args.demo else ""
+    print(f"hashviz: serving {env[ENV['models_root']]}{demo} on http://{args.address}:{args.port} "
+          f"(cache: {cache})", flush=True)
+    os.execvpe(argv[0], argv, env)
