@@ -100,6 +100,10 @@ def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.metrics import format_metric, reported_metrics
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
+    if getattr(args, "rule", None):
+        return _eval_rule(model, args)
+    if getattr(args, "top_k", None) is not None:
+        raise HashvizError("--top-k sets the cut-off of a --rule: add --rule NAME (e.g. --rule deephash-pytorch)")
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:
@@ -116,6 +120,25 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
         print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
+    return 0
+
+
+def _eval_rule(model, args) -> int:
+    """`hashviz eval DIR --rule NAME [--top-k K]`: the model's mAP under a published rule (the metric lens)."""
+    from dataclasses import asdict, replace
+    from hashviz.metric_rules import preset, score_model
+    chosen = preset(args.rule)
+    rule = chosen.rule if args.top_k is None else replace(chosen.rule, cutoff=args.top_k, slice_drops_last=False)
+    result = score_model(model, rule)
+    if args.json:
+        print(json.dumps({"map": result.value, "queries": result.queries, "counted": result.counted,
+                          "rule": {"name": chosen.key, "label": chosen.label, **asdict(rule.checked()),
+                                   "definition": rule.text(), "citation": chosen.citation},
+                          "bits": model.bits, "method": model.method}))
+        return 0
+    print(f"{model.name}: {chosen.label}: mAP {result.summary()}")
+    print(f"rule: {rule.text()}")
+    print(f"source: {chosen.citation}")
     return 0
 
 
@@ -170,8 +193,8 @@ def cmd_serve(args) -> int:
     from hashviz.deployment import serve
     if args.max_upload_mb is None:
         args.max_upload_mb = 4 if args.demo else 10
-    if args.max_upload_mp is None:
-        args.max_upload_mp = 16 if args.demo else 40
+    if args.max_upload_mp is None:   # 16 MP keeps an upload under ~130 MB of server memory (bench/upload_memory.py)
+        args.max_upload_mp = 16
     serve(args)        # returns only by an error: the process becomes the Streamlit server
     return 0
 
@@ -229,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--rule", default=None, metavar="NAME",
+                   help="score under a published rule: hashviz, deephash-pytorch, hashnet, 11-point")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --rule: the cut-off (top K items)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",
@@ -282,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the cache folder")
     p.add_argument("--cache", default=None, help="the folder the app writes to (default <models>/.cache)")
     p.add_argument("--max-upload-mb", type=float, default=None, help="upload cap in MB (default 4 demo, 10)")
-    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (16 demo, 40)")
+    p.add_argument("--max-upload-mp", type=float, default=None, help="upload cap in megapixels (default 16)")
     p.set_defaults(func=cmd_serve)
 
     index = sub.add_parser("index", help="external search backends").add_subparsers(

@@ -76,6 +76,26 @@ def check_packed(packed: np.ndarray, bits: int | None = None, what: str = "codes
     return packed
 
 
+def code_keys(codes: np.ndarray) -> np.ndarray:
+    """One sortable key per row of uint8 (n, width) codes: big-endian uint64 when width <= 8 (so key
+    order is code order), else a void view."""
+    width = codes.shape[1]
+    c = np.ascontiguousarray(codes)
+    if width <= 8:
+        padded = np.zeros((c.shape[0], 8), dtype=np.uint8)
+        padded[:, :width] = c
+        return padded.view(">u8").ravel()
+    return c.view(np.dtype((np.void, width))).ravel()
+
+
+def distinct_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct codes in code order, first row of each, inverse int64 (n,) row -> distinct index,
+    counts int64): np.unique over rows, on one key per row (far faster than axis=0)."""
+    _, first, inverse, counts = np.unique(code_keys(codes), return_index=True, return_inverse=True,
+                                          return_counts=True)
+    return codes[first], first.astype(np.int64), inverse.ravel().astype(np.int64), counts.astype(np.int64)
+
+
 def bit_strip(packed_code: np.ndarray) -> str:
     """One code as a string of 0/1 characters (bit 0 first)."""
     return "".join(str(b) for b in np.unpackbits(np.asarray(packed_code, dtype=np.uint8).ravel()))

@@ -35,7 +35,7 @@ class Deployment:
     milvus_uri: str | None = None
     cache_dir: str | None = None          # None: <models_root>/.cache
     upload_max_bytes: int = 10 * MB       # .streamlit/config.toml's maxUploadSize
-    upload_max_pixels: int = 40_000_000
+    upload_max_pixels: int = 16_000_000   # hashviz.retrieval.upload.MAX_UPLOAD_PIXELS
 
     @classmethod
     def from_env(cls, env=None) -> "Deployment":

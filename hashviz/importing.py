@@ -29,6 +29,7 @@ from hashviz.codes import pack_any
 from hashviz.data.images import PATHS_FILE, encode_paths, paths_digest
 from hashviz.errors import HashvizError
 from hashviz.metrics import evaluate
+from hashviz.model_checks import check_labels
 from hashviz.zoo import _load_npy, save_model_dir
 
 _SAVED = re.compile(r"^(?P<stem>.*?)-?(?P<map>\d+(?:\.\d+)?(?:e-?\d+)?)-(?P<part>trn|database)_binary\.npy$")
@@ -216,6 +217,7 @@ def import_codes(database_codes=None, database_labels=None, query_codes=None, qu
             raise HashvizError(f"no {part} labels: give --{part}-labels, --deephash-dir or the list files")
         if len(labels) != len(arrays[part]):
             raise HashvizError(f"{part} labels have {len(labels)} rows, the {part} codes {len(arrays[part])}")
+        check_labels(labels, (files.get(f"{part}_labels") or listed.file).name)   # no class count from a stray label
         arrays[f"{part}_labels"] = labels
     bits = arrays["database"].shape[1] * 8
     if arrays["query"].shape[1] * 8 != bits:

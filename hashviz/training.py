@@ -149,10 +149,9 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
                 overwrite: bool = False) -> Path:
     """Train, encode database and queries, evaluate on the queries, save atomically."""
     from hashviz.metrics import evaluate
-    from hashviz.zoo import save_model_dir
+    from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    check_can_write(out, overwrite)   # before training: never delete what is not a model
     _check_writable(out.parent)
     result = train(spec, progress, should_stop)
     spec = result.spec

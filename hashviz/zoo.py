@@ -35,23 +35,12 @@ import numpy as np
 
 from hashviz.encoders import WEIGHTS, check_weights
 from hashviz.errors import HashvizError
+from hashviz.model_checks import CODE_FILES, check_arrays, check_config, check_ids_within  # noqa: F401 (pages)
 
 CONFIG = "config.json"
-CODE_FILES = ("database", "query", "database_labels", "query_labels")
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
                        "query_vectors", "codebooks", "query_ap")
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}
-# key -> allowed types; the rest of config.json is free-form but must be JSON.
-REQUIRED_KEYS = {
-    "method": str, "family": str, "bits": int, "code_type": str, "dataset": str, "protocol": str,
-}
-OPTIONAL_KEYS = {
-    "paper": str, "seed": int, "hyper": dict, "regularizers": dict, "backbone": (str, type(None)),
-    "train_seconds": (int, float), "history": list, "metrics": dict, "versions": dict,
-    "num_classes": int, "class_names": list, "image_shape": list, "source": str, "pq": dict,
-    "recipe": dict, "encode_seconds": (int, float), "width": int,
-    "backbone_layout": int, "images": dict,
-}
 
 
 @dataclass(eq=False)
@@ -125,9 +114,8 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
     """Write a model directory atomically; returns its path. Validates what it writes first."""
     out = Path(out)
     check_config(config, source="config to save")
-    _check_arrays(config, arrays)
-    if out.exists() and not overwrite:
-        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    check_arrays(config, arrays)
+    check_can_write(out, overwrite)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(out.parent, out.name)
@@ -152,6 +140,28 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+MODEL_ENTRIES = {CONFIG, WEIGHTS, "codes"}
+
+
+def check_can_write(out: Path, overwrite: bool) -> None:
+    """A new model may go to `out` when nothing is there, or with overwrite when `out` is a model
+    directory (config.json and only a model's files) or an empty folder: overwrite must never
+    delete a models root, a notes file or anything else --out names by mistake."""
+    out = Path(out)
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not overwrite:
+        raise HashvizError(f"{out} already exists; choose another --out or remove it first")
+    if out.is_symlink() or not out.is_dir():
+        raise HashvizError(f"{out} is not a model directory (a {'link' if out.is_symlink() else 'file'}); "
+                           "--overwrite replaces only a model directory: choose another --out")
+    names = {p.name for p in out.iterdir()}
+    if names and (CONFIG not in names or names - MODEL_ENTRIES):
+        found = sorted(names - MODEL_ENTRIES)[:3] or ["no config.json"]
+        raise HashvizError(f"{out} is not a model directory (it holds {', '.join(found)}); --overwrite "
+                           "replaces only a model directory: choose another --out")
 
 
 STALE_TMP_SECONDS = 3600
@@ -202,95 +212,7 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 # ---------------------------------------------------------------- loading and validation
 
-def check_config(config, source: str = "config.json") -> dict:
-    """Schema check of a config dict: required keys, types, sane values."""
-    if not isinstance(config, dict):
-        raise HashvizError(f"{source} must hold a JSON object, not {type(config).__name__}")
-    for key, kind in REQUIRED_KEYS.items():
-        if key not in config:
-            raise HashvizError(f"{source} lacks the key {key!r}")
-        if not isinstance(config[key], kind) or isinstance(config[key], bool):
-            raise HashvizError(f"{source}: {key!r} must be {kind.__name__}, "
-                               f"got {type(config[key]).__name__} {config[key]!r}")
-    for key, kind in OPTIONAL_KEYS.items():
-        if key in config and not isinstance(config[key], kind):
-            raise HashvizError(f"{source}: {key!r} has the wrong type ({type(config[key]).__name__})")
-    bits = config["bits"]
-    if bits <= 0 or bits % 8:
-        raise HashvizError(f"{source}: bits must be a positive multiple of 8, got {bits}")
-    if config["code_type"] not in ("binary", "pq"):
-        raise HashvizError(f"{source}: code_type must be 'binary' or 'pq', got {config['code_type']!r}")
-    if config["code_type"] == "pq" and not _pq_shape(config):
-        raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
-    return config
-
-
-def _pq_shape(config) -> tuple[int, int] | None:
-    pq = config.get("pq") or {}
-    m, k = pq.get("M"), pq.get("K")
-    if isinstance(m, int) and isinstance(k, int) and m > 0 and k > 1:
-        return m, k
-    return None
-
-
-def code_width(config: dict) -> int:
-    """Bytes per stored code: bits/8 for binary codes, M for pq codes."""
-    return _pq_shape(config)[0] if config["code_type"] == "pq" else config["bits"] // 8
-
-
-def _check_arrays(config: dict, arrays: dict) -> None:
-    width = code_width(config)
-    for name in CODE_FILES:
-        if name not in arrays:
-            raise HashvizError(f"codes/{name}.npy is missing")
-    for part in ("database", "query"):
-        codes, labels = arrays[part], arrays[f"{part}_labels"]
-        if codes.dtype != np.uint8 or codes.ndim != 2:
-            raise HashvizError(f"codes/{part}.npy must be uint8 (n, {width}), got {codes.dtype} {codes.shape}")
-        if codes.shape[1] != width:
-            raise HashvizError(f"codes/{part}.npy has {codes.shape[1]} bytes per code; "
-                               f"{config['bits']} bits need {width}")
-        if len(codes) == 0:
-            raise HashvizError(f"codes/{part}.npy is empty")
-        if labels.ndim not in (1, 2) or labels.dtype.kind not in "iub":
-            raise HashvizError(f"codes/{part}_labels.npy must be integer (n,) or multi-hot (n, C), "
-                               f"got {labels.dtype} {labels.shape}")
-        if len(labels) != len(codes):
-            raise HashvizError(f"codes/{part}_labels.npy has {len(labels)} labels for {len(codes)} codes")
-        ids = arrays.get(f"{part}_ids")
-        if ids is not None and (ids.ndim != 1 or len(ids) != len(codes) or ids.dtype.kind not in "iu"):
-            raise HashvizError(f"codes/{part}_ids.npy must be int (n,) with one id per code")
-        if config["code_type"] == "pq" and codes.size and int(codes.max()) >= _pq_shape(config)[1]:
-            raise HashvizError(f"codes/{part}.npy holds codeword indices beyond K")
-    if arrays["database_labels"].ndim != arrays["query_labels"].ndim:
-        raise HashvizError("database and query labels differ in kind (single vs multi-label)")
-    if config["code_type"] == "pq":
-        _check_pq_arrays(config, arrays)
-    query_ap = arrays.get("query_ap")
-    if query_ap is not None and (query_ap.shape != (len(arrays["query"]),) or query_ap.dtype.kind != "f"
-                                 or not np.isfinite(query_ap).all()):
-        raise HashvizError("codes/query_ap.npy must be finite float (n_queries,): each query's AP@all")
-    sample, rows = arrays.get("outputs_sample"), arrays.get("outputs_sample_rows")
-    if (sample is None) != (rows is None):
-        raise HashvizError("codes/outputs_sample.npy and outputs_sample_rows.npy come together")
-    if sample is not None:
-        if sample.ndim != 2 or len(sample) != len(rows) or sample.dtype.kind != "f":
-            raise HashvizError("codes/outputs_sample.npy must be float (n, d) matching its rows")
-        if rows.size and (rows.min() < 0 or rows.max() >= len(arrays["database"])):
-            raise HashvizError("codes/outputs_sample_rows.npy points outside the database")
-
-
-def _check_pq_arrays(config: dict, arrays: dict) -> None:
-    m, k = _pq_shape(config)
-    books, vectors = arrays.get("codebooks"), arrays.get("query_vectors")
-    if books is None or vectors is None:
-        raise HashvizError("pq models need codes/codebooks.npy and codes/query_vectors.npy")
-    if books.ndim != 3 or books.shape[:2] != (m, k) or books.dtype.kind != "f":
-        raise HashvizError(f"codes/codebooks.npy must be float (M={m}, K={k}, d_sub), got {books.shape}")
-    if vectors.shape != (len(arrays["query"]), m * books.shape[2]):
-        raise HashvizError(f"codes/query_vectors.npy must be ({len(arrays['query'])}, {m * books.shape[2]})")
-    if not (np.isfinite(books).all() and np.isfinite(vectors).all()):
-        raise HashvizError("pq codebooks or query vectors hold NaN or infinite values")
+MAX_CONFIG_BYTES = 16 * 2**20   # a real config.json (history, PR curve) is tens of KB
 
 
 def read_config(path: Path) -> dict:
@@ -298,29 +220,62 @@ def read_config(path: Path) -> dict:
     if not file.is_file():
         raise HashvizError(f"{path}: config.json is missing")
     try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise HashvizError(f"{path}: config.json is larger than {MAX_CONFIG_BYTES // 2**20} MB; "
+                               "a model's config is a few KB")
         config = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HashvizError(f"{path}: config.json is not valid JSON ({exc})") from None
+    except RecursionError:   # json recurses once per nesting level: [[[[... 100,000 deep
+        raise HashvizError(f"{path}: config.json nests too deeply to be a model config") from None
+    except OSError as exc:
+        raise HashvizError(f"{path}: config.json cannot be read ({exc.strerror or exc})") from None
     return check_config(config, source=f"{path.name}/config.json")
+
+
+def _npy_header(f, path: Path) -> tuple[tuple, np.dtype]:
+    """Shape and dtype from a .npy header, checked against the file's size before any data is
+    read: a header may claim (10**12, 2) in a file of a few bytes."""
+    if f.read(6) != b"\x93NUMPY":   # np.load takes any non-.npy file for a pickle: say what it is
+        raise HashvizError(f"{path.name} is not a valid .npy file (no NumPy header)")
+    f.seek(0)
+    version = np.lib.format.read_magic(f)
+    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in reader:
+        raise HashvizError(f"{path.name} is a .npy file of unsupported version {version}")
+    shape, _fortran, dtype = reader[version](f, max_header_size=10_000)
+    if dtype.hasobject:
+        raise HashvizError(f"{path.name} holds Python objects (pickled); refusing to load it")
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = os.fstat(f.fileno()).st_size - f.tell()
+    if claimed != held:
+        raise HashvizError(f"{path.name} is damaged: its header claims shape {shape} of {dtype} "
+                           f"({claimed:,} bytes) but the file holds {held:,} bytes of data")
+    return shape, dtype
 
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        with open(path, "rb") as f:   # np.load takes any non-.npy file for a pickle: say what it is
-            if f.read(6) != b"\x93NUMPY":
-                raise HashvizError(f"{path.name} is not a valid .npy file (no NumPy header)")
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            _npy_header(f, path)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise HashvizError(f"{path.name} holds Python objects (pickled); refusing to load it") from None
         raise HashvizError(f"{path.name} is not a valid .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, SyntaxError) as exc:
         raise HashvizError(f"{path.name} cannot be read ({exc})") from None
 
 
 def load_model_dir(path, root: Path | None = None) -> ModelDir:
     """Load and validate a model directory; HashvizError says what is wrong."""
     path = Path(path)
+    try:
+        if path.is_symlink():
+            path.resolve(strict=True)
+    except (RuntimeError, OSError):   # RuntimeError: a loop (Python < 3.13); OSError: dangling, ELOOP
+        raise HashvizError(f"{path.name} is a symbolic link that loops or points nowhere; refused") from None
     if root is not None and not _inside(path, root):
         raise HashvizError(f"{path.name} is a link that points outside the models root; refused")
     if not path.is_dir():
@@ -337,7 +292,7 @@ def load_model_dir(path, root: Path | None = None) -> ModelDir:
         if file.is_file():
             arrays[name] = _load_npy(file)
     try:
-        _check_arrays(config, arrays)
+        check_arrays(config, arrays)
     except HashvizError as exc:
         raise HashvizError(f"{path.name}: {exc}") from None
     if (path / WEIGHTS).is_file():
@@ -370,6 +325,8 @@ def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
             valid.append(load_model_dir(path, root=root))
         except HashvizError as exc:
             invalid.append((path, str(exc)))
+        except Exception as exc:   # noqa: BLE001 - one bad entry must never hide the others
+            invalid.append((path, f"{path.name} cannot be read ({type(exc).__name__}: {exc})"[:500]))
     return valid, invalid
 
 

@@ -11,6 +11,7 @@ from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
 from pages.common import or_stop
 from pages.images import dataset_of, images_of
+from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -44,7 +45,7 @@ size = int(c2.number_input("Points", min_value=min(100, n_db), max_value=n_db, s
                            help="a seeded sample of the database"))
 sources = codemap.available_sources(model)
 beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_beside")]
-kinds = codemap.colour_kinds(model)
+kinds = colour_kinds(model, codemap.colour_kinds(model))
 kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
 groups = grouping_choices(model.database_labels, class_names_of(model)) if kind == "label" else {}
@@ -88,11 +89,14 @@ selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"
     try:
-        colours = point_colours(model.content_key, model, rows, kind, bit, group)
-        fig = plots.code_map_figure(xy, rows, colours, kind, names, dragmode="select",
-                                    marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
-                                    title=codemap.map_title(model, source, shown, len(rows)),
-                                    x_label=f"{shown.upper()} 1", y_label=f"{shown.upper()} 2")
+        title, trust = codemap.map_title(model, source, shown, len(rows)), trust_metric(col, model, xy, rows)
+        if kind == "trust":
+            fig = trust_figure(trust, xy, rows, title, shown.upper())
+        else:
+            fig = plots.code_map_figure(xy, rows, point_colours(model.content_key, model, rows, kind, bit, group),
+                                        kind, names, dragmode="select", title=title, x_label=f"{shown.upper()} 1",
+                                        marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
+                                        y_label=f"{shown.upper()} 2")
     except HashvizError as exc:
         col.error(str(exc))
         continue

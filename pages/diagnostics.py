@@ -9,6 +9,7 @@ from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
 from pages.common import current_models, get_dataset, model_by_name, or_stop
+from pages.lenses_ui import hamming_cube, hash_lookup
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -134,7 +135,8 @@ def distances(m, d, key):
     st.caption(f"{ds.n_same:,} same-class and {ds.n_diff:,} different-class pairs, sampled with seed 0.")
 
 
-tabs = st.tabs(["Summary", "Bit balance", "Bit independence", "Quantization", "Buckets", "Distances"])
+tabs = st.tabs(["Summary", "Bit balance", "Bit independence", "Quantization", "Buckets", "Distances",
+                "Hash lookup", "Hamming cube"])
 with tabs[0]:
     st.dataframe(summary_table({m.name: d for m, d in diags}), hide_index=True)
     for m, d in diags:
@@ -142,6 +144,7 @@ with tabs[0]:
             st.caption(f"{m.name}: {note}")
 for tab, (name, render) in zip(tabs[1:], [("balance", balance), ("independence", independence),
                                            ("quantization", quantization), ("buckets", buckets),
-                                           ("distances", distances)]):
+                                           ("distances", distances), ("lookup", hash_lookup),
+                                           ("cube", hamming_cube)]):
     with tab:
         side_by_side(name, render)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from hashviz.data.images import ArrayImages, model_images, references_files
 from hashviz.errors import HashvizError
+from hashviz.zoo import check_ids_within
 from pages.common import get_dataset
 
 
@@ -12,7 +13,9 @@ def dataset_of(model, warn: bool = False):
     """The model's dataset, or None (codes-only or imported model; or it cannot be loaded: with
     warn, say why)."""
     try:
-        return get_dataset(model.dataset) if model.database_ids is not None and not references_files(model) else None
+        dataset = get_dataset(model.dataset) if model.database_ids is not None and not references_files(model) else None
+        check_ids_within(model, None if dataset is None else dataset.images)
+        return dataset
     except HashvizError as exc:
         if warn:
             st.warning(f"No thumbnails: {exc}")

@@ -4,18 +4,18 @@ side, look inside the Hamming ball. Logic: hashviz.retrieval; the view lives in 
 import numpy as np
 import streamlit as st
 
-from hashviz import plots, retrieval as R
+from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.zoo import class_names_of
+from hashviz.zoo import check_ids_within, class_names_of
 from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.images import dataset_of, images_of
+from pages.lenses_retrieval import lens_view
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-VIEW_LABELS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball"}
 model = require_model()
 st.title("Retrieval")
 images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
@@ -40,8 +40,7 @@ st.session_state.setdefault("rq_n", 20)
 
 def draw(class_index=None):
     try:
-        st.session_state.rq_q = R.random_query_row(model, np.random.default_rng(), class_index)
-        st.session_state.rq_db_row = None
+        st.session_state.update(rq_q=R.random_query_row(model, np.random.default_rng(), class_index), rq_db_row=None)
     except HashvizError as exc:
         st.session_state.rq_draw_error = str(exc)
 
@@ -92,7 +91,7 @@ right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.quer
 # ---------------------------------------------------------------- the results
 c1, c2 = st.columns([1, 1])
 n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
-view = c2.radio("View", R.VIEWS, format_func=VIEW_LABELS.get, horizontal=True, key="rq_view")
+view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True, key="rq_view")
 compare: list[str] = []
 if view == "top-n":
     index = get_index(model.content_key, model)
@@ -128,6 +127,7 @@ elif view == "side-by-side":
         with col:
             st.markdown(f"**{other.label}**")
             try:
+                check_ids_within(other, images)
                 r = R.rank_query(other, get_index(other.content_key, other),
                                  R.query_code(other, query, encoder_of(other)), query.label, n)
             except HashvizError as exc:
@@ -136,15 +136,8 @@ elif view == "side-by-side":
             st.markdown(R.scores_text(r))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
     st.caption(R.protocol_note(model))
-elif model.code_type == "pq":
-    st.info("This model stores pq codes (codeword indices): there is no Hamming ball or bit strip; use Top n.")
-else:
-    ball = R.hamming_ball(model, get_index(model.content_key, model), qcode, query.label, R.BALL_RADIUS)
-    st.caption(R.ball_note(ball))
-    a, b = st.columns([3, 2])
-    a.dataframe(R.ball_table(ball, names), hide_index=True)
-    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
-    thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
+else:                                               # the Hamming lenses: ball, bit flip, backends
+    lens_view(view, model, qcode, query.label, n, images, names)
 
 sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),
                   drop=("query", "compare"))

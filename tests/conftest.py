@@ -29,5 +29,12 @@ def build_tiny_zoo(root: Path, entries=None) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory) -> Path:
-    """A models root with real (tiny) deep, pq and shallow models on digits-small."""
+    """A models root with real (tiny) deep, pq and shallow models on digits-small.
+    $HASHVIZ_TINY_ZOO: a folder to build it in once and reuse (targeted runs on a busy machine);
+    tests copy what they modify, the zoo itself is only read."""
+    reuse = os.environ.get("HASHVIZ_TINY_ZOO")
+    if reuse:
+        root = Path(reuse)
+        missing = {k: v for k, v in TINY_ZOO.items() if not (root / k / "config.json").is_file()}
+        return build_tiny_zoo(root, missing) if missing else root
     return build_tiny_zoo(tmp_path_factory.mktemp("zoo"))

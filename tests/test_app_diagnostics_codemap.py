@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import sys
 import threading
 import time
@@ -77,8 +78,10 @@ def test_diagnostics_of_a_deep_model_shows_every_section(tiny_zoo, monkeypatch):
                           "Quantization: continuous outputs vs their signs",
                           "|u| per bit (share of each bit's outputs per bin)",
                           "Bucket sizes: how many codes share one code",
+                          titles(at)[-3], "Table lookup: recall@100 vs candidates scanned per query",
                           titles(at)[-1]]
-    assert titles(at)[-1].startswith("Hamming distances: same class vs different class (overlap")
+    assert titles(at)[-3].startswith("Hamming distances: same class vs different class (overlap")
+    assert re.fullmatch(r"Hamming cube: \d+ occupied 16-bit codes", titles(at)[-1])
     summary = at.dataframe[0].value
     assert list(summary.columns) == ["measure", "dpsh-16"] and "effective bits" in set(summary["measure"])
 

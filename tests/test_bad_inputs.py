@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bad_inputs.make_corpus import CASES, MARKER, VALID, dataset_name, make_corpus
+from bad_inputs.make_corpus import CASES, CASES_BY_ID, MARKER, VALID, dataset_name, make_corpus
 from hashviz import cli
 from hashviz.errors import HashvizError
 
@@ -131,7 +132,7 @@ def test_model_dir(case, corpus, discovered, capsys):
     path = models / case.id
     with untouched(corpus, path, models / VALID, corpus / "outside"):
         valid, reasons = discovered
-        assert valid == [VALID]                                   # only the control loads
+        assert valid == LOADING                                   # only the control (and model-loads cases)
         assert re.search(case.expect, reasons[case.id]), reasons[case.id]
         assert "\n" not in reasons[case.id]
         with pytest.raises(HashvizError, match=case.expect):
@@ -144,6 +145,28 @@ def test_model_dir(case, corpus, discovered, capsys):
                 with pytest.raises(HashvizError, match=case.expect):    # the encoders' own check
                     check_weights(path, read_config(path))
             assert_one_error_line(*run_cli(capsys, "eval", path)[::2], case.expect)
+
+
+LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
+
+
+@pytest.mark.parametrize("case", of_kind("model-loads"))
+def test_model_that_loads_warns_where_used(case, corpus, monkeypatch):
+    """Image ids beyond the dataset: the model loads (the dataset's size is unknown until it is
+    loaded); Retrieval says why there are no thumbnails, ranks without them and raises nothing,
+    also with the model side by side with the control."""
+    models = corpus / "models"
+    with untouched(corpus, models / case.id, models / VALID):
+        at = app_on(models, monkeypatch)
+        at.selectbox(key="model_name").set_value(case.id).run()
+        page_is_usable(at)
+        assert any(re.search(case.expect, w.value) for w in at.warning), [w.value for w in at.warning]
+        assert len(at.dataframe[0].value) == at.slider(key="rq_n").value
+        at.selectbox(key="model_name").set_value(VALID).run()
+        at.radio(key="rq_view").set_value("side-by-side").run()
+        at.multiselect(key="rq_compare").set_value([VALID, case.id]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(re.search(case.expect, e.value) for e in at.error), [e.value for e in at.error]
 
 
 def test_cli_subprocess_prints_one_line(corpus):
@@ -162,6 +185,8 @@ def app_on(root: Path, monkeypatch):
     monkeypatch.setenv("HASHVIZ_MODELS", str(root))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    if (root / VALID).is_dir() and at.selectbox(key="model_name").value != VALID:
+        at.selectbox(key="model_name").set_value(VALID).run()   # the control, whatever sorts first
     return at
 
 
@@ -177,13 +202,26 @@ def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
         at = app_on(models, monkeypatch)
         page_is_usable(at)
         picker = at.selectbox(key="model_name")
-        assert picker.value == VALID and len(picker.options) == 1          # only the valid model is offered
+        assert picker.value == VALID and len(picker.options) == len(LOADING)  # only the valid models are offered
         model_cases = [c for c in CASES if c.kind == "model"]
         [box] = [e for e in at.sidebar.expander if "invalid model dir" in e.label]
         assert box.label == f"{len(model_cases)} invalid model dir(s)"
         shown = {w.value.split("**")[1]: w.value for w in box.warning}
         for case in model_cases:
             assert re.search(case.expect, shown[case.id]), (case.id, shown[case.id])
+
+
+@pytest.mark.parametrize("case", of_kind("import"))
+def test_import_codes(case, corpus, tmp_path, capsys):
+    """import-codes refuses labels far beyond the classes present or negative: one line, exit 2,
+    nothing written (it wrote num_classes 10**12 + 1, or 0)."""
+    d = corpus / "import" / case.id
+    with untouched(corpus, d):
+        code, _, err = run_cli(capsys, "import-codes", "--database-codes", d / "db.npy", "--database-labels",
+                               d / "dbl.npy", "--query-codes", d / "q.npy", "--query-labels", d / "ql.npy",
+                               "--out", tmp_path / "imported")
+        assert_one_error_line(code, err, case.expect)
+    assert not (tmp_path / "imported").exists()
 
 
 # ---------------------------------------------------------------- uploads
@@ -235,6 +273,42 @@ def test_huge_upload_is_refused_before_decoding(corpus):
     assert grew < 30 * 1024, f"peak memory grew by {grew} KiB"
 
 
+@pytest.fixture
+def pil_opens(monkeypatch) -> list:
+    """Counts PIL.Image.open calls (each decode of an upload starts with one)."""
+    import PIL.Image
+    opened, real_open = [], PIL.Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(1)
+        return real_open(*args, **kwargs)
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    return opened
+
+
+def test_upload_is_decoded_once_and_shrunk_first(pil_opens):
+    """The same bytes again (a rerun, another Invert choice) decode nothing; a large picture is
+    box-reduced right after decoding, before any mode conversion copies it."""
+    from hashviz.retrieval import decode_upload
+    from PIL import Image
+    ramp = np.tile(np.linspace(0, 255, 1200).astype(np.uint8), (800, 1))       # dark left, light right
+    buf = io.BytesIO()
+    Image.fromarray(np.stack([ramp] * 3 + [np.full_like(ramp, 255)], axis=-1)).save(buf, format="PNG")
+    first = decode_upload(buf.getvalue(), (28, 28), dark=True, invert=False)
+    assert len(pil_opens) == 1
+    assert "reduced 1200×800 by 7 to 172×115 (box average)" in first.notes, first.notes
+    inverted = decode_upload(buf.getvalue(), (28, 28), dark=True, invert=True)
+    again = decode_upload(buf.getvalue(), (28, 28), dark=False)                 # auto, light data: no inversion
+    assert len(pil_opens) == 1                                                   # cached by content
+    np.testing.assert_array_equal(inverted.image, 255 - first.image)
+    assert inverted.notes == first.notes + ["inverted"]
+    np.testing.assert_array_equal(again.image, first.image)
+    # the ramp survived: the centre crop keeps 115 of 172 columns, from 28.5/172 to 143.5/172 of 255
+    assert abs(first.image[:, 0].mean() - 42) < 6 and abs(first.image[:, -1].mean() - 213) < 6
+    decode_upload(buf.getvalue(), (32, 32, 3))                                   # another shape: decoded
+    assert len(pil_opens) == 2
+
+
 def test_app_uploads_one_after_another(corpus, monkeypatch):
     """A class tries every file in one session: refused ones are an st.error, accepted ones are
     searched; the page stays usable throughout."""
@@ -255,6 +329,17 @@ def test_app_uploads_one_after_another(corpus, monkeypatch):
                 notes = " ".join(c.value for c in at.caption if "What was done to the upload" in c.value)
                 assert re.search(case.expect, notes), (case.id, notes)
                 assert len(at.dataframe[0].value) == at.slider(key="rq_n").value
+        # A widget change after an upload decodes nothing again (issue 19 #4).
+        plain = next(c for c in CASES if c.id == "upload-path-separators")
+        at.file_uploader(key="rq_file").upload("plain.png", _upload(corpus, plain)[0], "image/png").run()
+        from hashviz.retrieval import upload as retrieval
+        decodes, real_decode = [], retrieval._decode
+        monkeypatch.setattr(retrieval, "_decode", lambda *a: decodes.append(1) or real_decode(*a))
+        for choice in ("yes", "no", "auto"):
+            at.radio(key="rq_invert").set_value(choice).run()
+            assert not at.exception and not at.error
+        at.slider(key="rq_n").set_value(10).run()
+        assert decodes == [] and len(at.dataframe[0].value) == 10
 
 
 # ---------------------------------------------------------------- data
@@ -400,7 +485,8 @@ def killed_runs(corpus, tmp_path_factory):
 
 def test_training_cases_cover_the_corpus():
     assert {c.id for c in CASES if c.kind == "train"} == set(KILLS) | {
-        "train-disk-full", "train-read-only-root", "train-parent-is-a-file", "train-non-finite-loss"}
+        "train-disk-full", "train-read-only-root", "train-parent-is-a-file", "train-non-finite-loss",
+        "train-overwrite-models-root"}
 
 
 @pytest.mark.parametrize("case_id", list(KILLS))
@@ -438,7 +524,31 @@ def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 
 
-@pytest.mark.parametrize("case", [p for p in of_kind("train") if p.id not in KILLS])
+def test_overwrite_replaces_only_a_model_dir(corpus, tmp_path, capsys):
+    """--overwrite --out naming a models root (two models, a notes file) is refused before any
+    training and leaves it byte-identical; naming a model directory, it replaces that model."""
+    case = CASES_BY_ID["train-overwrite-models-root"]
+    root = tmp_path / "models"
+    for name in ("keep", "other"):
+        shutil.copytree(corpus / "models" / VALID, root / name)
+    (root / "notes.txt").write_text("my notes\n")
+    with untouched(corpus, root):
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root)
+        assert_one_error_line(code, err, case.expect)
+        assert "train:" not in err and "encode" not in err               # refused before training
+        (root / "keep" / "notes.txt").write_text("x")                    # a model dir plus a stray file
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root / "keep")
+        (root / "keep" / "notes.txt").unlink()
+        assert_one_error_line(code, err, r"keep is not a model directory \(it holds notes\.txt\)")
+    code, out, err = run_cli(capsys, "train", *SHALLOW, "--overwrite", "--out", root / "other")
+    assert code == 0, err
+    from hashviz.zoo import load_model_dir
+    assert load_model_dir(root / "other").method == "lsh" and load_model_dir(root / "keep").method == "dpsh"
+    assert sorted(p.name for p in root.iterdir()) == ["keep", "notes.txt", "other"]
+
+
+@pytest.mark.parametrize("case", [p for p in of_kind("train")
+                                  if p.id not in KILLS and p.id != "train-overwrite-models-root"])
 def test_training_failure(case, corpus, tmp_path, capsys, monkeypatch):
     root = tmp_path / "models"
     shutil.copytree(corpus / "models" / VALID, root / "keep")

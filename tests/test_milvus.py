@@ -240,3 +240,16 @@ def test_collection_name_for_model_directories(tmp_path):
     a, b = _random(10, 1), _random(10, 2)
     assert collection_name_for("models/dsh-64", a) == f"{names[0]}_{codes_fingerprint(a)[:12]}"
     assert collection_name_for("models/dsh-64", a) != collection_name_for("models/dsh-64", b)
+
+
+def test_backend_parity_finds_milvus_identical_to_flat(milvus):
+    """The Milvus backend repairs tie order on the client (module docstring of hashviz.search.milvus), so
+    the parity lens finds no difference at all, even when the top 50 is one big tie group."""
+    from hashviz.lenses.parity import backend_parity
+    _, indexes, _ = milvus
+    db, queries = DATA["clustered"]
+    for query in (queries[:1], queries[-3:-2], db[:1]):       # db[0]: the top 50 is one tie group at 0
+        result = backend_parity({"flat": _flat("clustered"), "milvus": indexes["clustered"]}, query, 50, db)
+        run = result.runs[1]
+        assert run.error is None and run.differences == []
+        assert run.verdict(result.reference) == "identical to the reference"

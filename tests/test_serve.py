@@ -24,7 +24,7 @@ from hashviz.errors import HashvizError
 
 def serve_args(root, *argv):
     args = cli.build_parser().parse_args(["serve", "--models", str(root), *map(str, argv)])
-    for flag, demo, other in (("max_upload_mb", 4, 10), ("max_upload_mp", 16, 40)):
+    for flag, demo, other in (("max_upload_mb", 4, 10), ("max_upload_mp", 16, 16)):
         if getattr(args, flag) is None:
             setattr(args, flag, demo if args.demo else other)
     return args

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hashviz.codes import bit_strip, check_packed
+from hashviz.codes import bit_strip, check_packed, code_keys
 from hashviz.diagnostics.common import check_labels
 from hashviz.errors import HashvizError
 
@@ -54,17 +54,6 @@ class BucketStats:
         return self.n_distinct / self.n_codes if self.n_codes else 0.0
 
 
-def _row_keys(codes: np.ndarray) -> np.ndarray:
-    """One hashable/sortable key per row: uint64 when it fits, else a void view."""
-    width = codes.shape[1]
-    c = np.ascontiguousarray(codes)
-    if width <= 8:
-        padded = np.zeros((c.shape[0], 8), dtype=np.uint8)
-        padded[:, :width] = c
-        return padded.view(">u8").ravel()
-    return c.view(np.dtype((np.void, width))).ravel()
-
-
 def bucket_occupancy(codes: np.ndarray, labels: np.ndarray, bits: int | None = None,
                      code_type: str = "binary", top: int = 10) -> BucketStats:
     """Buckets of identical codes: how many, how big, which classes share them.
@@ -82,7 +71,7 @@ def bucket_occupancy(codes: np.ndarray, labels: np.ndarray, bits: int | None = N
     labels = check_labels(labels, n)
     if n == 0:
         raise HashvizError("no codes to diagnose (0 rows)")
-    keys = _row_keys(codes)
+    keys = code_keys(codes)
     _, first, inverse, sizes = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
     inverse = inverse.ravel().astype(np.int64)
     sizes = sizes.astype(np.int64)

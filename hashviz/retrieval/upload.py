@@ -3,6 +3,7 @@ every step said."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 
 from hashviz.errors import HashvizError
 
-MAX_UPLOAD_PIXELS = 40_000_000
+MAX_UPLOAD_PIXELS = 16_000_000   # 4000×4000: far more than a thumbnail needs; decoded <= 64 MB
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,9 +47,9 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
     are mostly light), CMYK, 16-bit and 32-bit greyscale; then converts to the dataset's channels,
     centre-crops to its aspect ratio and resizes. `dark`: the dataset has light objects on a dark
     background; invert None = invert when the picture has a light background and the dataset a
-    dark one (True/False force it).
+    dark one (True/False force it). The decoding is cached by content, shape and cap (the last
+    UPLOAD_CACHE_SIZE uploads), so a rerun or an Invert change decodes nothing again.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (2, 3):
         raise HashvizError(f"target shape must be (H, W) or (H, W, C), got {shape}")
@@ -57,6 +58,29 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
     if max_bytes is not None and len(data) > max_bytes:
         raise HashvizError(f"the file is {len(data) / 2**20:.1f} MB; this server takes images up to "
                            f"{max_bytes / 2**20:.1f} MB")
+    key = (hashlib.sha256(data).hexdigest(), shape, max_pixels)
+    if key not in _DECODED:
+        _DECODED[key] = _decode(data, shape, max_pixels)
+        while len(_DECODED) > UPLOAD_CACHE_SIZE:
+            _DECODED.pop(next(iter(_DECODED)))
+    image, notes = _DECODED[key]
+    notes = list(notes)
+    if invert if invert is not None else (dark and _border_mean(image) > 127):
+        image = 255 - image
+        why = "" if invert is not None else " (light background; the dataset has light objects on dark)"
+        notes.append("inverted" + why)
+    return Upload(np.ascontiguousarray(image), notes, name)
+
+
+UPLOAD_CACHE_SIZE = 16                      # decoded uploads kept: dataset-sized images, a few KB each
+_DECODED: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
+
+
+def _decode(data: bytes, shape: tuple, max_pixels: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The uninverted image in `shape` and the notes. Memory stays near the decoded picture
+    (<= 4 bytes a pixel, 64 MB at MAX_UPLOAD_PIXELS): JPEGs decode at reduced scale, anything else
+    is shrunk by an integer factor straight after decoding, before any conversion copies it."""
+    from PIL import Image, UnidentifiedImageError
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -79,13 +103,15 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
         raise HashvizError(f"the image has too many pixels (limit {max_pixels / 1e6:.0f} MP)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise HashvizError(f"the image is truncated or damaged and cannot be decoded ({exc})") from None
+    read_mode, orientation = pic.mode, _orientation(pic)
     notes.append(f"read a {pic.format} image, {w}×{h}, mode {pic.mode}")
     if pic.size != (w, h):
         notes.append(f"decoded at reduced scale, {pic.size[0]}×{pic.size[1]}")
-    if _orientation(pic) not in (None, 1):
-        pic = ImageOps.exif_transpose(pic)
+    pic = _shrink(pic, shape, notes)
+    if orientation in EXIF_TURNS:
+        pic = pic.transpose(getattr(Image.Transpose, EXIF_TURNS[orientation]))
         notes.append("rotated as its EXIF orientation says")
-    pic = _to_8bit(pic, notes)
+    pic = _to_8bit(pic, notes, read_mode)
     pic = _flatten(pic, notes)
     channels = 1 if len(shape) == 2 else shape[2]
     if channels == 1 and pic.mode != "L":
@@ -101,13 +127,29 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
     image = np.asarray(pic, dtype=np.uint8)
     if channels == 1 and image.ndim == 3:
         image = image[..., 0]
-    light_picture = _border_mean(image) > 127
-    if invert if invert is not None else (dark and light_picture):
-        image = 255 - image
-        why = "" if invert is not None else " (light background; the dataset has light objects on dark)"
-        notes.append("inverted" + why)
     image = image.reshape(shape)
-    return Upload(np.ascontiguousarray(image), notes, name)
+    image.setflags(write=False)
+    return image, tuple(notes)
+
+
+def _shrink(pic, shape: tuple, notes: list[str]):
+    """Box-average by the largest integer factor that keeps >= 4x the target size, in the decoded
+    mode when Pillow can (16-bit greyscale goes through 32-bit 'I'; palette and 1-bit are expanded
+    first), so later conversions and the alpha flattening touch a small picture."""
+    w, h = pic.size
+    factor = min(w // (4 * shape[1]), h // (4 * shape[0]))
+    if factor < 2:
+        return pic
+    if pic.mode.startswith("I;16"):
+        pic = pic.convert("I")
+    elif pic.mode == "P":
+        pic = pic.convert("RGBA" if "transparency" in pic.info else "RGB")
+        notes.append(f"expanded the palette to {pic.mode}")
+    elif pic.mode == "1":
+        pic = pic.convert("L")
+    small = pic.reduce(factor)
+    notes.append(f"reduced {w}×{h} by {factor} to {small.size[0]}×{small.size[1]} (box average)")
+    return small
 
 
 def _orientation(pic) -> int | None:
@@ -117,14 +159,21 @@ def _orientation(pic) -> int | None:
         return None
 
 
-def _to_8bit(pic, notes):
+# EXIF orientation 2..8 -> the Image.Transpose that undoes it (as ImageOps.exif_transpose); 1 is
+# upright and any other value is no orientation at all: both are left alone.
+EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+              7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def _to_8bit(pic, notes, read_mode: str | None = None):
     from PIL import Image
+    read_mode = read_mode or pic.mode
     if pic.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(pic).astype(np.float64)
-        top = 65535.0 if pic.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        top = 65535.0 if read_mode.startswith("I;16") or arr.max() > 255 else 255.0
         top = max(top, float(arr.max()))
         arr = np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8)
-        notes.append(f"scaled {pic.mode} values (0..{top:.0f}) to 8 bits")
+        notes.append(f"scaled {read_mode} values (0..{top:.0f}) to 8 bits")
         return Image.fromarray(arr, mode="L")
     if pic.mode == "P":
         mode = "RGBA" if "transparency" in pic.info else "RGB"

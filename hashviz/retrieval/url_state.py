@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 N_RANGE = (5, 100)          # top-n the page offers
-VIEWS = ("top-n", "side-by-side", "hamming-ball")
+VIEWS = {"top-n": "Top n", "side-by-side": "Side by side", "hamming-ball": "Hamming ball",   # URL value: label
+         "bit-flip": "Bit flip", "backends": "Backends"}
 
 
 

@@ -45,7 +45,9 @@ VALID = "valid-dpsh-16"
 
 @dataclass(frozen=True)
 class Case:
-    """One bad input. kind: model, upload, data, search or train. expect: a regex that the
+    """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
+    where it is used, e.g. ids beyond its dataset), import (files for import-codes), upload, data,
+    search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -109,6 +111,41 @@ CASES = [
          extra={"source": "dpq-16"}),
     Case("pq-codebooks-nan", "model", r"codebooks or query vectors hold NaN", "a NaN in the pq codebooks",
          extra={"source": "dpq-16"}),
+    # issue 19, finding 1: entries that raised something other than HashvizError
+    Case("config-deeply-nested", "model", r"config\.json nests too deeply",
+         "config.json is `[` nested 100,000 deep (RecursionError in json)"),
+    Case("codes-header-huge-shape", "model",
+         r"database\.npy is damaged: its header claims shape \(1000000000000, 2\)",
+         "codes/database.npy's header claims shape (10**12, 2) (MemoryError in np.load)"),
+    Case("link-loop", "model", r"link-loop is a symbolic link that loops",
+         "symlink loop link-loop -> .link-loop-b -> link-loop (RuntimeError in resolve)"),
+    # issue 19, finding 2: values of the right type but out of range, stored metrics off-schema
+    Case("ids-negative", "model", r"database_ids\.npy holds a negative image id \(-1\)",
+         "a database image id of -1 (wrong thumbnails, no error)"),
+    Case("labels-negative", "model", r"database_labels\.npy holds a negative label \(-1\)",
+         "a database label of -1 (bincount crashed; mAP silently 0)"),
+    Case("labels-bool-1d", "model", r"database_labels\.npy must be integer .*bool",
+         "1-D bool labels (Retrieval crashed)"),
+    Case("labels-multi-hot-255", "model", r"database_labels\.npy is multi-hot .* only 0 and 1, found 255",
+         "multi-hot labels holding 255 (Retrieval crashed)"),
+    Case("metrics-precision-key", "model", r"metrics\.precision_at_k must map k",
+         "metrics.precision_at_k = {\"ten\": 0.5} (Evaluate crashed for the whole root)"),
+    Case("metrics-map-string", "model", r"metrics\.map_all must be a number, got 'high'",
+         "metrics.map_all = \"high\" (eval traceback)"),
+    Case("metrics-map-null", "model", r"metrics\.map_all must be a number, got None",
+         "metrics.map_all = null (eval traceback)"),
+    Case("ids-beyond-dataset", "model-loads", r"database_ids\.npy points at image 1000000000 but digits has \d+ images",
+         "a database image id of 10**9: the model loads (the dataset's size is known only once it is "
+         "loaded); Retrieval warns and shows no thumbnails (it raised IndexError)", outcome="handled"),
+    # issue 19, finding 5: labels far out of range (one class name per possible class)
+    Case("labels-huge", "model", r"database_labels\.npy holds label 10000000 among 11 distinct labels; "
+         r"class ids must be below 1000", "one database label of 10**7 (server memory 1.0 -> 3.2 GB)"),
+    Case("config-num-classes-huge", "model", r"num_classes must be 1\.\.100,000, got 1000000000001",
+         "config.json num_classes 10**12 + 1 (what import-codes wrote for a label of 10**12)"),
+    Case("import-label-huge", "import", r"dbl\.npy holds label 1000000000000 among 6 distinct labels; class ids must be below 1000",
+         "import-codes with one database label of 10**12 (wrote num_classes: 1000000000001)"),
+    Case("import-label-negative", "import", r"ql\.npy holds a negative label \(-3\); class ids start at 0",
+         "import-codes with a query label of -3 (wrote num_classes: 0)"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -123,6 +160,9 @@ CASES = [
          outcome="handled", extra={"file": "alpha.png"}),
     Case("upload-10000x10000", "upload", r"too many pixels|megapixels", "a 10000x10000 PNG (100 MP)",
          extra={"file": "huge-10000x10000.png"}),
+    Case("upload-16-bit-6324x6324", "upload", r"6324×6324 = 40 megapixels; the limit is 16 MP",
+         "the hostile test's 78 KB 16-bit greyscale PNG of 6324x6324 (issue 19 #4: +990 MB, 5-8 s; now "
+         "over the lower cap, refused from the header)", extra={"file": "grey16-6324x6324.png"}),
     Case("upload-path-separators", "upload", r"resized", "a valid PNG whose name is ../../outside/evil/..\\x.png",
          outcome="handled", extra={"file": "plain.png", "name": "../../outside/evil/..\\x.png"}),
     # ---------------------------------------------------------------- data
@@ -160,6 +200,10 @@ CASES = [
          "EROFS on the final rename"),
     Case("train-parent-is-a-file", "train", r"cannot write to .*not-a-dir", "--out under a regular file"),
     Case("train-non-finite-loss", "train", r"loss became (nan|inf)", "learning rate 1e30"),
+    Case("train-overwrite-models-root", "train",
+         r"is not a model directory \(it holds keep, notes\.txt, other\); --overwrite replaces only a model",
+         "--overwrite --out ROOT where ROOT holds two models and a notes file (issue 19 #3: "
+         "ROOT became a single model)"),
 ]
 
 CASES_BY_ID = {c.id: c for c in CASES}
@@ -213,6 +257,15 @@ def _save_weights(path: Path, weights: dict) -> None:
               str(path / "weights.safetensors"))
 
 
+def _npy_with_header(path: Path, shape: tuple) -> None:
+    """Keep the data of a .npy file, replace its header's shape (a lie about its size)."""
+    array = np.load(path, allow_pickle=False)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(array.dtype),
+                                               "fortran_order": False, "shape": shape})
+    path.write_bytes(buf.getvalue() + array.tobytes())
+
+
 def _png(array: np.ndarray, **params) -> bytes:
     from PIL import Image
     buf = io.BytesIO()
@@ -220,17 +273,18 @@ def _png(array: np.ndarray, **params) -> bytes:
     return buf.getvalue()
 
 
-def _huge_png(width: int, height: int) -> bytes:
-    """A valid all-black greyscale PNG of width x height, written row by row (little memory)."""
+def _huge_png(width: int, height: int, depth: int = 8) -> bytes:
+    """A valid all-black greyscale PNG of width x height (8 or 16 bits a pixel), written row by
+    row (little memory)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     comp = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)
+    row = b"\x00" * (width * depth // 8 + 1)
     parts = []
     for _ in range(height):
         parts.append(comp.compress(row))
     parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
@@ -249,6 +303,10 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
     d = models / case.id
     if case.id == "link-outside":
         d.symlink_to(Path("..") / "outside" / "dpsh-16", target_is_directory=True)
+        return d
+    if case.id == "link-loop":                      # the hidden half is skipped by discover()
+        d.symlink_to(".link-loop-b")
+        (models / ".link-loop-b").symlink_to("link-loop")
         return d
     _copy_model(src, d)
     cfg = _config(d)
@@ -322,6 +380,36 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
         (d / "model.pt").write_bytes(payload_bytes(marker))
     elif cid == "pickle-pkl-file":
         (d / "codes" / "extra.pkl").write_bytes(payload_bytes(marker))
+    elif cid == "config-deeply-nested":
+        (d / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    elif cid == "codes-header-huge-shape":
+        _npy_with_header(d / "codes" / "database.npy", (10 ** 12, 2))
+    elif cid in ("ids-negative", "ids-beyond-dataset"):
+        ids = _codes(d, "database_ids").copy()
+        ids[3] = -1 if cid == "ids-negative" else 10 ** 9
+        _save_codes(d, "database_ids", ids)
+    elif cid == "labels-negative":
+        labels = _codes(d, "database_labels").copy()
+        labels[5] = -1
+        _save_codes(d, "database_labels", labels)
+    elif cid == "labels-bool-1d":
+        _save_codes(d, "database_labels", _codes(d, "database_labels") > 4)
+    elif cid == "labels-multi-hot-255":
+        for part in ("database", "query"):
+            labels = _codes(d, f"{part}_labels")
+            hot = np.zeros((len(labels), 10), np.uint8)
+            hot[np.arange(len(labels)), labels] = 255 if part == "database" else 1
+            _save_codes(d, f"{part}_labels", hot)
+    elif cid == "metrics-precision-key":
+        _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "precision_at_k": {"ten": 0.5}}})
+    elif cid in ("metrics-map-string", "metrics-map-null"):
+        _write_config(d, {**cfg, "metrics": {**cfg["metrics"], "map_all": "high" if cid.endswith("string") else None}})
+    elif cid == "labels-huge":
+        labels = _codes(d, "database_labels").copy()
+        labels[7] = 10 ** 7
+        _save_codes(d, "database_labels", labels)
+    elif cid == "config-num-classes-huge":
+        _write_config(d, {**cfg, "num_classes": 10 ** 12 + 1})
     elif cid == "pq-codes-beyond-k":
         _write_config(d, {**cfg, "pq": {**cfg["pq"], "K": 16}})
     elif cid == "pq-codebooks-nan":
@@ -359,6 +447,7 @@ def _upload_files(uploads: Path) -> None:
     rgba[..., 3] = np.where(digit > 0, 255, 0)
     (uploads / "alpha.png").write_bytes(_png(rgba))
     (uploads / "huge-10000x10000.png").write_bytes(_huge_png(10000, 10000))
+    (uploads / "grey16-6324x6324.png").write_bytes(_huge_png(6324, 6324, depth=16))
     (uploads / "plain.png").write_bytes(_png(digit))
 
 
@@ -424,6 +513,24 @@ def dataset_name(case: Case, corpus: Path) -> str:
     return case.extra["dataset"]
 
 
+# ---------------------------------------------------------------- import-codes inputs
+
+def _import_case(case: Case, folder: Path) -> Path:
+    """db/q codes in {-1, +1} (n, 16) and int labels 0..4 (DeepHash-pytorch style), one label broken."""
+    rng = np.random.default_rng(4)
+    d = folder / case.id
+    d.mkdir(parents=True)
+    arrays = {"db": rng.choice([-1, 1], (60, 16)).astype(np.float32), "q": rng.choice([-1, 1], (12, 16)).astype(np.float32),
+              "dbl": np.arange(60) % 5, "ql": np.arange(12) % 5}
+    if case.id == "import-label-huge":
+        arrays["dbl"][9] = 10 ** 12
+    elif case.id == "import-label-negative":
+        arrays["ql"][2] = -3
+    for name, array in arrays.items():
+        np.save(d / f"{name}.npy", array, allow_pickle=False)
+    return d
+
+
 # ---------------------------------------------------------------- search and training inputs
 
 def _search_files(search: Path) -> None:
@@ -452,12 +559,14 @@ def make_corpus(out: Path, source: Path) -> Path:
     _copy_model(source / "dpsh-16", outside / "dpsh-16")
     manifest = []
     for case in CASES:
-        if case.kind == "model":
+        if case.kind in ("model", "model-loads"):
             path = _model_case(case, source / case.extra.get("source", "dpsh-16"), models, out, marker)
         elif case.kind == "data":
             path = _data_case(case, data)
         elif case.kind == "upload":
             path = uploads / case.extra["file"]
+        elif case.kind == "import":
+            path = _import_case(case, out / "import")
         elif case.kind == "search":
             path = search
         else:

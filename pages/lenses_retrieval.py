@@ -1,0 +1,110 @@
+"""Page support for the Retrieval page's Hamming lenses: the Hamming ball, the bit-flip probe and
+backend parity (widgets and layout only; the logic is hashviz.retrieval, hashviz.lenses.bitflip and
+hashviz.lenses.parity)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from hashviz import plots, retrieval as R
+from hashviz.errors import HashvizError
+from hashviz.lenses import bitflip, parity
+from pages.common import MILVUS, _faiss_index, get_index, search_backend, show_error, thumbnail_grid
+from pages.lenses_ui import images_row
+
+SHOWN_BITS = 3                                                  # flipped bits with example images
+
+
+# ---------------------------------------------------------------- caches (read-only results)
+
+@st.cache_resource(show_spinner="Splitting the classes bit by bit…", max_entries=16)
+def _bit_split(model_key: str, _model, n_classes: int):
+    split = bitflip.bit_class_split(_model.database_codes, _model.database_labels, n_classes)
+    sizes = bitflip.class_members(_model.database_labels, n_classes).sum(axis=0)
+    return split, bitflip.bit_class_information(split, sizes)
+
+
+def _grid(model, rows, distances, label, images, names, title: str, key: str) -> None:
+    thumbnail_grid(bitflip.rows_grid_data(model, rows, distances, label, images, names, title), key=key)
+
+
+# ---------------------------------------------------------------- Retrieval: bit-flip probe, backends
+
+def bit_flip_view(model, qcode, label, n: int, images, names) -> None:
+    """Click bits of the query code to flip them: what enters and leaves the top n and the ball,
+    how each flipped bit splits the classes, and images from both sides of it."""
+    values = np.unpackbits(qcode.code.ravel())
+    flipped = st.pills("Flip bits of the query code (click a bit; label = position:value)", range(model.bits),
+                       selection_mode="multi", format_func=lambda b: f"{b}:{values[b]}", key=f"rq_flip_{model.name}")
+    if not flipped:
+        st.info("Click one or more bits above: the query's code with those bits flipped is searched again.")
+        return
+    probe = bitflip.flip_probe(get_index(model.content_key, model), qcode.code, flipped, n, R.BALL_RADIUS)
+    st.html(R.bit_strip_html({"query": qcode.code, "flipped": probe.flipped_code}, title=probe.summary()))
+    st.caption("Flipping bit b moves every item by one: items whose bit b matches the new query bit come one "
+               "nearer, the others one farther. Ranked by Hamming distance, ties by database row.")
+    after, before = (dict(zip(probe.top_after, probe.dist_after)), dict(zip(probe.top_before, probe.dist_before)))
+    c1, c2 = st.columns(2)
+    with c1:
+        _grid(model, probe.entered, [after[r] for r in probe.entered], label, images, names,
+              f"entered the top {n} (distance after the flip)", "rq_flip_in")
+    with c2:
+        _grid(model, probe.left, [before[r] for r in probe.left], label, images, names,
+              f"left the top {n} (distance before the flip)", "rq_flip_out")
+    split, information = _bit_split(model.content_key, model, len(names))
+    bits = list(probe.bits)
+    st.plotly_chart(plots.bit_split_figure(split[bits], bits, names, information[bits]), key="rq_flip_split")
+    st.caption(f"Hamming ball r ≤ {probe.radius}: {len(probe.ball_entered)} entered, {len(probe.ball_left)} left. "
+               "I(bit; class) = mutual information between the bit and the class over the database, in bits.")
+    for b in bits[:SHOWN_BITS]:
+        sides = bitflip.bit_side_examples(model.database_codes, b)
+        with st.expander(f"Bit {b}: examples from each side", expanded=b == bits[0]):
+            images_row(model, sides[1], images, names, f"bit {b} = 1")
+            images_row(model, sides[0], images, names, f"bit {b} = 0")
+
+
+def lens_view(view: str, model, qcode, label, n: int, images, names) -> None:
+    """Draw the Retrieval view "hamming-ball", "bit-flip" or "backends" for the query (binary codes)."""
+    if model.code_type == "pq":
+        st.info("This model stores pq codes (codeword indices), not bits: there is no Hamming ball, bit flip "
+                "or backend comparison; use Top n.")
+    elif view == "bit-flip":
+        bit_flip_view(model, qcode, label, n, images, names)
+    elif view == "backends":
+        backends_view(model, qcode, n)
+    else:
+        hamming_ball_view(model, qcode, label, images, names)
+
+
+def hamming_ball_view(model, qcode, label, images, names) -> None:
+    """Every database item within Hamming distance R.BALL_RADIUS of the query, by distance and class."""
+    ball = R.hamming_ball(model, get_index(model.content_key, model), qcode, label, R.BALL_RADIUS)
+    st.caption(R.ball_note(ball))
+    a, b = st.columns([3, 2])
+    a.dataframe(R.ball_table(ball, names), hide_index=True)
+    b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
+    thumbnail_grid(R.ball_grid_data(ball, images, names), key="rq_ball")
+
+
+def backends_view(model, qcode, n: int) -> None:
+    """The same query on flat, hash, ivf and (when the sidebar chose it) Milvus, side by side."""
+    indexes = {kind: _faiss_index(model.content_key, model, kind) for kind in ("flat", "hash", "ivf")}
+    if search_backend()[0] == MILVUS:
+        index = get_index(model.content_key, model)
+        if getattr(index, "kind", "") == "milvus":
+            indexes["milvus"] = index
+    else:
+        st.caption("Choose Milvus as the search backend in the sidebar to add it here.")
+    try:
+        result = parity.backend_parity(indexes, qcode.code, n, model.database_codes)
+    except HashvizError as exc:
+        show_error(exc)
+        return
+    st.markdown("\n".join(f"- **{r.name}** ({1000 * r.seconds:.1f} ms): {r.verdict(result.reference)}"
+                           for r in result.runs))
+    st.caption(parity.__doc__.split("\n\n")[1].replace("\n", " "))
+    st.dataframe(parity.parity_table(result), hide_index=True)
+    if diffs := parity.differences_table(result):
+        st.markdown("**Every difference, explained**")
+        st.dataframe(diffs, hide_index=True)
