@@ -55,12 +55,14 @@ MAX_SESSIONS, MAX_SECONDS = 50, 600
 TILES = ".hv-grid .hv-tile"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 # The query's grid is on screen: the page names query #n, the script run is over, tiles are drawn.
-# (textContent, not innerText: no layout per poll in 20 pages.)
+# (textContent, not innerText: no layout per poll; the query image's caption first, so a poll does not
+# walk the whole page in 50 pages.)
 GRID_FOR = """(n) => {
     if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
     if (!document.querySelector('.hv-grid .hv-tile')) return false;
-    const main = document.querySelector('[data-testid="stMain"]') || document.body;
-    return new RegExp('query set #' + n + '(?![0-9])').test(main.textContent);
+    const caption = document.querySelector('[data-testid="stImageCaption"]');
+    const where = caption || document.querySelector('[data-testid="stMain"]') || document.body;
+    return new RegExp('query set #' + n + '(?![0-9])').test(where.textContent);
 }"""
 
 
