@@ -32,7 +32,7 @@ def fresh_datasets(monkeypatch, tmp_path):
     from hashviz.data import datasets
     monkeypatch.setenv("HASHVIZ_DATA", str(tmp_path / "data-home"))
     monkeypatch.delenv("HASHVIZ_DATA_ROOTS", raising=False)
-    monkeypatch.setattr(datasets, "_operator_roots", [])
+    monkeypatch.setattr(datasets, "_operator_roots", [], raising=False)
     datasets.load_dataset.cache_clear()
     yield datasets
     datasets.load_dataset.cache_clear()
