@@ -48,7 +48,7 @@ class TrainSpec:
     regularizers: dict = field(default_factory=dict)
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
     pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
-    width: int = 32
+    width: int | None = None           # None: the backbone's default (nets.DEFAULT_WIDTH)
     augment: bool = True
     weight_decay: float | None = None  # AdamW's decoupled decay; None: the recipe's (default 1e-5)
     max_train: int | None = None       # cap on training images (fast tests)
@@ -68,8 +68,11 @@ class TrainSpec:
             spec.pretrained_weights = spec.pretrained_weights or "torchvision"
         elif spec.pretrained_weights not in (None, "none"):
             raise HashvizError("pretrained weights are for --backbone resnet18 only")
-        if spec.precision == "auto" and info.deep:  # config.json records what actually ran
-            spec.precision = default_precision(spec.device)
+        if info.deep:  # config.json records what actually ran
+            from hashviz.nets import DEFAULT_WIDTH
+            spec.width = spec.width or DEFAULT_WIDTH
+            if spec.precision == "auto":
+                spec.precision = default_precision(spec.device)
         spec.weight_decay = (spec.weight_decay if spec.weight_decay is not None
                              else recipe.get("weight_decay", 1e-5))
         return spec
