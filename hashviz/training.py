@@ -132,7 +132,7 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
         "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
         "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
-        "width": spec.width, **({"backbone_layout": BACKBONE_LAYOUT} if info.deep else {}),
+        **({"width": spec.width, "backbone_layout": BACKBONE_LAYOUT} if info.deep else {}),
         "num_classes": len(dataset.class_names),
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
     }
