@@ -46,7 +46,8 @@ def validated_epochs(epochs: int) -> int:
     return sum(is_validation_epoch(e, epochs) for e in range(1, epochs + 1))
 
 
-def measure(method: str, precision: str, epochs: int | None) -> dict:
+def measure(method: str, precision: str, epochs: int | None, layout: int | None = None,
+            width: int | None = None) -> dict:
     """One build_model run (train, encode, evaluate); phase seconds projected to the recipe."""
     from hashviz.training import TrainSpec, build_model
     recipe_epochs = TrainSpec(method, 32).resolved().epochs
@@ -54,7 +55,8 @@ def measure(method: str, precision: str, epochs: int | None) -> dict:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        path = build_model(TrainSpec(method, 32, epochs=run_epochs, precision=precision), Path(tmp) / "m")
+        spec = TrainSpec(method, 32, epochs=run_epochs, precision=precision, backbone_layout=layout, width=width)
+        path = build_model(spec, Path(tmp) / "m")
         wall = time.perf_counter() - start
         config = json.loads((path / "config.json").read_text())
     phases = config["train_phase_seconds"]
@@ -71,8 +73,8 @@ def measure(method: str, precision: str, epochs: int | None) -> dict:
             "load": round(load, 1)}
 
 
-def fastest(method: str, precision: str, epochs: int | None, repeats: int) -> dict:
-    runs = [measure(method, precision, epochs) for _ in range(repeats)]
+def fastest(method: str, precision: str, epochs: int | None, repeats: int, layout=None, width=None) -> dict:
+    runs = [measure(method, precision, epochs, layout, width) for _ in range(repeats)]
     best = min(runs, key=lambda r: r["train_s"])
     best["encode_s"] = min(r["encode_s"] for r in runs)
     return best
@@ -126,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=None,
                         help="default: fp32, and bf16 where the CPU has bf16 units")
     parser.add_argument("--repeats", type=int, default=1, help="keep the fastest of this many runs")
+    parser.add_argument("--layout", type=int, default=None, help="backbone layout (default: nets'; 3: lean)")
+    parser.add_argument("--width", type=int, default=None, help="backbone width (default: nets')")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--no-bf16-units", action="store_true", help="run as an AVX2 CPU without bf16 units")
     parser.add_argument("--save", default=None, help="write the rows as JSON (a baseline for --compare)")
@@ -142,7 +146,7 @@ def main(argv=None) -> int:
     rows = []
     for method in args.methods:
         for precision in precisions:
-            rows.append(fastest(method, precision, args.epochs, args.repeats))
+            rows.append(fastest(method, precision, args.epochs, args.repeats, args.layout, args.width))
             print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in rows[-1].items()}),
                   flush=True)
     baseline = json.loads(Path(args.compare).read_text())["rows"] if args.compare else None

@@ -20,15 +20,15 @@ from hashviz.errors import HashvizError
 BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
 
 
-# Layout 3 (the default since issue 20): a 4x4 stride-2 stem straight to 14x14 and three blocks,
-# at width 24 (DEFAULT_WIDTH) about a quarter of layout 2's multiply-adds at width 32 and no 28x28
-# maps, which cost far more than their share without bf16 units. AVX2 fp32, 1 thread: a training
-# step 0.34x and encoding 0.26x of layout 2's time; GreedyHash 32 bits 0.848 against 0.862
-# (docs/recipes.md, "Fourth change"). Layout 2 pools right after the convolution so BatchNorm and
+# Layout 3 (opt-in: TrainSpec.backbone_layout=3, width=24): a 4x4 stride-2 stem straight to 14x14
+# and three blocks, about a quarter of layout 2's multiply-adds and no 28x28 maps. AVX2 fp32, 1
+# thread: a training step 0.34x and encoding 0.26x of layout 2's time, but 32-bit mAP@all fell
+# 0.014 for GreedyHash and 0.044 for DPQ, so it is not the default (docs/recipes.md, "Fourth
+# change"). Layout 2 (the default) pools right after the convolution so BatchNorm and
 # ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then pooling) came first. Both
 # are kept to load saved models; config.json records the layout.
-BACKBONE_LAYOUT = 3
-DEFAULT_WIDTH = 24
+BACKBONE_LAYOUT = 2
+DEFAULT_WIDTH = 32
 LAYOUTS = (1, 2, 3)
 
 
@@ -52,9 +52,10 @@ def _blocks(channels: int, w: int, layout: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """Conv blocks (layout 3: a stride-2 stem, a pooled 14x14 block and a 7x7 block), then an FC
-    layer. Sized for 28x28 grey images on 2 CPU cores (about 4 M multiply-adds an image at width
-    24). Works for any input size >= 8 and any channel count.
+    """Conv blocks (layout 2: four 3x3 blocks, two 2x2 poolings; layout 3: a stride-2 stem, a
+    pooled 14x14 block and a 7x7 block), then an FC layer. Sized for 28x28 grey images on 2 CPU
+    cores (layout 2 at width 32: about 15 M multiply-adds an image; layout 3 at width 24: 4 M).
+    Works for any input size >= 8 and any channel count.
     """
 
     def __init__(self, channels: int = 1, width: int = DEFAULT_WIDTH, features: int = 256,
@@ -198,12 +199,12 @@ def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
 
 
 @torch.inference_mode()
-def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 512,
+def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 128,
                     progress=None) -> torch.Tensor:
     """Batched inference without autograd: uint8 images -> float32 (n, output_dim).
 
-    Batches of 512: with layout 3, AVX2 fp32 encoded 70,000 images 1.3x faster than in batches of
-    128 (layout 2 had been 2x faster at 128 than at 1,024: its 28x28 maps left the cache)."""
+    Small batches (128) keep layout 2's 28x28 maps in cache: 1.7x faster than 512 on this CPU
+    (layout 3 was 1.3x faster at 512)."""
     was_training = net.training
     net.eval()
     chunks = []

@@ -49,6 +49,7 @@ class TrainSpec:
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
     pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
     width: int | None = None           # None: the backbone's default (nets.DEFAULT_WIDTH)
+    backbone_layout: int | None = None  # None: nets.BACKBONE_LAYOUT; 3 is the lean one (docs/recipes.md)
     augment: bool = True
     weight_decay: float | None = None  # AdamW's decoupled decay; None: the recipe's (default 1e-5)
     max_train: int | None = None       # cap on training images (fast tests)
@@ -69,8 +70,9 @@ class TrainSpec:
         elif spec.pretrained_weights not in (None, "none"):
             raise HashvizError("pretrained weights are for --backbone resnet18 only")
         if info.deep:  # config.json records what actually ran
-            from hashviz.nets import DEFAULT_WIDTH
+            from hashviz.nets import BACKBONE_LAYOUT, DEFAULT_WIDTH
             spec.width = spec.width or DEFAULT_WIDTH
+            spec.backbone_layout = spec.backbone_layout or BACKBONE_LAYOUT
             if spec.precision == "auto":
                 spec.precision = default_precision(spec.device)
         spec.weight_decay = (spec.weight_decay if spec.weight_decay is not None
@@ -132,7 +134,8 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
         "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
         "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
-        **({"width": spec.width, "backbone_layout": BACKBONE_LAYOUT} if info.deep else {}),
+        **({"width": spec.width, "backbone_layout": spec.backbone_layout or BACKBONE_LAYOUT}
+           if info.deep else {}),
         "num_classes": len(dataset.class_names),
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
     }

@@ -53,11 +53,11 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
     assert set(cols.tolist()) == {4, 5, 6}
 
 
-def test_backbone_layouts_lean_stem_now_and_load_the_old_layouts():
+def test_backbone_layouts_pooled_by_default_lean_on_request_old_one_loads():
     from hashviz.errors import HashvizError
     from hashviz.methods import create_hasher
-    lean = HashNetwork("small-cnn", 1, 16, width=8)
-    pooled, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (2, 1))
+    pooled = HashNetwork("small-cnn", 1, 16, width=8)   # the default: layout 2
+    lean, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (3, 1))
     # layout 3: a 4x4 stride-2 stem (28 -> 14, no 28x28 maps), a pooled block, a 7x7 block
     stem = lean.backbone.body[0][0]
     assert (stem.kernel_size, stem.stride, stem.padding) == ((4, 4), (2, 2), (1, 1))
