@@ -67,7 +67,7 @@ def test_a_model_whose_config_names_a_private_folder_gets_no_images(fresh_datase
     import shutil
 
     from hashviz.zoo import load_model_dir
-    from pages.common import dataset_of
+    from pages.images import dataset_of
     _image_folder(tmp_path / "elsewhere")
     shutil.copytree(tiny_zoo / "lsh-16", tmp_path / "root" / "m")
     config = json.loads((tmp_path / "root" / "m" / "config.json").read_text())
