@@ -18,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hashviz.data.datasets import inside_data_roots, list_image_folder
+from hashviz.data.datasets import list_image_folder
+from hashviz.data.roots import inside_data_roots
 from hashviz.errors import HashvizError
 
 THUMB_SIDE = 160        # longest side of a cached thumbnail (the detail view's size)
