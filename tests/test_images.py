@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from hashviz.data.datasets import load_image_folder
-from hashviz.data.images import ArrayImages, FileImages, list_image_folder
+from hashviz.data.images import ArrayImages, FileImages, folder_images
 
 
 def test_file_images_keep_aspect_and_mode_and_the_cache_stays_bounded(tmp_path):
@@ -35,7 +35,7 @@ def test_an_image_folder_is_listed_without_decoding_and_loads_for_training(tmp_p
         for i in range(2):
             Image.new("L", (12, 12), colour).save(tmp_path / cls / f"{i}.png")
     (tmp_path / "dog" / "notes.txt").write_text("not an image")
-    files, labels, classes = list_image_folder(tmp_path)
+    files, labels, classes = folder_images(tmp_path)
     assert classes == ("cat", "dog") and labels.tolist() == [0, 0, 1, 1] and files.cached == 0
     assert files.describe(2) == str(tmp_path / "dog" / "0.png")
     dataset = load_image_folder(tmp_path)

@@ -58,6 +58,7 @@ class Dataset:
 
 from hashviz.data.roots import (DATA_ROOTS_ENV, allow_data_root, data_home, data_roots,  # noqa: F401
                                 inside_data_roots)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 # ---------------------------------------------------------------- IDX (MNIST family)
@@ -185,18 +186,35 @@ def load_digits() -> Dataset:
     return Dataset("digits", images, bunch.target.astype(np.int64), MNIST_CLASSES, source="sklearn")
 
 
+def list_image_folder(root) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """An image folder (one subfolder per class) as (paths 'class/file' relative to root, int64
+    labels (n,), class names); lists file names only, decodes nothing."""
+    root = Path(root)
+    if not root.is_dir():
+        raise HashvizError(f"image folder {root} does not exist")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise HashvizError(f"image folder {root} has no class subfolders")
+    paths, labels = [], []
+    for label, cls in enumerate(classes):
+        for path in sorted((root / cls).iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                paths.append(f"{cls}/{path.name}")
+                labels.append(label)
+    if not paths:
+        raise HashvizError(f"image folder {root} holds no images")
+    return paths, np.asarray(labels, dtype=np.int64), tuple(classes)
+
+
 def load_image_folder(root: Path, size: int | None = None) -> Dataset:
     """One subfolder per class; images converted to the majority mode (L or RGB) and one size (for
-    training; pages read a folder lazily through hashviz.data.images.list_image_folder)."""
+    training; pages read a folder lazily through hashviz.data.images.folder_images)."""
     from PIL import Image, UnidentifiedImageError
-
-    from hashviz.data.images import list_image_folder
     root = Path(root)
     inside_data_roots(root)
-    files, labels, classes = list_image_folder(root)
+    names, labels, classes = list_image_folder(root)
     pictures = []
-    for i in range(len(files)):
-        path = files.path(i)
+    for path in (root / name for name in names):
         try:
             with Image.open(path) as img:
                 img.load()

@@ -18,12 +18,13 @@ from typing import Sequence
 
 import numpy as np
 
+from hashviz.data.datasets import list_image_folder
+from hashviz.data.roots import inside_data_roots
 from hashviz.errors import HashvizError
 
 THUMB_SIDE = 160        # longest side of a cached thumbnail (the detail view's size)
 CACHE_ITEMS = 512       # thumbnails kept per source: 512 x 160 x 160 x 3 bytes is at most 39 MB
 PATHS_FILE = "codes/image_paths.npy"    # in a model directory: database rows then query rows
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 class ArrayImages:
@@ -120,24 +121,11 @@ def placeholder(path, side: int = THUMB_SIDE, why: str = "missing") -> np.ndarra
     return np.asarray(pic)
 
 
-def list_image_folder(root) -> tuple[FileImages, np.ndarray, tuple[str, ...]]:
+def folder_images(root) -> tuple[FileImages, np.ndarray, tuple[str, ...]]:
     """An image folder (one subfolder per class) as (lazy FileImages, int64 labels (n,), class
-    names); lists file names only, decodes nothing."""
-    root = Path(root)
-    if not root.is_dir():
-        raise HashvizError(f"image folder {root} does not exist")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise HashvizError(f"image folder {root} has no class subfolders")
-    paths, labels = [], []
-    for label, cls in enumerate(classes):
-        for path in sorted((root / cls).iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                paths.append(f"{cls}/{path.name}")
-                labels.append(label)
-    if not paths:
-        raise HashvizError(f"image folder {root} holds no images")
-    return FileImages(root, paths), np.asarray(labels, dtype=np.int64), tuple(classes)
+    names); lists file names only (hashviz.data.datasets.list_image_folder), decodes nothing."""
+    paths, labels, classes = list_image_folder(inside_data_roots(Path(root)))
+    return FileImages(root, paths), labels, classes
 
 
 def references_files(model) -> bool:
@@ -155,7 +143,6 @@ def model_images(model) -> FileImages | None:
     """The image files an imported model references (config "images": root + codes/image_paths.npy,
     rows = database then query), or None when it references none. The paths stay memory-mapped. The
     root must lie inside the data roots ($HASHVIZ_DATA_ROOTS, the data home), else HashvizError."""
-    from hashviz.data.roots import inside_data_roots
     spec = model.config.get("images")
     if not isinstance(spec, dict) or not isinstance(spec.get("root"), str):
         return None
