@@ -29,10 +29,10 @@ def one_error_line(code: int, err: str) -> str:
 @pytest.fixture
 def fresh_datasets(monkeypatch, tmp_path):
     """An empty data home; load_dataset's per-process cache cleared around the test."""
-    from hashviz.data import datasets
+    from hashviz.data import datasets, roots
     monkeypatch.setenv("HASHVIZ_DATA", str(tmp_path / "data-home"))
     monkeypatch.delenv("HASHVIZ_DATA_ROOTS", raising=False)
-    monkeypatch.setattr(datasets, "_operator_roots", [], raising=False)
+    monkeypatch.setattr(roots, "_operator_roots", [])
     datasets.load_dataset.cache_clear()
     yield datasets
     datasets.load_dataset.cache_clear()

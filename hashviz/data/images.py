@@ -155,7 +155,7 @@ def model_images(model) -> FileImages | None:
     """The image files an imported model references (config "images": root + codes/image_paths.npy,
     rows = database then query), or None when it references none. The paths stay memory-mapped. The
     root must lie inside the data roots ($HASHVIZ_DATA_ROOTS, the data home), else HashvizError."""
-    from hashviz.data.datasets import inside_data_roots
+    from hashviz.data.roots import inside_data_roots
     spec = model.config.get("images")
     if not isinstance(spec, dict) or not isinstance(spec.get("root"), str):
         return None
