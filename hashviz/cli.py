@@ -54,7 +54,8 @@ def cmd_methods(args) -> int:
 def _operator_dataset(name: str) -> None:
     """The dataset named on the command line: a folder there may be read; a known dataset is
     downloaded when missing (the only downloads hashviz makes)."""
-    from hashviz.data.datasets import DOWNLOADS, allow_data_root, download_dataset
+    from hashviz.data.datasets import DOWNLOADS, download_dataset
+    from hashviz.data.roots import allow_data_root
     if name.startswith("folder:"):
         allow_data_root(name[len("folder:"):])
     elif name in DOWNLOADS:
@@ -62,7 +63,8 @@ def _operator_dataset(name: str) -> None:
 
 
 def cmd_data_download(args) -> int:
-    from hashviz.data.datasets import data_home, download_dataset
+    from hashviz.data.datasets import download_dataset
+    from hashviz.data.roots import data_home
     dataset = download_dataset(args.name)
     print(f"{args.name}: {len(dataset):,} images in {dataset.source or data_home()}")
     return 0
@@ -148,7 +150,7 @@ def cmd_import_codes(args) -> int:
                        Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
                        query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
                        method=args.method, family=args.family)
-    from hashviz.data.datasets import inside_data_roots
+    from hashviz.data.roots import inside_data_roots
     from hashviz.zoo import load_model_dir
     print(f"imported codes into {out}")
     if (root := load_model_dir(out).config.get("images", {}).get("root")) is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hashviz.data.roots import data_home, inside_data_roots
 from hashviz.errors import HashvizError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -56,8 +57,6 @@ class Dataset:
         return self.labels.ndim == 2
 
 
-from hashviz.data.roots import (DATA_ROOTS_ENV, allow_data_root, data_home, data_roots,  # noqa: F401
-                                inside_data_roots)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
