@@ -6,7 +6,7 @@ Starts `streamlit run app.py` (with --demo: `hashviz serve --demo`, the public d
 in a temporary folder) on 127.0.0.1 (a free port; loopback only, nothing else is contacted),
 opens one headless Debian Chromium (/usr/bin/chromium, never a downloaded browser) with one
 context and page per session (joining --ramp s apart), and lets every session, once it has its
-first grid, pick random query indices on the Retrieval page (a pause of ~--think s between two
+first grid (with --together: once every session has its first grid), pick random query indices on the Retrieval page (a pause of ~--think s between two
 picks; sessions are spread over the valid models of the root) for --seconds or until it picked
 --max-queries. Bounded: at most 50 sessions, 600 s and --max-queries per session; every wait has
 a timeout.
@@ -55,12 +55,14 @@ MAX_SESSIONS, MAX_SECONDS = 50, 600
 TILES = ".hv-grid .hv-tile"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 # The query's grid is on screen: the page names query #n, the script run is over, tiles are drawn.
-# (textContent, not innerText: no layout per poll in 20 pages.)
+# (textContent, not innerText: no layout per poll; the query image's caption first, so a poll does not
+# walk the whole page in 50 pages.)
 GRID_FOR = """(n) => {
     if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
     if (!document.querySelector('.hv-grid .hv-tile')) return false;
-    const main = document.querySelector('[data-testid="stMain"]') || document.body;
-    return new RegExp('query set #' + n + '(?![0-9])').test(main.textContent);
+    const caption = document.querySelector('[data-testid="stImageCaption"]');
+    const where = caption || document.querySelector('[data-testid="stMain"]') || document.body;
+    return new RegExp('query set #' + n + '(?![0-9])').test(where.textContent);
 }"""
 
 
@@ -142,12 +144,14 @@ async def error_texts(page) -> list[str]:
 
 
 async def run_session(i: int, browser, url: str, model: str, n_queries: int, args,
-                      stats: Stats, loaded: asyncio.Event | None = None) -> None:
-    """Open the page, wait for the first grid, then pick queries for args.seconds."""
+                      stats: Stats, loaded: asyncio.Event | None = None, go: asyncio.Event | None = None) -> None:
+    """Open the page, wait for the first grid, then (with `go`: once every session has its grid, so
+    that all of them click at once) pick queries for args.seconds."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
     rng = random.Random(i)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
+    page.set_default_timeout(args.timeout * 1000)   # a starved browser's fill/press is not a failed session
     try:
         t0 = time.perf_counter()
         await page.goto(f"{url}/?model={model}&query=0&n={args.n}", wait_until="commit",
@@ -156,6 +160,8 @@ async def run_session(i: int, browser, url: str, model: str, n_queries: int, arg
         stats.first_grid.append(time.perf_counter() - t0)
         if loaded is not None:
             loaded.set()
+        if go is not None:
+            await go.wait()
         deadline = time.monotonic() + args.seconds
         box = page.locator('[data-testid="stNumberInput"] input')
         current, picked = 0, 0
@@ -202,21 +208,25 @@ async def drive(args, url: str, server_pid: int, models: list, stats: Stats) -> 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             load_deadline = time.monotonic() + args.load_timeout + args.ramp * args.sessions
-            first = asyncio.Event()
+            first, go = asyncio.Event(), asyncio.Event()
+            go_now = go if args.together else None
             tasks = []
             pick = lambda i: models[i % len(models)]  # noqa: E731
             # Session 0 alone first: its RSS is "one session"; then the others join.
-            tasks.append(asyncio.create_task(run_session(0, browser, url, *pick(0), args, stats, first)))
+            tasks.append(asyncio.create_task(run_session(0, browser, url, *pick(0), args, stats, first, go_now)))
             await asyncio.wait_for(first.wait(), timeout=args.load_timeout + 5)
             rss["one_session"] = rss_mib(server_pid)
             cpu0, wall0 = cpu_seconds(server_pid), time.monotonic()
             for i in range(1, args.sessions):          # a class does not all click at the same millisecond
                 await asyncio.sleep(args.ramp)
-                tasks.append(asyncio.create_task(run_session(i, browser, url, *pick(i), args, stats)))
+                tasks.append(asyncio.create_task(run_session(i, browser, url, *pick(i), args, stats, go=go_now)))
             while len(stats.first_grid) + len(stats.failed_sessions) < args.sessions \
                     and time.monotonic() < load_deadline:
                 await asyncio.sleep(0.2)
             rss["all_sessions"] = rss_mib(server_pid)
+            go.set()                                    # --together: every session starts clicking now
+            if args.together:                           # the server's CPU while all of them click
+                cpu0, wall0 = cpu_seconds(server_pid), time.monotonic()
             await asyncio.wait_for(asyncio.gather(*tasks),
                                    timeout=args.seconds + args.load_timeout + args.ramp * args.sessions + 60)
             rss["end"] = rss_mib(server_pid)
@@ -248,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a session may take to open the page and show its first grid")
     parser.add_argument("--ramp", type=float, default=0.5, help="seconds between two sessions joining")
     parser.add_argument("--demo", action="store_true", help="serve with `hashviz serve --demo` (the public demo)")
+    parser.add_argument("--together", action="store_true",
+                        help="sessions start picking queries only once all have their first grid, so all "
+                             "--sessions click during the same --seconds (else each starts when it has loaded)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
@@ -283,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     busy = rss.pop("server_cores_busy")
     per_session = ((rss["all_sessions"] - rss["one_session"]) / (args.sessions - 1)) if args.sessions > 1 else 0.0
     figures = {
-        "server": "hashviz serve --demo" if args.demo else "streamlit run app.py",
+        "server": "hashviz serve --demo" if args.demo else "streamlit run app.py", "together": args.together,
         "sessions": args.sessions, "seconds": args.seconds, "think_s": args.think, "ramp_s": args.ramp,
         "models": len(models),
         "queries": stats.queries, "queries_timed": len(lat), "errors": n_errors,

@@ -3,7 +3,8 @@
     python bench/metrics.py [--queries 1000] [--database 69000] [--bits 64] [--seed 0]
 
 The plain implementation ranks every query with a stable argsort of int64 distances, takes
-cumulative sums of the sorted relevance and reads every metric off them (tie-aware AP from the
+cumulative sums of the sorted relevance and reads every metric off them (the tie range by sorting
+relevant items last / first inside each distance, tie-aware AP from the
 per-position expectation). Both must give the same numbers (to 1e-9); the script prints both times
 and the ratio and exits non-zero on a mismatch. evaluate's one-off compile / cache load is timed
 separately and not counted.
@@ -46,6 +47,7 @@ def naive_evaluate(query_codes, database_codes, query_labels, database_labels, e
     ap_all = np.zeros(n_q)
     ap_k = np.zeros(n_q)
     tie = np.zeros(n_q)
+    tie_lo, tie_hi = np.zeros(n_q), np.zeros(n_q)
     p_at = np.zeros((n_q, len(PRECISION_KS)))
     ball_n = np.zeros((n_q, bits + 1), dtype=np.int64)
     ball_r = np.zeros((n_q, bits + 1), dtype=np.int64)
@@ -106,11 +108,18 @@ def naive_evaluate(query_codes, database_codes, query_labels, database_labels, e
         term = c_g.ravel()[flat_sorted] / positions + b_g.ravel()[flat_sorted]
         tie[sl] = np.where(n_rel > 0, term.sum(1) / np.maximum(n_rel, 1), 0)
 
+        # tie range: AP@all with the relevant items last / first inside every tie group
+        for out, rel_key in ((tie_lo, rel), (tie_hi, ~rel)):
+            ordered = np.take_along_axis(rel, np.lexsort((rel_key, dist), axis=1), axis=1)
+            found = np.cumsum(ordered, axis=1)
+            out[sl] = np.where(n_rel > 0, (found / positions * ordered).sum(1) / np.maximum(n_rel, 1), 0)
+
     total_rel = ball_r[:, -1].sum()
     sum_n, sum_r = ball_n.sum(0), ball_r.sum(0)
     r2 = min(LOOKUP_RADIUS, bits)
     quantities = {
         "map_all": ap_all.mean(), "map_k": ap_k.mean(), "map_tie_aware": tie.mean(),
+        "map_tie_min": tie_lo.mean(), "map_tie_max": tie_hi.mean(),
         "p_ball": np.where(ball_n[:, r2] > 0, ball_r[:, r2] / np.maximum(ball_n[:, r2], 1), 0).mean(),
         "p_ball_empty": (ball_n[:, r2] == 0).mean()}
     return {

@@ -29,7 +29,8 @@ def run_one(job: str, threads: int = 2) -> dict:
         value = json.loads(value)
         if key == "note":  # a label for the sweep's log only
             continue
-        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device", "precision", "weight_decay"):
+        if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device", "precision", "weight_decay",
+                   "backbone_layout"):
             kwargs[key] = value
         else:
             hyper[key] = value

@@ -213,6 +213,7 @@ def main(argv=None) -> int:
         print(f"imported in {import_s:.1f} s (peak {import_rss:,.0f} MiB); {distinct:,} distinct codes")
 
         from playwright.sync_api import sync_playwright
+        os.environ["HASHVIZ_DATA_ROOTS"] = str(work / "export")      # the app reads images only under its data roots
         proc, url, log = start_server(root, work / "server.log")
         try:
             with sync_playwright() as pw:

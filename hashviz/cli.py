@@ -100,6 +100,10 @@ def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.metrics import format_metric, reported_metrics
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
+    if getattr(args, "rule", None):
+        return _eval_rule(model, args)
+    if getattr(args, "top_k", None) is not None:
+        raise HashvizError("--top-k sets the cut-off of a --rule: add --rule NAME (e.g. --rule deephash-pytorch)")
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     if args.json:
@@ -119,13 +123,40 @@ def cmd_eval(args, header: str | None = None) -> int:
     return 0
 
 
+def _eval_rule(model, args) -> int:
+    """`hashviz eval DIR --rule NAME [--top-k K]`: the model's mAP under a published rule (the metric lens)."""
+    from dataclasses import asdict, replace
+    from hashviz.metric_rules import preset, score_model
+    chosen = preset(args.rule)
+    rule = chosen.rule if args.top_k is None else replace(chosen.rule, cutoff=args.top_k, slice_drops_last=False)
+    result = score_model(model, rule)
+    if args.json:
+        print(json.dumps({"map": result.value, "queries": result.queries, "counted": result.counted,
+                          "rule": {"name": chosen.key, "label": chosen.label, **asdict(rule.checked()),
+                                   "definition": rule.text(), "citation": chosen.citation},
+                          "bits": model.bits, "method": model.method}))
+        return 0
+    print(f"{model.name}: {chosen.label}: mAP {result.summary()}")
+    print(f"rule: {rule.text()}")
+    print(f"source: {chosen.citation}")
+    return 0
+
+
 def cmd_import_codes(args) -> int:
     from hashviz.importing import import_codes
     out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
                        Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
                        query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
                        method=args.method, family=args.family)
+    from hashviz.data.datasets import inside_data_roots
+    from hashviz.zoo import load_model_dir
     print(f"imported codes into {out}")
+    if (root := load_model_dir(out).config.get("images", {}).get("root")) is not None:
+        try:
+            inside_data_roots(Path(root))
+        except HashvizError:       # the app reads images only inside the roots its operator allows
+            print(f"note: the app shows these images once {root} is one of its data roots: "
+                  f"HASHVIZ_DATA_ROOTS={root} hashviz serve")
     return cmd_eval(argparse.Namespace(model=str(out), json=False))
 
 
@@ -221,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--rule", default=None, metavar="NAME",
+                   help="score under a published rule: hashviz, deephash-pytorch, hashnet, 11-point")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --rule: the cut-off (top K items)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
+from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -63,7 +66,39 @@ def bf16_is_fast(device: str) -> bool:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    return " amx_bf16" in flags or " avx512_bf16" in flags
+    # ATEN_CPU_CAPABILITY below avx512 (set to run as an AVX2-only CPU would) rules bf16 out too
+    capability = torch.backends.cpu.get_cpu_capability()
+    return (" amx_bf16" in flags or " avx512_bf16" in flags) and capability.startswith("AVX512")
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def default_precision(device: str) -> str:
+    """What "auto" means: $HASHVIZ_PRECISION when set to fp32 or bf16 (to measure or force one
+    path), else bf16 where the hardware runs it fast and fp32 elsewhere."""
+    chosen = os.environ.get("HASHVIZ_PRECISION", "auto").strip().lower() or "auto"
+    if chosen not in PRECISIONS:
+        raise HashvizError(f"HASHVIZ_PRECISION must be auto, fp32 or bf16, not {chosen!r}")
+    if chosen != "auto":
+        return chosen
+    return "bf16" if bf16_is_fast(device) else "fp32"
+
+
+class PhaseClock:
+    """Wall seconds spent in each phase of the training loop (bench/train_speed.py prints them).
+    CPU torch ops are synchronous, so perf_counter around them is their cost."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
 
 
 def training_autocast(precision: str, device: str):
@@ -71,9 +106,9 @@ def training_autocast(precision: str, device: str):
     a width-48 one 2.4x faster on the 2-core AMX CPU; weights, optimiser state, the loss and all
     encoding stay fp32, so saved models and their codes do not depend on the CPU."""
     import torch
-    if precision not in ("auto", "fp32", "bf16"):
+    if precision not in PRECISIONS:
         raise HashvizError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+    use_bf16 = (default_precision(device) if precision == "auto" else precision) == "bf16"
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16)
 
 
@@ -219,7 +254,8 @@ class DeepHasher(ImageHasher):
         """Train on uint8 images (n, H, W[, C]) and labels (n,) or multi-hot (n, C): AdamW with a
         one-cycle schedule; after a validation epoch (is_validation_epoch) the validation images
         are ranked against a fixed seeded set of VALIDATION_DATABASE training images and the
-        epoch with the best mAP@all is kept. Sets history_ (one entry per epoch) and best_epoch_."""
+        epoch with the best mAP@all is kept. Sets history_ (one entry per epoch), best_epoch_ and
+        phase_seconds_ (data, forward, backward, optimizer, validation)."""
         import torch
 
         from hashviz.methods.regularizers import regularization
@@ -242,6 +278,7 @@ class DeepHasher(ImageHasher):
         val_db_images, val_db_labels = images[val_db], labels.numpy()[val_db]
         history, best = [], (-1.0, 0, None)
         autocast = training_autocast(precision, device)
+        clock = PhaseClock()
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
             method.start_epoch(epoch, epochs)
@@ -250,32 +287,36 @@ class DeepHasher(ImageHasher):
             losses = []
             for step in range(steps_per_epoch):
                 check_stop(should_stop)
-                batch = order[step * batch_size:(step + 1) * batch_size]
-                x = to_tensor(images[batch]).to(device)
-                if augment_batch is not None:
-                    x = augment_batch(x)
-                with autocast:
-                    u = net(x).float()  # the loss in fp32: bf16 rounding would blur tanh/sign near 0
-                loss = method(u, labels[batch].to(device))
-                if regularizers:
-                    loss = loss + regularization(u, regularizers)
-                if not torch.isfinite(loss):
-                    raise HashvizError(f"training stopped: the loss became {loss.item()} at epoch {epoch}, "
-                                       f"step {step + 1}; lower the learning rate (now {lr:g}) or "
-                                       "the regulariser weights")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
+                with clock("data"):
+                    batch = order[step * batch_size:(step + 1) * batch_size]
+                    x = to_tensor(images[batch]).to(device)
+                    if augment_batch is not None:
+                        x = augment_batch(x)
+                with clock("forward"):
+                    with autocast:
+                        u = net(x).float()  # the loss in fp32: bf16 rounding would blur tanh/sign near 0
+                    loss = method(u, labels[batch].to(device))
+                    if regularizers:
+                        loss = loss + regularization(u, regularizers)
+                    if not torch.isfinite(loss):
+                        raise HashvizError(f"training stopped: the loss became {loss.item()} at epoch "
+                                           f"{epoch}, step {step + 1}; lower the learning rate (now "
+                                           f"{lr:g}) or the regulariser weights")
+                with clock("backward"):
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                with clock("optimizer"):
+                    optimizer.step()
+                    scheduler.step()
                 losses.append(loss.item())
                 emit(progress, "train", (epoch - 1) * steps_per_epoch + step + 1,
                      epochs * steps_per_epoch, epoch=epoch, loss=losses[-1])
             entry = {"epoch": epoch, "loss": float(np.mean(losses))}
             if validation is not None and is_validation_epoch(epoch, epochs):
-                with autocast:  # selection only; the saved codes are encoded in fp32
+                with clock("validation"), autocast:  # selection only; saved codes are encoded in fp32
                     val_outputs = network_outputs(net, val_images), network_outputs(net, val_db_images)
-                entry["val_map"] = float(score_outputs(method, *(o.float() for o in val_outputs),
-                                                       val_labels, val_db_labels)["map_all"])
+                    entry["val_map"] = float(score_outputs(method, *(o.float() for o in val_outputs),
+                                                           val_labels, val_db_labels)["map_all"])
                 if entry["val_map"] > best[0]:
                     best = (entry["val_map"], epoch,
                             (copy.deepcopy(net.state_dict()), copy.deepcopy(method.state_dict())))
@@ -287,6 +328,7 @@ class DeepHasher(ImageHasher):
         self.net_, self.method_ = net.cpu(), method.cpu()
         self.net_.eval()
         self.history_, self.best_epoch_ = history, best[1]
+        self.phase_seconds_ = dict(clock.seconds)
         return self
 
 

@@ -37,6 +37,13 @@ Tie-aware mAP (``map_tie_aware``; He et al., arXiv 1705.08562)
     (p - 1)(r_d - 1)/(n_d - 1) times on average; AP is linear in that count.) It needs only the
     per-distance counts, so it costs O(bits) per query after the distance histogram.
 
+Tie range (``map_tie_min``, ``map_tie_max``)
+    The lowest and highest mAP@all over every order inside the tie groups: relevant items last
+    (first) in every group at equal distance puts every relevant item as late (early) as any order
+    can. Closed form from the same counts: the group's i-th relevant item (i = 1 .. r_d) sits at
+    B + i, B = N_d + n_d - r_d (last) or N_d (first), its precisions sum to
+    r_d + (R_d - B) * (H(B + r_d) - H(B)). min <= mAP@all, tie-aware mAP <= max (hashviz.ties).
+
 Hamming-radius lookup (``pr_curve``, ``p_h2``, ``p_h2_empty``)
     The ball of radius r around a query is every (non-excluded) database item at distance <= r.
     pr_curve, for r = 0 .. bits, pools all queries (micro average):
@@ -66,6 +73,7 @@ from hashviz import hamming
 from hashviz.errors import HashvizError
 from hashviz.hamming import as_words
 from hashviz.metric_inputs import check_codes, check_exclude, check_label_pair
+from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 
 PRECISION_KS = (1, 10, 100, 1000)
 MAP_K = 1000
@@ -97,6 +105,10 @@ def reported_metrics() -> tuple[Metric, ...]:
                f"mean AP over the top {k}; a query with no relevant item there scores 0", "map_k"),
         Metric("map_tie_aware", "tie-aware mAP", True, ".3f",
                "expected AP@all when each Hamming tie group comes in random order", "map_tie_aware"),
+        Metric("map_tie_min", "mAP tie min", True, ".3f",
+               "lowest mAP@all any order inside the Hamming ties gives (relevant items last)", "map_tie_min"),
+        Metric("map_tie_max", "mAP tie max", True, ".3f",
+               "highest mAP@all any order inside the Hamming ties gives (relevant items first)", "map_tie_max"),
         Metric(f"p_h{r}", f"P@H<={r}", True, ".3f",
                f"mean precision of the Hamming ball of radius {r}; an empty ball counts as 0", "p_ball"),
         Metric(f"p_h{r}_empty", "empty-ball share", True, ".3f",
@@ -117,7 +129,7 @@ def _reported(quantities: dict) -> dict:
 
 __all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics", "format_metric", "evaluate",
            "average_precision_per_query", "relevance", "rank_database", "tie_aware_ap_from_counts",
-           "distance_ranking", "evaluate_index"]
+           "tie_range_per_query", "distance_ranking", "evaluate_index"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,40 +158,6 @@ def rank_database(distances_1d: np.ndarray) -> np.ndarray:
     return np.argsort(distances_1d, kind="stable").astype(np.int64)
 
 
-@functools.lru_cache(maxsize=8)
-def _harmonic(n: int) -> np.ndarray:
-    """float64 H[0..n], H[m] = 1 + 1/2 + ... + 1/m, summed in extended precision."""
-    h = np.zeros(n + 1, dtype=np.longdouble)
-    h[1:] = np.cumsum(1.0 / np.arange(1, n + 1, dtype=np.longdouble))
-    out = h.astype(np.float64)
-    out.setflags(write=False)
-    return out
-
-
-def tie_aware_ap_from_counts(counts: np.ndarray, relevant_counts: np.ndarray) -> np.ndarray:
-    """Tie-aware AP (expected AP@all under random order within ties) from per-distance counts.
-
-    counts, relevant_counts: int (n_q, bits + 1): database items / relevant items at each distance.
-    Returns float64 (n_q,); see the module docstring for the formula.
-    """
-    n = np.asarray(counts, dtype=np.int64)
-    r = np.asarray(relevant_counts, dtype=np.int64)
-    before = np.cumsum(n, axis=1) - n
-    rel_before = np.cumsum(r, axis=1) - r
-    total = int(n.sum(axis=1).max()) if n.size else 0
-    h = _harmonic(total)
-    dh = h[before + n] - h[before]
-    nf = n.astype(np.float64)
-    rf = r.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(n > 0, rf / np.maximum(nf, 1), 0.0)
-        inner = np.where(n > 1, (rf - 1) / np.maximum(nf - 1, 1), 0.0)
-    group = share * ((rel_before + 1) * dh + inner * (nf - (before + 1) * dh))
-    group = np.where(r > 0, group, 0.0)
-    r_tot = r.sum(axis=1)
-    return np.where(r_tot > 0, group.sum(axis=1) / np.maximum(r_tot, 1), 0.0)
-
-
 # --------------------------------------------------------------------------------------------
 # The compiled single pass
 # --------------------------------------------------------------------------------------------
@@ -194,7 +172,10 @@ def _label_words(labels: np.ndarray) -> np.ndarray:
 _row_distances = None  # hashviz.hamming's compiled row kernel, set by _kernel() before compiling
 
 
-def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compiled by _kernel()
+def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits, order, offsets, positions):
+    # compiled by _kernel(). order int64 (n_db,): the order that breaks ties (empty: database index).
+    # offsets / positions (when offsets is not empty): query q's j-th relevant item's 1-based rank
+    # goes to positions[offsets[q] + j - 1] (hashviz.metric_rules reads every rule off them)
     n_q = qw.shape[0]
     n_db = dw.shape[0]
     n_l = ql.shape[1]
@@ -251,7 +232,10 @@ def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compile
         s_all = 0.0
         s_k = 0.0
         r_k = 0
-        for t in range(n_db):
+        by_order = order.shape[0] > 0
+        store = offsets.shape[0] > 0
+        for i_t in range(n_db):
+            t = order[i_t] if by_order else i_t
             if t == ex:
                 continue
             d = dist[t]
@@ -259,7 +243,10 @@ def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits):  # compile
             if rel[t]:
                 seen_rel[d] += 1
                 pos = before[d] + seen[d]
-                prec = (rel_before[d] + seen_rel[d]) / pos
+                j = rel_before[d] + seen_rel[d]
+                prec = j / pos
+                if store and offsets[q] + j <= offsets[q + 1]:
+                    positions[offsets[q] + j - 1] = pos
                 s_all += prec
                 if pos <= km:
                     s_k += prec
@@ -284,14 +271,18 @@ def _kernel():
 
 
 PARALLEL_PAIRS = 50_000_000    # query x database pairs above which the queries are split over the cores
+_NONE = np.zeros(0, dtype=np.int64)
 
 
-def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks):
-    """The compiled pass; a big job runs query chunks on every core (the kernel releases the GIL)."""
+def _single_pass(query_codes, database_codes, query_labels, database_labels, exclude, kmap, ks,
+                 order=_NONE, offsets=_NONE, positions=np.zeros(0, dtype=np.int32)):
+    """The compiled pass; a big job runs query chunks on every core (the kernel releases the GIL).
+    order / offsets / positions: see _single_pass_py (each chunk writes its own queries' ranks)."""
     qw, dw = as_words(query_codes), as_words(database_codes)
     ql, dl = _label_words(query_labels), _label_words(database_labels)
     run = lambda c: _kernel()(qw[c], dw, ql[c], dl, query_labels.ndim == 1, exclude[c], int(kmap),  # noqa: E731
-                              np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8)
+                              np.asarray(ks, dtype=np.int64), query_codes.shape[1] * 8, order,
+                              offsets[c[0]:c[-1] + 2] if offsets.size else offsets, positions)
     workers = min(os.cpu_count() or 1, len(qw)) if len(qw) * len(dw) >= PARALLEL_PAIRS else 1
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(run, np.array_split(np.arange(len(qw)), workers)))
@@ -336,6 +327,15 @@ def average_precision_per_query(query_codes: np.ndarray, database_codes: np.ndar
     return ap_all if top_k is None else ap_k
 
 
+def tie_range_per_query(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
+                        database_labels: np.ndarray, *, exclude: np.ndarray | None = None):
+    """(lowest, highest) AP@all per query over every order inside the ties, float64 (n_q,) each."""
+    exclude = _prepare(query_codes, database_codes, query_labels, database_labels, exclude)
+    hist_n, hist_r, *_ = _single_pass(query_codes, database_codes, query_labels, database_labels, exclude,
+                                      database_codes.shape[0], _NONE)
+    return tie_range_ap_from_counts(hist_n, hist_r)
+
+
 def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
              database_labels: np.ndarray, exclude: np.ndarray | None = None, *, per_query: bool = False):
     """The full metric set for packed codes (uint8 (n, bits/8)); definitions in the module docstring.
@@ -345,7 +345,8 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
 
     Returns a JSON-serialisable dict of plain floats, one per ``reported_metrics()`` key::
 
-        {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty": float,   (MAP_K 1000, radius 2)
+        {"map_all", "map_1000", "map_tie_aware", "map_tie_min", "map_tie_max", "p_h2",
+         "p_h2_empty": float,   (MAP_K 1000, radius 2)
          "precision_at_k": {1: float, 10: float, 100: float, 1000: float},
          "pr_curve": {"radius": [0 .. bits], "precision": [...], "recall": [...]}}
     per_query=True: (that dict, AP@all of every query float64 (n_q,)) from the same pass.
@@ -368,12 +369,14 @@ def evaluate(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: 
     recall = sum_r / total_rel if total_rel else np.zeros(bits + 1)
 
     r2 = min(LOOKUP_RADIUS, bits)
+    tie_lo, tie_hi = tie_range_ap_from_counts(hist_n, hist_r)
     in2, rel2 = ball_n[:, r2], ball_r[:, r2]
     p_h2 = np.where(in2 > 0, rel2 / np.maximum(in2, 1), 0.0).mean()
 
     metrics = {
         **_reported({"map_all": ap_all.mean(), "map_k": ap_k.mean(),
                      "map_tie_aware": tie_aware_ap_from_counts(hist_n, hist_r).mean(),
+                     "map_tie_min": tie_lo.mean(), "map_tie_max": tie_hi.mean(),
                      "p_ball": p_h2, "p_ball_empty": (in2 == 0).mean()}),
         "precision_at_k": {int(k): float(v) for k, v in zip(PRECISION_KS, p_at_k)},
         "pr_curve": {

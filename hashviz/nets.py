@@ -20,40 +20,49 @@ from hashviz.errors import HashvizError
 BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
 
 
-# Layout 2 pools right after the convolution, so BatchNorm and ReLU run on a quarter of the
-# positions: on 2 cores a bf16 training step went from 21 to 17 ms and fp32 inference from 26 to
-# 17 ms a batch of 128 (norm, ReLU and pooling were half the step). Layout 1 (norm, ReLU, then
-# pooling) is kept to load models saved before; config.json records the layout.
+# Layout 3 (opt-in: TrainSpec.backbone_layout=3, width=24): a 4x4 stride-2 stem straight to 14x14
+# and three blocks, about a quarter of layout 2's multiply-adds and no 28x28 maps. AVX2 fp32, 1
+# thread: a training step 0.34x and encoding 0.26x of layout 2's time, but 32-bit mAP@all fell
+# 0.014 for GreedyHash and 0.044 for DPQ, so it is not the default (docs/recipes.md, "Fourth
+# change"). Layout 2 (the default) pools right after the convolution so BatchNorm and
+# ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then pooling) came first. Both
+# are kept to load saved models; config.json records the layout.
 BACKBONE_LAYOUT = 2
+DEFAULT_WIDTH = 32
+LAYOUTS = (1, 2, 3)
 
 
-def _conv_block(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
+def _conv_block(c_in: int, c_out: int, pool: bool = False, kernel: int = 3, stride: int = 1) -> nn.Sequential:
     pooling = [nn.MaxPool2d(2)] if pool else []
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), *pooling,
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=1, bias=False), *pooling,
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
-class SmallCNN(nn.Module):
-    """Four 3x3 conv blocks with two 2x2 poolings between them, then an FC layer.
+def _blocks(channels: int, w: int, layout: int) -> list[nn.Module]:
+    if layout == 3:
+        return [_conv_block(channels, w, kernel=4, stride=2), _conv_block(w, 2 * w, pool=True),
+                _conv_block(2 * w, 4 * w)]
+    if layout == 2:
+        return [_conv_block(channels, w, pool=True), _conv_block(w, 2 * w),
+                _conv_block(2 * w, 2 * w, pool=True), _conv_block(2 * w, 4 * w)]
+    if layout == 1:
+        return [_conv_block(channels, w), nn.MaxPool2d(2), _conv_block(w, 2 * w),
+                _conv_block(2 * w, 2 * w), nn.MaxPool2d(2), _conv_block(2 * w, 4 * w)]
+    raise HashvizError(f"unknown backbone layout {layout!r} (this hashviz knows {', '.join(map(str, LAYOUTS))})")
 
-    Sized for 28x28 grey images on 2 CPU cores (about 15 M multiply-adds an image at width 32,
-    most in the two 14x14 blocks). Works for any input size >= 8 and any channel count.
+
+class SmallCNN(nn.Module):
+    """Conv blocks (layout 2: four 3x3 blocks, two 2x2 poolings; layout 3: a stride-2 stem, a
+    pooled 14x14 block and a 7x7 block), then an FC layer. Sized for 28x28 grey images on 2 CPU
+    cores (layout 2 at width 32: about 15 M multiply-adds an image; layout 3 at width 24: 4 M).
+    Works for any input size >= 8 and any channel count.
     """
 
-    def __init__(self, channels: int = 1, width: int = 32, features: int = 256,
+    def __init__(self, channels: int = 1, width: int = DEFAULT_WIDTH, features: int = 256,
                  layout: int = BACKBONE_LAYOUT):
         super().__init__()
-        w = width
-        if layout == 2:
-            blocks = [_conv_block(channels, w, pool=True), _conv_block(w, 2 * w),
-                      _conv_block(2 * w, 2 * w, pool=True), _conv_block(2 * w, 4 * w)]
-        elif layout == 1:
-            blocks = [_conv_block(channels, w), nn.MaxPool2d(2), _conv_block(w, 2 * w),
-                      _conv_block(2 * w, 2 * w), nn.MaxPool2d(2), _conv_block(2 * w, 4 * w)]
-        else:
-            raise HashvizError(f"unknown backbone layout {layout!r} (this hashviz knows 1 and 2)")
-        self.body = nn.Sequential(*blocks, nn.AdaptiveMaxPool2d(3), nn.Flatten())
-        self.fc = nn.Sequential(nn.Linear(4 * w * 9, features), nn.ReLU(inplace=True), nn.Dropout(0.3))
+        self.body = nn.Sequential(*_blocks(channels, width, layout), nn.AdaptiveMaxPool2d(3), nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(4 * width * 9, features), nn.ReLU(inplace=True), nn.Dropout(0.3))
         self.out_features = features
 
     def forward(self, x):
@@ -117,7 +126,7 @@ def load_resnet18_weights(backbone: nn.Module, source: str) -> str:
 class HashNetwork(nn.Module):
     """Backbone -> linear hash head producing u (output_dim). Normalises uint8 input itself."""
 
-    def __init__(self, backbone: str, channels: int, output_dim: int, width: int = 32,
+    def __init__(self, backbone: str, channels: int, output_dim: int, width: int = DEFAULT_WIDTH,
                  layout: int = BACKBONE_LAYOUT):
         super().__init__()
         if backbone == "small-cnn":
@@ -194,7 +203,8 @@ def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 128,
                     progress=None) -> torch.Tensor:
     """Batched inference without autograd: uint8 images -> float32 (n, output_dim).
 
-    Small batches (128) stay in cache: 2x faster than 1,024 on these CPUs."""
+    Small batches (128) keep layout 2's 28x28 maps in cache: 1.7x faster than 512 on this CPU
+    (layout 3 was 1.3x faster at 512)."""
     was_training = net.training
     net.eval()
     chunks = []

@@ -22,8 +22,8 @@ import numpy as np
 
 from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split
 from hashviz.errors import HashvizError
-from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop, emit,
-                                is_validation_epoch, score_outputs, training_autocast)
+from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop,
+                                default_precision, emit, is_validation_epoch, score_outputs, training_autocast)
 from hashviz.methods import create_hasher, method_info
 
 __all__ = ["TrainSpec", "TrainResult", "TrainingCancelled", "train", "build_model", "is_validation_epoch",
@@ -48,7 +48,8 @@ class TrainSpec:
     regularizers: dict = field(default_factory=dict)
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
     pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
-    width: int = 32
+    width: int | None = None           # None: the backbone's default (nets.DEFAULT_WIDTH)
+    backbone_layout: int | None = None  # None: nets.BACKBONE_LAYOUT; 3 is the lean one (docs/recipes.md)
     augment: bool = True
     weight_decay: float | None = None  # AdamW's decoupled decay; None: the recipe's (default 1e-5)
     max_train: int | None = None       # cap on training images (fast tests)
@@ -68,8 +69,12 @@ class TrainSpec:
             spec.pretrained_weights = spec.pretrained_weights or "torchvision"
         elif spec.pretrained_weights not in (None, "none"):
             raise HashvizError("pretrained weights are for --backbone resnet18 only")
-        if spec.precision == "auto" and info.deep:  # config.json records what actually ran
-            spec.precision = "bf16" if bf16_is_fast(spec.device) else "fp32"
+        if info.deep:  # config.json records what actually ran
+            from hashviz.nets import BACKBONE_LAYOUT, DEFAULT_WIDTH
+            spec.width = spec.width or DEFAULT_WIDTH
+            spec.backbone_layout = spec.backbone_layout or BACKBONE_LAYOUT
+            if spec.precision == "auto":
+                spec.precision = default_precision(spec.device)
         spec.weight_decay = (spec.weight_decay if spec.weight_decay is not None
                              else recipe.get("weight_decay", 1e-5))
         return spec
@@ -83,6 +88,7 @@ class TrainResult:
     best_epoch: int
     train_seconds: float
     method_config: dict
+    phase_seconds: dict = field(default_factory=dict)  # data, forward, backward, optimizer, validation
 
 
 # ---------------------------------------------------------------- the two kinds of hasher
@@ -116,7 +122,8 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
                validation=(dataset.images[split.validation], np.asarray(dataset.labels[split.validation])),
                device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop)
     return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
-                       {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}})
+                       {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}},
+                       hasher.phase_seconds_)
 
 
 def _base_config(spec: TrainSpec, dataset) -> dict:
@@ -127,7 +134,8 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
         "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
         "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
-        "width": spec.width, **({"backbone_layout": BACKBONE_LAYOUT} if info.deep else {}),
+        **({"width": spec.width, "backbone_layout": spec.backbone_layout or BACKBONE_LAYOUT}
+           if info.deep else {}),
         "num_classes": len(dataset.class_names),
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
     }
@@ -183,6 +191,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
         len(db_codes), size=min(OUTPUT_SAMPLE, len(db_codes)), replace=False)).astype(np.int64)
     config.update({
         "train_seconds": round(result.train_seconds, 2), "encode_seconds": round(encode_seconds, 2),
+        "train_phase_seconds": {k: round(v, 2) for k, v in result.phase_seconds.items()},
         "history": result.history, "best_epoch": result.best_epoch,
         "selection": (f"best validation mAP@all over epochs (validation queries vs {VALIDATION_DATABASE} "
                       "training images); the queries are never used"),

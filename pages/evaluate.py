@@ -1,5 +1,6 @@
 """Evaluate: the leaderboard of every model in the root, its curves, the survey's conclusions checked
-on these models, and a failure finder for the sidebar's model. Logic: hashviz.leaderboard and hashviz.failures."""
+on these models, the metric lens and a failure finder for the sidebar's model. Logic:
+hashviz.leaderboard, hashviz.metric_rules and hashviz.failures."""
 
 import streamlit as st
 
@@ -8,6 +9,7 @@ from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
 from pages.common import current_models, models_root, or_stop, selected_model
 from pages.images import images_of
+from pages.metric_lens import metric_lens_tab
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -54,7 +56,8 @@ if not models:
             "zoo with `hashviz zoo build --root models`.")
     st.stop()
 
-board, curves, claims, failures = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Failure finder"])
+board, curves, claims, lens, finder = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Metric lens",
+                                                "Failure finder"])   # `finder`: `failures` is the module
 
 with board:
     st.markdown(lb.protocol_statement(models))
@@ -98,8 +101,11 @@ with claims:
                 numbers_table(c.evidence, [col for col in c.evidence.columns if "mAP" in col or col == "gap"],
                               key=f"evaluate_claim_{c.key}")
 
-with failures:
-    model = selected_model() or models[0]    # no sidebar choice yet (a page opened on its own)
+model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
+with lens:                                   # before the failure finder, whose st.stop() ends the run
+    metric_lens_tab(model)
+
+with finder:
     st.markdown(f"Where **{model.name}** (the sidebar's model) fails. Every row can be opened on the "
                 "Retrieval page.")
     left, right = st.columns(2)

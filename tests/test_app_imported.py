@@ -24,6 +24,12 @@ def imported_root(tmp_path_factory):
     return base / "models"
 
 
+@pytest.fixture(autouse=True)
+def data_roots(imported_root, monkeypatch):
+    """The app reads imported images only under its data roots: here, the export's folder."""
+    monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(imported_root.parent))
+
+
 def test_retrieval_tiles_carry_the_files_pictures_and_every_label(imported_root):
     model = load_model_dir(imported_root / "coco-csq")
     images = model_images(model)

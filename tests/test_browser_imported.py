@@ -30,7 +30,8 @@ def test_an_imported_export_shows_its_pictures_in_retrieval_and_code_map(tmp_pat
     with monkeypatch.context() as mp:     # the UMAP slot filled cheaply (PCA), as the zoo build would
         mp.setattr(projection, "_umap", lambda x, *a: projection._pca(np.asarray(x, dtype=np.float64), 0))
         codemap.code_map_projection(load_model_dir(root / "coco-csq"), method="umap")
-    with running_app(root, extra_env={codemap.CACHE_ENV: str(cache)}) as (url, _proc, _cold), \
+    env = {codemap.CACHE_ENV: str(cache), "HASHVIZ_DATA_ROOTS": str(tmp_path)}   # images only under the data roots
+    with running_app(root, extra_env=env) as (url, _proc, _cold), \
             chromium_page() as page:
         try:
             page.goto(f"{url}/?model=coco-csq&query=0&n=10")

@@ -28,7 +28,8 @@ def test_array_images_index_like_the_array():
     np.testing.assert_array_equal(images[1], array[1])
 
 
-def test_an_image_folder_is_listed_without_decoding_and_loads_for_training(tmp_path):
+def test_an_image_folder_is_listed_without_decoding_and_loads_for_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(tmp_path))
     for cls, colour in (("cat", 10), ("dog", 200)):
         (tmp_path / cls).mkdir()
         for i in range(2):

@@ -14,6 +14,12 @@ from hashviz.importing import find_deephash_arrays, import_codes, read_image_lis
 from hashviz.zoo import load_model_dir
 
 
+@pytest.fixture(autouse=True)
+def data_roots(tmp_path, monkeypatch):
+    """The app reads imported images only under its data roots: here, each test's folder."""
+    monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(tmp_path))
+
+
 def _import(export, out, **kw):
     return import_codes(out=out, deephash_dir=export.save, database_list=export.database_list,
                         query_list=export.query_list, image_root=export.data, **kw)
@@ -132,3 +138,16 @@ def test_codes_with_other_values_are_refused(tmp_path):
     np.save(bad, np.full((36, 16), 0.5, dtype=np.float32))
     with pytest.raises(HashvizError, match="only -1/\\+1 or 0/1"):
         _import(export, tmp_path / "m", database_codes=bad)
+
+
+def test_images_outside_the_data_roots_or_their_root_are_not_read(tmp_path, monkeypatch):
+    export = write_deephash_export(tmp_path / "export")
+    model = load_model_dir(_import(export, tmp_path / "m"))
+    monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(tmp_path / "elsewhere"))
+    with pytest.raises(HashvizError, match="outside the data roots"):
+        model_images(model)
+    monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(tmp_path))
+    images = model_images(model)
+    images.paths = np.array([b"../../secret.png"] * len(images.paths))      # as a forged paths file would
+    (tmp_path / "secret.png").write_bytes((export.data / "images/database_0.png").read_bytes())
+    assert images[0].shape == (160, 160, 3)                                   # a placeholder, not the file

@@ -22,6 +22,8 @@ def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion
               "protocol": "fmnist-1k", "regularizers": regs or {}, "train_seconds": 12.5,
               "metrics": {"map_all": map_all, "map_1000": map_all + 0.01,
                           "map_tie_aware": math.nan if code_type == "pq" else map_all - 0.01,
+                          "map_tie_min": math.nan if code_type == "pq" else map_all - 0.05,
+                          "map_tie_max": math.nan if code_type == "pq" else map_all + 0.05,
                           "p_h2": math.nan if code_type == "pq" else 0.4,
                           "p_h2_empty": math.nan if code_type == "pq" else 0.1, **metrics}}
     return ModelDir(Path(name), config, {})

@@ -32,8 +32,8 @@ def test_evaluate_follows_map_k(monkeypatch):
     assert "map_1000" not in res
     assert res["map_5"] == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)              # AP@5 by hand: 29/36
     assert res["map_all"] == pytest.approx((1 + 2 / 3 + 3 / 4 + 4 / 6) / 4)    # 37/48
-    assert [m.key for m in metrics.reported_metrics()] == ["map_all", "map_5", "map_tie_aware", "p_h2",
-                                                          "p_h2_empty"]
+    assert [m.key for m in metrics.reported_metrics()] == ["map_all", "map_5", "map_tie_aware", "map_tie_min",
+                                                          "map_tie_max", "p_h2", "p_h2_empty"]
 
 
 def test_changing_map_k_reaches_every_table_and_the_cli(tiny_zoo, monkeypatch, capsys, tmp_path):

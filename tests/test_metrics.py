@@ -278,9 +278,9 @@ def test_relevance_is_same_label_or_a_shared_label():
 def test_results_are_plain_json_floats():
     qc, dc, ql, dl = random_case(seed=9, multilabel=True)
     res = evaluate(qc, dc, ql, dl)
-    assert set(res) == {"map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty",
-                        "precision_at_k", "pr_curve"}
-    for key in ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty"):
+    assert set(res) == {"map_all", "map_1000", "map_tie_aware", "map_tie_min", "map_tie_max", "p_h2",
+                        "p_h2_empty", "precision_at_k", "pr_curve"}
+    for key in ("map_all", "map_1000", "map_tie_aware", "map_tie_min", "map_tie_max", "p_h2", "p_h2_empty"):
         assert type(res[key]) is float
     assert all(type(k) is int and type(v) is float for k, v in res["precision_at_k"].items())
     assert all(type(v) is float for v in res["pr_curve"]["precision"] + res["pr_curve"]["recall"])

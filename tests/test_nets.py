@@ -53,22 +53,29 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
     assert set(cols.tolist()) == {4, 5, 6}
 
 
-def test_backbone_layouts_pool_first_now_and_load_the_old_layout():
+def test_backbone_layouts_pooled_by_default_lean_on_request_old_one_loads():
     from hashviz.errors import HashvizError
     from hashviz.methods import create_hasher
-    new, old = HashNetwork("small-cnn", 1, 16, width=8), HashNetwork("small-cnn", 1, 16, width=8, layout=1)
-    first_block = [type(m).__name__ for m in new.backbone.body[0]]
-    assert first_block == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]   # norm and ReLU on pooled maps
-    assert [type(m).__name__ for m in old.backbone.body[:2]] == ["Sequential", "MaxPool2d"]
-    # same parameters (shapes and count), so weights differ in meaning only by the recorded layout
-    assert [p.shape for p in new.parameters()] == [p.shape for p in old.parameters()]
-    assert "backbone.body.2.0.weight" in old.state_dict() and "backbone.body.1.0.weight" in new.state_dict()
+    pooled = HashNetwork("small-cnn", 1, 16, width=8)   # the default: layout 2
+    lean, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (3, 1))
+    # layout 3: a 4x4 stride-2 stem (28 -> 14, no 28x28 maps), a pooled block, a 7x7 block
+    stem = lean.backbone.body[0][0]
+    assert (stem.kernel_size, stem.stride, stem.padding) == ((4, 4), (2, 2), (1, 1))
+    assert [type(m).__name__ for m in lean.backbone.body[1]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
     x = torch.randn(3, 1, 28, 28)
-    assert new(x).shape == old(x).shape == (3, 16)
-    # a config from before the layout was recorded rebuilds layout 1; a new one records 2
+    assert lean.backbone.body[:1](x).shape == (3, 8, 14, 14)
+    assert lean.backbone.body[:3](x).shape == (3, 32, 7, 7)
+    assert [type(m).__name__ for m in pooled.backbone.body[0]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    assert [type(m).__name__ for m in old.backbone.body[:2]] == ["Sequential", "MaxPool2d"]
+    # layouts 1 and 2 share parameter shapes (the weights differ in meaning only by the layout)
+    assert [p.shape for p in pooled.parameters()] == [p.shape for p in old.parameters()]
+    assert lean(x).shape == pooled(x).shape == old(x).shape == (3, 16)
+    # a config from before the layout was recorded rebuilds layout 1; the recorded one is rebuilt
     config = {"method": "dpsh", "bits": 16, "width": 8, "backbone": "small-cnn"}
     assert set(create_hasher(config).net_.state_dict()) == set(old.state_dict())
-    assert set(create_hasher({**config, "backbone_layout": 2}).net_.state_dict()) == set(new.state_dict())
+    for layout, net in ((2, pooled), (3, lean)):
+        rebuilt = create_hasher({**config, "backbone_layout": layout}).net_.state_dict()
+        assert {k: v.shape for k, v in rebuilt.items()} == {k: v.shape for k, v in net.state_dict().items()}
     try:
         create_hasher({**config, "backbone_layout": 7})
     except HashvizError as exc:

@@ -142,6 +142,13 @@ def test_rank_query_follows_distance_then_index_and_metrics(zoo, name):
     assert np.array_equal(r.relevant, rel[expected])
     assert r.precision == pytest.approx(rel[expected].mean())
     assert r.ap == pytest.approx(ref_ap(ref_ranked_relevance(d.tolist(), rel.tolist())), abs=1e-12) and r.relevant_total == rel.sum()
+    # the tie range by sorting: relevant items last / first inside each distance
+    lo_hi = []
+    for key in (rel, ~rel):
+        ordered = rel[np.lexsort((key, d))]
+        lo_hi.append((np.cumsum(ordered)[ordered] / (np.flatnonzero(ordered) + 1)).mean())
+    assert r.ap_tie_range == pytest.approx(tuple(lo_hi)) and lo_hi[0] <= r.ap <= lo_hi[1]
+    assert "tie range {:.3f} – {:.3f}".format(*lo_hi) in R.scores_text(r)
     assert np.array_equal(r.dataset_ids, model.database_ids[expected])
 
 

@@ -119,6 +119,30 @@ def test_precision_choice_is_checked_and_honoured():
         assert layer(x).dtype == torch.float32
 
 
+def test_hashviz_precision_environment_decides_what_auto_means(monkeypatch):
+    import torch
+    from hashviz.training import training_autocast
+    layer, x = torch.nn.Linear(8, 2), torch.randn(4, 8)
+    for chosen, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        monkeypatch.setenv("HASHVIZ_PRECISION", chosen)
+        assert TrainSpec("dpsh", 16).resolved().precision == chosen   # what config.json records
+        with training_autocast("auto", "cpu"):
+            assert layer(x).dtype == dtype
+    monkeypatch.setenv("HASHVIZ_PRECISION", "fp32")
+    assert TrainSpec("dpsh", 16, precision="bf16").resolved().precision == "bf16"  # explicit wins
+    monkeypatch.setenv("HASHVIZ_PRECISION", "fp16")
+    with pytest.raises(HashvizError, match="HASHVIZ_PRECISION must be auto, fp32 or bf16, not 'fp16'"):
+        TrainSpec("dpsh", 16).resolved()
+
+
+def test_training_records_seconds_per_phase(tiny_zoo):
+    config = load_model_dir(tiny_zoo / "dpsh-16").config
+    phases = config["train_phase_seconds"]
+    assert set(phases) == {"data", "forward", "backward", "optimizer", "validation"}
+    assert all(v >= 0 for v in phases.values())
+    assert sum(phases.values()) <= config["train_seconds"] + 0.05   # parts of the loop, not more
+
+
 def test_bf16_training_saves_fp32_weights_and_reloads_identical_codes(tmp_path):
     from hashviz.data import load_dataset
     spec = TrainSpec("greedyhash", 16, dataset="digits", protocol="digits-small", epochs=2, width=8,

@@ -29,10 +29,10 @@ def one_error_line(code: int, err: str) -> str:
 @pytest.fixture
 def fresh_datasets(monkeypatch, tmp_path):
     """An empty data home; load_dataset's per-process cache cleared around the test."""
-    from hashviz.data import datasets
+    from hashviz.data import datasets, roots
     monkeypatch.setenv("HASHVIZ_DATA", str(tmp_path / "data-home"))
     monkeypatch.delenv("HASHVIZ_DATA_ROOTS", raising=False)
-    monkeypatch.setattr(datasets, "_operator_roots", [])
+    monkeypatch.setattr(roots, "_operator_roots", [], raising=False)
     datasets.load_dataset.cache_clear()
     yield datasets
     datasets.load_dataset.cache_clear()
@@ -67,7 +67,7 @@ def test_a_model_whose_config_names_a_private_folder_gets_no_images(fresh_datase
     import shutil
 
     from hashviz.zoo import load_model_dir
-    from pages.common import dataset_of
+    from pages.images import dataset_of
     _image_folder(tmp_path / "elsewhere")
     shutil.copytree(tiny_zoo / "lsh-16", tmp_path / "root" / "m")
     config = json.loads((tmp_path / "root" / "m" / "config.json").read_text())

@@ -56,34 +56,8 @@ class Dataset:
         return self.labels.ndim == 2
 
 
-DATA_ROOTS_ENV = "HASHVIZ_DATA_ROOTS"
-_operator_roots: list[Path] = []     # image folders named on this process's command line
-
-
-def data_home() -> Path:
-    """Where downloads go: $HASHVIZ_DATA, else ~/.cache/hashviz."""
-    return Path(os.environ.get("HASHVIZ_DATA") or Path.home() / ".cache" / "hashviz")
-
-
-def data_roots() -> list[Path]:
-    """The folders image-folder datasets may be read from: $HASHVIZ_DATA_ROOTS (os.pathsep-separated),
-    the data home, and folders the operator named on the command line (`allow_data_root`)."""
-    configured = [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p]
-    return [*configured, data_home(), *_operator_roots]
-
-
-def allow_data_root(folder: str | os.PathLike) -> None:
-    """Let this process read `folder` (the CLI does this for a folder typed on its command line)."""
-    _operator_roots.append(Path(folder))
-
-
-def _inside_data_roots(folder: Path) -> Path:
-    real = folder.expanduser().resolve()
-    roots = data_roots()
-    if not any(real.is_relative_to(root.expanduser().resolve()) for root in roots):
-        raise HashvizError(f"image folder {folder} is outside the data roots ({', '.join(map(str, roots))}); "
-                           f"the server's operator can add it to ${DATA_ROOTS_ENV}")
-    return real
+from hashviz.data.roots import (DATA_ROOTS_ENV, allow_data_root, data_home, data_roots,  # noqa: F401
+                                inside_data_roots)
 
 
 # ---------------------------------------------------------------- IDX (MNIST family)
@@ -218,7 +192,7 @@ def load_image_folder(root: Path, size: int | None = None) -> Dataset:
 
     from hashviz.data.images import list_image_folder
     root = Path(root)
-    _inside_data_roots(root)
+    inside_data_roots(root)
     files, labels, classes = list_image_folder(root)
     pictures = []
     for i in range(len(files)):

@@ -76,7 +76,9 @@ class FileImages:
             if index in self._cache:
                 self._cache.move_to_end(index)
                 return self._cache[index]
-        thumb = read_thumbnail(self.path(index), self.side)
+        path = self.path(index)
+        inside = path.resolve().is_relative_to(self.root.resolve())      # a path never leaves its root
+        thumb = read_thumbnail(path, self.side) if inside else placeholder(path, self.side, "outside its root")
         thumb.setflags(write=False)
         with self._lock:
             self._cache[index] = thumb
@@ -151,10 +153,13 @@ def image_set_key(model) -> str:
 
 def model_images(model) -> FileImages | None:
     """The image files an imported model references (config "images": root + codes/image_paths.npy,
-    rows = database then query), or None when it references none. The paths stay memory-mapped."""
+    rows = database then query), or None when it references none. The paths stay memory-mapped. The
+    root must lie inside the data roots ($HASHVIZ_DATA_ROOTS, the data home), else HashvizError."""
+    from hashviz.data.roots import inside_data_roots
     spec = model.config.get("images")
     if not isinstance(spec, dict) or not isinstance(spec.get("root"), str):
         return None
+    inside_data_roots(Path(spec["root"]))        # config.json is untrusted: only roots the operator allows
     file = Path(model.path) / PATHS_FILE
     try:
         with open(file, "rb") as f:

@@ -16,7 +16,8 @@ from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.labels import is_multi_label, partial_matches
-from hashviz.metrics import distance_ranking, evaluate_index, relevance, tie_aware_ap_from_counts
+from hashviz.metrics import distance_ranking, evaluate_index, relevance
+from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 from hashviz.retrieval.query import QueryCode
 
 RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
@@ -67,6 +68,7 @@ class Ranking:
     relevant_total: int | None = None
     codes: np.ndarray = field(default=None, repr=False)   # uint8 (n, width) codes of the items
     partial: np.ndarray | None = None    # bool (n,): relevant but not every label shared (multi-label)
+    ap_tie_range: tuple[float, float] | None = None    # (lowest, highest) AP over the orders inside ties
 
     @property
     def n(self) -> int:
@@ -127,7 +129,8 @@ def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int,
 
 
 def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
-    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP):
+    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP and the
+    tie range: the lowest and highest AP any order inside the ties gives):
     hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
     leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
     rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
@@ -135,31 +138,36 @@ def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: 
         return ranking
     label = np.asarray(label)
     db, db_labels = model.database_codes, model.database_labels
-    ap_tie = None
+    ap_tie = tie_range = None
     if model.code_type == "pq":
         ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
     else:
         distances = hamming_distances(qcode.code, db)[0]    # one query: its own ranking, not the all-query pass
-        ap, ap_tie = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
-    return replace(ranking, ap=ap, ap_tie_aware=ap_tie)
+        ap, ap_tie, tie_range = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
+    return replace(ranking, ap=ap, ap_tie_aware=ap_tie, ap_tie_range=tie_range)
 
 
-def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int) -> tuple[float, float]:
-    """(AP@all, tie-aware AP@all) of one query from its Hamming distances int (n_db,) to every
+def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int):
+    """(AP@all, tie-aware AP@all, (lowest, highest) AP@all over the orders inside the ties) of one
+    query from its Hamming distances int (n_db,) to every
     database item and their relevance bool (n_db,): hashviz.metrics' definitions on that one ranking
     (a click needs one query, not the all-query compiled pass)."""
     ap = float(distance_ranking(distances[None], relevant[None])[0][0])
     counts = np.bincount(distances, minlength=bits + 1)[None]
     relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
-    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0])
+    low, high = tie_range_ap_from_counts(counts, relevant_counts)
+    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
 
 
 def scores_text(ranking: Ranking) -> str:
-    """One markdown line: precision@n, AP (tie-aware AP) and how many items are relevant."""
+    """One markdown line: precision@n, AP (tie-aware AP, tie range) and how many items are relevant."""
     if ranking.precision is None:
         return "precision and AP need the query's class (unknown: choose it beside the upload)"
     ap = "…" if ranking.ap is None else f"{ranking.ap:.3f}"
-    tie = f" (tie-aware {ranking.ap_tie_aware:.3f})" if ranking.ap_tie_aware is not None else ""
+    tie = f" (tie-aware {ranking.ap_tie_aware:.3f}" if ranking.ap_tie_aware is not None else ""
+    if tie and ranking.ap_tie_range is not None:
+        tie += ", tie range {:.3f} – {:.3f}".format(*ranking.ap_tie_range)
+    tie += ")" if tie else ""
     return (f"**precision@{ranking.n}** {ranking.precision:.3f} · **AP** {ap}{tie} · "
             f"{ranking.relevant_total} relevant in {ranking.n_database}")
 
@@ -179,5 +187,6 @@ def protocol_note(model) -> str:
         text = text.replace("same class as the query", "shares at least one label with the query "
                             "(multi-label); ◐ = right, but the label sets differ")
     if model.code_type != "pq":
-        text += "; tie-aware AP = expected AP when each tie group is shuffled"
+        text += ("; tie-aware AP = expected AP when each tie group is shuffled; tie range = the lowest and "
+                 "highest AP any order inside the ties gives (relevant items last / first)")
     return text + "."
