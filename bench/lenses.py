@@ -52,7 +52,7 @@ def bench_model(path: Path, repeats: int) -> None:
         "bit-flip probe (flip bit 0, n=20, r=3) + class split":
             lambda: (bitflip.flip_probe(indexes["flat"], code, [0], 20, 3),
                      bitflip.bit_class_split(db, labels, n_classes), bitflip.bit_side_examples(db, 0)),
-        "hash-lookup grid (k=100, all queries)": lambda: lookup.lookup_grid(db, queries, 100),
+        "hash-lookup grid (k=100, 250-query sample)": lambda: lookup.lookup_grid(db, queries, 100),
         "collisions (worst 10)": lambda: lookup.collisions(db, labels, 10),
         "hamming cube (256 nodes)": lambda: cube.hamming_cube(db, labels),
         "projection trust (k=10)": lambda: trust.projection_trust(db[rows], xy, 10),
