@@ -35,7 +35,8 @@ import numpy as np
 
 from hashviz.encoders import WEIGHTS, check_weights
 from hashviz.errors import HashvizError
-from hashviz.model_checks import CODE_FILES, check_arrays, check_config, check_ids_within  # noqa: F401 (pages)
+from hashviz.model_checks import (CODE_FILES, check_arrays, check_config, check_headers,  # noqa: F401
+                                  check_ids_within)   # check_ids_within: for pages
 
 CONFIG = "config.json"
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
@@ -254,10 +255,13 @@ def _npy_header(f, path: Path) -> tuple[tuple, np.dtype]:
     return shape, dtype
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, header_only: bool = False):
+    """The array of a .npy file (header_only: its (shape, dtype), nothing else read)."""
     try:
         with open(path, "rb") as f:
-            _npy_header(f, path)
+            header = _npy_header(f, path)
+            if header_only:
+                return header
             f.seek(0)
             return np.load(f, allow_pickle=False)
     except ValueError as exc:
@@ -286,12 +290,11 @@ def load_model_dir(path, root: Path | None = None) -> ModelDir:
                            "never loaded by hashviz (they can run code); remove them")
     config = read_config(path)
     config.setdefault("paper", "")
-    arrays = {}
-    for name in CODE_FILES + OPTIONAL_CODE_FILES:
-        file = path / "codes" / f"{name}.npy"
-        if file.is_file():
-            arrays[name] = _load_npy(file)
-    try:
+    files = {name: path / "codes" / f"{name}.npy" for name in CODE_FILES + OPTIONAL_CODE_FILES}
+    files = {name: file for name, file in files.items() if file.is_file()}
+    try:   # headers first: a sparse 4 GB file of the wrong width is refused before it is read
+        check_headers(config, {name: _load_npy(file, header_only=True) for name, file in files.items()})
+        arrays = {name: _load_npy(file) for name, file in files.items()}
         check_arrays(config, arrays)
     except HashvizError as exc:
         raise HashvizError(f"{path.name}: {exc}") from None

@@ -147,6 +147,30 @@ def test_model_dir(case, corpus, discovered, capsys):
             assert_one_error_line(*run_cli(capsys, "eval", path)[::2], case.expect)
 
 
+def test_sparse_codes_refused_from_the_header(corpus, tmp_path):
+    """A sparse 400 MB database.npy whose header is self-consistent but 3 bytes wide (16 bits need
+    2): refused from the header alone, the loading process's peak memory barely moves (it used to
+    read the whole file first: 4.2 GB and 31.7 s for a 4 GB one)."""
+    model = shutil.copytree(corpus / "models" / VALID, tmp_path / "sparse")
+    buf = io.BytesIO()
+    rows = 2 ** 27
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": (rows, 3)})
+    with open(model / "codes" / "database.npy", "wb") as f:
+        f.write(buf.getvalue())
+        f.truncate(len(buf.getvalue()) + rows * 3)                 # a hole: no disk, no page cache
+    script = ("import resource, sys\n"
+              "from hashviz.zoo import load_model_dir\n"
+              "from hashviz.errors import HashvizError\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "try:\n    load_model_dir(sys.argv[1])\nexcept HashvizError as exc:\n    print('refused:', exc)\n"
+              "print('grew_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True,
+                          timeout=300, env=SUBPROCESS_ENV)
+    assert "refused: sparse: codes/database.npy has 3 bytes per code; 16 bits need 2" in proc.stdout, proc.stdout + proc.stderr
+    grew = int(re.search(r"grew_kib (\d+)", proc.stdout).group(1))
+    assert grew < 50 * 1024, f"peak memory grew by {grew} KiB"
+
+
 LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
 
 
