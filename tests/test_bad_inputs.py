@@ -544,6 +544,16 @@ def test_killed_run_leaves_no_half_model(case_id, killed_runs):
         assert leftovers == []
 
 
+@pytest.mark.parametrize("case", of_kind("train-arg"))
+def test_train_argument(case, tmp_path, capsys):
+    """Each bad argument: one line, exit 2, before any data is loaded or a step is trained."""
+    out = tmp_path / "never"
+    code, _, err = run_cli(capsys, "train", "--bits", 16, "--dataset", "digits", "--protocol", "digits-small",
+                           *case.extra["args"], "--out", out)
+    assert_one_error_line(code, err, case.expect)
+    assert "train:" not in err and not out.exists() and list(tmp_path.iterdir()) == []
+
+
 def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 
