@@ -554,6 +554,14 @@ def test_train_argument(case, tmp_path, capsys):
     assert "train:" not in err and not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("case", of_kind("zoo-cmd"))
+def test_zoo_command(case, tmp_path, capsys):
+    """Refused before any training: one line, exit 2, the folder left empty (no stray temporary)."""
+    code, _, err = run_cli(capsys, *[a.replace("TMP", str(tmp_path)) for a in case.extra["args"]])
+    assert_one_error_line(code, err, case.expect.replace("TMP", re.escape(str(tmp_path))))
+    assert "train:" not in err and list(tmp_path.iterdir()) == []
+
+
 def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 

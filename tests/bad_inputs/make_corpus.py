@@ -47,7 +47,7 @@ VALID = "valid-dpsh-16"
 class Case:
     """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
     where it is used, e.g. ids beyond its dataset), import (files for import-codes), train-arg
-    (`hashviz train` arguments), upload, data, search or train. expect: a regex that the
+    (`hashviz train` arguments), zoo-cmd (`hashviz zoo` commands), upload, data, search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -162,6 +162,17 @@ CASES = [
           ("batch-size-negative", ("--method", "dpsh", "--batch-size", "-5"), r"--batch-size must be >= 2, got -5"),
           ("reg-on-shallow", ("--method", "lsh", "--reg", "balance=0.1"), r"--reg applies to deep methods only; lsh is"),
       )],
+    # issue 19, finding 8: `zoo` commands (TMP: an empty folder of the test's)
+    Case("zoo-results-out-is-a-folder", "zoo-cmd", r"--out .*TMP must name a markdown file, not a folder",
+         "zoo results --out <an existing folder> (IsADirectoryError after all the training, a stray .tmp)",
+         extra={"args": ["zoo", "results", "--root", "TMP/models", "--methods", "lsh", "--bits", "16",
+                         "--no-ablation", "--out", "TMP"]}),
+    Case("zoo-results-unknown-method", "zoo-cmd", r"--methods: unknown 'nosuch'; known: .*dpsh",
+         "zoo results --methods nosuch (started training)",
+         extra={"args": ["zoo", "results", "--root", "TMP/models", "--methods", "nosuch", "--out", "TMP/r.md"]}),
+    Case("zoo-build-unknown-entry", "zoo-cmd", r"--only: unknown 'nosuch'; known: ",
+         "zoo build --only nosuch (reported 0 model(s) built, exit 0)",
+         extra={"args": ["zoo", "build", "--root", "TMP/models", "--only", "nosuch", "--no-projections"]}),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -581,7 +592,7 @@ def make_corpus(out: Path, source: Path) -> Path:
             path = _data_case(case, data)
         elif case.kind == "upload":
             path = uploads / case.extra["file"]
-        elif case.kind == "train-arg":
+        elif case.kind in ("train-arg", "zoo-cmd"):
             path = train
         elif case.kind == "import":
             path = _import_case(case, out / "import")
