@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import runpy
+import signal
 import sys
 from pathlib import Path
 
@@ -338,8 +339,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hashviz: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _close_bars()
-        print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not break the message
+        try:
+            _close_bars()
+            print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return 130
 
 

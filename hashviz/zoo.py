@@ -21,11 +21,15 @@ wrong. Nothing is unpickled: JSON, safetensors and np.load(allow_pickle=False) o
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -117,6 +121,11 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
     check_config(config, source="config to save")
     check_arrays(config, arrays)
     check_can_write(out, overwrite)
+    with interrupts_deferred():
+        return _save(out, config, arrays, weights)
+
+
+def _save(out: Path, config: dict, arrays: dict, weights: dict | None) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(out.parent, out.name)
@@ -141,6 +150,26 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold a Ctrl-C that arrives during a save until the save (or its cleanup) is over, then raise
+    it: two quick Ctrl-C used to break the cleanup, print tracebacks and leave a .tmp-* folder.
+    Only the main thread receives signals; elsewhere (the Train page's worker) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)       # the default handler raises KeyboardInterrupt
+        elif caught and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 MODEL_ENTRIES = {CONFIG, WEIGHTS, "codes"}
@@ -284,7 +313,7 @@ def load_model_dir(path, root: Path | None = None) -> ModelDir:
         raise HashvizError(f"{path.name} is a link that points outside the models root; refused")
     if not path.is_dir():
         raise HashvizError(f"{path} is not a model directory")
-    pickles = sorted(p.name for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    pickles = sorted(p.name for p in _model_files(path) if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
         raise HashvizError(f"{path.name} contains {', '.join(pickles)}: pickle-format files are "
                            "never loaded by hashviz (they can run code); remove them")
@@ -315,14 +344,39 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def _model_files(path: Path) -> list[Path]:
+    """The two levels a model directory has (its files and codes/): never a walk of the tree below,
+    which for a mistaken path such as / would be the whole filesystem."""
+    found = []
+    for folder in (path, path / "codes"):
+        try:
+            found += list(itertools.islice(folder.iterdir(), MAX_ROOT_ENTRIES))
+        except OSError:
+            continue
+    return found
+
+
+MAX_ROOT_ENTRIES = 2000   # entries of a models root (or of one model dir level) looked at
+
+
+def looks_like_model(path: Path) -> bool:
+    """What discover() reports on: a folder holding any of a model's files, or a link (checked
+    for where it points). Other folders of the root (data, notes, /usr) are left alone."""
+    try:
+        return path.is_symlink() or (path.is_dir() and any((path / n).exists() for n in (CONFIG, WEIGHTS, "codes")))
+    except OSError:
+        return True
+
+
 def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
-    """Valid model directories under models_root (sorted by name) and invalid ones with a reason."""
+    """Valid model directories under models_root (sorted by name) and invalid ones with a reason;
+    one level deep, at most MAX_ROOT_ENTRIES entries, folders that are no model at all skipped."""
     root = Path(models_root)
     if not root.is_dir():
         return [], []
     valid, invalid = [], []
-    for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
+    for path in sorted(itertools.islice(root.iterdir(), MAX_ROOT_ENTRIES)):
+        if path.name.startswith(".") or not looks_like_model(path):
             continue
         try:
             valid.append(load_model_dir(path, root=root))

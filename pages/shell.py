@@ -12,7 +12,7 @@ import streamlit as st
 from hashviz.deployment import current_deployment, first_model
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir
-from pages.common import FAISS, MILVUS, default_root, models_in, models_root, search_backend, selected_model
+from pages.common import FAISS, MILVUS, as_text, default_root, models_in, models_root, search_backend, selected_model
 
 
 def ensure_app_shell() -> None:
@@ -51,7 +51,7 @@ def render_sidebar() -> ModelDir | None:
                        f"{model.bits} bits · dataset **{model.dataset}** · protocol {model.protocol}")
         else:
             model = None
-            st.info(f"No valid model in `{root}` yet.")
+            st.info(f"No valid model in {as_text(root)} yet.")
         if demo:
             st.caption(f"Search: {search_backend()[0]} (set by the server) · a read-only demo")
         elif st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
@@ -64,7 +64,7 @@ def render_sidebar() -> ModelDir | None:
         if invalid:
             with st.expander(f"{len(invalid)} invalid model dir(s)"):
                 for path, reason in invalid:
-                    st.warning(f"**{path.name}**: {reason}")
+                    st.warning(f"**{as_text(path.name)}**: {as_text(reason)}")
     return model
 
 

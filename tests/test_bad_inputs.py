@@ -171,6 +171,24 @@ def test_sparse_codes_refused_from_the_header(corpus, tmp_path):
     assert grew < 50 * 1024, f"peak memory grew by {grew} KiB"
 
 
+def test_root_scan_is_one_level_and_models_only(corpus, tmp_path, capsys):
+    """A models root also holding a data folder (with a pickle three levels down), a notes file and
+    an empty folder: discover lists the models and nothing else; the pickle below a model's two
+    levels is not looked for. `hashviz eval /` names the missing config, not files all over the disk."""
+    from hashviz.zoo import discover
+    root = tmp_path / "root"
+    shutil.copytree(corpus / "models" / VALID, root / VALID)
+    (root / "data" / "a" / "b").mkdir(parents=True)
+    (root / "data" / "a" / "b" / "model.pt").write_bytes(b"not read")
+    (root / "empty").mkdir()
+    (root / "notes.txt").write_text("notes")
+    valid, invalid = discover(root)
+    assert [m.name for m in valid] == [VALID] and invalid == []
+    code, _, err = run_cli(capsys, "eval", "/")
+    line = assert_one_error_line(code, err, r"^hashviz: error: /: config\.json is missing$")
+    assert len(line) < 100
+
+
 LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
 
 
@@ -230,9 +248,13 @@ def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
         model_cases = [c for c in CASES if c.kind == "model"]
         [box] = [e for e in at.sidebar.expander if "invalid model dir" in e.label]
         assert box.label == f"{len(model_cases)} invalid model dir(s)"
-        shown = {w.value.split("**")[1]: w.value for w in box.warning}
+        unescape = lambda text: re.sub(r"\\(.)", r"\1", text)        # noqa: E731 - markdown escapes
+        shown = {unescape(w.value.split("**")[1]): unescape(w.value) for w in box.warning}
         for case in model_cases:
             assert re.search(case.expect, shown[case.id]), (case.id, shown[case.id])
+        # Names are text, never markdown: every markdown character of a name arrives escaped.
+        raw = {w.value.split("**")[1] for w in box.warning}
+        assert "\\[click me\\]\\(https\\:example\\.invalid\\)" in raw and "\\!\\[t\\]\\(https\\:example\\.invalid\\)" in raw, raw
 
 
 @pytest.mark.parametrize("case", of_kind("import"))
@@ -560,6 +582,38 @@ def test_zoo_command(case, tmp_path, capsys):
     code, _, err = run_cli(capsys, *[a.replace("TMP", str(tmp_path)) for a in case.extra["args"]])
     assert_one_error_line(code, err, case.expect.replace("TMP", re.escape(str(tmp_path))))
     assert "train:" not in err and list(tmp_path.iterdir()) == []
+
+
+TWO_CTRL_C = r"""
+import os, signal, sys
+import numpy as np
+save, calls = np.save, []
+def interrupted_twice(*a, **k):
+    calls.append(1)
+    if len(calls) == 3:                  # in the middle of writing the model: Ctrl-C, Ctrl-C
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+    return save(*a, **k)
+np.save = interrupted_twice
+from hashviz.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_two_quick_ctrl_c_while_saving(tmp_path):
+    """Issue 19 #10: the save finishes (or is cleaned up) before the interrupt is acted on: exit
+    130, one line, no traceback, no .tmp-* folder; the model is either complete or absent."""
+    root = tmp_path / "models"
+    proc = subprocess.run([sys.executable, "-c", TWO_CTRL_C, "train", *SHALLOW, "--out", str(root / "new")],
+                          capture_output=True, text=True, timeout=300, env=SUBPROCESS_ENV, cwd=REPO)
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in re.split(r"[\r\n]+", proc.stderr) if line.strip()]
+    assert lines[-1] == "hashviz: interrupted; nothing half-written was kept", proc.stderr[-2000:]
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+    from hashviz.zoo import discover
+    valid, invalid = discover(root)
+    assert invalid == [] and [m.name for m in valid] in ([], ["new"])
 
 
 def _lsh_train(capsys, out: Path):

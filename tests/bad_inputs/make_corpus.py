@@ -173,6 +173,11 @@ CASES = [
     Case("zoo-build-unknown-entry", "zoo-cmd", r"--only: unknown 'nosuch'; known: ",
          "zoo build --only nosuch (reported 0 model(s) built, exit 0)",
          extra={"args": ["zoo", "build", "--root", "TMP/models", "--only", "nosuch", "--no-projections"]}),
+    # issue 19, finding 11: markdown in folder names is shown as text (no link, no fetched image)
+    Case("[click me](https:example.invalid)", "model", r"config\.json is missing",
+         "an invalid folder named as a markdown link (it became a link in the sidebar)"),
+    Case("![t](https:example.invalid)", "model", r"config\.json is missing",
+         "an invalid folder named as a markdown image (the browser fetched it)"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -338,7 +343,7 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
     _copy_model(src, d)
     cfg = _config(d)
     cid = case.id
-    if cid == "config-missing":
+    if cid == "config-missing" or cid.startswith(("[", "![")):
         (d / "config.json").unlink()
     elif cid == "config-not-json":
         (d / "config.json").write_text('{"method": "dpsh", "bits": 16,,, this is not JSON')
