@@ -585,16 +585,21 @@ def test_zoo_command(case, tmp_path, capsys):
 
 
 TWO_CTRL_C = r"""
-import os, signal, sys
+import os, shutil, signal, sys, time
 import numpy as np
-save, calls = np.save, []
+save, calls, rmtree = np.save, [], shutil.rmtree
 def interrupted_twice(*a, **k):
     calls.append(1)
-    if len(calls) == 3:                  # in the middle of writing the model: Ctrl-C, Ctrl-C
+    if len(calls) == 3:                  # in the middle of writing the model: Ctrl-C, a moment, Ctrl-C
         os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
     return save(*a, **k)
-np.save = interrupted_twice
+def interrupted_cleanup(path, *a, **k):  # (where the first Ctrl-C stops the save at once, the second
+    if ".tmp-" in str(path):              #  lands in its cleanup)
+        os.kill(os.getpid(), signal.SIGINT)
+    return rmtree(path, *a, **k)
+np.save, shutil.rmtree = interrupted_twice, interrupted_cleanup
 from hashviz.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -614,6 +619,32 @@ def test_two_quick_ctrl_c_while_saving(tmp_path):
     from hashviz.zoo import discover
     valid, invalid = discover(root)
     assert invalid == [] and [m.name for m in valid] in ([], ["new"])
+
+
+def test_umap_request_is_bounded_and_a_second_map_need_not_wait(corpus, monkeypatch):
+    """Issue 19 #9: a UMAP request over MAX_UMAP_POINTS is refused with one message (PCA takes any
+    size); with the code map's two workers a short job finishes while a long one still runs; a
+    queued job says it is waiting, not 'running for 0 s'."""
+    import threading
+    from hashviz import codemap
+    from hashviz.background import JobRunner
+    from hashviz.zoo import load_model_dir
+    model = load_model_dir(corpus / "models" / VALID)
+    monkeypatch.setattr(codemap, "MAX_UMAP_POINTS", 500)             # the tiny model has 1,697 codes
+    jobs = JobRunner(workers=2)
+    with pytest.raises(HashvizError, match=r"a UMAP map takes at most 500 points"):
+        codemap.map_or_start(jobs, model, "umap", sample_size=1000, cache_dir=corpus / "never")
+    assert not (corpus / "never").exists()
+    release = threading.Event()
+    long = jobs.submit("long", lambda: release.wait(60))
+    short = jobs.submit("short", lambda: 42)
+    assert short.wait(30) and short.result == 42 and long.state == "running"
+    single = JobRunner(workers=1)
+    blocker = single.submit("blocker", lambda: release.wait(60))
+    queued = single.submit("queued", lambda: 1)
+    assert blocker.wait(0.2) is False and queued.progress_text.startswith("waiting ")
+    release.set()
+    assert long.wait(30) and queued.wait(30) and queued.progress_text.startswith("running for ")
 
 
 def _lsh_train(capsys, out: Path):
