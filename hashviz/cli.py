@@ -115,8 +115,9 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(header)
     print(f"{model.name}: {model.method} ({model.family}), {model.bits} bits, {model.code_type} codes")
     print(f"protocol: {protocol}")
-    print("ranking: Hamming distance, ties by database index; a query with no relevant item in the "
-          "top k scores AP 0")
+    ranking = ("asymmetric distance to the pq codewords (no Hamming ball: Hamming-only metrics are n/a)"
+               if model.code_type == "pq" else "Hamming distance")
+    print(f"ranking: {ranking}, ties by database index; a query with no relevant item in the top k scores AP 0")
     for metric in reported_metrics():
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():

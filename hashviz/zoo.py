@@ -130,6 +130,7 @@ def _save(out: Path, config: dict, arrays: dict, weights: dict | None) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(out.parent, out.name)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+        os.chmod(tmp, 0o777 & ~_umask())    # mkdtemp's 0700 hid models from a server run as another user
     except OSError as exc:
         raise HashvizError(f"cannot write to {out.parent}: {exc.strerror or exc}") from None
     try:
@@ -140,6 +141,8 @@ def _save(out: Path, config: dict, arrays: dict, weights: dict | None) -> Path:
             from safetensors.numpy import save_file
             save_file({k: np.array(v, order="C", copy=True) for k, v in weights.items()}, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=_json_default))
+        for file in (tmp / "codes", *tmp.rglob("*")):
+            os.chmod(file, (0o777 if file.is_dir() else 0o666) & ~_umask())   # safetensors writes 0600
         _fsync_tree(tmp)
         _replace_dir(tmp, out)
     except OSError as exc:
@@ -192,6 +195,12 @@ def check_can_write(out: Path, overwrite: bool) -> None:
         found = sorted(names - MODEL_ENTRIES)[:3] or ["no config.json"]
         raise HashvizError(f"{out} is not a model directory (it holds {', '.join(found)}); --overwrite "
                            "replaces only a model directory: choose another --out")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 STALE_TMP_SECONDS = 3600

@@ -647,6 +647,43 @@ def test_umap_request_is_bounded_and_a_second_map_need_not_wait(corpus, monkeypa
     assert long.wait(30) and queued.wait(30) and queued.progress_text.startswith("running for ")
 
 
+def test_smaller_ones(corpus, tmp_path, capsys, monkeypatch):
+    """Issue 19 #13: saved model folders follow the umask (were 0700, weights 0600: a server run
+    as another user could not read them); `eval` of a pq model names its ranking (it said
+    Hamming); import-codes given a folder says so (it said "does not exist"); an EXIF orientation
+    outside 2..8 is not reported as a rotation."""
+    from hashviz.retrieval import decode_upload
+    from PIL import Image
+    os.umask(old := os.umask(0o022))
+    try:
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--out", tmp_path / "perm")
+        assert code == 0, err
+        modes = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777
+                 for p in [tmp_path / "perm", *(tmp_path / "perm").rglob("*")]}
+        assert modes["perm"] == modes["perm/codes"] == 0o755 and modes["perm/weights.safetensors"] == 0o644, modes
+        assert {m for k, m in modes.items() if k.endswith((".npy", ".json"))} == {0o644}
+    finally:
+        os.umask(old)
+    code, out, err = run_cli(capsys, "eval", corpus / "outside" / "dpsh-16")
+    assert code == 0 and "ranking: Hamming distance" in out
+    pq = shutil.copytree(corpus / "models" / "pq-codebooks-nan", tmp_path / "pq")
+    np.save(pq / "codes" / "codebooks.npy", np.nan_to_num(np.load(pq / "codes" / "codebooks.npy")), allow_pickle=False)
+    code, out, err = run_cli(capsys, "eval", pq)
+    assert code == 0 and "ranking: asymmetric distance to the pq codewords" in out and "Hamming distance" not in out, out + err
+    d = tmp_path / "folder.npy"
+    d.mkdir()
+    code, _, err = run_cli(capsys, "import-codes", "--database-codes", d, "--database-labels", d, "--query-codes", d,
+                           "--query-labels", d, "--out", tmp_path / "imported")
+    assert_one_error_line(code, err, r"folder\.npy is a folder, not a \.npy file")
+    for orientation, rotated in ((9, False), (0, False), (6, True)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((40, 20), np.uint8)).save(buf, format="JPEG", exif=exif)
+        notes = decode_upload(buf.getvalue(), (8, 8)).notes
+        assert ("rotated as its EXIF orientation says" in notes) is rotated, (orientation, notes)
+
+
 def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 
