@@ -684,6 +684,24 @@ def test_smaller_ones(corpus, tmp_path, capsys, monkeypatch):
         assert ("rotated as its EXIF orientation says" in notes) is rotated, (orientation, notes)
 
 
+def test_app_root_missing_or_a_file_and_unknown_model_link(corpus, tmp_path, monkeypatch):
+    """Issue 19 #13: a models root that is missing or a file gets one error and no zoo button (it
+    offered to build the zoo there); a link naming an unknown model says so (it fell back silently)."""
+    (tmp_path / "a-file").write_text("x")
+    for root, what in ((tmp_path / "nowhere", "missing"), (tmp_path / "a-file", "a file")):
+        at = app_on(root, monkeypatch)
+        assert not at.exception and not at.button, [b.label for b in at.button]
+        assert [e.value for e in at.error] and what in at.error[0].value, [e.value for e in at.error]
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("HASHVIZ_MODELS", str(corpus / "models"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = "no-such-model"
+    at.run()
+    assert not at.exception
+    assert any("No model named no\\-such\\-model in this root" in w.value for w in at.sidebar.warning), \
+        [w.value for w in at.sidebar.warning]
+
+
 def _lsh_train(capsys, out: Path):
     return run_cli(capsys, "train", *SHALLOW, "--out", out)
 
