@@ -72,6 +72,13 @@ class Job:
         return (self.finished or time.monotonic()) - self.started
 
     @property
+    def progress_text(self) -> str:
+        """The true wait: 'waiting 42 s for a free worker' while queued, 'running for 12 s' after."""
+        if self.started is None:
+            return f"waiting {time.monotonic() - self.submitted:.0f} s for a free worker"
+        return f"running for {self.elapsed:.0f} s"
+
+    @property
     def active(self) -> bool:
         return self.state in (QUEUED, RUNNING)
 

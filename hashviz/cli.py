@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import runpy
+import signal
 import sys
 from pathlib import Path
 
@@ -116,8 +117,9 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(header)
     print(f"{model.name}: {model.method} ({model.family}), {model.bits} bits, {model.code_type} codes")
     print(f"protocol: {protocol}")
-    print("ranking: Hamming distance, ties by database index; a query with no relevant item in the "
-          "top k scores AP 0")
+    ranking = ("asymmetric distance to the pq codewords (no Hamming ball: Hamming-only metrics are n/a)"
+               if model.code_type == "pq" else "Hamming distance")
+    print(f"ranking: {ranking}, ties by database index; a query with no relevant item in the top k scores AP 0")
     for metric in reported_metrics():
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
@@ -340,8 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hashviz: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _close_bars()
-        print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not break the message
+        try:
+            _close_bars()
+            print("hashviz: interrupted; nothing half-written was kept", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return 130
 
 

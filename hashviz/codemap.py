@@ -51,6 +51,9 @@ __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "l
 
 SOURCES = ("codes", "pixels", "outputs")
 DEFAULT_SAMPLE = 5000
+# The most points one interactive UMAP request may project: 69,000 took 468 s on 2 cores and held
+# the shared worker; 20,000 take about a tenth of that. PCA (instant) takes any number.
+MAX_UMAP_POINTS = 20_000
 # 200 epochs (UMAP's own default above 10k points) halve the time of a 5k map; part of the cache key.
 UMAP_PARAMS = {"n_epochs": 200}
 CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"
@@ -221,6 +224,10 @@ def map_or_start(jobs: JobRunner, model, method: str = "umap", sample_size: int 
     """(map, None) when the map is cached or its job finished; (None, job) while it is computed in
     the background (started here when needed). A failed job raises its error (HashvizError as is)
     and is retried on the next call."""
+    if method == "umap" and (sample_size is None or sample_size > MAX_UMAP_POINTS) \
+            and len(model.database_codes) > MAX_UMAP_POINTS:
+        raise HashvizError(f"a UMAP map takes at most {MAX_UMAP_POINTS:,} points here (it grows to minutes "
+                           "and holds a worker other users wait for); use PCA for more")
     path = code_map_cache_path(model, method, sample_size, seed, source, cache_dir, dataset)
     cached = load_code_map(model, method, sample_size, seed, source, cache_dir, dataset)
     if cached is not None:

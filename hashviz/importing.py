@@ -177,7 +177,8 @@ def _class_names(file, count: int) -> list[str]:
 def _npy(path, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
-        raise HashvizError(f"{what}: {path} does not exist")
+        state = "is a folder, not a .npy file" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+        raise HashvizError(f"{what}: {path} {state}")
     return _load_npy(path)
 
 

@@ -109,6 +109,29 @@ def check_arrays(config: dict, arrays: dict) -> None:
             raise HashvizError("codes/outputs_sample_rows.npy points outside the database")
 
 
+MAX_ROWS = 50_000_000   # codes per file: 50x the million-item exports hashviz is built for
+
+
+def check_headers(config: dict, headers: dict[str, tuple[tuple, np.dtype]]) -> None:
+    """What the .npy headers alone tell ({name: (shape, dtype)}), before any data is read: codes
+    are uint8 (n, width) with n <= MAX_ROWS, and labels and ids have one row per code."""
+    width = code_width(config)
+    for part in ("database", "query"):
+        if part not in headers:
+            continue
+        shape, dtype = headers[part]
+        if dtype != np.uint8 or len(shape) != 2:
+            raise HashvizError(f"codes/{part}.npy must be uint8 (n, {width}), got {dtype} {shape}")
+        if shape[1] != width:
+            raise HashvizError(f"codes/{part}.npy has {shape[1]} bytes per code; {config['bits']} bits need {width}")
+        if shape[0] > MAX_ROWS:
+            raise HashvizError(f"codes/{part}.npy holds {shape[0]:,} codes; hashviz takes at most {MAX_ROWS:,}")
+        for extra, what in ((f"{part}_labels", "labels"), (f"{part}_ids", "ids")):
+            if extra in headers and headers[extra][0][:1] != shape[:1]:
+                rows = headers[extra][0][0] if headers[extra][0] else 0
+                raise HashvizError(f"codes/{extra}.npy has {rows} {what} for {shape[0]} codes")
+
+
 MIN_CLASS_ID_LIMIT = 1000   # class ids may skip numbers, but not run far past the classes present
 MAX_CLASSES = 100_000       # per-class things (names, hash centres, confusion rows) stay bounded
 

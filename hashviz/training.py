@@ -13,6 +13,7 @@ table) and every fourth epoch before, for the curve. Only the chosen model encod
 from __future__ import annotations
 
 import copy
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -141,8 +142,53 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
     }
 
 
+MAX_SEED = 2 ** 32 - 1   # numpy's legacy and torch's seeding both take it
+
+
+def check_spec(spec: TrainSpec) -> None:
+    """Every argument in range before anything runs (the CLI and the Train page alike): one clear
+    message instead of a traceback mid-training or a model that was never trained."""
+    info = method_info(spec.method)
+
+    def bad(flag, why):
+        raise HashvizError(f"--{flag} {why}")
+    if not isinstance(spec.bits, int) or spec.bits <= 0 or spec.bits % 8 or spec.bits > 1024:
+        bad("bits", f"must be a multiple of 8 from 8 to 1024, got {spec.bits}")
+    if not 0 <= spec.seed <= MAX_SEED:
+        bad("seed", f"must be 0..{MAX_SEED}, got {spec.seed}")
+    if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
+        bad("lr", f"must be a positive number, got {spec.lr}")
+    if info.deep and spec.epochs is not None and spec.epochs < 1:
+        bad("epochs", f"must be >= 1 (a model trained for {spec.epochs} epochs is untrained), got {spec.epochs}")
+    if spec.batch_size is not None and spec.batch_size < 2:
+        bad("batch-size", f"must be >= 2, got {spec.batch_size}")
+    least = max(2, spec.batch_size or 2, 0 if info.deep else spec.bits)
+    if spec.max_train is not None and spec.max_train < least:
+        bad("max-train", f"must be >= {least} (training images{'' if info.deep else f' for {spec.bits} bits'}"
+            f"{', one batch' if spec.batch_size else ''}), got {spec.max_train}")
+    if spec.regularizers and not info.deep:
+        bad("reg", f"applies to deep methods only; {spec.method} is {info.family} (closed form): it would be "
+            "recorded but never applied")
+    defaults = getattr(info.constructor, "defaults", {})
+    for name, value in spec.hyper.items():
+        if name not in defaults:
+            bad("hyper", f"{name} is not a {spec.method} hyper-parameter; known: {', '.join(sorted(defaults)) or 'none'}")
+        if not _same_kind(defaults[name], value):
+            bad("hyper", f"{name}={value!r} must be {type(defaults[name]).__name__} like its default {defaults[name]!r}")
+
+
+def _same_kind(default, value) -> bool:
+    """A hyper-parameter value of the default's kind: bool, finite number (whole for an int) or str."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and math.isfinite(value) and (isinstance(default, float) or value == int(value))
+    return isinstance(value, type(default))
+
+
 def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -> TrainResult:
     """Train one model (no encoding of the database, nothing written)."""
+    check_spec(spec)
     spec = spec.resolved()
     if spec.threads:
         import torch
@@ -159,6 +205,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     from hashviz.metrics import evaluate
     from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
+    check_spec(spec)
     check_can_write(out, overwrite)   # before training: never delete what is not a model
     _check_writable(out.parent)
     result = train(spec, progress, should_stop)

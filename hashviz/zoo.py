@@ -21,11 +21,15 @@ wrong. Nothing is unpickled: JSON, safetensors and np.load(allow_pickle=False) o
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -35,7 +39,8 @@ import numpy as np
 
 from hashviz.encoders import WEIGHTS, check_weights
 from hashviz.errors import HashvizError
-from hashviz.model_checks import CODE_FILES, check_arrays, check_config, check_ids_within  # noqa: F401 (pages)
+from hashviz.model_checks import (CODE_FILES, check_arrays, check_config, check_headers,  # noqa: F401
+                                  check_ids_within)   # check_ids_within: for pages
 
 CONFIG = "config.json"
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
@@ -116,10 +121,16 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
     check_config(config, source="config to save")
     check_arrays(config, arrays)
     check_can_write(out, overwrite)
+    with interrupts_deferred():
+        return _save(out, config, arrays, weights)
+
+
+def _save(out: Path, config: dict, arrays: dict, weights: dict | None) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(out.parent, out.name)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+        os.chmod(tmp, 0o777 & ~_umask())    # mkdtemp's 0700 hid models from a server run as another user
     except OSError as exc:
         raise HashvizError(f"cannot write to {out.parent}: {exc.strerror or exc}") from None
     try:
@@ -130,6 +141,8 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
             from safetensors.numpy import save_file
             save_file({k: np.array(v, order="C", copy=True) for k, v in weights.items()}, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=_json_default))
+        for file in (tmp / "codes", *tmp.rglob("*")):
+            os.chmod(file, (0o777 if file.is_dir() else 0o666) & ~_umask())   # safetensors writes 0600
         _fsync_tree(tmp)
         _replace_dir(tmp, out)
     except OSError as exc:
@@ -140,6 +153,26 @@ def save_model_dir(out: Path, config: dict, arrays: dict[str, np.ndarray],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold a Ctrl-C that arrives during a save until the save (or its cleanup) is over, then raise
+    it: two quick Ctrl-C used to break the cleanup, print tracebacks and leave a .tmp-* folder.
+    Only the main thread receives signals; elsewhere (the Train page's worker) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)       # the default handler raises KeyboardInterrupt
+        elif caught and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 MODEL_ENTRIES = {CONFIG, WEIGHTS, "codes"}
@@ -162,6 +195,12 @@ def check_can_write(out: Path, overwrite: bool) -> None:
         found = sorted(names - MODEL_ENTRIES)[:3] or ["no config.json"]
         raise HashvizError(f"{out} is not a model directory (it holds {', '.join(found)}); --overwrite "
                            "replaces only a model directory: choose another --out")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 STALE_TMP_SECONDS = 3600
@@ -254,10 +293,13 @@ def _npy_header(f, path: Path) -> tuple[tuple, np.dtype]:
     return shape, dtype
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, header_only: bool = False):
+    """The array of a .npy file (header_only: its (shape, dtype), nothing else read)."""
     try:
         with open(path, "rb") as f:
-            _npy_header(f, path)
+            header = _npy_header(f, path)
+            if header_only:
+                return header
             f.seek(0)
             return np.load(f, allow_pickle=False)
     except ValueError as exc:
@@ -280,18 +322,17 @@ def load_model_dir(path, root: Path | None = None) -> ModelDir:
         raise HashvizError(f"{path.name} is a link that points outside the models root; refused")
     if not path.is_dir():
         raise HashvizError(f"{path} is not a model directory")
-    pickles = sorted(p.name for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    pickles = sorted(p.name for p in _model_files(path) if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
         raise HashvizError(f"{path.name} contains {', '.join(pickles)}: pickle-format files are "
                            "never loaded by hashviz (they can run code); remove them")
     config = read_config(path)
     config.setdefault("paper", "")
-    arrays = {}
-    for name in CODE_FILES + OPTIONAL_CODE_FILES:
-        file = path / "codes" / f"{name}.npy"
-        if file.is_file():
-            arrays[name] = _load_npy(file)
-    try:
+    files = {name: path / "codes" / f"{name}.npy" for name in CODE_FILES + OPTIONAL_CODE_FILES}
+    files = {name: file for name, file in files.items() if file.is_file()}
+    try:   # headers first: a sparse 4 GB file of the wrong width is refused before it is read
+        check_headers(config, {name: _load_npy(file, header_only=True) for name, file in files.items()})
+        arrays = {name: _load_npy(file) for name, file in files.items()}
         check_arrays(config, arrays)
     except HashvizError as exc:
         raise HashvizError(f"{path.name}: {exc}") from None
@@ -312,14 +353,39 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def _model_files(path: Path) -> list[Path]:
+    """The two levels a model directory has (its files and codes/): never a walk of the tree below,
+    which for a mistaken path such as / would be the whole filesystem."""
+    found = []
+    for folder in (path, path / "codes"):
+        try:
+            found += list(itertools.islice(folder.iterdir(), MAX_ROOT_ENTRIES))
+        except OSError:
+            continue
+    return found
+
+
+MAX_ROOT_ENTRIES = 2000   # entries of a models root (or of one model dir level) looked at
+
+
+def looks_like_model(path: Path) -> bool:
+    """What discover() reports on: a folder holding any of a model's files, or a link (checked
+    for where it points). Other folders of the root (data, notes, /usr) are left alone."""
+    try:
+        return path.is_symlink() or (path.is_dir() and any((path / n).exists() for n in (CONFIG, WEIGHTS, "codes")))
+    except OSError:
+        return True
+
+
 def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
-    """Valid model directories under models_root (sorted by name) and invalid ones with a reason."""
+    """Valid model directories under models_root (sorted by name) and invalid ones with a reason;
+    one level deep, at most MAX_ROOT_ENTRIES entries, folders that are no model at all skipped."""
     root = Path(models_root)
     if not root.is_dir():
         return [], []
     valid, invalid = [], []
-    for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
+    for path in sorted(itertools.islice(root.iterdir(), MAX_ROOT_ENTRIES)):
+        if path.name.startswith(".") or not looks_like_model(path):
             continue
         try:
             valid.append(load_model_dir(path, root=root))

@@ -36,6 +36,7 @@ def build_starter_zoo(root: Path, progress=None, log: Callable[[str], None] = pr
     """Build the missing starter models under root (valid ones are kept); returns what was built."""
     from hashviz.methods import list_methods
     known = {m.name for m in list_methods()}
+    _refuse_unknown("--only", only, [k for k, v in STARTER_ZOO.items() if v in known])
     entries = {k: v for k, v in STARTER_ZOO.items() if v in known and (not only or k in only)}
     built = []
     for name, method in entries.items():
@@ -75,6 +76,9 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
                   dataset: str = "fashion-mnist") -> Path:
     """Train every method at every length (skipping models already in root) and write markdown."""
     from hashviz.methods import list_methods
+    known = [m.name for m in list_methods()]
+    _refuse_unknown("--methods", methods, known)
+    _check_results_file(Path(out))      # before hours of training, not after
     infos = [m for m in list_methods() if methods is None or m.name in methods]
     rows = []
     for info in infos:
@@ -99,8 +103,20 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
 NOTES_MARKER = "<!-- notes: written by hand, kept when the table is regenerated -->"
 
 
+def _refuse_unknown(flag: str, given, known) -> None:
+    unknown = [name for name in given or () if name not in known]
+    if unknown:
+        raise HashvizError(f"{flag}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+
+
+def _check_results_file(out: Path) -> None:
+    if out.is_dir() or out.parent.is_file():
+        raise HashvizError(f"--out {out} must name a markdown file, not {'a folder' if out.is_dir() else 'one under a file'}")
+
+
 def write_results(out: Path, table: str) -> None:
     """Write the generated table atomically, keeping any hand-written notes below NOTES_MARKER."""
+    _check_results_file(out)
     notes = ""
     if out.is_file():
         old = out.read_text()
@@ -108,8 +124,12 @@ def write_results(out: Path, table: str) -> None:
             notes = old[old.index(NOTES_MARKER):]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(table + ("\n" + notes if notes else ""))
-    os.replace(tmp, out)
+    try:
+        tmp.write_text(table + ("\n" + notes if notes else ""))
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HashvizError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _ensure(path: Path, spec: TrainSpec, progress, log) -> Path:

@@ -22,7 +22,7 @@ RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py:
 @st.cache_resource
 def projection_jobs():
     """One background worker for the whole app: a missing UMAP map is computed once, for everyone."""
-    return JobRunner(workers=1)
+    return JobRunner(workers=2)   # a second map need not wait behind a long one (each is capped)
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
@@ -40,7 +40,10 @@ n_db = model.database_codes.shape[0]
 c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1.6])
 method = c1.radio("Projection", ["umap", "pca"], horizontal=True, key="cm_method",
                   format_func={"umap": "UMAP", "pca": "PCA (instant)"}.get)
-size = int(c2.number_input("Points", min_value=min(100, n_db), max_value=n_db, step=500,
+if method == "umap" and st.session_state.get(f"cm_size_{model.name}", 0) > codemap.MAX_UMAP_POINTS:
+    st.session_state[f"cm_size_{model.name}"] = codemap.MAX_UMAP_POINTS     # chosen under PCA: capped
+size = int(c2.number_input("Points", min_value=min(100, n_db), step=500,
+                           max_value=min(n_db, codemap.MAX_UMAP_POINTS) if method == "umap" else n_db,
                            value=min(codemap.DEFAULT_SAMPLE, n_db), key=f"cm_size_{model.name}",
                            help="a seeded sample of the database"))
 sources = codemap.available_sources(model)
@@ -78,7 +81,7 @@ if pending:
     def wait_for_umap():
         if all(job.state in ("done", "failed") for job in pending):
             st.rerun()
-        st.caption(f"UMAP running for {max(job.elapsed for job in pending):.0f} s…")
+        st.caption("UMAP " + "; ".join(job.progress_text for job in pending) + "…")
     wait_for_umap()
 
 drawn, sizes_of = codemap.drawn_note(model, size)

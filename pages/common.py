@@ -4,6 +4,8 @@ sidebar. Pages call these; all logic lives in hashviz."""
 from __future__ import annotations
 
 import functools
+import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -24,6 +26,7 @@ def _discover(root: str, signature: tuple):
 
 
 def models_in(root: str):
+    root = os.path.realpath(os.path.expanduser(root))   # one cache entry per folder, however spelled
     return _discover(root, root_signature(Path(root)))
 
 
@@ -136,3 +139,9 @@ def sync_query_params(params: dict[str, str], drop: tuple[str, ...] = ()) -> Non
         del st.query_params[key]
     if changed := {k: v for k, v in params.items() if st.query_params.get(k) != v}:
         st.query_params.update(changed)
+
+
+def as_text(value) -> str:
+    """Markdown-escaped, so a folder named [click me](https:...) or ![t](...) shows as typed: no
+    link, no image the browser would fetch."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$:])", r"\\\1", str(value))

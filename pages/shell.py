@@ -12,7 +12,7 @@ import streamlit as st
 from hashviz.deployment import current_deployment, first_model
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir
-from pages.common import FAISS, MILVUS, default_root, models_in, models_root, search_backend, selected_model
+from pages.common import FAISS, MILVUS, as_text, default_root, models_in, models_root, search_backend, selected_model
 
 
 def ensure_app_shell() -> None:
@@ -45,13 +45,16 @@ def render_sidebar() -> ModelDir | None:
                 wanted = st.query_params.get("model")
                 st.session_state["model_name"] = wanted if wanted in names else \
                     first_model(valid, current_deployment().default_model).name
+                if wanted and wanted not in names:    # a stale or mistyped link: say so, once
+                    st.warning(f"No model named {as_text(wanted)} in this root; showing "
+                               f"{as_text(st.session_state['model_name'])}.")
             st.selectbox("Model", names, key="model_name", format_func=labels.get)
             model = selected_model()
             st.caption(f"{model.family} · {model.method} ({model.config.get('paper') or 'no paper id'}) · "
                        f"{model.bits} bits · dataset **{model.dataset}** · protocol {model.protocol}")
         else:
             model = None
-            st.info(f"No valid model in `{root}` yet.")
+            st.info(f"No valid model in {as_text(root)} yet.")
         if demo:
             st.caption(f"Search: {search_backend()[0]} (set by the server) · a read-only demo")
         elif st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
@@ -64,7 +67,7 @@ def render_sidebar() -> ModelDir | None:
         if invalid:
             with st.expander(f"{len(invalid)} invalid model dir(s)"):
                 for path, reason in invalid:
-                    st.warning(f"**{path.name}**: {reason}")
+                    st.warning(f"**{as_text(path.name)}**: {as_text(reason)}")
     return model
 
 
@@ -81,6 +84,10 @@ def no_models_screen(root: str) -> None:
     st.title("hashviz")
     if current_deployment().demo:
         st.write("This demo server has no trained model to show yet.")
+        return
+    if not Path(root).is_dir():   # a typo or a file: building a zoo there would be a mistake
+        st.error(f"The models root {as_text(root)} is {'a file' if Path(root).exists() else 'missing'}: "
+                 "choose a folder of model directories in the sidebar.")
         return
     st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
              "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "

@@ -147,6 +147,48 @@ def test_model_dir(case, corpus, discovered, capsys):
             assert_one_error_line(*run_cli(capsys, "eval", path)[::2], case.expect)
 
 
+def test_sparse_codes_refused_from_the_header(corpus, tmp_path):
+    """A sparse 400 MB database.npy whose header is self-consistent but 3 bytes wide (16 bits need
+    2): refused from the header alone, the loading process's peak memory barely moves (it used to
+    read the whole file first: 4.2 GB and 31.7 s for a 4 GB one)."""
+    model = shutil.copytree(corpus / "models" / VALID, tmp_path / "sparse")
+    buf = io.BytesIO()
+    rows = 2 ** 27
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": (rows, 3)})
+    with open(model / "codes" / "database.npy", "wb") as f:
+        f.write(buf.getvalue())
+        f.truncate(len(buf.getvalue()) + rows * 3)                 # a hole: no disk, no page cache
+    script = ("import resource, sys\n"
+              "from hashviz.zoo import load_model_dir\n"
+              "from hashviz.errors import HashvizError\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "try:\n    load_model_dir(sys.argv[1])\nexcept HashvizError as exc:\n    print('refused:', exc)\n"
+              "print('grew_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True,
+                          timeout=300, env=SUBPROCESS_ENV)
+    assert "refused: sparse: codes/database.npy has 3 bytes per code; 16 bits need 2" in proc.stdout, proc.stdout + proc.stderr
+    grew = int(re.search(r"grew_kib (\d+)", proc.stdout).group(1))
+    assert grew < 50 * 1024, f"peak memory grew by {grew} KiB"
+
+
+def test_root_scan_is_one_level_and_models_only(corpus, tmp_path, capsys):
+    """A models root also holding a data folder (with a pickle three levels down), a notes file and
+    an empty folder: discover lists the models and nothing else; the pickle below a model's two
+    levels is not looked for. `hashviz eval /` names the missing config, not files all over the disk."""
+    from hashviz.zoo import discover
+    root = tmp_path / "root"
+    shutil.copytree(corpus / "models" / VALID, root / VALID)
+    (root / "data" / "a" / "b").mkdir(parents=True)
+    (root / "data" / "a" / "b" / "model.pt").write_bytes(b"not read")
+    (root / "empty").mkdir()
+    (root / "notes.txt").write_text("notes")
+    valid, invalid = discover(root)
+    assert [m.name for m in valid] == [VALID] and invalid == []
+    code, _, err = run_cli(capsys, "eval", "/")
+    line = assert_one_error_line(code, err, r"^hashviz: error: /: config\.json is missing$")
+    assert len(line) < 100
+
+
 LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
 
 
@@ -206,9 +248,13 @@ def test_app_sidebar_lists_every_bad_model_dir(corpus, monkeypatch):
         model_cases = [c for c in CASES if c.kind == "model"]
         [box] = [e for e in at.sidebar.expander if "invalid model dir" in e.label]
         assert box.label == f"{len(model_cases)} invalid model dir(s)"
-        shown = {w.value.split("**")[1]: w.value for w in box.warning}
+        unescape = lambda text: re.sub(r"\\(.)", r"\1", text)        # noqa: E731 - markdown escapes
+        shown = {unescape(w.value.split("**")[1]): unescape(w.value) for w in box.warning}
         for case in model_cases:
             assert re.search(case.expect, shown[case.id]), (case.id, shown[case.id])
+        # Names are text, never markdown: every markdown character of a name arrives escaped.
+        raw = {w.value.split("**")[1] for w in box.warning}
+        assert "\\[click me\\]\\(https\\:example\\.invalid\\)" in raw and "\\!\\[t\\]\\(https\\:example\\.invalid\\)" in raw, raw
 
 
 @pytest.mark.parametrize("case", of_kind("import"))
@@ -518,6 +564,142 @@ def test_killed_run_leaves_no_half_model(case_id, killed_runs):
         assert load_model_dir(root / "killed").name == "killed"
     else:
         assert leftovers == []
+
+
+@pytest.mark.parametrize("case", of_kind("train-arg"))
+def test_train_argument(case, tmp_path, capsys):
+    """Each bad argument: one line, exit 2, before any data is loaded or a step is trained."""
+    out = tmp_path / "never"
+    code, _, err = run_cli(capsys, "train", "--bits", 16, "--dataset", "digits", "--protocol", "digits-small",
+                           *case.extra["args"], "--out", out)
+    assert_one_error_line(code, err, case.expect)
+    assert "train:" not in err and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", of_kind("zoo-cmd"))
+def test_zoo_command(case, tmp_path, capsys):
+    """Refused before any training: one line, exit 2, the folder left empty (no stray temporary)."""
+    code, _, err = run_cli(capsys, *[a.replace("TMP", str(tmp_path)) for a in case.extra["args"]])
+    assert_one_error_line(code, err, case.expect.replace("TMP", re.escape(str(tmp_path))))
+    assert "train:" not in err and list(tmp_path.iterdir()) == []
+
+
+TWO_CTRL_C = r"""
+import os, shutil, signal, sys, time
+import numpy as np
+save, calls, rmtree = np.save, [], shutil.rmtree
+def interrupted_twice(*a, **k):
+    calls.append(1)
+    if len(calls) == 3:                  # in the middle of writing the model: Ctrl-C, a moment, Ctrl-C
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+    return save(*a, **k)
+def interrupted_cleanup(path, *a, **k):  # (where the first Ctrl-C stops the save at once, the second
+    if ".tmp-" in str(path):              #  lands in its cleanup)
+        os.kill(os.getpid(), signal.SIGINT)
+    return rmtree(path, *a, **k)
+np.save, shutil.rmtree = interrupted_twice, interrupted_cleanup
+from hashviz.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_two_quick_ctrl_c_while_saving(tmp_path):
+    """Issue 19 #10: the save finishes (or is cleaned up) before the interrupt is acted on: exit
+    130, one line, no traceback, no .tmp-* folder; the model is either complete or absent."""
+    root = tmp_path / "models"
+    proc = subprocess.run([sys.executable, "-c", TWO_CTRL_C, "train", *SHALLOW, "--out", str(root / "new")],
+                          capture_output=True, text=True, timeout=300, env=SUBPROCESS_ENV, cwd=REPO)
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in re.split(r"[\r\n]+", proc.stderr) if line.strip()]
+    assert lines[-1] == "hashviz: interrupted; nothing half-written was kept", proc.stderr[-2000:]
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+    from hashviz.zoo import discover
+    valid, invalid = discover(root)
+    assert invalid == [] and [m.name for m in valid] in ([], ["new"])
+
+
+def test_umap_request_is_bounded_and_a_second_map_need_not_wait(corpus, monkeypatch):
+    """Issue 19 #9: a UMAP request over MAX_UMAP_POINTS is refused with one message (PCA takes any
+    size); with the code map's two workers a short job finishes while a long one still runs; a
+    queued job says it is waiting, not 'running for 0 s'."""
+    import threading
+    from hashviz import codemap
+    from hashviz.background import JobRunner
+    from hashviz.zoo import load_model_dir
+    model = load_model_dir(corpus / "models" / VALID)
+    monkeypatch.setattr(codemap, "MAX_UMAP_POINTS", 500)             # the tiny model has 1,697 codes
+    jobs = JobRunner(workers=2)
+    with pytest.raises(HashvizError, match=r"a UMAP map takes at most 500 points"):
+        codemap.map_or_start(jobs, model, "umap", sample_size=1000, cache_dir=corpus / "never")
+    assert not (corpus / "never").exists()
+    release = threading.Event()
+    long = jobs.submit("long", lambda: release.wait(60))
+    short = jobs.submit("short", lambda: 42)
+    assert short.wait(30) and short.result == 42 and long.state == "running"
+    single = JobRunner(workers=1)
+    blocker = single.submit("blocker", lambda: release.wait(60))
+    queued = single.submit("queued", lambda: 1)
+    assert blocker.wait(0.2) is False and queued.progress_text.startswith("waiting ")
+    release.set()
+    assert long.wait(30) and queued.wait(30) and queued.progress_text.startswith("running for ")
+
+
+def test_smaller_ones(corpus, tmp_path, capsys, monkeypatch):
+    """Issue 19 #13: saved model folders follow the umask (were 0700, weights 0600: a server run
+    as another user could not read them); `eval` of a pq model names its ranking (it said
+    Hamming); import-codes given a folder says so (it said "does not exist"); an EXIF orientation
+    outside 2..8 is not reported as a rotation."""
+    from hashviz.retrieval import decode_upload
+    from PIL import Image
+    os.umask(old := os.umask(0o022))
+    try:
+        code, _, err = run_cli(capsys, "train", *SHALLOW, "--out", tmp_path / "perm")
+        assert code == 0, err
+        modes = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777
+                 for p in [tmp_path / "perm", *(tmp_path / "perm").rglob("*")]}
+        assert modes["perm"] == modes["perm/codes"] == 0o755 and modes["perm/weights.safetensors"] == 0o644, modes
+        assert {m for k, m in modes.items() if k.endswith((".npy", ".json"))} == {0o644}
+    finally:
+        os.umask(old)
+    code, out, err = run_cli(capsys, "eval", corpus / "outside" / "dpsh-16")
+    assert code == 0 and "ranking: Hamming distance" in out
+    pq = shutil.copytree(corpus / "models" / "pq-codebooks-nan", tmp_path / "pq")
+    np.save(pq / "codes" / "codebooks.npy", np.nan_to_num(np.load(pq / "codes" / "codebooks.npy")), allow_pickle=False)
+    code, out, err = run_cli(capsys, "eval", pq)
+    assert code == 0 and "ranking: asymmetric distance to the pq codewords" in out and "Hamming distance" not in out, out + err
+    d = tmp_path / "folder.npy"
+    d.mkdir()
+    code, _, err = run_cli(capsys, "import-codes", "--database-codes", d, "--database-labels", d, "--query-codes", d,
+                           "--query-labels", d, "--out", tmp_path / "imported")
+    assert_one_error_line(code, err, r"folder\.npy is a folder, not a \.npy file")
+    for orientation, rotated in ((9, False), (0, False), (6, True)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((40, 20), np.uint8)).save(buf, format="JPEG", exif=exif)
+        notes = decode_upload(buf.getvalue(), (8, 8)).notes
+        assert ("rotated as its EXIF orientation says" in notes) is rotated, (orientation, notes)
+
+
+def test_app_root_missing_or_a_file_and_unknown_model_link(corpus, tmp_path, monkeypatch):
+    """Issue 19 #13: a models root that is missing or a file gets one error and no zoo button (it
+    offered to build the zoo there); a link naming an unknown model says so (it fell back silently)."""
+    (tmp_path / "a-file").write_text("x")
+    for root, what in ((tmp_path / "nowhere", "missing"), (tmp_path / "a-file", "a file")):
+        at = app_on(root, monkeypatch)
+        assert not at.exception and not at.button, [b.label for b in at.button]
+        assert [e.value for e in at.error] and what in at.error[0].value, [e.value for e in at.error]
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("HASHVIZ_MODELS", str(corpus / "models"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = "no-such-model"
+    at.run()
+    assert not at.exception
+    assert any("No model named no\\-such\\-model in this root" in w.value for w in at.sidebar.warning), \
+        [w.value for w in at.sidebar.warning]
 
 
 def _lsh_train(capsys, out: Path):

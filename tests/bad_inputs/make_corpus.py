@@ -46,8 +46,8 @@ VALID = "valid-dpsh-16"
 @dataclass(frozen=True)
 class Case:
     """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
-    where it is used, e.g. ids beyond its dataset), import (files for import-codes), upload, data,
-    search or train. expect: a regex that the
+    where it is used, e.g. ids beyond its dataset), import (files for import-codes), train-arg
+    (`hashviz train` arguments), zoo-cmd (`hashviz zoo` commands), upload, data, search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -146,6 +146,38 @@ CASES = [
          "import-codes with one database label of 10**12 (wrote num_classes: 1000000000001)"),
     Case("import-label-negative", "import", r"ql\.npy holds a negative label \(-3\); class ids start at 0",
          "import-codes with a query label of -3 (wrote num_classes: 0)"),
+    # issue 19, finding 7: `hashviz train` arguments, each refused up front in one line
+    *[Case(f"train-arg-{cid}", "train-arg", expect, f"hashviz train {' '.join(args)}", extra={"args": list(args)})
+      for cid, args, expect in (
+          ("lr-negative", ("--method", "dpsh", "--lr", "-1"), r"--lr must be a positive number, got -1"),
+          ("lr-nan", ("--method", "dpsh", "--lr", "nan"), r"--lr must be a positive number, got nan"),
+          ("seed-negative", ("--method", "lsh", "--seed", "-1"), r"--seed must be 0\.\.4294967295, got -1"),
+          ("seed-huge", ("--method", "lsh", "--seed", "99999999999999999999"), r"--seed must be 0\.\.4294967295"),
+          ("hyper-wrong-type", ("--method", "dpsh", "--hyper", 'eta="abc"'), r"--hyper eta='abc' must be float like its default 0\.2"),
+          ("hyper-unknown", ("--method", "dpsh", "--hyper", "nosuch=1"), r"--hyper nosuch is not a dpsh hyper-parameter; known: eta"),
+          ("max-train-zero-itq", ("--method", "itq", "--max-train", "0"), r"--max-train must be >= 16 \(training images for 16 bits\)"),
+          ("max-train-zero-dpsh", ("--method", "dpsh", "--max-train", "0"), r"--max-train must be >= 2"),
+          ("epochs-zero", ("--method", "dpsh", "--epochs", "0"), r"--epochs must be >= 1 .*got 0"),
+          ("epochs-negative", ("--method", "dpsh", "--epochs", "-1"), r"--epochs must be >= 1 .*got -1"),
+          ("batch-size-negative", ("--method", "dpsh", "--batch-size", "-5"), r"--batch-size must be >= 2, got -5"),
+          ("reg-on-shallow", ("--method", "lsh", "--reg", "balance=0.1"), r"--reg applies to deep methods only; lsh is"),
+      )],
+    # issue 19, finding 8: `zoo` commands (TMP: an empty folder of the test's)
+    Case("zoo-results-out-is-a-folder", "zoo-cmd", r"--out .*TMP must name a markdown file, not a folder",
+         "zoo results --out <an existing folder> (IsADirectoryError after all the training, a stray .tmp)",
+         extra={"args": ["zoo", "results", "--root", "TMP/models", "--methods", "lsh", "--bits", "16",
+                         "--no-ablation", "--out", "TMP"]}),
+    Case("zoo-results-unknown-method", "zoo-cmd", r"--methods: unknown 'nosuch'; known: .*dpsh",
+         "zoo results --methods nosuch (started training)",
+         extra={"args": ["zoo", "results", "--root", "TMP/models", "--methods", "nosuch", "--out", "TMP/r.md"]}),
+    Case("zoo-build-unknown-entry", "zoo-cmd", r"--only: unknown 'nosuch'; known: ",
+         "zoo build --only nosuch (reported 0 model(s) built, exit 0)",
+         extra={"args": ["zoo", "build", "--root", "TMP/models", "--only", "nosuch", "--no-projections"]}),
+    # issue 19, finding 11: markdown in folder names is shown as text (no link, no fetched image)
+    Case("[click me](https:example.invalid)", "model", r"config\.json is missing",
+         "an invalid folder named as a markdown link (it became a link in the sidebar)"),
+    Case("![t](https:example.invalid)", "model", r"config\.json is missing",
+         "an invalid folder named as a markdown image (the browser fetched it)"),
     # ---------------------------------------------------------------- uploads
     Case("upload-not-an-image", "upload", r"not a PNG or JPEG image", "text file named .png",
          extra={"file": "not-an-image.png"}),
@@ -311,7 +343,7 @@ def _model_case(case: Case, src: Path, models: Path, out: Path, marker: Path) ->
     _copy_model(src, d)
     cfg = _config(d)
     cid = case.id
-    if cid == "config-missing":
+    if cid == "config-missing" or cid.startswith(("[", "![")):
         (d / "config.json").unlink()
     elif cid == "config-not-json":
         (d / "config.json").write_text('{"method": "dpsh", "bits": 16,,, this is not JSON')
@@ -565,6 +597,8 @@ def make_corpus(out: Path, source: Path) -> Path:
             path = _data_case(case, data)
         elif case.kind == "upload":
             path = uploads / case.extra["file"]
+        elif case.kind in ("train-arg", "zoo-cmd"):
+            path = train
         elif case.kind == "import":
             path = _import_case(case, out / "import")
         elif case.kind == "search":
