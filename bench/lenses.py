@@ -17,7 +17,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +27,9 @@ from hashviz import codemap  # noqa: E402
 from hashviz.lenses import bitflip, cube, lookup, parity, trust  # noqa: E402
 from hashviz.search import model_index  # noqa: E402
 from hashviz.zoo import load_model_dir  # noqa: E402
+from bench._timing import best_of  # noqa: E402
 
 GOAL = 0.5
-
-
-def best_of(repeats: int, fn):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def bench_model(path: Path, repeats: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from hashviz.hamming import hamming_distances  # noqa: E402
 from hashviz.metrics import relevance, tie_range_per_query  # noqa: E402
 from hashviz.ties import tie_range_ap_from_counts  # noqa: E402
 from hashviz.zoo import load_model_dir  # noqa: E402
+from bench._timing import best_of  # noqa: E402
 
 GOAL_S = 0.5
 LENSES = {
@@ -43,15 +43,6 @@ LENSES = {
     "11-point worst @all": mr.MetricRule(tie="worst", measure="11-point"),
     "11-point best @5000": mr.MetricRule(tie="best", measure="11-point", cutoff=5000),
 }
-
-
-def best_of(repeat, fn):
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
 
 
 def numpy_tie_range(query_codes, database_codes, query_labels, database_labels, chunk=32):
