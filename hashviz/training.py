@@ -145,9 +145,10 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
 MAX_SEED = 2 ** 32 - 1   # numpy's legacy and torch's seeding both take it
 
 
-def check_spec(spec: TrainSpec) -> None:
+def check_spec(spec: TrainSpec, saving: bool = True) -> None:
     """Every argument in range before anything runs (the CLI and the Train page alike): one clear
-    message instead of a traceback mid-training or a model that was never trained."""
+    message instead of a traceback mid-training or a model that was never trained. saving=False
+    (train() alone, e.g. a test's untrained network) allows 0 epochs."""
     info = method_info(spec.method)
 
     def bad(flag, why):
@@ -158,7 +159,7 @@ def check_spec(spec: TrainSpec) -> None:
         bad("seed", f"must be 0..{MAX_SEED}, got {spec.seed}")
     if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
         bad("lr", f"must be a positive number, got {spec.lr}")
-    if info.deep and spec.epochs is not None and spec.epochs < 1:
+    if info.deep and spec.epochs is not None and spec.epochs < (1 if saving else 0):
         bad("epochs", f"must be >= 1 (a model trained for {spec.epochs} epochs is untrained), got {spec.epochs}")
     if spec.batch_size is not None and spec.batch_size < 2:
         bad("batch-size", f"must be >= 2, got {spec.batch_size}")
@@ -188,7 +189,7 @@ def _same_kind(default, value) -> bool:
 
 def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -> TrainResult:
     """Train one model (no encoding of the database, nothing written)."""
-    check_spec(spec)
+    check_spec(spec, saving=False)
     spec = spec.resolved()
     if spec.threads:
         import torch
