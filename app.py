@@ -1,11 +1,15 @@
 """hashviz: the entry point. Routes the pages and holds the shared sidebar (models root, model)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from hashviz.deployment import current_deployment
 from pages.shell import render_sidebar
 
-st.set_page_config(page_title="hashviz", page_icon=":material/grid_view:", layout="wide")
+# A shipped icon: a material-icon favicon is fetched from an outside font host, which a demo must not need.
+FAVICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
+st.set_page_config(page_title="hashviz", page_icon=FAVICON, layout="wide")
 
 PAGES = [
     st.Page("pages/retrieval.py", title="Retrieval", icon=":material/image_search:", default=True),

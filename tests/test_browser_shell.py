@@ -19,6 +19,8 @@ def test_app_starts_and_sidebar_lists_models(tiny_zoo):
             from hashviz.zoo import discover
             best = max(discover(tiny_zoo)[0], key=lambda m: m.metrics["map_all"])
             assert f"{best.family} · {best.method} ({best.config['paper']}) · 16" in sidebar.inner_text()
+            icons = page.eval_on_selector_all("link[rel*=icon]", "links => links.map(l => l.href)")
+            assert icons and all(href.startswith(url) for href in icons), icons   # served by the app itself
             print(f"cold start to health: {cold:.1f} s")
         except Exception:
             screenshot_on_failure(page, "shell")
