@@ -222,9 +222,19 @@ def test_errors(milvus):
         HammingIndex(_random(10, 0)[:0], kind="milvus", uri=uri, collection="hv_x")
 
 
-def test_unreachable_server_fails_clearly():        # how fast: bench/responsiveness.py
+def test_unreachable_server_fails_clearly(capfd):        # how fast: bench/responsiveness.py
     with pytest.raises(HashvizError, match="cannot reach Milvus at 'http://127.0.0.1:1'"):
         HammingIndex(_random(10, 0), kind="milvus", uri="http://127.0.0.1:1", collection="hv_x", timeout=2)
+    assert "[ERROR]" not in capfd.readouterr().err      # pymilvus's own log lines stay quiet: one error, ours
+
+
+def test_the_cli_says_an_unreachable_milvus_in_one_line(tmp_path, tiny_zoo):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "hashviz.cli", "index", "push", str(tiny_zoo / "lsh-16"),
+                           "--uri", "http://127.0.0.1:1"], capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.replace("\r", "\n").splitlines() if line.strip() and "push:" not in line]
+    assert proc.returncode != 0 and len(lines) == 1 and lines[0].startswith("hashviz: error: cannot reach Milvus")
 
 
 def test_collection_name_for_model_directories(tmp_path):

@@ -30,6 +30,7 @@ Milvus cannot return more than 16,384 neighbours per query: knn with a larger k 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
@@ -62,6 +63,9 @@ def _pymilvus():
             import pymilvus
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise HashvizError(f"the Milvus backend needs pymilvus: {_INSTALL}") from exc
+    # pymilvus logs its own "[ERROR]" lines to stderr; hashviz reports every failure itself, in one line.
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return pymilvus
 
 
