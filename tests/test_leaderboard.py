@@ -228,10 +228,17 @@ def test_failure_report_on_tiny_zoo_models(tiny_zoo):
         failures.failure_report(model, n=0)
 
 
-def test_multilabel_models_refuse_per_class_tables():
-    model = synthetic_model([[0] * 8, [1] * 8], np.array([[1, 0], [0, 1]]), [[0] * 8], np.array([[1, 1]]),
-                            class_names=("a", "b"))
+def test_multilabel_models_get_per_label_tables_and_refuse_confusion():
+    # database: item 0 = code 0x00 with label a, item 1 = code 0xff with label b; two queries:
+    # q0 = 0x00 with {a, b} (both items relevant: AP 1), q1 = 0xff with {a} (item 1 first, irrelevant;
+    # item 0 at rank 2, relevant: AP 1/2). Per label: a -> q0, q1 (mean 0.75, worst q1), b -> q0 (1.0).
+    model = synthetic_model([[0] * 8, [1] * 8], np.array([[1, 0], [0, 1]]), [[0] * 8, [1] * 8],
+                            np.array([[1, 1], [1, 0]]), class_names=("a", "b"))
+    table = failures.per_class_ap(model, np.array([1.0, 0.5]))
+    assert table["class"].tolist() == ["a", "b"] and table["queries"].tolist() == [2, 1]
+    assert table["mAP"].tolist() == [0.75, 1.0] and table["worst query row"].tolist() == [1, 0]
     with pytest.raises(HashvizError, match="multi-label"):
-        failures.per_class_ap(model, np.zeros(1))
+        failures.retrieval_confusion(model, n=1)
     report = failures.failure_report(model, n=1, worst=1)
-    assert not report.single_label and report.per_class.empty and len(report.worst) == 1
+    assert not report.single_label and len(report.worst) == 1
+    assert report.worst["query row"].tolist() == [1] and report.worst["AP"].tolist() == [0.5]
