@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashviz.hamming import as_words
+from hashviz.codes import distinct_codes as group_codes
 
 DISTINCT_ABOVE = 100_000     # database rows; below it the Code map keeps its seeded sample of rows
 _CACHE: OrderedDict[str, "DistinctCodes"] = OrderedDict()
@@ -54,14 +54,8 @@ def distinct_codes(codes: np.ndarray, key: str | None = None) -> DistinctCodes:
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-    words = as_words(np.ascontiguousarray(codes))      # <= 64 bits: one uint64 per code, a fast sort
-    keys = words[:, 0] if words.shape[1] == 1 else words.view(np.dtype((np.void, words.shape[1] * 8))).ravel()
-    order = np.argsort(keys)                            # group equal codes (np.unique's index sort is slower)
-    ordered = keys[order]
-    starts = np.concatenate([[0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]) if len(keys) else np.zeros(0, int)
-    counts = np.diff(np.append(starts, len(keys)))
-    first = np.minimum.reduceat(order, starts) if len(keys) else starts
-    order = np.lexsort((first, -counts))
+    _, first, _, counts = group_codes(codes)
+    order = np.lexsort((first, -counts))                # most frequent first, ties by first row
     result = DistinctCodes(first[order].astype(np.int64), counts[order].astype(np.int64), len(codes))
     if key is not None:
         with _LOCK:
