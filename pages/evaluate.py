@@ -56,8 +56,9 @@ if not models:
             "zoo with `hashviz zoo build --root models`.")
     st.stop()
 
+# on_change="rerun": a tab's `.open` is known, so the metric lens ranks every query only when opened
 board, curves, claims, lens, finder = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Metric lens",
-                                                "Failure finder"])   # `finder`: `failures` is the module
+                                                "Failure finder"], key="evaluate_tab", on_change="rerun")
 
 with board:
     st.markdown(lb.protocol_statement(models))
@@ -103,7 +104,8 @@ with claims:
 
 model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
 with lens:                                   # before the failure finder, whose st.stop() ends the run
-    metric_lens_tab(model)
+    if lens.open:
+        metric_lens_tab(model)
 
 with finder:
     st.markdown(f"Where **{model.name}** (the sidebar's model) fails. Every row can be opened on the "
