@@ -20,16 +20,17 @@ from hashviz.errors import HashvizError
 BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
 
 
-# Layout 3 (opt-in: TrainSpec.backbone_layout=3, width=24): a 4x4 stride-2 stem straight to 14x14
-# and three blocks, about a quarter of layout 2's multiply-adds and no 28x28 maps. AVX2 fp32, 1
-# thread: a training step 0.34x and encoding 0.26x of layout 2's time, but 32-bit mAP@all fell
-# 0.014 for GreedyHash and 0.044 for DPQ, so it is not the default (docs/recipes.md, "Fourth
-# change"). Layout 2 (the default) pools right after the convolution so BatchNorm and
-# ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then pooling) came first. Both
-# are kept to load saved models; config.json records the layout.
-BACKBONE_LAYOUT = 2
-DEFAULT_WIDTH = 32
-LAYOUTS = (1, 2, 3)
+# Layout 4 at width 24 (the default since issue 20): a pooled 3x3 block at 28x28, a pooled block
+# at 14x14 and one at 7x7, about 4 M multiply-adds an image against layout 2's 15 M at width 32.
+# On an AVX2 CPU in fp32 (2 threads, idle) a training step took 47 against 114 ms and encoding
+# 70,000 images 9.4 against 23.7 s. Layout 3 (a 4x4 stride-2 stem, no 28x28 maps) was faster
+# still (40 ms, 7.2 s) but lost 0.03-0.04 mAP@all for DTSH and DPQ at 32 bits where layout 4 lost
+# 0.005 for DPQ (docs/recipes.md, "Fourth change"). Layout 2 pools right after the convolution so
+# BatchNorm and ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then pooling) came
+# first. The older layouts are kept to load saved models; config.json records the layout.
+BACKBONE_LAYOUT = 4
+DEFAULT_WIDTH = 24
+LAYOUTS = (1, 2, 3, 4)
 
 
 def _conv_block(c_in: int, c_out: int, pool: bool = False, kernel: int = 3, stride: int = 1) -> nn.Sequential:
@@ -39,6 +40,8 @@ def _conv_block(c_in: int, c_out: int, pool: bool = False, kernel: int = 3, stri
 
 
 def _blocks(channels: int, w: int, layout: int) -> list[nn.Module]:
+    if layout == 4:
+        return [_conv_block(channels, w, pool=True), _conv_block(w, 2 * w, pool=True), _conv_block(2 * w, 4 * w)]
     if layout == 3:
         return [_conv_block(channels, w, kernel=4, stride=2), _conv_block(w, 2 * w, pool=True),
                 _conv_block(2 * w, 4 * w)]
@@ -52,9 +55,10 @@ def _blocks(channels: int, w: int, layout: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """Conv blocks (layout 2: four 3x3 blocks, two 2x2 poolings; layout 3: a stride-2 stem, a
-    pooled 14x14 block and a 7x7 block), then an FC layer. Sized for 28x28 grey images on 2 CPU
-    cores (layout 2 at width 32: about 15 M multiply-adds an image; layout 3 at width 24: 4 M).
+    """Conv blocks (layout 4: three 3x3 blocks, the first two pooled; layout 2: four blocks, two
+    poolings; layout 3: a stride-2 stem, a pooled 14x14 block and a 7x7 block), then an FC layer.
+    Sized for 28x28 grey images on 2 CPU cores (layout 4 at width 24: about 4 M multiply-adds an
+    image; layout 2 at width 32: 15 M).
     Works for any input size >= 8 and any channel count.
     """
 

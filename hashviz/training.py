@@ -5,9 +5,10 @@ The hasher comes from the registry (hashviz.methods.registry.create_hasher) and 
 validation split only, never the queries).
 
 The validation queries are ranked against a small fixed validation database (training images),
-a fifth of an epoch's time, so this runs every epoch of the second half (where the one-cycle
-schedule's best epoch falls: at 72 % of the run or later in all 45 deep models of the results
-table) and every fourth epoch before, for the curve. Only the chosen model encodes the database.
+on the schedule of `is_validation_epoch`: every second epoch of the last 30 % (where the
+one-cycle schedule's best epoch falls: at 72 % of the run or later in all 45 deep models of the
+results table) and every fourth epoch before, for the curve. Only the chosen model encodes the
+database.
 """
 
 from __future__ import annotations

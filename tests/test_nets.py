@@ -53,27 +53,33 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
     assert set(cols.tolist()) == {4, 5, 6}
 
 
-def test_backbone_layouts_pooled_by_default_lean_on_request_old_one_loads():
+def test_backbone_layouts_lean_pooled_by_default_older_ones_load():
     from hashviz.errors import HashvizError
     from hashviz.methods import create_hasher
-    pooled = HashNetwork("small-cnn", 1, 16, width=8)   # the default: layout 2
-    lean, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (3, 1))
+    default = HashNetwork("small-cnn", 1, 16, width=8)   # layout 4
+    pooled, lean, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (2, 3, 1))
+    x = torch.randn(3, 1, 28, 28)
+    # layout 4: three 3x3 blocks; the 28x28 and 14x14 ones pool, the last runs at 7x7
+    assert [type(m).__name__ for m in default.backbone.body[0]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    assert default.backbone.body[:1](x).shape == (3, 8, 14, 14)
+    assert default.backbone.body[:2](x).shape == (3, 16, 7, 7)
+    assert default.backbone.body[:3](x).shape == (3, 32, 7, 7)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in default.modules()) == 3
     # layout 3: a 4x4 stride-2 stem (28 -> 14, no 28x28 maps), a pooled block, a 7x7 block
     stem = lean.backbone.body[0][0]
     assert (stem.kernel_size, stem.stride, stem.padding) == ((4, 4), (2, 2), (1, 1))
     assert [type(m).__name__ for m in lean.backbone.body[1]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
-    x = torch.randn(3, 1, 28, 28)
     assert lean.backbone.body[:1](x).shape == (3, 8, 14, 14)
     assert lean.backbone.body[:3](x).shape == (3, 32, 7, 7)
     assert [type(m).__name__ for m in pooled.backbone.body[0]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
     assert [type(m).__name__ for m in old.backbone.body[:2]] == ["Sequential", "MaxPool2d"]
     # layouts 1 and 2 share parameter shapes (the weights differ in meaning only by the layout)
     assert [p.shape for p in pooled.parameters()] == [p.shape for p in old.parameters()]
-    assert lean(x).shape == pooled(x).shape == old(x).shape == (3, 16)
+    assert default(x).shape == lean(x).shape == pooled(x).shape == old(x).shape == (3, 16)
     # a config from before the layout was recorded rebuilds layout 1; the recorded one is rebuilt
     config = {"method": "dpsh", "bits": 16, "width": 8, "backbone": "small-cnn"}
     assert set(create_hasher(config).net_.state_dict()) == set(old.state_dict())
-    for layout, net in ((2, pooled), (3, lean)):
+    for layout, net in ((2, pooled), (3, lean), (4, default)):
         rebuilt = create_hasher({**config, "backbone_layout": layout}).net_.state_dict()
         assert {k: v.shape for k, v in rebuilt.items()} == {k: v.shape for k, v in net.state_dict().items()}
     try:

@@ -54,15 +54,16 @@ def test_history_records_loss_per_epoch_and_validation_on_schedule(tiny_zoo):
     history = config["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5, 6]
     assert all(np.isfinite(h["loss"]) for h in history)
-    # 6 epochs: epoch 1, every fourth, and the second half are validated; the best of those is kept
-    assert [h["epoch"] for h in history if "val_map" in h] == [1, 4, 5, 6]
+    # 6 epochs: epoch 1, every fourth, and every second of the last 30 % are validated; the best is kept
+    assert [h["epoch"] for h in history if "val_map" in h] == [1, 4, 6]
     assert all(0 <= h["val_map"] <= 1 for h in history if "val_map" in h)
     assert config["best_epoch"] == max((h for h in history if "val_map" in h), key=lambda h: h["val_map"])["epoch"]
 
 
 def test_validation_schedule():
     validated = [e for e in range(1, 41) if is_validation_epoch(e, 40)]
-    assert validated == [1, 4, 8, 12, 16, 20, *range(21, 41)]
+    assert validated == [1, 4, 8, 12, 16, 20, 24, 28, 30, 32, 34, 36, 38, 40]
+    assert [e for e in range(1, 33) if is_validation_epoch(e, 32)] == [1, 4, 8, 12, 16, 20, 24, 26, 28, 30, 32]
     assert [e for e in range(1, 3) if is_validation_epoch(e, 2)] == [1, 2]
 
 
