@@ -3,7 +3,9 @@ models at hand (the failure finder is hashviz.failures). Everything returns data
 figures; nothing here imports streamlit.
 
 Comparisons only ever put side by side models trained on the same dataset, protocol and code
-length ("a setting"), and read the stored query metrics (mAP@all unless said otherwise).
+length ("a setting"), and read the stored query metrics (mAP@all unless said otherwise). Models that
+differ only by seed are one group (hashviz.seeds): the leaderboard shows its mean ± sd, and the
+conclusions judge gaps between group means against the seed-to-seed noise.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hashviz import plots
+from hashviz.ablations import ABLATIONS, Ablation
 from hashviz.data import describe_protocol
 from hashviz import metrics as M
 from hashviz.methods.registry import family_info
+from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, STANDARD_ERRORS, GroupKey, SeedGroup, contrast,
+                           group_by_seed, mean_sd_text, noise_rule_text, pooled_noise, regularisers_text,
+                           verdict)
 from hashviz.zoo import ModelDir
 
 __all__ = [
     "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
-    "leaderboard_csv", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
+    "leaderboard_csv", "seed_table", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
-    "Conclusion", "check_conclusions", "HOLDS", "DOES_NOT_HOLD", "CANNOT_CHECK", "regularisers_text",
+    "Conclusion", "check_conclusions", "conclusions_rule", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
+    "CANNOT_CHECK", "regularisers_text",
 ]
 
 # ---------------------------------------------------------------------------------- leaderboard
@@ -56,12 +63,6 @@ def _number(value) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
-def regularisers_text(config: dict) -> str:
-    """"balance=0.1, quantization=0.1" (empty string for none)."""
-    regs = config.get("regularizers") or {}
-    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in sorted(regs.items()))
-
-
 def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     """The evaluation protocol in words (markdown), naming the protocols of the given models."""
     protocols = sorted({m.protocol for m in models})
@@ -85,7 +86,8 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
         f"precision 0**; the empty-ball share says how often that happened. Precision@k uses k = {ks}. "
         f"**Model selection**: a deep model keeps the epoch with the best validation mAP@all "
         f"(validation queries against the training images); the query set is never used before "
-        f"these numbers. One seed per model."
+        f"these numbers. **Seeds**: models that differ only by seed (which also draws the protocol's "
+        f"sample) form a group, shown as mean ± sample sd over its n seeds."
     )
 
 
@@ -106,6 +108,30 @@ def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
         table[col] = table[col].astype(float)
     return table.sort_values("mAP@all", ascending=False, na_position="last", kind="stable") \
         .reset_index(drop=True)
+
+
+_GROUP_COLUMNS = ["method", "family", "bits", "code type", "dataset", "protocol", "regularisers", "backbone",
+                  "n", "models"]
+
+
+def seed_table(models: Iterable[ModelDir]) -> pd.DataFrame:
+    """One row per group of models that differ only by seed (hashviz.seeds): each reported metric as
+    "mean ± sd" text (sample sd; the value alone for n = 1, "n/a" when missing), the mean training
+    seconds, n and the models; sorted by mean mAP@all, best first."""
+    rows = []
+    for g in group_by_seed(models):
+        k = g.key
+        row = {"method": k.method, "family": k.family, "bits": k.bits, "code type": k.code_type,
+               "dataset": k.dataset, "protocol": k.protocol, "regularisers": k.regularisers,
+               "backbone": k.backbone, "n": len(g.models), "models": g.names}
+        row.update({c.label: mean_sd_text(*g.stats(c.key)[:2], c.fmt) for c in M.reported_metrics()})
+        seconds = [_number(m.config.get("train_seconds")) for m in g.models]
+        row["train s"] = float(pd.Series(seconds, dtype=float).mean())
+        row["_sort"] = g.mean
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=_GROUP_COLUMNS + metric_columns() + ["_sort"])
+    table = table.sort_values("_sort", ascending=False, na_position="last", kind="stable")
+    return table.drop(columns="_sort").reset_index(drop=True)
 
 
 def leaderboard_csv(table: pd.DataFrame) -> str:
@@ -154,18 +180,18 @@ def precision_at_k_curves(models: Iterable[ModelDir]) -> dict[str, dict[int, flo
 
 
 def map_vs_bits_rows(models: Iterable[ModelDir]) -> list[tuple[str, int, float]]:
-    """(series, bits, mAP@all) of the models without regularisers, one series per method (and
-    dataset, when the models span several). Only series with at least two code lengths are kept."""
+    """(series, bits, mean mAP@all over seeds) of the models without regularisers, one series per method
+    (and dataset, when the models span several). Only series with at least two code lengths are kept."""
     models = [m for m in models if not (m.config.get("regularizers") or {})]
     several = len({(m.dataset, m.protocol) for m in models}) > 1
-    series: dict[str, dict[int, float]] = {}
+    series: dict[str, dict[int, list[float]]] = {}
     for m in models:
         value = _number(m.metrics.get("map_all"))
         if math.isnan(value):
             continue
         name = f"{m.method} ({m.dataset})" if several else m.method
-        series.setdefault(name, {})[int(m.bits)] = value
-    return [(name, b, v) for name, pts in sorted(series.items()) if len(pts) >= 2
+        series.setdefault(name, {}).setdefault(int(m.bits), []).append(value)
+    return [(name, b, sum(v) / len(v)) for name, pts in sorted(series.items()) if len(pts) >= 2
             for b, v in sorted(pts.items())]
 
 
@@ -186,18 +212,17 @@ def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
 
 # ---------------------------------------------------------------------------------- conclusions
 
-HOLDS = "holds"
-DOES_NOT_HOLD = "does not hold here"
 CANNOT_CHECK = "cannot check here (missing models)"
+UNSUPERVISED = "unsupervised"      # the family of deep methods that never see labels
 
 
 @dataclass
 class Conclusion:
-    """One of the survey's conclusions checked on the models at hand.
+    """One of the survey's conclusions, or one ablation, judged on the models at hand.
 
-    evidence: one row per comparison (setting, the two sides' best models and mAPs, the gap and
-    whether the claim held there). verdict: HOLDS when it held in more than half the comparisons,
-    DOES_NOT_HOLD otherwise, CANNOT_CHECK when no comparison was possible."""
+    evidence: one row per comparison (setting, the two sides' groups of seeds with mean mAP@all and n,
+    the gap, 2 standard errors and the row's verdict). gap: the mean of the rows' gaps; se: its standard
+    error (hashviz.seeds.contrast); verdict: hashviz.seeds.verdict of the two, CANNOT_CHECK without rows."""
 
     key: str
     claim: str
@@ -206,127 +231,119 @@ class Conclusion:
     summary: str
     evidence: pd.DataFrame = field(repr=False)
     needs: str = ""
+    gap: float = math.nan
+    se: float = math.nan
 
 
-def _setting(m: ModelDir) -> tuple:
-    return (m.dataset, m.protocol, int(m.bits))
+def _setting(key: GroupKey, same_backbone: bool = False) -> tuple:
+    return (key.dataset, key.protocol, key.bits) + ((key.backbone,) if same_backbone else ())
 
 
-def _setting_text(setting: tuple) -> str:
-    return f"{setting[0]} · {setting[1]} · {setting[2]} bits"
+def _setting_text(key: GroupKey, same_backbone: bool = False) -> str:
+    text = f"{key.dataset} · {key.protocol} · {key.bits} bits"
+    return f"{text} · {key.backbone}" if same_backbone and key.backbone else text
 
 
-def _map(m: ModelDir) -> float:
-    return _number(m.metrics.get("map_all"))
+def _row(a: SeedGroup, b: SeedGroup, name_a: str, name_b: str, noise) -> dict:
+    gap, se = contrast([(1.0, a), (-1.0, b)], noise)
+    return {name_a: a.names, f"{name_a} mAP": a.mean, f"{name_a} n": a.n,
+            name_b: b.names, f"{name_b} mAP": b.mean, f"{name_b} n": b.n,
+            "gap": gap, "2 se": STANDARD_ERRORS * se, "verdict": verdict(gap, se)}
 
 
-def _plain(models) -> list[ModelDir]:
-    return [m for m in models if not (m.config.get("regularizers") or {}) and not math.isnan(_map(m))]
+def _judged(key, claim, test, needs, rows: list[dict], pairs, columns, name_a, name_b, noise) -> Conclusion:
+    """The conclusion over its rows: the mean of the rows' gaps against that mean's standard error."""
+    evidence = pd.DataFrame(rows, columns=columns + ["gap", "2 se", "verdict"])
+    if not rows:
+        return Conclusion(key, claim, test, CANNOT_CHECK, "", evidence, needs)
+    k = len(pairs)
+    gap, se = contrast([t for a, b in pairs for t in ((1 / k, a), (-1 / k, b))], noise)
+    summary = (f"mean gap {gap:+.4f} mAP@all ({name_a} minus {name_b}, {k} comparison(s)) against "
+               f"{STANDARD_ERRORS:g} standard errors = {STANDARD_ERRORS * se:.4f}; n = "
+               f"{_seed_counts(a for a, _ in pairs)} seed(s) {name_a}, {_seed_counts(b for _, b in pairs)} "
+               f"{name_b}; noise: "
+               + "; ".join(noise[s].describe() for s in sorted({(a.key.dataset, a.key.protocol) for a, _ in pairs})))
+    return Conclusion(key, claim, test, verdict(gap, se), summary, evidence, "", gap, se)
 
 
-def _verdict(evidence: pd.DataFrame) -> str:
-    if evidence.empty:
-        return CANNOT_CHECK
-    return HOLDS if evidence["holds"].sum() * 2 > len(evidence) else DOES_NOT_HOLD
+def _seed_counts(groups) -> str:
+    """"3" or "1/3": the distinct numbers of seeds of some groups."""
+    return "/".join(str(n) for n in sorted({g.n for g in groups}))
 
 
-def _best_vs_best(models, side_a, side_b, name_a: str, name_b: str) -> pd.DataFrame:
-    """Per setting holding both sides: the best model of each side by mAP@all."""
-    rows = []
-    for setting in sorted({_setting(m) for m in models}):
-        here = [m for m in models if _setting(m) == setting]
-        a = [m for m in here if side_a(m)]
-        b = [m for m in here if side_b(m)]
-        if not a or not b:
-            continue
-        best_a, best_b = max(a, key=_map), max(b, key=_map)
-        rows.append({"setting": _setting_text(setting), f"best {name_a}": best_a.name,
-                     f"{name_a} mAP": _map(best_a), f"best {name_b}": best_b.name,
-                     f"{name_b} mAP": _map(best_b), "gap": _map(best_a) - _map(best_b),
-                     "holds": bool(_map(best_a) > _map(best_b))})
-    columns = ["setting", f"best {name_a}", f"{name_a} mAP", f"best {name_b}", f"{name_b} mAP", "gap", "holds"]
-    return pd.DataFrame(rows, columns=columns)
+def _best_vs_best(key, claim, test, needs, groups, side_a, side_b, name_a, name_b, noise,
+                  same_backbone=False) -> Conclusion:
+    """Per setting holding both sides: the side's group with the best mean mAP@all, against the other's."""
+    rows, pairs = [], []
+    for setting in sorted({_setting(g.key, same_backbone) for g in groups}):
+        here = [g for g in groups if _setting(g.key, same_backbone) == setting]
+        a, b = [g for g in here if side_a(g.key)], [g for g in here if side_b(g.key)]
+        if a and b:
+            best_a, best_b = max(a, key=lambda g: g.mean), max(b, key=lambda g: g.mean)
+            rows.append({"setting": _setting_text(best_a.key, same_backbone),
+                         **_row(best_a, best_b, f"best {name_a}", f"best {name_b}", noise)})
+            pairs.append((best_a, best_b))
+    columns = ["setting"] + [f"best {n}{s}" for n in (name_a, name_b) for s in ("", " mAP", " n")]
+    return _judged(key, claim, test, needs, rows, pairs, columns, name_a, name_b, noise)
 
 
-def _summary(evidence: pd.DataFrame, name_a: str, name_b: str) -> str:
-    if evidence.empty:
-        return ""
-    wins = int(evidence["holds"].sum())
-    return (f"{name_a} ahead in {wins} of {len(evidence)} setting(s); mean gap "
-            f"{evidence['gap'].mean():+.3f} mAP@all.")
+def _ablation(ablation: Ablation, groups: Sequence[SeedGroup], noise) -> Conclusion:
+    by_key = {g.key: g for g in groups}
+    rows, pairs = [], []
+    for g in groups:
+        label = ablation.variant(g.key)
+        base = by_key.get(ablation.baseline(g.key)) if label else None
+        if base is not None and base.key != g.key:
+            rows.append({"setting": _setting_text(g.key), "method": g.key.method, "variant": label,
+                         **_row(g, base, "with", "without", noise)})
+            pairs.append((g, base))
+    columns = ["setting", "method", "variant"] + [f"{n}{s}" for n in ("with", "without") for s in ("", " mAP", " n")]
+    return _judged(ablation.key, ablation.claim, ablation.test, ablation.needs, rows, pairs, columns,
+                   "with", "without", noise)
 
 
-def _conclusion(key, claim, test, models, side_a, side_b, name_a, name_b, needs) -> Conclusion:
-    evidence = _best_vs_best(models, side_a, side_b, name_a, name_b)
-    return Conclusion(key, claim, test, _verdict(evidence), _summary(evidence, name_a, name_b), evidence,
-                      needs if evidence.empty else "")
+def _family_is(test):
+    """A GroupKey predicate on what the registry says of the group's family (unknown families: False)."""
+    return lambda key: (f := family_info(key.family)) is not None and test(f)
 
 
-def _ablation_evidence(models: Sequence[ModelDir]) -> pd.DataFrame:
-    plain = {(m.method, *_setting(m)): m for m in _plain(models)}
-    rows = []
-    for m in models:
-        regs = m.config.get("regularizers") or {}
-        base = plain.get((m.method, *_setting(m)))
-        if not regs or base is None or math.isnan(_map(m)):
-            continue
-        rows.append({"setting": _setting_text(_setting(m)), "method": m.method,
-                     "tricks": regularisers_text(m.config), "with tricks": m.name, "with mAP": _map(m),
-                     "without tricks": base.name, "without mAP": _map(base), "gap": _map(m) - _map(base),
-                     "holds": bool(_map(m) > _map(base))})
-    columns = ["setting", "method", "tricks", "with tricks", "with mAP", "without tricks", "without mAP",
-               "gap", "holds"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def check_conclusions(models: Sequence[ModelDir]) -> list[Conclusion]:
-    """The survey's four conclusions, each checked on the models at hand (same dataset, protocol and
-    code length compared only; models with regularisers only enter the tricks check)."""
-    models = list(models)
-    plain = _plain(models)
-    def family_is(test):                         # what the registry says of the model's family
-        return lambda m: (f := family_info(m.family)) is not None and test(f)
-    deep, shallow = family_is(lambda f: f.deep), family_is(lambda f: not f.deep)
-    similarity_only = family_is(lambda f: f.similarity_only)
+def check_conclusions(models: Sequence[ModelDir], ablations: Sequence[Ablation] | None = None) -> list[Conclusion]:
+    """The survey's conclusions, then each ablation (hashviz.ablations.ABLATIONS), judged on the models
+    at hand by hashviz.seeds' rule: groups of seeds compared only within one dataset, protocol and code
+    length (and backbone, deep against deep); models with regularisers only enter the ablations."""
+    groups = [g for g in group_by_seed(models) if g.n]
+    noise = pooled_noise(groups)
+    plain = [g for g in groups if not g.key.regularisers]
+    deep, shallow = _family_is(lambda f: f.deep), _family_is(lambda f: not f.deep)
+    supervised = _family_is(lambda f: f.deep and f.key != UNSUPERVISED)
+    unsupervised = _family_is(lambda f: f.deep and f.key == UNSUPERVISED)
     out = [
-        _conclusion(
+        _best_vs_best(
             "deep_beats_shallow", "Deep hashing methods are far ahead of shallow ones (LSH, PCAH, ITQ, SH).",
-            "Per setting, the best deep model's mAP@all against the best shallow model's.",
-            plain, deep, shallow, "deep", "shallow",
+            "Per setting, the deep group with the best mean mAP@all against the best shallow group.",
             "a deep model and a shallow baseline (LSH, PCAH, ITQ or SH) trained on the same dataset, "
-            "protocol and code length"),
-        _conclusion(
-            "similarity_matters", "Similarity information is needed: codes learned to preserve "
-            "label-derived similarity beat codes that never see it.",
-            "Per setting, the best model trained on supervised similarity (pairwise, multiwise, implicit "
-            "or classification family) against the best unsupervised shallow model (which sees only "
-            "pixels).", plain,
-            family_is(lambda f: f.similarity_only or f.uses_labels), shallow,
-            "similarity-supervised", "unsupervised",
-            "a pairwise, multiwise, implicit or classification model and a shallow baseline on the "
-            "same dataset, protocol and code length"),
-        _conclusion(
+            "protocol and code length", plain, deep, shallow, "deep", "shallow", noise),
+        _best_vs_best(
+            "similarity_matters", "Similarity information is needed: deep codes learned from label-derived "
+            "similarity beat deep codes learned without labels.",
+            "Per setting and backbone, the best supervised deep group (any deep family but unsupervised) "
+            "against the best unsupervised deep group.",
+            "a supervised deep model and an unsupervised one (family unsupervised) on the same dataset, "
+            "protocol, backbone and code length", plain, supervised, unsupervised, "supervised",
+            "unsupervised", noise, same_backbone=True),
+        _best_vs_best(
             "labels_help", "Labels help: methods that use the class labels directly do better than "
             "those that only see pairwise or ranking similarity.",
-            "Per setting, the best classification-oriented model (class labels / class centres) against "
-            "the best similarity-only deep model (pairwise, multiwise or implicit family).", plain,
-            family_is(lambda f: f.uses_labels), similarity_only,
-            "label-using", "similarity-only",
+            "Per setting and backbone, the best classification-oriented group (class labels / class "
+            "centres) against the best similarity-only deep group (pairwise, multiwise or implicit family).",
             "a classification-oriented model (CSQ, GreedyHash, SSDH) and a pairwise, multiwise or "
-            "implicit one on the same dataset, protocol and code length"),
+            "implicit one on the same dataset, protocol, backbone and code length", plain,
+            _family_is(lambda f: f.uses_labels), _family_is(lambda f: f.similarity_only),
+            "label-using", "similarity-only", noise, same_backbone=True),
     ]
-    evidence = _ablation_evidence(models)
-    wins = int(evidence["holds"].sum()) if not evidence.empty else 0
-    out.append(Conclusion(
-        "tricks_help", "The tricks (bit balance, bit independence / decorrelation, quantization "
-        "penalties) make the codes better.",
-        "Each ablation model (trained with regularisers) against the same method, code length and "
-        "setting trained without them.",
-        _verdict(evidence),
-        "" if evidence.empty else f"the tricks helped in {wins} of {len(evidence)} ablation(s); mean gap "
-                                  f"{evidence['gap'].mean():+.3f} mAP@all.",
-        evidence,
-        "" if not evidence.empty else
-        "ablation models (trained with regularisers, e.g. `hashviz zoo results` builds dpsh-32-balance) "
-        "next to the same method and code length trained without them"))
-    return out
+    return out + [_ablation(a, groups, noise) for a in (ABLATIONS if ablations is None else ablations)]
+
+
+def conclusions_rule(models: Sequence[ModelDir]) -> str:
+    """The verdict rule in words, with the noise measured on these models (shown beside the verdicts)."""
+    return noise_rule_text(pooled_noise([g for g in group_by_seed(models) if g.n]))

@@ -11,15 +11,19 @@ from hashviz import failures
 from hashviz import leaderboard as lb
 from hashviz.codes import pack_bits01
 from hashviz.errors import HashvizError
+from hashviz.seeds import group_by_seed
 from hashviz.zoo import ModelDir, discover
 from reference import ref_all
 
 
 def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",
-         **metrics):
-    """A ModelDir with a config only (enough for tables and conclusions)."""
+         seed=0, epochs=3, **metrics):
+    """A ModelDir with a config only (enough for tables and conclusions); models that differ only by
+    `seed` are one group of seeds."""
     config = {"method": method, "family": family, "bits": bits, "code_type": code_type, "dataset": dataset,
-              "protocol": "fmnist-1k", "regularizers": regs or {}, "train_seconds": 12.5,
+              "protocol": "fmnist-1k", "regularizers": regs or {}, "train_seconds": 12.5, "seed": seed,
+              "spec": {"method": method, "bits": bits, "seed": seed, "epochs": epochs, "lr": 0.001,
+                       "regularizers": regs or {}, "threads": 1},
               "metrics": {"map_all": map_all, "map_1000": map_all + 0.01,
                           "map_tie_aware": math.nan if code_type == "pq" else map_all - 0.01,
                           "map_tie_min": math.nan if code_type == "pq" else map_all - 0.05,
@@ -99,35 +103,116 @@ def test_map_vs_bits_keeps_methods_with_two_lengths_and_no_ablations():
     assert lb.map_vs_bits_rows(models[-1:]) == []
 
 
-# ------------------------------------------------------------------ conclusions
+# ------------------------------------------------------------------ seeds and noise
 
-def by_key(models):
-    return {c.key: c for c in lb.check_conclusions(models)}
+def seeds(stem, method, family, values, **kw):
+    """One model per seed: stem, stem-s1, ... with the given mAP@all values."""
+    return [fake(stem if s == 0 else f"{stem}-s{s}", method, family, map_all=v, seed=s, **kw)
+            for s, v in enumerate(values)]
 
 
-def test_conclusions_hold_when_deep_labels_and_tricks_win():
-    models = [fake("lsh", "lsh", "shallow", map_all=0.2), fake("itq", "itq", "shallow", map_all=0.4),
-              fake("dpsh", "dpsh", "pairwise", map_all=0.6), fake("csq", "csq", "classification", map_all=0.8),
-              fake("dpsh-b", "dpsh", "pairwise", map_all=0.65, regs={"balance": 0.1})]
+@pytest.fixture
+def unsupervised_family(monkeypatch):
+    """The family "unsupervised" in the registry (issue 16's unsupervised methods bring it)."""
+    from hashviz.methods import registry
+    if "unsupervised" not in registry.FAMILY_INFO:
+        monkeypatch.setitem(registry.FAMILY_INFO, "unsupervised",
+                            registry.FamilyInfo("unsupervised", "Unsupervised deep", True, False, False))
+
+
+def test_models_differing_only_by_seed_form_one_group_with_sample_sd():
+    models = seeds("csq-32", "csq", "classification", [0.80, 0.82, 0.84]) + [
+        fake("csq-32-long", "csq", "classification", map_all=0.9, epochs=50),    # another recipe
+        fake("csq-32-b", "csq", "classification", map_all=0.7, regs={"balance": 0.1})]
+    groups = {g.names: g for g in group_by_seed(models)}
+    assert set(groups) == {"csq-32, csq-32-s1, csq-32-s2", "csq-32-long", "csq-32-b"}
+    mean, sd, n = groups["csq-32, csq-32-s1, csq-32-s2"].stats()
+    assert (mean, sd, n) == (pytest.approx(0.82), pytest.approx(0.02), 3)   # sqrt((.02² + 0 + .02²) / 2)
+    table = lb.seed_table(models).set_index("models")
+    assert table.loc["csq-32, csq-32-s1, csq-32-s2", "mAP@all"] == "0.820 ± 0.020"
+    assert table.loc["csq-32, csq-32-s1, csq-32-s2", "mAP@1000"] == "0.830 ± 0.020"
+    assert table.loc["csq-32, csq-32-s1, csq-32-s2", "n"] == 3
+    assert table.loc["csq-32-long", "mAP@all"] == "0.900" and table.loc["csq-32-long", "n"] == 1
+    assert list(table.index)[0] == "csq-32-long"                      # best mean first
+    assert table.loc["csq-32-b", "regularisers"] == "balance=0.1"
+
+
+def test_seed_table_says_na_for_pq_hamming_columns():
+    table = lb.seed_table(seeds("dpq-32", "dpq", "quantization", [0.7, 0.8], code_type="pq"))
+    assert table.loc[0, "tie-aware mAP"] == "n/a" and table.loc[0, "mAP@all"] == "0.750 ± 0.071"
+
+
+def by_key(models, **kw):
+    return {c.key: c for c in lb.check_conclusions(models, **kw)}
+
+
+def hand_zoo():
+    """Three seeds per group; sample variances by hand: csq .0004, unsupervised .0009, the others .0001."""
+    return (seeds("csq-32", "csq", "classification", [0.80, 0.82, 0.84])
+            + seeds("dpsh-32", "dpsh", "pairwise", [0.79, 0.80, 0.81])
+            + seeds("itq-32", "itq", "shallow", [0.48, 0.49, 0.50])
+            + seeds("unsup-32", "someunsup", "unsupervised", [0.60, 0.63, 0.66])
+            + seeds("dpsh-32-balance", "dpsh", "pairwise", [0.80, 0.81, 0.82], regs={"balance": 0.1})
+            + seeds("dpsh-32-quantization", "dpsh", "pairwise", [0.74, 0.75, 0.76], regs={"quantization": 0.1}))
+
+
+def test_each_conclusion_is_judged_by_its_mean_gap_against_the_pooled_seed_noise(unsupervised_family):
+    c = by_key(hand_zoo())
+    sd = math.sqrt((2 * 0.0004 + 2 * 0.0009 + 4 * 2 * 0.0001) / 12)     # 6 groups, 2 dof each: 0.016833
+    se_pair = sd * math.sqrt(1 / 3 + 1 / 3)
+    deep = c["deep_beats_shallow"]                                      # csq .82 vs itq .49
+    assert deep.verdict == "holds" and deep.gap == pytest.approx(0.33) and deep.se == pytest.approx(se_pair)
+    row = deep.evidence.iloc[0]
+    assert row["best deep"] == "csq-32, csq-32-s1, csq-32-s2" and row["best deep n"] == 3
+    assert row["2 se"] == pytest.approx(2 * se_pair) and row["verdict"] == "holds"
+    similarity = c["similarity_matters"]                                # supervised csq .82 vs unsupervised .63
+    assert similarity.verdict == "holds" and similarity.gap == pytest.approx(0.19)
+    assert similarity.evidence.iloc[0]["best unsupervised"] == "unsup-32, unsup-32-s1, unsup-32-s2"
+    labels = c["labels_help"]                                           # csq .82 vs dpsh .80 (ablations left out)
+    assert labels.verdict == "inside the noise" and labels.gap == pytest.approx(0.02)
+    assert 0.02 < 2 * se_pair == pytest.approx(0.027487, abs=1e-6)
+    assert "+0.0200" in labels.summary and "0.0275" in labels.summary and "n = 3 seed(s)" in labels.summary
+    assert "pooled over 6 group(s)" in labels.summary and "12 degrees of freedom" in labels.summary
+
+
+def test_each_ablation_row_and_the_ablation_as_a_whole(unsupervised_family):
+    tricks = by_key(hand_zoo())["tricks_help"]
+    sd = math.sqrt((2 * 0.0004 + 2 * 0.0009 + 4 * 2 * 0.0001) / 12)
+    rows = tricks.evidence.set_index("variant")
+    assert rows.loc["balance=0.1", "gap"] == pytest.approx(0.01)
+    assert rows.loc["balance=0.1", "verdict"] == "inside the noise"
+    assert rows.loc["quantization=0.1", "gap"] == pytest.approx(-0.05)
+    assert rows.loc["quantization=0.1", "verdict"] == "does not hold"       # -0.05 < -2 * 0.013744
+    assert rows.loc["quantization=0.1", "without"] == "dpsh-32, dpsh-32-s1, dpsh-32-s2"
+    # The mean of the two gaps, (0.01 - 0.05) / 2 = -0.02, is 0.5 balance + 0.5 quantization - 1 dpsh:
+    # its variance is sd² (0.5²/3 + 0.5²/3 + 1²/3), the shared baseline counted once.
+    se = sd * math.sqrt(0.25 / 3 + 0.25 / 3 + 1 / 3)
+    assert tricks.gap == pytest.approx(-0.02) and tricks.se == pytest.approx(se)
+    assert tricks.verdict == "inside the noise"                          # |-0.02| < 2 * 0.011902
+
+
+def test_one_seed_each_uses_the_assumed_noise_and_says_so():
+    models = [fake("lsh", "lsh", "shallow", map_all=0.2), fake("itq", "itq", "shallow", map_all=0.77),
+              fake("dpsh", "dpsh", "pairwise", map_all=0.8), fake("csq", "csq", "classification", map_all=0.82),
+              fake("dpsh-b", "dpsh", "pairwise", map_all=0.85, regs={"balance": 0.1})]
     c = by_key(models)
-    assert all(x.verdict == lb.HOLDS for x in c.values())
-    ev = c["deep_beats_shallow"].evidence.iloc[0]
-    assert ev["best deep"] == "csq" and ev["best shallow"] == "itq" and ev["gap"] == pytest.approx(0.4)
-    assert c["labels_help"].evidence.iloc[0]["best similarity-only"] == "dpsh"  # the ablation is left out
-    tricks = c["tricks_help"].evidence.iloc[0]
-    assert tricks["with tricks"] == "dpsh-b" and tricks["without tricks"] == "dpsh"
-    assert tricks["gap"] == pytest.approx(0.05)
-    assert "1 of 1" in c["tricks_help"].summary
+    se = 0.01 * math.sqrt(1 + 1)                                         # the assumed sd 0.01, n = 1 and 1
+    assert c["deep_beats_shallow"].verdict == "holds" and c["deep_beats_shallow"].se == pytest.approx(se)
+    assert c["labels_help"].verdict == "inside the noise"                # 0.02 < 2 se = 0.0283
+    assert c["tricks_help"].verdict == "holds" and c["tricks_help"].gap == pytest.approx(0.05)
+    assert "assumed" in c["labels_help"].summary and "n = 1 seed(s)" in c["labels_help"].summary
+    assert c["similarity_matters"].verdict == lb.CANNOT_CHECK          # no unsupervised deep model
+    assert "unsupervised" in c["similarity_matters"].needs
 
 
-def test_conclusions_do_not_hold_when_shallow_wins():
+def test_conclusions_do_not_hold_when_the_other_side_wins_beyond_the_noise():
     models = [fake("itq", "itq", "shallow", map_all=0.7), fake("dpsh", "dpsh", "pairwise", map_all=0.6),
               fake("csq", "csq", "classification", map_all=0.5),
               fake("csq-q", "csq", "classification", map_all=0.4, regs={"quantization": 0.1})]
     c = by_key(models)
-    assert c["deep_beats_shallow"].verdict == lb.DOES_NOT_HOLD
+    assert c["deep_beats_shallow"].verdict == lb.DOES_NOT_HOLD == "does not hold"
     assert c["labels_help"].verdict == lb.DOES_NOT_HOLD and c["tricks_help"].verdict == lb.DOES_NOT_HOLD
-    assert not c["deep_beats_shallow"].evidence["holds"].any()
+    assert (c["deep_beats_shallow"].evidence["verdict"] == "does not hold").all()
 
 
 def test_conclusions_cannot_check_without_comparable_models():
@@ -143,12 +228,45 @@ def test_conclusions_compare_only_the_same_dataset():
     assert c["deep_beats_shallow"].verdict == lb.CANNOT_CHECK
 
 
-def test_majority_rule_over_settings():
-    models = [fake("itq16", "itq", "shallow", 16, 0.5), fake("d16", "dpsh", "pairwise", 16, 0.6),
-              fake("itq32", "itq", "shallow", 32, 0.7), fake("d32", "dpsh", "pairwise", 32, 0.6)]
+def test_several_settings_are_judged_by_the_mean_gap_with_each_datasets_noise():
+    """16 bits: deep ahead by 0.10; 32 bits: shallow ahead by 0.04. fashion-mnist's noise from its own
+    seeds (sd 0.02), digits' assumed (no two seeds there)."""
+    models = (seeds("itq16", "itq", "shallow", [0.48, 0.50, 0.52], bits=16)
+              + seeds("d16", "dpsh", "pairwise", [0.58, 0.60, 0.62], bits=16)
+              + [fake("itq32", "itq", "shallow", 32, 0.64), fake("d32", "dpsh", "pairwise", 32, 0.60),
+                 fake("dg-itq", "itq", "shallow", dataset="digits", map_all=0.3),
+                 fake("dg-d", "dpsh", "pairwise", dataset="digits", map_all=0.9)])
     c = by_key(models)["deep_beats_shallow"]
-    assert c.verdict == lb.DOES_NOT_HOLD and len(c.evidence) == 2 and "1 of 2" in c.summary
+    rows = c.evidence.set_index("setting")
+    assert list(rows["verdict"]) == ["holds", "holds", "inside the noise"]   # digits first (sorted)
+    assert rows.loc["fashion-mnist · fmnist-1k · 16 bits", "gap"] == pytest.approx(0.10)
+    assert rows.loc["digits · fmnist-1k · 32 bits", "2 se"] == pytest.approx(2 * 0.01 * math.sqrt(2))
+    fm = 0.02                                                           # sqrt((.02² + 0 + .02²) * 2 / 4)
+    assert rows.loc["fashion-mnist · fmnist-1k · 32 bits", "2 se"] == pytest.approx(2 * fm * math.sqrt(2))
+    assert rows.loc["fashion-mnist · fmnist-1k · 32 bits", "verdict"] == "inside the noise"  # .04 < .0566
+    # mean of (0.6, 0.10, -0.04) = 0.22; variance (1/3)² (fm²(1/3 + 1/3) + fm²(1 + 1) + 0.01²(1 + 1))
+    se = math.sqrt(fm ** 2 * (2 / 3) + fm ** 2 * 2 + 0.01 ** 2 * 2) / 3
+    assert c.gap == pytest.approx(0.22) and c.se == pytest.approx(se) and c.verdict == "holds"
+    assert "sd 0.0200 pooled over 2 group(s)" in c.summary and "assumed" in c.summary
 
+
+def test_an_ablation_list_is_judged_one_conclusion_each():
+    """The hook the results run shares: any Ablation, here "longer training" against the recipe's."""
+    from hashviz.ablations import Ablation
+    longer = Ablation("longer", "longer", "Longer training helps.", "50 epochs against 3.", "long models", (),
+                      variant=lambda k: "50 ep" if '"epochs": 50' in k.recipe else None,
+                      baseline=lambda k: k._replace(recipe=k.recipe.replace('"epochs": 50', '"epochs": 3')))
+    models = [fake("d", "dpsh", "pairwise", map_all=0.8), fake("d-long", "dpsh", "pairwise", map_all=0.9, epochs=50)]
+    c = by_key(models, ablations=[longer])
+    assert list(c)[-1] == "longer" and "tricks_help" not in c
+    assert c["longer"].verdict == "holds" and c["longer"].evidence.iloc[0]["with"] == "d-long"
+
+
+def test_the_rule_is_stated_with_the_noise_measured_here():
+    text = lb.conclusions_rule(seeds("d", "dpsh", "pairwise", [0.79, 0.80, 0.81]))
+    for words in ("√(1/n_a + 1/n_b)", "**holds**", "**does not hold**", "**inside the noise**",
+                  "sd 0.0100 pooled over 1 group(s)", "0.01 assumed"):
+        assert words in text
 
 # ------------------------------------------------------------------ failure finder
 
