@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
+from hashviz.ablations import ABLATIONS, Ablation
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
 from hashviz import metrics
+from hashviz.seeds import SeedGroup, group_by_seed, mean_sd_text
 from hashviz.training import TrainSpec, build_model
 from hashviz.zoo import discover, load_model_dir
 
@@ -67,35 +69,63 @@ def precompute_projections(root: Path, log: Callable[[str], None] = print) -> No
 
 # ---------------------------------------------------------------- results table
 
-ABLATION_METHODS = ("dpsh", "csq")
-ABLATION_TRICKS = {"balance": 0.1, "decorrelation": 0.1, "quantization": 0.1}
+SEEDED_BITS = 32    # the table's length of record: its rows and the ablations run with several seeds
 
 
-def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] | None = None,
+def seed_name(stem: str, seed: int) -> str:
+    """Seed 0 keeps the plain name (models of earlier runs stay valid); seed s adds -s<s>: dpsh-32-s1."""
+    return stem if seed == 0 else f"{stem}-s{seed}"
+
+
+class _Run:
+    """Builds what is missing under root and counts what it trained and what it kept."""
+
+    def __init__(self, root: Path, dataset: str, overrides: dict, progress, log):
+        self.root, self.dataset, self.overrides, self.progress, self.log = root, dataset, overrides, progress, log
+        self.trained, self.kept, self.seen = 0, 0, set()
+
+    def ensure(self, name: str, method: str, bits: int, seed: int, **spec) -> Path:
+        path = self.root / name
+        if name in self.seen:                 # an ablation's baseline is a row of the table
+            return path
+        self.seen.add(name)
+        if _present(path):
+            self.kept += 1
+            return path
+        self.log(f"training {name}")
+        self.trained += 1
+        return build_model(TrainSpec(method, bits, dataset=self.dataset, seed=seed, **{**spec, **self.overrides}),
+                           path, progress=self.progress, overwrite=path.exists())
+
+
+def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] | None = None, seeds: int = 3,
                   progress=None, log: Callable[[str], None] = print, ablation: bool = True,
-                  dataset: str = "fashion-mnist") -> Path:
-    """Train every method at every length (skipping models already in root) and write markdown."""
+                  ablations: Sequence[Ablation] | None = None, dataset: str = "fashion-mnist",
+                  **spec_overrides) -> Path:
+    """Train every method at every length, SEEDED_BITS and the ablations with `seeds` seeds (skipping
+    models already in root), and write markdown: mean ± sd over seeds, the conclusions judged against
+    the noise, and the run's wall time. spec_overrides: TrainSpec fields for every model (quick tests)."""
+    start = time.perf_counter()
     from hashviz.methods import list_methods
     known = [m.name for m in list_methods()]
     _refuse_unknown("--methods", methods, known)
+    if seeds < 1:
+        raise HashvizError(f"--seeds must be at least 1, got {seeds}")
     _check_results_file(Path(out))      # before hours of training, not after
-    infos = [m for m in list_methods() if methods is None or m.name in methods]
-    rows = []
-    for info in infos:
-        for b in bits:
-            path = _ensure(Path(root) / f"{info.name}-{b}", TrainSpec(info.name, b, dataset=dataset),
-                           progress, log)
-            rows.append(path)
-    ablations = []
-    if ablation:
-        for name in ABLATION_METHODS:
-            base = Path(root) / f"{name}-32"
-            ablations.append(("none", base))
-            for trick, weight in ABLATION_TRICKS.items():
-                spec = TrainSpec(name, 32, dataset=dataset, regularizers={trick: weight})
-                ablations.append((f"{trick}={weight}", _ensure(Path(root) / f"{name}-32-{trick}", spec,
-                                                               progress, log)))
-    write_results(Path(out), render_results(rows, ablations))
+    run = _Run(Path(root), dataset, spec_overrides, progress, log)
+    rows = [run.ensure(seed_name(f"{info.name}-{b}", s), info.name, b, s)
+            for info in list_methods() if methods is None or info.name in methods
+            for b in bits for s in range(seeds if b == SEEDED_BITS else 1)]
+    studied = []
+    for study in (ABLATIONS if ablations is None else ablations) if ablation else ():
+        paths = [path for arm in study.arms if arm.method in known for s in range(seeds)
+                 for path in (run.ensure(seed_name(arm.baseline, s), arm.method, arm.bits, s),
+                              run.ensure(seed_name(arm.name, s), arm.method, arm.bits, s, **arm.spec))]
+        studied.append((study, list(dict.fromkeys(paths))))
+    minutes, secs = divmod(round(time.perf_counter() - start), 60)
+    note = (f"This run took {minutes} min {secs:02d} s wall clock on {os.cpu_count()} CPU cores: {run.trained} "
+            f"model(s) trained, {run.kept} already in `{root}` and kept (their training is not in this time).")
+    write_results(Path(out), render_results(rows, studied, seeds=seeds, run_note=note))
     log(f"wrote {out}")
     return Path(out)
 
@@ -132,35 +162,49 @@ def write_results(out: Path, table: str) -> None:
         raise HashvizError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
-def _ensure(path: Path, spec: TrainSpec, progress, log) -> Path:
-    if _present(path):
-        return path
-    log(f"training {path.name}")
-    return build_model(spec, path, progress=progress, overwrite=path.exists())
-
-
-def render_results(rows: list[Path], ablations: list[tuple[str, Path]]) -> str:
+def render_results(rows: list[Path], ablations: Sequence[tuple[Ablation, list[Path]]] = (), seeds: int = 1,
+                   run_note: str = "") -> str:
+    """The markdown of docs/results.md: one row per group of seeds (mean ± sd), one table per
+    ablation, then the conclusions judged against the noise."""
     models = [load_model_dir(p) for p in rows]
+    studied = [(study, [load_model_dir(p) for p in paths]) for study, paths in ablations]
     protocol = describe_protocol(models[0].protocol) if models else ""
+    other = sorted({m.bits for m in models} - {SEEDED_BITS})
     lines = [
         "# Results", "",
         "Reproduce: `hashviz zoo results` (trains every method at 16, 32 and 64 bits; models kept in "
-        "`results-models/`).", "",
-        f"Protocol: {protocol}. Seed 0, one run each. Ranking by Hamming distance with ties by "
-        "database index. Model selection: best validation mAP over epochs, never the queries. pq "
-        "methods rank by asymmetric distance, so their Hamming-only columns are n/a. The columns:", "",
+        "`results-models/`; it trains only what is missing). " + run_note, "",
+        f"Protocol: {protocol}. Seeds: the {SEEDED_BITS}-bit rows and the ablations ran with {seeds} seed(s) "
+        f"each (0 to {seeds - 1}; a seed also draws the protocol's sample of images), shown as mean ± sample "
+        "sd with n (`n`)" + (f"; the {' and '.join(map(str, other))}-bit rows ran with seed 0 only, to fit "
+                              "the run's time" if other else "") + ". "
+        "Ranking by Hamming distance with ties by database index. Model selection: best validation mAP over "
+        "epochs, never the queries. pq methods rank by asymmetric distance, so their Hamming-only columns "
+        "are n/a. The columns:", "",
         *[f"- **{m.label}**: {m.definition}." for m in metrics.reported_metrics()], "",
-        *_table_head(["method", "family", "bits"], ["train s", "recipe"]),
+        *_table_head(["method", "family", "bits", "n"], ["train s", "recipe"]),
     ]
-    for m in models:
-        lines.append(_table_row([m.method, m.family, str(m.bits)], m.metrics,
-                                [f"{m.config.get('train_seconds', float('nan')):.0f}", recipe_summary(m.config)]))
-    if ablations:
-        lines += ["", "## Ablation: the survey's tricks at 32 bits", "", *_table_head(["method", "regulariser"], [])]
-        for trick, path in ablations:
-            m = load_model_dir(path)
-            lines.append(_table_row([m.method, trick], m.metrics, []))
-    return "\n".join(lines) + "\n"
+    for g in group_by_seed(models):
+        seconds = [g_m.config.get("train_seconds", float("nan")) for g_m in g.models]
+        lines.append(_table_row([g.key.method, g.key.family, str(g.key.bits), str(len(g.models))], g,
+                                [f"{sum(seconds) / len(seconds):.0f}", recipe_summary(g.models[0].config)]))
+    for study, members in studied:
+        lines += ["", f"## Ablation: {study.title}", "", *_table_head(["method", "variant", "n"], [])]
+        for g in group_by_seed(members):
+            lines.append(_table_row([g.key.method, study.variant(g.key) or "none", str(len(g.models))], g, []))
+    everything = list({m.path: m for m in models + [m for _, members in studied for m in members]}.values())
+    return "\n".join(lines + _conclusion_lines(everything, [study for study, _ in studied])) + "\n"
+
+
+def _conclusion_lines(models: list, ablations: list[Ablation]) -> list[str]:
+    from hashviz.leaderboard import check_conclusions, conclusions_rule
+    lines = ["", "## The survey's conclusions against the noise", "", conclusions_rule(models), ""]
+    for c in check_conclusions(models, ablations=ablations):
+        lines.append(f"- **{c.verdict}**: {c.claim} " + (c.summary if not c.needs else f"Needs {c.needs}."))
+        for _, row in c.evidence.iterrows():
+            cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values]
+            lines.append("  - " + "; ".join(f"{k} {v}" for k, v in zip(c.evidence.columns, cells)))
+    return lines
 
 
 def _table_head(first: list[str], last: list[str]) -> list[str]:
@@ -168,8 +212,8 @@ def _table_head(first: list[str], last: list[str]) -> list[str]:
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def _table_row(first: list[str], values: dict, last: list[str]) -> str:
-    cells = first + [metrics.format_metric(m, values.get(m.key)) for m in metrics.reported_metrics()] + last
+def _table_row(first: list[str], group: SeedGroup, last: list[str]) -> str:
+    cells = first + [mean_sd_text(*group.stats(m.key)[:2], m.fmt) for m in metrics.reported_metrics()] + last
     return "| " + " | ".join(cells) + " |"
 
 

@@ -178,3 +178,50 @@ def test_results_table_names_each_recipe_and_keeps_hand_written_notes(tiny_zoo, 
     text = out.read_text()
     assert text.startswith("# Results") and "old table" not in text
     assert text.endswith(NOTES_MARKER + "\nwhy DPSH is lower\n")
+
+
+def test_results_run_trains_each_seed_once_and_writes_mean_sd_verdicts_and_its_wall_time(tmp_path):
+    """`hashviz zoo results` on tiny models: 2 seeds at 32 bits and for one ablation arm, seed 0 at 16."""
+    import re
+    import statistics
+    from dataclasses import replace
+    from hashviz.ablations import TRICKS, Arm
+    from hashviz.zoo_build import NOTES_MARKER, results_table
+    root, out = tmp_path / "models", tmp_path / "results.md"
+    out.write_text("the old table\n" + NOTES_MARKER + "\nhand-written\n")
+    balance = replace(TRICKS, arms=(Arm("dpsh-32-balance", "dpsh", 32, {"regularizers": {"balance": 0.1}}),))
+    quick = dict(dataset="digits", protocol="digits-small", epochs=1, max_train=200, width=8, batch_size=64)
+    log = []
+    results_table(root, out, bits=(16, 32), methods=["dpsh", "itq"], seeds=2, ablations=[balance],
+                  log=log.append, **quick)
+    names = {p.name for p in root.iterdir()}
+    assert names == {"dpsh-16", "dpsh-32", "dpsh-32-s1", "itq-16", "itq-32", "itq-32-s1",
+                     "dpsh-32-balance", "dpsh-32-balance-s1"}
+    configs = {n: load_model_dir(root / n).config for n in names}
+    assert configs["dpsh-32-s1"]["seed"] == 1 and configs["dpsh-32"]["seed"] == 0
+    assert configs["dpsh-32-balance-s1"]["seed"] == 1
+    assert configs["dpsh-32-balance-s1"]["regularizers"] == {"balance": 0.1}
+    text = out.read_text()
+    maps = [configs[n]["metrics"]["map_all"] for n in ("dpsh-32", "dpsh-32-s1")]
+    cell = f"{statistics.mean(maps):.3f} ± {statistics.stdev(maps):.3f}"     # sample sd (n - 1)
+    assert f"| dpsh | pairwise | 32 | 2 | {cell} |" in text
+    assert f"| dpsh | pairwise | 16 | 1 | {configs['dpsh-16']['metrics']['map_all']:.3f} |" in text
+    balanced = [configs[n]["metrics"]["map_all"] for n in ("dpsh-32-balance", "dpsh-32-balance-s1")]
+    assert (f"| dpsh | balance=0.1 | 2 | {statistics.mean(balanced):.3f} ± {statistics.stdev(balanced):.3f} |"
+            in text)
+    assert f"| dpsh | none | 2 | {cell} |" in text
+    assert "2 seed(s) each" in text and "the 16-bit rows ran with seed 0 only" in text
+    assert re.search(r"This run took \d+ min \d\d s wall clock on \d+ CPU cores: 8 model\(s\) trained, 0 already", text)
+    conclusions = text[text.index("## The survey's conclusions against the noise"):text.index(NOTES_MARKER)]
+    verdicts = re.findall(r"^- \*\*(.+?)\*\*", conclusions, flags=re.M)
+    assert len(verdicts) == 4 and set(verdicts) <= {"holds", "does not hold", "inside the noise",
+                                                    "cannot check here (missing models)"}
+    assert "variant balance=0.1" in conclusions and "with n 2" in conclusions
+    assert text.endswith(NOTES_MARKER + "\nhand-written\n") and "the old table" not in text
+    log.clear()                                                 # a second run trains nothing
+    results_table(root, out, bits=(16, 32), methods=["dpsh", "itq"], seeds=2, ablations=[balance],
+                  log=log.append, **quick)
+    assert not [line for line in log if line.startswith("training")]
+    assert "0 model(s) trained, 8 already" in out.read_text()    # the baselines are the table's own models
+    with pytest.raises(HashvizError, match="--seeds must be at least 1"):
+        results_table(root, out, seeds=0)
