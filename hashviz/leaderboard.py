@@ -31,7 +31,7 @@ __all__ = [
     "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "seed_table", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
-    "Conclusion", "check_conclusions", "conclusions_rule", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
+    "Conclusion", "check_conclusions", "conclusions_rule", "evidence_number_columns", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
     "CANNOT_CHECK", "regularisers_text",
 ]
 
@@ -347,3 +347,8 @@ def check_conclusions(models: Sequence[ModelDir], ablations: Sequence[Ablation] 
 def conclusions_rule(models: Sequence[ModelDir]) -> str:
     """The verdict rule in words, with the noise measured on these models (shown beside the verdicts)."""
     return noise_rule_text(pooled_noise([g for g in group_by_seed(models) if g.n]))
+
+
+def evidence_number_columns(evidence: pd.DataFrame) -> list[str]:
+    """The columns of a conclusion's evidence shown as numbers with three decimals (mAPs, gap, 2 se)."""
+    return [col for col in evidence.columns if "mAP" in col or col in ("gap", "2 se")]

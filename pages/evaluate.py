@@ -15,7 +15,7 @@ from pages.shell import ensure_app_shell
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
 VERDICT_ICON = {lb.HOLDS: ":material/check_circle:", lb.DOES_NOT_HOLD: ":material/cancel:",
-                lb.CANNOT_CHECK: ":material/help:"}
+                lb.INSIDE_NOISE: ":material/remove_circle:", lb.CANNOT_CHECK: ":material/help:"}
 
 
 def numbers_table(table, numbers=None, **kw):
@@ -62,6 +62,11 @@ board, curves, claims, lens, finder = st.tabs(["Leaderboard", "Curves", "Survey 
 
 with board:
     st.markdown(lb.protocol_statement(models))
+    st.subheader("Mean ± sd over seeds")
+    st.caption("One row per group of models that differ only by seed: mean ± sample sd over its n seeds "
+               "(the value alone when n = 1), best mean mAP@all first.")
+    numbers_table(lb.seed_table(models), key="evaluate_seed_board")
+    st.subheader("Every model")
     table = lb.leaderboard_table(models)
     numbers_table(table, key="evaluate_leaderboard")
     if note := lb.not_applicable_note(table):
@@ -87,10 +92,10 @@ with curves:
                 "(e.g. `hashviz zoo results` trains 16, 32 and 64 bits).")
 
 with claims:
-    st.markdown("The survey's conclusions, checked on the models in this root. Only models of the same "
-                "dataset, protocol and code length are compared, on mAP@all over the queries; a claim "
-                "**holds** when it is true in more than half of the comparisons. One seed per model: "
-                "gaps below about 0.01 are within noise.")
+    st.markdown("The survey's conclusions and the ablations, judged on the models in this root. Only "
+                "models of the same dataset, protocol and code length are compared (deep against deep also "
+                "on the same backbone), on mAP@all over the queries.")
+    st.markdown(lb.conclusions_rule(models))
     for c in lb.check_conclusions(models):
         with st.container(border=True):
             st.markdown(f"#### {VERDICT_ICON[c.verdict]} {c.claim}")
@@ -99,8 +104,7 @@ with claims:
             if c.needs:
                 st.caption(f"Needs {c.needs}.")
             else:
-                numbers_table(c.evidence, [col for col in c.evidence.columns if "mAP" in col or col == "gap"],
-                              key=f"evaluate_claim_{c.key}")
+                numbers_table(c.evidence, lb.evidence_number_columns(c.evidence), key=f"evaluate_claim_{c.key}")
 
 model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
 with lens:                                   # before the failure finder, whose st.stop() ends the run

@@ -36,6 +36,8 @@ def test_evaluate_shows_leaderboard_protocol_and_csv(tiny_zoo, monkeypatch):
     assert at.title[0].value == "Evaluate" and not at.error
     board = frame(at, "model", "tie-aware mAP", "train s")
     assert set(board["model"]) == {"dpsh-16", "csq-16", "dpq-16", "itq-16", "lsh-16"}
+    seeds = frame(at, "models", "n", "mAP@all").set_index("models")      # one seed each: the value, n = 1
+    assert (seeds["n"] == 1).all() and seeds.loc["csq-16", "mAP@all"] == f"{board.set_index('model').loc['csq-16', 'mAP@all']:.3f}"
     page = texts(at)
     assert "ties" in page and "scores 0" in page and "validation" in page
     assert "dpq-16: product-quantised" in page and "n/a" in page
@@ -51,6 +53,8 @@ def test_evaluate_curves_and_conclusions(tiny_zoo, monkeypatch):
     verdicts = [line for line in page.splitlines() if line.startswith("**Verdict:")]
     assert len(verdicts) == 4
     assert "**Verdict: cannot check here (missing models).**" in verdicts[-1]   # no ablations in the tiny zoo
+    assert "more than half" not in page and "**inside the noise** otherwise" in page   # the rule, stated
+    assert "0.01 assumed" in page              # one seed per model: no measured spread in the tiny zoo
     assert frame(at, "best label-using")["best label-using"].iloc[0] == "csq-16"
     at.multiselect(key="evaluate_curve_models").set_value(["lsh-16"]).run()
     assert not at.exception
