@@ -172,8 +172,8 @@ def render_results(rows: list[Path], ablations: Sequence[tuple[Ablation, list[Pa
     other = sorted({m.bits for m in models} - {SEEDED_BITS})
     lines = [
         "# Results", "",
-        "Reproduce: `hashviz zoo results` (trains every method at 16, 32 and 64 bits; models kept in "
-        "`results-models/`; it trains only what is missing). " + run_note, "",
+        f"Reproduce: `hashviz zoo results --seeds {seeds}` (trains every method at 16, 32 and 64 bits; models "
+        "kept in `results-models/`; it trains only what is missing). " + run_note, "",
         f"Protocol: {protocol}. Seeds: the {SEEDED_BITS}-bit rows and the ablations ran with {seeds} seed(s) "
         f"each (0 to {seeds - 1}; a seed also draws the protocol's sample of images), shown as mean ± sample "
         "sd with n (`n`)" + (f"; the {' and '.join(map(str, other))}-bit rows ran with seed 0 only, to fit "

@@ -65,7 +65,8 @@ with board:
     st.subheader("Mean ± sd over seeds")
     st.caption("One row per group of models that differ only by seed: mean ± sample sd over its n seeds "
                "(the value alone when n = 1), best mean mAP@all first.")
-    numbers_table(lb.seed_table(models), key="evaluate_seed_board")
+    st.dataframe(lb.seed_table(models), hide_index=True, key="evaluate_seed_board",
+                 column_config={"train s": st.column_config.NumberColumn(format="%.1f")})
     st.subheader("Every model")
     table = lb.leaderboard_table(models)
     numbers_table(table, key="evaluate_leaderboard")
