@@ -185,7 +185,7 @@ def render_results(rows: list[Path], ablations: Sequence[tuple[Ablation, list[Pa
         *_table_head(["method", "family", "bits", "n"], ["train s", "recipe"]),
     ]
     for g in group_by_seed(models):
-        seconds = [g_m.config.get("train_seconds", float("nan")) for g_m in g.models]
+        seconds = [m.config.get("train_seconds", float("nan")) for m in g.models]
         lines.append(_table_row([g.key.method, g.key.family, str(g.key.bits), str(len(g.models))], g,
                                 [f"{sum(seconds) / len(seconds):.0f}", recipe_summary(g.models[0].config)]))
     for study, members in studied:
