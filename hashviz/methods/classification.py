@@ -61,7 +61,9 @@ class GreedyHash(ClassificationMethod):
     """
 
     defaults = {"alpha": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 40}
+    # batch 256 at twice the rate: 0.863 mAP@all at 32 bits on the lean backbone (layout 4), against
+    # 0.854 at batch 128 and 0.862 on the old one, in half the steps (docs/recipes.md, issue 20)
+    recipe = {"lr": 2e-3, "epochs": 40, "batch_size": 256}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
