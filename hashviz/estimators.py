@@ -257,12 +257,14 @@ class DeepHasher(ImageHasher):
         """Train on uint8 images (n, H, W[, C]) and labels (n,) or multi-hot (n, C): AdamW with a
         one-cycle schedule; after a validation epoch (is_validation_epoch) the validation images
         are ranked against a fixed seeded set of VALIDATION_DATABASE training images and the
-        epoch with the best mAP@all is kept. Sets history_ (one entry per epoch), best_epoch_ and
+        epoch with the best mAP@all is kept (labels are used there, to measure, for every method;
+        an unsupervised method's loss gets the network's input, `method.views` augmented views
+        of the batch, instead of the labels). Sets history_ (one entry per epoch), best_epoch_ and
         phase_seconds_ (data, forward, backward, optimizer, validation)."""
         import torch
 
         from hashviz.methods.regularizers import regularization
-        from hashviz.nets import augmentation, network_outputs, to_tensor
+        from hashviz.nets import network_outputs, to_tensor
 
         net, method = self.net_.to(device), self.method_.to(device)
         rng = np.random.default_rng(seed)
@@ -273,7 +275,9 @@ class DeepHasher(ImageHasher):
         steps_per_epoch = max(1, math.ceil(len(images) / batch_size))
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=lr, total_steps=max(1, epochs) * steps_per_epoch, pct_start=0.2)
-        augment_batch = augmentation(self.image_shape) if augment else None
+        # two-view methods always augment: identical views would teach them nothing
+        views = method.views
+        augment_batch = method.augmentation(self.image_shape) if augment or views > 1 else None
         val_images, val_labels = validation if validation is not None else (images[:0], labels.numpy()[:0])
         # The validation database: a fixed seeded subset of the training images (encoding
         # all of them every epoch cost a third of the epoch on 2 cores).
@@ -294,11 +298,12 @@ class DeepHasher(ImageHasher):
                     batch = order[step * batch_size:(step + 1) * batch_size]
                     x = to_tensor(images[batch]).to(device)
                     if augment_batch is not None:
-                        x = augment_batch(x)
+                        x = torch.cat([augment_batch(x) for _ in range(views)])
                 with clock("forward"):
                     with autocast:
                         u = net(x).float()  # the loss in fp32: bf16 rounding would blur tanh/sign near 0
-                    loss = method(u, labels[batch].to(device))
+                    # unsupervised methods learn from the images alone: they never get the labels
+                    loss = method(u, labels[batch].to(device) if method.supervised else x)
                     if regularizers:
                         loss = loss + regularization(u, regularizers)
                     if not torch.isfinite(loss):

@@ -202,6 +202,52 @@ def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
     return BatchShiftFlip(max(1, image_shape[0] // 8), flip=True)
 
 
+class BatchViews(v2.Transform):
+    """A stronger per-image augmentation for the views of unsupervised (contrastive) methods, on a
+    batch (n, C, H, W) in [-1, 1]: a random resized crop (a square of `min_side` to 1 times the
+    side, anywhere inside the image, resampled bilinearly to the full size), brightness and
+    contrast jitter, for colour also a horizontal flip, then with probability `erase` one random
+    rectangle set to 0 (mid grey). All draws at once for the whole batch, like BatchShiftFlip.
+
+    Two views of one image must differ in what the codes should ignore (position, scale, lighting,
+    a missing part) and keep what they should not (the object), so these are the usual SimCLR-style
+    choices cut down to 28x28: no colour-dropping or blur, which would leave little of a
+    Fashion-MNIST image."""
+
+    def __init__(self, min_side: float = 0.7, jitter: float = 0.3, flip: bool = False, erase: float = 0.3):
+        super().__init__()
+        self.min_side, self.jitter, self.flip, self.erase = float(min_side), float(jitter), flip, float(erase)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # a batch, not a pytree of samples
+        n, _, h, w = x.shape
+        draw = lambda *shape: torch.rand(*shape, device=x.device)  # noqa: E731
+        side = self.min_side + (1 - self.min_side) * draw(n)
+        centre = (1 - side)[:, None] * (2 * draw(n, 2) - 1)        # the crop stays inside the image
+        theta = torch.zeros(n, 2, 3, device=x.device)
+        theta[:, 0, 0] = side * (torch.where(draw(n) < 0.5, -1.0, 1.0) if self.flip else 1)
+        theta[:, 1, 1] = side
+        theta[:, :, 2] = centre
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        contrast = 1 + self.jitter * (2 * draw(n, 1, 1, 1) - 1)
+        brightness = self.jitter * (2 * draw(n, 1, 1, 1) - 1)
+        x = (x * contrast + brightness).clamp(-1, 1)
+        if self.erase > 0:
+            eh, ew = (h * (0.2 + 0.3 * draw(n))).long(), (w * (0.2 + 0.3 * draw(n))).long()
+            top, left = ((h - eh) * draw(n)).long(), ((w - ew) * draw(n)).long()
+            rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+            inside = (((rows[None] >= top[:, None]) & (rows[None] < (top + eh)[:, None]))[:, :, None]
+                      & ((cols[None] >= left[:, None]) & (cols[None] < (left + ew)[:, None]))[:, None, :])
+            x = x.masked_fill((inside & (draw(n) < self.erase)[:, None, None])[:, None], 0.0)
+        return x
+
+
+def view_augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
+    """The views of the unsupervised methods (hashviz.methods.unsupervised): BatchViews, flipped
+    only for colour photographs (grey sets have one orientation, see `augmentation`)."""
+    return BatchViews(flip=len(image_shape) == 3)
+
+
 @torch.inference_mode()
 def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 128,
                     progress=None) -> torch.Tensor:

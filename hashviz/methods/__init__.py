@@ -8,7 +8,8 @@ from hashviz.methods.registry import (FAMILIES, FAMILY_INFO, FAMILY_TITLES, TEAC
                                       create_hasher, create_method, family_info, list_methods, method_info,
                                       register_method)
 # importing the family modules registers their methods
-from hashviz.methods import classification, implicit, multiwise, pairwise, quantization, shallow  # noqa: F401
+from hashviz.methods import (classification, implicit, multiwise, pairwise, quantization, shallow,  # noqa: F401
+                             unsupervised)
 
 __all__ = ["FAMILIES", "FAMILY_INFO", "FAMILY_TITLES", "TEACHING_ORDER", "FamilyInfo", "MethodInfo", "create_hasher",
            "create_method", "family_info", "list_methods", "method_info", "register_method"]

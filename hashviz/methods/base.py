@@ -25,6 +25,12 @@ class DeepHashMethod(nn.Module):
     defaults: dict = {}
     #: trainer recipe this method was tuned with (overridable from the CLI / Train page).
     recipe: dict = {"lr": 1e-3, "epochs": 25}
+    #: augmented views of each image per step: the trainer runs the network on all views of the
+    #: batch at once and hands the loss u with views * B rows (view v of item i at row v * B + i).
+    views: int = 1
+    #: whether the loss learns from labels (the registry sets it from the family's FamilyInfo);
+    #: the loss of an unsupervised method gets the network's input images instead of the labels.
+    supervised: bool = True
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()
@@ -37,6 +43,11 @@ class DeepHashMethod(nn.Module):
     def output_dim(self) -> int:
         """Width of the network output u."""
         return self.bits
+
+    def augmentation(self, image_shape: tuple[int, ...]):
+        """The trainer's per-image augmentation of each view (hashviz.nets)."""
+        from hashviz.nets import augmentation
+        return augmentation(image_shape)
 
     def start_epoch(self, epoch: int, epochs: int) -> None:
         """Called by the trainer before each epoch (continuation schedules hook in here)."""

@@ -15,13 +15,17 @@ from hashviz.errors import HashvizError
 @dataclass(frozen=True)
 class FamilyInfo:
     """One family of the survey (arXiv 2003.03369). similarity_only: the loss sees only pairwise or
-    ranking similarity derived from labels; uses_labels: it predicts or targets the classes."""
+    ranking similarity derived from labels; uses_labels: it predicts or targets the classes;
+    supervised: the loss sees labels in any form (False: it learns from the images alone, so a
+    supervised deep family against the unsupervised one on the same backbone isolates what the
+    similarity information adds)."""
 
     key: str
     title: str
     deep: bool
     similarity_only: bool
     uses_labels: bool
+    supervised: bool = True
 
 
 FAMILY_INFO = {f.key: f for f in (
@@ -30,12 +34,13 @@ FAMILY_INFO = {f.key: f for f in (
     FamilyInfo("implicit", "Implicit similarity preserving", True, True, False),
     FamilyInfo("classification", "Classification-oriented", True, False, True),
     FamilyInfo("quantization", "Quantization", True, False, False),
-    FamilyInfo("shallow", "Shallow baselines", False, False, False),
+    FamilyInfo("unsupervised", "Deep unsupervised hashing", True, False, False, supervised=False),
+    FamilyInfo("shallow", "Shallow baselines", False, False, False, supervised=False),
 )}
 FAMILIES = tuple(FAMILY_INFO)
 FAMILY_TITLES = {key: f.title for key, f in FAMILY_INFO.items()}
 # The order a lesson contrasts families in: pairwise first, then classification.
-TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "shallow")
+TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "unsupervised", "shallow")
 
 
 def family_info(key: str) -> FamilyInfo | None:
@@ -71,6 +76,7 @@ def register_method(name: str, family: str, paper: str, code_type: str = "binary
         _REGISTRY[name] = MethodInfo(name, family, paper, code_type, deep, doc[0] if doc else "", cls,
                                      dict(getattr(cls, "recipe", {})) if deep else {})
         cls.method_name, cls.family, cls.paper, cls.code_type = name, family, paper, code_type
+        cls.supervised = FAMILY_INFO[family].supervised
         return cls
 
     return decorate
