@@ -1,5 +1,5 @@
-"""Taxonomy: the survey's five families (and the shallow contrast), each with the similarity it
-preserves, its loss, the methods hashviz implements (live registry) and the live numbers of the
+"""Taxonomy: the survey's five supervised families, deep unsupervised hashing and the shallow
+contrast, each with the similarity it preserves, its loss, the methods hashviz implements (live registry) and the live numbers of the
 models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
 
 import streamlit as st

@@ -90,8 +90,9 @@ def test_evaluate_without_models_says_what_to_do(tmp_path, monkeypatch):
 
 def test_taxonomy_shows_families_losses_registry_and_live_numbers(tiny_zoo, monkeypatch):
     at = app_on(tiny_zoo, "pages/taxonomy.py", monkeypatch)
-    assert len(at.tabs) == 6 and at.tabs[0].label.startswith("1. Pairwise")
-    assert at.tabs[5].label == "Contrast: Shallow baselines"
+    assert len(at.tabs) == 7 and at.tabs[0].label.startswith("1. Pairwise")
+    assert at.tabs[5].label == "6. Deep unsupervised hashing"
+    assert at.tabs[6].label == "Contrast: Shallow baselines"
     assert len(at.latex) >= 10
     assert "journal version" in texts(at).lower() and "pointwise" in texts(at)
     methods = frame(at, "method", "paper", "recipe")
