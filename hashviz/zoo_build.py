@@ -20,7 +20,7 @@ from hashviz.zoo import discover, load_model_dir
 # model of the results table, and the 16/64-bit and ablation models, so `make run` trains nothing.
 STARTER_ZOO = {
     "dpsh-32": "dpsh", "dtsh-32": "dtsh", "hashap-32": "hashap", "csq-32": "csq",
-    "dpq-32": "dpq", "itq-32": "itq", "lsh-32": "lsh",
+    "dpq-32": "dpq", "cibhash-32": "cibhash", "itq-32": "itq", "lsh-32": "lsh",
 }
 
 
