@@ -16,7 +16,8 @@ from hashviz.training import TrainSpec, build_model
 from hashviz.zoo import discover, load_model_dir
 
 # One 32-bit model per family on fmnist-1k, plus the two classic shallow baselines: about 8 min
-# from nothing on 2 cores (docs/results.md, Timing). models/ also ships GreedyHash, the best
+# from nothing on 2 cores before cibhash-32 joined (docs/results.md, Timing; it adds its own
+# training and encoding, docs/recipes.md). models/ also ships GreedyHash, the best
 # model of the results table, and the 16/64-bit and ablation models, so `make run` trains nothing.
 STARTER_ZOO = {
     "dpsh-32": "dpsh", "dtsh-32": "dtsh", "hashap-32": "hashap", "csq-32": "csq",
