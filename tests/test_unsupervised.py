@@ -78,7 +78,7 @@ def test_bihalf_loss_is_the_reconstruction_bce_of_its_decoder():
     b = torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]]).tile(1, 4)   # as worked out above
     q = torch.sigmoid(method.decoder(b))
     x = (images.flatten(1) + 1) / 2
-    expected = -(x * torch.log(q) + (1 - x) * torch.log(1 - q)).mean()
+    expected = -(x * torch.log(q) + (1 - x) * torch.log(1 - q)).sum(1).mean()   # summed over pixels
     assert method(u, images).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
