@@ -56,7 +56,7 @@ class CIBHash(UnsupervisedMethod):
 
     views = 2
     defaults = {"temperature": 0.3, "beta": 0.001, "stochastic": True}
-    recipe = {"lr": 3e-3, "epochs": 20, "batch_size": 128}
+    recipe = {"lr": 3e-3, "epochs": 30, "batch_size": 128}  # docs/recipes.md, the unsupervised family
 
     def augmentation(self, image_shape):
         """Views that differ in position, scale, lighting and a missing part (hashviz.nets.BatchViews)."""
@@ -120,7 +120,7 @@ class BiHalf(UnsupervisedMethod):
     """
 
     defaults = {"gamma": 6.0}
-    recipe = {"lr": 1e-3, "epochs": 30, "batch_size": 128}
+    recipe = {"lr": 3e-3, "epochs": 30, "batch_size": 128}  # docs/recipes.md, the unsupervised family
     #: the decoder's target side (a fixed size keeps the weights independent of the image shape)
     side = 28
 
