@@ -21,7 +21,7 @@ from hashviz import plots
 from hashviz.ablations import ABLATIONS, Ablation
 from hashviz.data import describe_protocol
 from hashviz import metrics as M
-from hashviz.methods.registry import family_info
+from hashviz.methods.registry import family_info, is_calibration
 from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, STANDARD_ERRORS, GroupKey, SeedGroup, contrast,
                            group_by_seed, mean_sd_text, noise_rule_text, pooled_noise, regularisers_text,
                            verdict)
@@ -29,7 +29,8 @@ from hashviz.zoo import ModelDir
 
 __all__ = [
     "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
-    "leaderboard_csv", "seed_table", "not_applicable_note", "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
+    "leaderboard_csv", "seed_table", "not_applicable_note", "calibration_note", "CALIBRATION_READING",
+    "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
     "Conclusion", "check_conclusions", "conclusions_rule", "evidence_number_columns", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
     "CANNOT_CHECK", "regularisers_text",
@@ -91,13 +92,18 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     )
 
 
+def _family_text(method: str, family: str) -> str:
+    """The family cell: calibration entries (the registry's is_calibration) say so."""
+    return f"{family} (calibration)" if is_calibration(method) else family
+
+
 def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
     """One row per model with leaderboard_columns(); metric columns are floats (NaN when a model has
     no such number, e.g. Hamming-only metrics of pq models), sorted by mAP@all descending."""
     rows = []
     for m in models:
         metrics = m.metrics
-        row = {"model": m.name, "method": m.method, "family": m.family, "bits": int(m.bits),
+        row = {"model": m.name, "method": m.method, "family": _family_text(m.method, m.family), "bits": int(m.bits),
                "code type": m.code_type, "dataset": m.dataset, "protocol": m.protocol,
                "regularisers": regularisers_text(m.config)}
         row.update({c.label: _number(metrics.get(c.key)) for c in M.reported_metrics()})
@@ -121,7 +127,7 @@ def seed_table(models: Iterable[ModelDir]) -> pd.DataFrame:
     rows = []
     for g in group_by_seed(models):
         k = g.key
-        row = {"method": k.method, "family": k.family, "bits": k.bits, "code type": k.code_type,
+        row = {"method": k.method, "family": _family_text(k.method, k.family), "bits": k.bits, "code type": k.code_type,
                "dataset": k.dataset, "protocol": k.protocol, "regularisers": k.regularisers,
                "backbone": k.backbone, "n": len(g.models), "models": g.names}
         row.update({c.label: mean_sd_text(*g.stats(c.key)[:2], c.fmt) for c in M.reported_metrics()})
@@ -152,6 +158,23 @@ def not_applicable_note(table: pd.DataFrame) -> str | None:
     if missing:
         parts.append(f"{', '.join(missing)}: the model directory stores no such metric (re-evaluate it).")
     return " ".join(parts) or None
+
+
+# What a calibration row (hashviz.methods.classification.ClassifierCode) means for the table.
+CALIBRATION_READING = (
+    "a plain classifier that emits its predicted class's codeword (Sablayrolles et al., arXiv:1609.06753): "
+    "a method that does not beat it has not shown its codes hold more than the class; all images "
+    "predicted in one class share one code, so its ranking is nearly all ties, which hashviz orders by "
+    "database index (unrelated to relevance): its mAP@all therefore sits near its tie-aware mAP, and "
+    "mAP tie min / max show how far tie order alone could move it.")
+
+
+def calibration_note(table: pd.DataFrame) -> str | None:
+    """One line naming the table's calibration rows (leaderboard_table's models or seed_table's methods)
+    and how to read them; None when there are none."""
+    rows = table.loc[table["method"].map(is_calibration).astype(bool)]
+    names = sorted(set(rows["model"] if "model" in rows else rows["method"]))
+    return f"Calibration row ({', '.join(names)}): {CALIBRATION_READING}" if names else None
 
 
 # ---------------------------------------------------------------------------------- curves
@@ -313,7 +336,8 @@ def check_conclusions(models: Sequence[ModelDir], ablations: Sequence[Ablation] 
     length (and backbone, deep against deep); models with regularisers only enter the ablations."""
     groups = [g for g in group_by_seed(models) if g.n]
     noise = pooled_noise(groups)
-    plain = [g for g in groups if not g.key.regularisers]
+    # calibration rows are a yardstick, never a side (their seeds still measure the noise)
+    plain = [g for g in groups if not g.key.regularisers and not is_calibration(g.key.method)]
     deep, shallow = _family_is(lambda f: f.deep), _family_is(lambda f: not f.deep)
     supervised = _family_is(lambda f: f.deep and f.key != UNSUPERVISED)
     unsupervised = _family_is(lambda f: f.deep and f.key == UNSUPERVISED)
@@ -336,7 +360,7 @@ def check_conclusions(models: Sequence[ModelDir], ablations: Sequence[Ablation] 
             "those that only see pairwise or ranking similarity.",
             "Per setting and backbone, the best classification-oriented group (class labels / class "
             "centres) against the best similarity-only deep group (pairwise, multiwise or implicit family).",
-            "a classification-oriented model (CSQ, GreedyHash, SSDH) and a pairwise, multiwise or "
+            "a classification-oriented model (CSQ, GreedyHash, SSDH, OrthoHash) and a pairwise, multiwise or "
             "implicit one on the same dataset, protocol, backbone and code length", plain,
             _family_is(lambda f: f.uses_labels), _family_is(lambda f: f.similarity_only),
             "label-using", "similarity-only", noise, same_backbone=True),

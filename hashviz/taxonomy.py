@@ -25,7 +25,7 @@ SURVEY_SECTIONS = ("overview", "journal version", "notation")
 SURVEY_ID = "arXiv 2003.03369"
 
 __all__ = ["ASSETS", "FamilyText", "Taxonomy", "parse_sections", "load_taxonomy", "family_methods",
-           "family_models", "SURVEY_ID"]
+           "family_models", "calibration_line", "SURVEY_ID"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,14 @@ def family_methods(family: str) -> pd.DataFrame:
                      "summary": info.summary,
                      "recipe": ", ".join(f"{k} {v:g}" for k, v in recipe.items()) if recipe else "closed form"})
     return pd.DataFrame(rows, columns=["method", "paper", "code type", "summary", "recipe"])
+
+
+def calibration_line(family: str) -> str | None:
+    """One line on the family's calibration entries (the registry's calibration=True methods) and
+    what they mean for reading the numbers; None when the family has none."""
+    from hashviz.leaderboard import CALIBRATION_READING
+    names = [info.name for info in list_methods(family) if info.calibration]
+    return f"**Calibration row** ({', '.join(names)}): {CALIBRATION_READING}" if names else None
 
 
 def family_models(models: Iterable[ModelDir], family: str) -> pd.DataFrame:

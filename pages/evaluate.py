@@ -72,6 +72,8 @@ with board:
     numbers_table(table, key="evaluate_leaderboard")
     if note := lb.not_applicable_note(table):
         st.caption(note)
+    if note := lb.calibration_note(table):
+        st.caption(note)
     st.download_button("Download the leaderboard (CSV)", lb.leaderboard_csv(table), "hashviz-leaderboard.csv",
                        "text/csv", icon=":material/download:")
 

@@ -5,7 +5,7 @@ models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
 import streamlit as st
 
 from hashviz import leaderboard as lb
-from hashviz.taxonomy import SURVEY_ID, family_methods, family_models, load_taxonomy
+from hashviz.taxonomy import SURVEY_ID, calibration_line, family_methods, family_models, load_taxonomy
 from pages.common import current_models, models_root, or_stop
 from pages.shell import ensure_app_shell
 
@@ -40,6 +40,8 @@ for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
         st.markdown(f"**Methods the survey puts here:** {', '.join(fam.survey_methods)}")
         st.markdown("**Implemented in hashviz** (read live from the method registry)")
         st.dataframe(family_methods(fam.key), hide_index=True, key=f"taxonomy_methods_{fam.key}")
+        if line := calibration_line(fam.key):
+            st.caption(line)
         live = family_models(models, fam.key)
         if live.empty:
             st.caption(f"No model of this family in `{models_root()}` yet (train one on the Train page).")

@@ -169,6 +169,33 @@ class ClassificationMethod(DeepHashMethod):
         raise NotImplementedError
 
 
+def is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def sylvester_hadamard(size: int) -> torch.Tensor:
+    """The Sylvester Hadamard matrix of a power-of-two size: {-1,+1} float (size, size), H H^T =
+    size I, first row all ones."""
+    h = torch.ones(1, 1)
+    while h.shape[0] < size:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h
+
+
+def orthogonal_targets(bits: int, num_classes: int, seed: int = 0) -> torch.Tensor:
+    """OrthoHash's class target codes, {-1,+1} float (num_classes, bits).
+
+    Rows 1..C of the Sylvester Hadamard matrix when bits is a power of two above the number of
+    classes: mutually orthogonal (o_i . o_j = 0) and balanced (the all-ones row 0 is left out).
+    Otherwise each bit is a seeded Bernoulli(0.5) draw, as the paper does: at large bits random
+    codes are nearly orthogonal (o_i . o_j / bits has mean 0 and standard deviation 1/sqrt(bits)).
+    """
+    if is_power_of_two(bits) and num_classes < bits:
+        return sylvester_hadamard(bits)[1:num_classes + 1].clone()
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (num_classes, bits), generator=generator).float() * 2 - 1
+
+
 def hadamard_centres(bits: int, num_classes: int, seed: int = 0) -> torch.Tensor:
     """CSQ's hash centres, {-1,+1} float (num_classes, bits).
 
@@ -177,13 +204,8 @@ def hadamard_centres(bits: int, num_classes: int, seed: int = 0) -> torch.Tensor
     When 2*(bits-1) < num_classes, random balanced centres are drawn instead, keeping the set
     with the largest minimum distance of 200 seeded tries.
     """
-    size = 1
-    while size < bits:
-        size *= 2
-    if size == bits and 2 * (bits - 1) >= num_classes:
-        h = torch.ones(1, 1)
-        while h.shape[0] < bits:
-            h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    if is_power_of_two(bits) and 2 * (bits - 1) >= num_classes:
+        h = sylvester_hadamard(bits)
         rows = torch.cat([h[1:], -h[1:]], 0)
         return rows[:num_classes].clone()
     rng = np.random.default_rng(seed)

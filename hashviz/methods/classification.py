@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hashviz.methods.base import ClassificationMethod, hadamard_centres, straight_through
+from hashviz.codes import pack_signs
+from hashviz.errors import HashvizError
+from hashviz.methods.base import ClassificationMethod, hadamard_centres, orthogonal_targets, straight_through
 from hashviz.methods.registry import register_method
 
 
@@ -99,3 +101,89 @@ class SSDH(ClassificationMethod):
         balance = (h.mean(1) - 0.5).pow(2).mean()
         return (label_loss(self.classifier(h), labels)
                 + self.hyper["alpha"] * binarize + self.hyper["beta"] * balance)
+
+
+@register_method("orthohash", family="classification", paper="NeurIPS 2021 (arXiv:2109.14449)")
+class OrthoHash(ClassificationMethod):
+    """OrthoHash, one cosine loss for all (Hoe, Ng, Zhang, Chan, Song, Xiang; NeurIPS 2021, arXiv:2109.14449).
+
+    Class c has a fixed target code o_c in {-1,+1}^K (`orthogonal_targets`: orthogonal Hadamard
+    rows, or Bernoulli(0.5) draws when the classes do not fit). v = BN(u), a batch normalisation
+    that centres every bit (the paper's bit balance, no loss term); the code is sign(v). With
+    cos_c = cos(v, o_c), logits z_c = s (cos_c - m [c = y]) and
+    L = CE(z, y) + q mean_n (1 - cos(v_n, sign(v_n))). Multi-label: the paper's label smoothing,
+    CE against y / sum(y) with the margin on every label of the item. q = 0 is the paper's single
+    loss (pulling v towards a {-1,+1} target already shrinks its quantization gap); q > 0 adds the
+    authors' cosine quantization term.
+    """
+
+    defaults = {"scale": 8.0, "margin": 0.2, "quantization": 0.0}
+    recipe = {"lr": 1e-3, "epochs": 40}
+
+    def __init__(self, bits, num_classes=10, **hyper):
+        super().__init__(bits, num_classes, **hyper)
+        self.register_buffer("targets", orthogonal_targets(bits, num_classes))
+        self.balance = nn.BatchNorm1d(self.bits)
+
+    def balanced(self, u: torch.Tensor) -> torch.Tensor:
+        """v = BN(u): batch statistics in a training step of two or more items, else the running ones."""
+        bn = self.balance
+        batch_stats = bn.training and len(u) > 1
+        return F.batch_norm(u, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=batch_stats,
+                            momentum=bn.momentum, eps=bn.eps)
+
+    def class_loss(self, u, labels):
+        v = self.balanced(u)
+        cosines = F.normalize(v, dim=1) @ F.normalize(self.targets, dim=1).T
+        onehot = labels.float() if labels.dim() == 2 else F.one_hot(labels, self.num_classes).float()
+        logits = self.hyper["scale"] * (cosines - self.hyper["margin"] * onehot)
+        smoothed = onehot / onehot.sum(1, keepdim=True).clamp_min(1)
+        loss = -(smoothed * F.log_softmax(logits, dim=1)).sum(1).mean()
+        if self.hyper["quantization"]:
+            gap = 1 - F.cosine_similarity(v, binary_signs(v).detach(), dim=1)
+            loss = loss + self.hyper["quantization"] * gap.mean()
+        return loss
+
+    @torch.no_grad()
+    def encode_outputs(self, u):
+        """b = sign(BN(u)) with BN's running statistics (sign(0) = -1)."""
+        was_training = self.balance.training
+        self.balance.eval()
+        try:
+            return pack_signs(self.balanced(u.float()).float().cpu().numpy())
+        finally:
+            self.balance.train(was_training)
+
+
+@register_method("classifier-code", family="classification", paper="arXiv:1609.06753 (calibration)",
+                 calibration=True)
+class ClassifierCode(ClassificationMethod):
+    """Calibration row: a plain classifier whose predicted class's codeword is the code
+    (Sablayrolles, Douze, Usunier, Jegou; arXiv:1609.06753).
+
+    Not a hashing method: the network outputs class logits z (one per class) trained with
+    L = CE(z, y); an image's code is the CSQ centre (`hadamard_centres`) of argmax_c z_c, so every
+    image predicted in one class gets the same code and two classes' codes are bits/2 (or bits)
+    apart. Single-label data only.
+    """
+
+    recipe = {"lr": 1e-3, "epochs": 40}
+
+    def __init__(self, bits, num_classes=10, **hyper):
+        super().__init__(bits, num_classes, **hyper)
+        self.register_buffer("centres", hadamard_centres(bits, num_classes))
+
+    @property
+    def output_dim(self) -> int:
+        return self.num_classes
+
+    def class_loss(self, u, labels):
+        if labels.dim() == 2:
+            raise HashvizError("classifier-code calibrates single-label data (one predicted class, one "
+                               "codeword); this dataset is multi-label")
+        return F.cross_entropy(u, labels)
+
+    @torch.no_grad()
+    def encode_outputs(self, u):
+        """The packed codeword of each row's highest logit (the first such class on a tie)."""
+        return pack_signs(self.centres[u.argmax(1)].cpu().numpy())

@@ -58,13 +58,15 @@ class MethodInfo:
     summary: str
     constructor: type
     recipe: dict = field(default_factory=dict)   # the trainer's defaults (lr, epochs, ...); {} for shallow
+    calibration: bool = False   # a yardstick, not a hashing method (see `is_calibration`)
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
-def register_method(name: str, family: str, paper: str, code_type: str = "binary"):
-    """Class decorator: register `cls` under `name` in `family` with its paper id."""
+def register_method(name: str, family: str, paper: str, code_type: str = "binary", calibration: bool = False):
+    """Class decorator: register `cls` under `name` in `family` with its paper id; calibration=True
+    marks a yardstick the leaderboard shows but no survey conclusion counts."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
     if code_type not in ("binary", "pq"):
@@ -74,7 +76,7 @@ def register_method(name: str, family: str, paper: str, code_type: str = "binary
         doc = (cls.__doc__ or "").strip().splitlines()
         deep = FAMILY_INFO[family].deep
         _REGISTRY[name] = MethodInfo(name, family, paper, code_type, deep, doc[0] if doc else "", cls,
-                                     dict(getattr(cls, "recipe", {})) if deep else {})
+                                     dict(getattr(cls, "recipe", {})) if deep else {}, calibration)
         cls.method_name, cls.family, cls.paper, cls.code_type = name, family, paper, code_type
         cls.supervised = FAMILY_INFO[family].supervised
         return cls
@@ -100,6 +102,12 @@ def method_info(name: str) -> MethodInfo:
     if name not in _REGISTRY:
         raise HashvizError(f"unknown method {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def is_calibration(name: str) -> bool:
+    """Whether `name` is a registered calibration entry (False for unknown names, e.g. imported codes)."""
+    info = _REGISTRY.get(name)
+    return info is not None and info.calibration
 
 
 def create_method(name: str, bits: int, **hyper):
