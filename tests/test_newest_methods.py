@@ -78,23 +78,18 @@ def test_orthohash_multi_label_is_label_smoothed_cross_entropy():
     assert method.loss(u, torch.tensor([[1, 1]])).item() == pytest.approx(math.log(2), rel=1e-5)
 
 
-def test_orthohash_codes_are_the_signs_after_batch_norm_and_it_learns_a_toy_batch():
-    torch.manual_seed(0)
-    method = create_method("orthohash", 16, num_classes=4)
-    labels = torch.arange(4).repeat_interleave(4)
-    u = torch.randn(len(labels), 16, requires_grad=True)
-    optimiser = torch.optim.Adam([u, *method.parameters()], lr=0.05)
-    first = method.loss(u, labels).item()
-    for _ in range(80):
-        optimiser.zero_grad()
-        method.loss(u, labels).backward()
-        optimiser.step()
-    assert method.loss(u, labels).item() < first / 4
+def test_orthohash_codes_are_the_signs_after_batch_norm_with_running_statistics():
+    method = create_method("orthohash", 8, num_classes=2)           # left in training mode
     bn = method.balance
-    v = (u.detach() - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
-    signs = torch.where(v > 0, 1, -1)
-    assert method.encode_outputs(u.detach()).tolist() == [packed(row) for row in signs.tolist()]
-    assert method.balance.training                                    # encoding left the mode alone
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor([1.0, -1, 0, 0, 2, 0, 0, 0]))
+        bn.running_var.fill_(4.0)
+        bn.weight.fill_(2.0)
+        bn.bias.copy_(torch.tensor([0.0, 0, 0, 0, 0, 0, 0.5, -0.5]))
+    u = torch.tensor([[1.5, -1.5, 0.1, -0.1, 1.0, 0.0, 0.0, 0.0]])
+    # v = 2 (u - mean) / sqrt(4 + eps) + bias = (0.5, -0.5, 0.1, -0.1, -1, 0, 0.5, -0.5)
+    assert method.encode_outputs(u).tolist() == [packed([1, -1, 1, -1, -1, -1, 1, -1])]
+    assert bn.training                                                # encoding left the mode alone
 
 
 # --- the calibration row --------------------------------------------------------------------
