@@ -115,7 +115,8 @@ def test_calibration_row_is_marked_on_the_leaderboard_and_enters_no_conclusion()
     models = [fake("cc", "classifier-code", "classification", map_all=0.9),
               fake("csq", "csq", "classification", map_all=0.6), fake("dpsh", "dpsh", "pairwise", map_all=0.7)]
     table = lb.leaderboard_table(models).set_index("model")
-    assert table.loc["cc", "family"] == "classification (calibration)" and table.loc["csq", "family"] == "classification"
+    assert table.loc["cc", "family"] == "classification (calibration)"
+    assert table.loc["csq", "family"] == "classification"
     note = lb.calibration_note(lb.leaderboard_table(models))
     assert note.startswith("Calibration row (cc):") and "database index" in note and "tie-aware" in note
     assert lb.calibration_note(lb.leaderboard_table(models[1:])) is None
