@@ -114,7 +114,7 @@ class OrthoHash(ClassificationMethod):
     L = CE(z, y) + q mean_n (1 - cos(v_n, sign(v_n))). Multi-label: the paper's label smoothing,
     CE against y / sum(y) with the margin on every label of the item. q = 0 is the paper's single
     loss (pulling v towards a {-1,+1} target already shrinks its quantization gap); q > 0 adds the
-    authors' cosine quantization term.
+    cosine quantization term of the authors' code (kamwoh/orthohash, off by default there too).
     """
 
     defaults = {"scale": 8.0, "margin": 0.2, "quantization": 0.0}   # the authors' s, m and q
