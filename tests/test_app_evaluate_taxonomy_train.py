@@ -97,6 +97,9 @@ def test_taxonomy_shows_families_losses_registry_and_live_numbers(tiny_zoo, monk
     assert "journal version" in texts(at).lower() and "pointwise" in texts(at)
     methods = frame(at, "method", "paper", "recipe")
     assert {"dpsh", "hashnet", "dsh", "dch"} <= set(methods["method"])
+    method_tables = [d.value for d in at.dataframe if "recipe" in getattr(d.value, "columns", ())]
+    assert any({"csq", "orthohash", "classifier-code"} <= set(t["method"]) for t in method_tables)
+    assert "**Calibration row** (classifier-code): a plain classifier" in texts(at)
     assert list(frame(at, "model", "mAP@all")["model"]) == ["dpsh-16"]
     assert list(frame(at, "model", "mAP@all", index=-1)["model"]) == ["itq-16", "lsh-16"]
     assert "No model of this family" in texts(at)                 # multiwise / implicit: none in the tiny zoo
