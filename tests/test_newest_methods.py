@@ -11,6 +11,8 @@ import torch
 
 from hashviz import leaderboard as lb
 from hashviz.cli import main
+from hashviz.data import load_dataset
+from hashviz.encoders import load_encoder
 from hashviz.errors import HashvizError
 from hashviz.methods import create_method, list_methods
 from hashviz.methods.base import orthogonal_targets
@@ -145,6 +147,10 @@ def test_one_epoch_train_writes_a_model_dir(method, tmp_path, capsys):
     assert 0 <= model.metrics["map_all"] <= 1
     codes = np.load(out / "codes" / "database.npy", allow_pickle=False)
     assert codes.shape[1] == 2
+    # the saved weights (orthohash: batch norm's running statistics too) encode like the stored codes
+    rows = model.database_ids[:50]
+    images = load_dataset("digits").images[rows]
+    assert np.array_equal(load_encoder(model).encode(images), codes[:50])
     if method == "classifier-code":                                     # every code is one class's codeword
         centres = create_method("classifier-code", 16, num_classes=10).centres
         assert {tuple(c) for c in codes.tolist()} <= {tuple(packed(row)) for row in centres.int().tolist()}
