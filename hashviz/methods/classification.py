@@ -103,7 +103,7 @@ class SSDH(ClassificationMethod):
                 + self.hyper["alpha"] * binarize + self.hyper["beta"] * balance)
 
 
-@register_method("orthohash", family="classification", paper="NeurIPS 2021 (arXiv:2109.14449)")
+@register_method("orthohash", family="classification", paper="arXiv:2109.14449")
 class OrthoHash(ClassificationMethod):
     """OrthoHash, one cosine loss for all (Hoe, Ng, Zhang, Chan, Song, Xiang; NeurIPS 2021, arXiv:2109.14449).
 
@@ -155,7 +155,7 @@ class OrthoHash(ClassificationMethod):
             self.balance.train(was_training)
 
 
-@register_method("classifier-code", family="classification", paper="arXiv:1609.06753 (calibration)",
+@register_method("classifier-code", family="classification", paper="arXiv:1609.06753",
                  calibration=True)
 class ClassifierCode(ClassificationMethod):
     """Calibration row: a plain classifier whose predicted class's codeword is the code
