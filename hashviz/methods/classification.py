@@ -118,7 +118,7 @@ class OrthoHash(ClassificationMethod):
     """
 
     defaults = {"scale": 8.0, "margin": 0.2, "quantization": 0.0}   # the authors' s, m and q
-    recipe = {"lr": 1e-3, "epochs": 40}   # GreedyHash's: 0.844 mAP@all at 32 bits (docs/recipes.md)
+    recipe = {"lr": 1e-3, "epochs": 40}   # 0.844 mAP@all at 32 bits (docs/recipes.md)
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -167,7 +167,7 @@ class ClassifierCode(ClassificationMethod):
     apart. Single-label data only.
     """
 
-    recipe = {"lr": 1e-3, "epochs": 40}   # GreedyHash's: 0.785 mAP@all at 32 bits (docs/recipes.md)
+    recipe = {"lr": 1e-3, "epochs": 40}   # 0.785 mAP@all at 32 bits (docs/recipes.md)
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
