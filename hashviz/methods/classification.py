@@ -118,7 +118,8 @@ class OrthoHash(ClassificationMethod):
     """
 
     defaults = {"scale": 8.0, "margin": 0.2, "quantization": 0.0}   # the authors' s, m and q
-    recipe = {"lr": 1e-3, "epochs": 40}   # 0.844 mAP@all at 32 bits (docs/recipes.md)
+    # batch 256 at lr 2e-3 beat batch 128 at 1e-3 on validation (0.891 / 0.884): 0.849 mAP@all at 32 bits
+    recipe = {"lr": 2e-3, "epochs": 40, "batch_size": 256}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
