@@ -346,5 +346,12 @@ def hasher_for(method, config: dict, deep: bool) -> ImageHasher:
     shape = config.get("image_shape") or [28, 28]
     if not deep:
         return ShallowImageHasher(method, shape)
-    return DeepHasher(method, shape, config.get("backbone") or "small-cnn", width=config.get("width", 32),
-                      layout=config.get("backbone_layout", 1))
+    if hasattr(method, "members"):       # hashviz.methods.ensemble: one deep hasher per member
+        from hashviz.ensemble import ensemble_hasher
+        return ensemble_hasher(method, config, _deep_hasher)
+    return _deep_hasher(method, config)
+
+
+def _deep_hasher(method, config: dict) -> DeepHasher:
+    return DeepHasher(method, config.get("image_shape") or [28, 28], config.get("backbone") or "small-cnn",
+                      width=config.get("width", 32), layout=config.get("backbone_layout", 1))

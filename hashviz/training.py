@@ -62,7 +62,7 @@ class TrainSpec:
     def resolved(self) -> "TrainSpec":
         info = method_info(self.method)
         spec = copy.deepcopy(self)
-        recipe = info.recipe
+        recipe = getattr(info.constructor, "recipe_for", lambda _hyper: info.recipe)(spec.hyper)
         spec.protocol = spec.protocol or default_protocol(spec.dataset)
         spec.epochs = spec.epochs if spec.epochs is not None else recipe.get("epochs", 0)
         spec.lr = spec.lr if spec.lr is not None else recipe.get("lr", 0.0)
@@ -177,6 +177,8 @@ def check_spec(spec: TrainSpec, saving: bool = True) -> None:
             bad("hyper", f"{name} is not a {spec.method} hyper-parameter; known: {', '.join(sorted(defaults)) or 'none'}")
         if not _same_kind(defaults[name], value):
             bad("hyper", f"{name}={value!r} must be {type(defaults[name]).__name__} like its default {defaults[name]!r}")
+    if hasattr(info.constructor, "check_spec"):    # hyper-parameters that depend on each other (the ensemble)
+        info.constructor.check_spec(spec)
 
 
 def _same_kind(default, value) -> bool:

@@ -10,6 +10,7 @@ from hashviz.methods.registry import (FAMILIES, FAMILY_INFO, FAMILY_TITLES, TEAC
 # importing the family modules registers their methods
 from hashviz.methods import (classification, implicit, multiwise, pairwise, quantization, shallow,  # noqa: F401
                              unsupervised)
+from hashviz.methods import ensemble  # noqa: F401  (after the families: its members are theirs)
 
 __all__ = ["FAMILIES", "FAMILY_INFO", "FAMILY_TITLES", "TEACHING_ORDER", "FamilyInfo", "MethodInfo", "create_hasher",
            "create_method", "family_info", "list_methods", "method_info", "register_method"]

@@ -35,6 +35,7 @@ FAMILY_INFO = {f.key: f for f in (
     FamilyInfo("classification", "Classification-oriented", True, False, True),
     FamilyInfo("quantization", "Quantization", True, False, False),
     FamilyInfo("unsupervised", "Deep unsupervised hashing", True, False, False, supervised=False),
+    FamilyInfo("ensemble", "Ensembles (member codes concatenated)", True, False, False),
     FamilyInfo("shallow", "Shallow baselines", False, False, False, supervised=False),
 )}
 FAMILIES = tuple(FAMILY_INFO)
