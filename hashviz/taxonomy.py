@@ -25,7 +25,7 @@ SURVEY_SECTIONS = ("overview", "journal version", "notation")
 SURVEY_ID = "arXiv 2003.03369"
 
 __all__ = ["ASSETS", "FamilyText", "Taxonomy", "parse_sections", "load_taxonomy", "family_methods",
-           "family_models", "calibration_line", "SURVEY_ID"]
+           "family_models", "calibration_line", "SURVEY_ID", "Direction", "DIRECTION_FAMILIES", "new_directions"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,49 @@ def family_models(models: Iterable[ModelDir], family: str) -> pd.DataFrame:
     from hashviz.leaderboard import leaderboard_table
     table = leaderboard_table([m for m in models if m.family == family])
     return table.drop(columns=["family"])
+
+
+# ---------------------------------------------------------------- new directions (directions.md)
+
+# Section title of directions.md -> the registry family that makes it live (None: not implemented).
+DIRECTION_FAMILIES = {"Unsupervised deep hashing": "unsupervised", "Ensemble learning": "ensemble",
+                      "Training strategies": None, "GAN-based hashing": None, "Multimodal hashing": None}
+
+
+@dataclass(frozen=True)
+class Direction:
+    title: str
+    text: str                         # markdown: what it is, representative methods, hashviz's status
+    family: str | None                # the registry family when hashviz implements it
+    methods: pd.DataFrame | None      # family_methods(family) when the family is registered
+    models: pd.DataFrame | None       # family_models(...) of the models root (may be empty)
+
+    @property
+    def live(self) -> bool:
+        return self.methods is not None
+
+    def status(self) -> str:
+        """One line saying what hashviz has of this direction right now."""
+        if self.family is None:
+            return "Not implemented in hashviz (why: above)."
+        if self.methods is None:
+            return f"The family `{self.family}` is not in this build's method registry."
+        if self.models is None or self.models.empty:
+            return (f"No `{self.family}` model in the models root yet: train one on the Train page or with "
+                    f"`hashviz train --method {self.methods['method'].iloc[0]} --bits 32 --out DIR`.")
+        return f"{len(self.models)} `{self.family}` model(s) in the models root."
+
+
+def new_directions(models: Iterable[ModelDir], assets: Path = ASSETS) -> tuple[str, list[Direction]]:
+    """(overview, directions) from directions.md, each live one joined with the registry and the
+    models of its family; a family this build does not register degrades to text only."""
+    models = list(models)
+    _title, sections = parse_sections(_read(Path(assets) / "directions.md"), "directions.md")
+    _require(sections, ("overview", *map(str.lower, DIRECTION_FAMILIES)), "directions.md")
+    directions = []
+    for title, family in DIRECTION_FAMILIES.items():
+        registered = family is not None and family in FAMILIES and list_methods(family)
+        directions.append(Direction(title, sections[title.lower()], family,
+                                    family_methods(family) if registered else None,
+                                    family_models(models, family) if registered else None))
+    return sections["overview"], directions

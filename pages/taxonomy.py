@@ -1,11 +1,14 @@
 """Taxonomy: the survey's five supervised families, deep unsupervised hashing and the shallow
-contrast, each with the similarity it preserves, its loss, the methods hashviz implements (live registry) and the live numbers of the
-models in the root. Text: assets/taxonomy/*.md via hashviz.taxonomy."""
+contrast, each with the similarity it preserves, its loss, the methods hashviz implements (live
+registry) and the live numbers of the models in the root; then the new directions (unsupervised,
+ensembles live; training strategies, GAN-based and multimodal hashing described). Text:
+assets/taxonomy/*.md via hashviz.taxonomy."""
 
 import streamlit as st
 
 from hashviz import leaderboard as lb
-from hashviz.taxonomy import SURVEY_ID, calibration_line, family_methods, family_models, load_taxonomy
+from hashviz.taxonomy import (SURVEY_ID, calibration_line, family_methods, family_models, load_taxonomy,
+                              new_directions)
 from pages.common import current_models, models_root, or_stop
 from pages.shell import ensure_app_shell
 
@@ -17,6 +20,11 @@ SHOWN = ["model", "method", "bits", "dataset", "regularisers", *lb.metric_column
 @st.cache_resource(show_spinner=False)
 def taxonomy():
     return load_taxonomy()
+
+
+def show_models(table, key: str) -> None:
+    st.dataframe(table[SHOWN], hide_index=True, placeholder="n/a", key=key,
+                 column_config={c: st.column_config.NumberColumn(format=f) for c, f in lb.column_formats().items()})
 
 
 tax = or_stop(taxonomy)
@@ -48,6 +56,17 @@ for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
         else:
             st.markdown(f"**Models of this family in `{models_root()}`** (queries; pq models have no "
                         "Hamming-only numbers: n/a)")
-            st.dataframe(live[SHOWN], hide_index=True, placeholder="n/a", key=f"taxonomy_models_{fam.key}",
-                         column_config={c: st.column_config.NumberColumn(format=f)
-                                        for c, f in lb.column_formats().items()})
+            show_models(live, f"taxonomy_models_{fam.key}")
+
+st.header("New directions")
+overview, directions = or_stop(lambda: new_directions(models))
+st.markdown(overview)
+for direction in directions:
+    with st.expander(direction.title + ("" if direction.family else " (not implemented in hashviz)"),
+                     expanded=direction.live):
+        st.markdown(direction.text)
+        st.caption(direction.status())
+        if direction.live:
+            st.dataframe(direction.methods, hide_index=True, key=f"directions_methods_{direction.family}")
+        if direction.models is not None and not direction.models.empty:
+            show_models(direction.models, f"directions_models_{direction.family}")
