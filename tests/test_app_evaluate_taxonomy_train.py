@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_support import app_on  # noqa: E402
 
+from hashviz.methods import FAMILIES  # noqa: E402
+
 
 
 
@@ -90,9 +92,9 @@ def test_evaluate_without_models_says_what_to_do(tmp_path, monkeypatch):
 
 def test_taxonomy_shows_families_losses_registry_and_live_numbers(tiny_zoo, monkeypatch):
     at = app_on(tiny_zoo, "pages/taxonomy.py", monkeypatch)
-    assert len(at.tabs) == 7 and at.tabs[0].label.startswith("1. Pairwise")
+    assert len(at.tabs) == len(FAMILIES) and at.tabs[0].label.startswith("1. Pairwise")
     assert at.tabs[5].label == "6. Deep unsupervised hashing"
-    assert at.tabs[6].label == "Contrast: Shallow baselines"
+    assert at.tabs[-1].label == "Contrast: Shallow baselines"
     assert len(at.latex) >= 10
     assert "journal version" in texts(at).lower() and "pointwise" in texts(at)
     methods = frame(at, "method", "paper", "recipe")
@@ -103,6 +105,25 @@ def test_taxonomy_shows_families_losses_registry_and_live_numbers(tiny_zoo, monk
     assert list(frame(at, "model", "mAP@all")["model"]) == ["dpsh-16"]
     assert list(frame(at, "model", "mAP@all", index=-1)["model"]) == ["itq-16", "lsh-16"]
     assert "No model of this family" in texts(at)                 # multiwise / implicit: none in the tiny zoo
+
+
+def test_taxonomy_new_directions_live_with_models_and_the_rest_described(tiny_zoo, tmp_path, monkeypatch):
+    at = app_on(tiny_zoo, "pages/taxonomy.py", monkeypatch)
+    labels = [e.label for e in at.expander]
+    assert "Ensemble learning" in labels and "Unsupervised deep hashing" in labels
+    for name in ("Training strategies", "GAN-based hashing", "Multimodal hashing"):
+        assert f"{name} (not implemented in hashviz)" in labels
+    shown = texts(at)
+    assert "DCMH" in shown and "paired image-text data" in shown and "BinGAN" in shown
+    assert "No `ensemble` model in the models root yet" in shown        # the tiny zoo has none
+    root = tmp_path / "models"
+    shutil.copytree(tiny_zoo, root)
+    from hashviz.training import TrainSpec, build_model
+    build_model(TrainSpec("ensemble", 16, dataset="digits", epochs=1, max_train=120, width=8), root / "ens-16")
+    at = app_on(root, "pages/taxonomy.py", monkeypatch)
+    assert "1 `ensemble` model(s) in the models root." in texts(at)
+    assert list(frame(at, "model", "mAP@all", index=-1)["model"]) == ["ens-16"]      # the directions' table
+    assert "ensemble" in set(frame(at, "method", "paper", "recipe", index=-1)["method"])
 
 
 # ------------------------------------------------------------------ Train
