@@ -1,4 +1,4 @@
-"""Ensemble hashing (hashviz.methods.ensemble, hashviz.ensemble): K members of bits/K whose codes are
+"""Ensemble hashing (hashviz.methods.ensemble, hashviz.estimators.EnsembleHasher): K members of bits/K whose codes are
 concatenated. Truth here: each member loaded and encoded on its own, as a single model of its method."""
 
 import numpy as np
@@ -131,3 +131,14 @@ def test_the_ensemble_trains_with_its_members_recipe():
     spec = TrainSpec("ensemble", 32, hyper={"member": "csq"}).resolved()
     assert (spec.epochs, spec.lr) == (method_info("csq").recipe["epochs"], method_info("csq").recipe["lr"])
     assert spec.batch_size == method_info("csq").recipe["batch_size"]
+
+
+def test_the_ensemble_ablation_compares_with_its_member_at_the_same_bits():
+    from hashviz.zoo_build import ENSEMBLE_ABLATION, STARTER_ZOO
+    spec = TrainSpec(ENSEMBLE_ABLATION["method"], ENSEMBLE_ABLATION["bits"], **ENSEMBLE_ABLATION["spec"])
+    check_spec(spec)
+    member = spec.hyper["member"]
+    assert ENSEMBLE_ABLATION["baseline"] == f"{member}-{spec.bits}" and STARTER_ZOO["ensemble-32"] == "ensemble"
+    ensemble = create_hasher({**config("ensemble", spec.bits, **spec.hyper)})
+    assert sum(m.bits for m in ensemble.method_.members) == spec.bits == ensemble.encode(
+        np.zeros((1, 8, 8), np.uint8)).shape[1] * 8

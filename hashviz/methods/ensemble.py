@@ -5,7 +5,7 @@ concatenation of the K members' codes, so the total code length equals the model
 ensemble compares with a single model of the same length. Each member's bits/K must be a
 multiple of 8, so the concatenation of packed bytes is the concatenation of bits.
 
-The estimator (hashviz.ensemble.EnsembleHasher) trains and encodes the members; this module
+The estimator (hashviz.estimators.EnsembleHasher) trains and encodes the members; this module
 holds what the registry needs: the hyper-parameters, their checks and the member methods."""
 
 from __future__ import annotations
@@ -17,12 +17,6 @@ from hashviz.methods.registry import create_method, merge_hyper, method_info, re
 
 SAMPLINGS = ("seeds", "bootstrap")
 MAX_MEMBERS = 16
-
-
-def member_seeds(seed: int, members: int) -> list[int]:
-    """Member k trains with seed * members + k: distinct within an ensemble and, for ensembles of
-    seeds 0, 1, 2 (the 3-seed tables), disjoint between them too."""
-    return [(seed * members + k) % 2 ** 32 for k in range(members)]
 
 
 @register_method("ensemble", family="ensemble", paper="arXiv 2003.03369 (ensemble learning)")

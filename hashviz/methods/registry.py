@@ -41,7 +41,7 @@ FAMILY_INFO = {f.key: f for f in (
 FAMILIES = tuple(FAMILY_INFO)
 FAMILY_TITLES = {key: f.title for key, f in FAMILY_INFO.items()}
 # The order a lesson contrasts families in: pairwise first, then classification.
-TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "unsupervised", "shallow")
+TEACHING_ORDER = ("pairwise", "classification", "multiwise", "implicit", "quantization", "unsupervised", "ensemble", "shallow")
 
 
 def family_info(key: str) -> FamilyInfo | None:
