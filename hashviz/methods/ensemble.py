@@ -19,9 +19,9 @@ SAMPLINGS = ("seeds", "bootstrap")
 MAX_MEMBERS = 16
 
 
-@register_method("ensemble", family="ensemble", paper="arXiv 2003.03369 (ensemble learning)")
+@register_method("ensemble", family="ensemble", paper="arXiv 2003.03369")
 class EnsembleMethod:
-    """K members of one deep method (own seeds or bootstrap samples), codes concatenated to bits."""
+    """K members of one deep method (own seeds or bootstrap samples), codes concatenated (arXiv 2003.03369)."""
 
     defaults = {"member": "greedyhash", "members": 2, "sampling": "seeds"}
     recipe = dict(method_info(defaults["member"]).recipe)   # the default member's (the Train page's defaults)
