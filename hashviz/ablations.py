@@ -6,6 +6,7 @@ Plain data only (no torch): the Evaluate page imports this."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -15,23 +16,25 @@ from hashviz.seeds import GroupKey
 @dataclass(frozen=True)
 class Arm:
     """One model the results run trains for an ablation: seed 0 in directory `name`, seed s in
-    `name-s<s>`, as TrainSpec(method, bits, **spec); its baseline is the table's plain model of the same
-    method and length (`<method>-<bits>`, seeds alike)."""
+    `name-s<s>`, as TrainSpec(method, bits, **spec); its baseline is the table's plain model of
+    `baseline_method` (default: the same method) at the same length (`<method>-<bits>`, seeds alike)."""
 
     name: str
     method: str
     bits: int
     spec: dict = field(default_factory=dict)
+    baseline_method: str | None = None
 
     @property
     def baseline(self) -> str:
-        return f"{self.method}-{self.bits}"
+        return f"{self.baseline_method or self.method}-{self.bits}"
 
 
 @dataclass(frozen=True)
 class Ablation:
     """variant(key): what a group adds ("balance=0.1"), None when the group is no variant of this
-    ablation; baseline(key): the group that variant is compared with (everything else equal)."""
+    ablation; is_baseline(key, other): whether group `other` is what that variant is compared with
+    (everything else equal); of several such groups the one with the most seeds is taken."""
 
     key: str
     title: str
@@ -40,7 +43,7 @@ class Ablation:
     needs: str
     arms: tuple[Arm, ...]
     variant: Callable[[GroupKey], str | None]
-    baseline: Callable[[GroupKey], GroupKey]
+    is_baseline: Callable[[GroupKey, GroupKey], bool]
 
 
 TRICK_METHODS = ("dpsh", "csq")
@@ -57,7 +60,42 @@ TRICKS = Ablation(
     arms=tuple(Arm(f"{method}-32-{trick}", method, 32, {"regularizers": {trick: weight}})
                for method in TRICK_METHODS for trick, weight in TRICK_WEIGHTS.items()),
     variant=lambda key: key.regularisers or None,
-    baseline=lambda key: key._replace(regularisers=""),
+    is_baseline=lambda key, other: other == key._replace(regularisers=""),
 )
 
-ABLATIONS: list[Ablation] = [TRICKS]
+
+def _ensemble_hyper(key: GroupKey) -> dict | None:
+    """An ensemble group's hyper-parameters as recorded (member, members, sampling); None otherwise."""
+    if key.method != "ensemble" or key.regularisers:
+        return None
+    return json.loads(key.hyper or "{}")
+
+
+def _ensemble_label(key: GroupKey) -> str | None:
+    hyper = _ensemble_hyper(key)
+    return None if hyper is None else f"{hyper.get('members')} x {hyper.get('member')} ({hyper.get('sampling')})"
+
+
+def _single_member(key: GroupKey, other: GroupKey) -> bool:
+    """The plain model of the ensemble's member method at the ensemble's total bits."""
+    hyper = _ensemble_hyper(key) or {}
+    same = ("dataset", "protocol", "bits", "backbone")
+    return (other.method == hyper.get("member") and not other.regularisers
+            and all(getattr(other, f) == getattr(key, f) for f in same))
+
+
+ENSEMBLE = Ablation(
+    key="ensemble_helps", title="ensembles at 32 bits",
+    claim="Ensembles make the codes better: K models' codes side by side beat one model of the same total "
+          "length.",
+    test="An ensemble of K members of bits/K each (own seeds) against one model of its member method "
+         "at the same total bits.",
+    needs="an ensemble model (`hashviz zoo results` builds ensemble-32) next to its member method at the "
+          "same code length",
+    arms=(Arm("ensemble-32", "ensemble", 32, {"hyper": {"member": "greedyhash", "members": 2, "sampling": "seeds"}},
+              baseline_method="greedyhash"),),
+    variant=_ensemble_label,
+    is_baseline=_single_member,
+)
+
+ABLATIONS: list[Ablation] = [TRICKS, ENSEMBLE]

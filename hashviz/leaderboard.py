@@ -311,12 +311,12 @@ def _best_vs_best(key, claim, test, needs, groups, side_a, side_b, name_a, name_
 
 
 def _ablation(ablation: Ablation, groups: Sequence[SeedGroup], noise) -> Conclusion:
-    by_key = {g.key: g for g in groups}
     rows, pairs = [], []
     for g in groups:
         label = ablation.variant(g.key)
-        base = by_key.get(ablation.baseline(g.key)) if label else None
-        if base is not None and base.key != g.key:
+        bases = [b for b in groups if b.key != g.key and ablation.is_baseline(g.key, b.key)] if label else []
+        base = max(bases, key=lambda b: b.n, default=None)
+        if base is not None:
             rows.append({"setting": _setting_text(g.key), "method": g.key.method, "variant": label,
                          **_row(g, base, "with", "without", noise)})
             pairs.append((g, base))

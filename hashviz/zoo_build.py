@@ -26,12 +26,6 @@ STARTER_ZOO = {
     "ensemble-32": "ensemble",     # default hyper: 2 greedyhash members of 16 bits, seeds (2 trainings)
 }
 
-# The ensemble ablation (the survey's ensemble trick): the ensemble against one model of its member
-# method with the same total bits, seed for seed (ensemble seed s trains members 2s and 2s+1).
-ENSEMBLE_ABLATION = {"name": "ensemble-32", "method": "ensemble", "bits": 32,
-                     "spec": {"hyper": {"member": "greedyhash", "members": 2, "sampling": "seeds"}},
-                     "baseline": "greedyhash-32"}
-
 
 def _present(path: Path) -> bool:
     try:
@@ -128,7 +122,7 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
     studied = []
     for study in (ABLATIONS if ablations is None else ablations) if ablation else ():
         paths = [path for arm in study.arms if arm.method in known for s in range(seeds)
-                 for path in (run.ensure(seed_name(arm.baseline, s), arm.method, arm.bits, s),
+                 for path in (run.ensure(seed_name(arm.baseline, s), arm.baseline_method or arm.method, arm.bits, s),
                               run.ensure(seed_name(arm.name, s), arm.method, arm.bits, s, **arm.spec))]
         studied.append((study, list(dict.fromkeys(paths))))
     minutes, secs = divmod(round(time.perf_counter() - start), 60)

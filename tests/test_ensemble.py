@@ -134,11 +134,14 @@ def test_the_ensemble_trains_with_its_members_recipe():
 
 
 def test_the_ensemble_ablation_compares_with_its_member_at_the_same_bits():
-    from hashviz.zoo_build import ENSEMBLE_ABLATION, STARTER_ZOO
-    spec = TrainSpec(ENSEMBLE_ABLATION["method"], ENSEMBLE_ABLATION["bits"], **ENSEMBLE_ABLATION["spec"])
+    from hashviz.ablations import ABLATIONS, ENSEMBLE
+    from hashviz.zoo_build import STARTER_ZOO
+    arm, = ENSEMBLE.arms
+    spec = TrainSpec(arm.method, arm.bits, **arm.spec)
     check_spec(spec)
     member = spec.hyper["member"]
-    assert ENSEMBLE_ABLATION["baseline"] == f"{member}-{spec.bits}" and STARTER_ZOO["ensemble-32"] == "ensemble"
+    assert ENSEMBLE in ABLATIONS and STARTER_ZOO[arm.name] == "ensemble"
+    assert arm.baseline == f"{member}-{spec.bits}" and arm.baseline_method == member
     ensemble = create_hasher({**config("ensemble", spec.bits, **spec.hyper)})
     assert sum(m.bits for m in ensemble.method_.members) == spec.bits == ensemble.encode(
         np.zeros((1, 8, 8), np.uint8)).shape[1] * 8

@@ -17,11 +17,12 @@ from reference import ref_all
 
 
 def fake(name, method, family, bits=32, map_all=0.5, regs=None, dataset="fashion-mnist", code_type="binary",
-         seed=0, epochs=3, **metrics):
+         seed=0, epochs=3, hyper=None, **metrics):
     """A ModelDir with a config only (enough for tables and conclusions); models that differ only by
     `seed` are one group of seeds."""
     config = {"method": method, "family": family, "bits": bits, "code_type": code_type, "dataset": dataset,
               "protocol": "fmnist-1k", "regularizers": regs or {}, "train_seconds": 12.5, "seed": seed,
+              "hyper": hyper or {},
               "spec": {"method": method, "bits": bits, "seed": seed, "epochs": epochs, "lr": 0.001,
                        "regularizers": regs or {}, "threads": 1},
               "metrics": {"map_all": map_all, "map_1000": map_all + 0.01,
@@ -255,11 +256,27 @@ def test_an_ablation_list_is_judged_one_conclusion_each():
     from hashviz.ablations import Ablation
     longer = Ablation("longer", "longer", "Longer training helps.", "50 epochs against 3.", "long models", (),
                       variant=lambda k: "50 ep" if '"epochs": 50' in k.recipe else None,
-                      baseline=lambda k: k._replace(recipe=k.recipe.replace('"epochs": 50', '"epochs": 3')))
+                      is_baseline=lambda k, o: o == k._replace(recipe=k.recipe.replace('"epochs": 50', '"epochs": 3')))
     models = [fake("d", "dpsh", "pairwise", map_all=0.8), fake("d-long", "dpsh", "pairwise", map_all=0.9, epochs=50)]
     c = by_key(models, ablations=[longer])
     assert list(c)[-1] == "longer" and "tricks_help" not in c
     assert c["longer"].verdict == "holds" and c["longer"].evidence.iloc[0]["with"] == "d-long"
+
+
+def test_the_ensemble_ablation_against_its_member_at_the_same_bits():
+    """Ensemble seeds .87/.88/.89 against GreedyHash .85/.86/.87 (its member at the same 32 bits): the mean
+    gap +0.02; both groups have sd 0.01, so the pooled sd is 0.01 and 2 SE = 2 * 0.01 * sqrt(2/3)."""
+    hyper = {"member": "greedyhash", "members": 2, "sampling": "seeds"}
+    models = [fake(f"ensemble-32-s{s}", "ensemble", "ensemble", map_all=v, seed=s, hyper=hyper)
+              for s, v in enumerate((0.87, 0.88, 0.89))]
+    models += [fake(f"greedyhash-32-s{s}", "greedyhash", "classification", map_all=v, seed=s)
+               for s, v in enumerate((0.85, 0.86, 0.87))]
+    models += [fake("greedyhash-16", "greedyhash", "classification", bits=16, map_all=0.99)]  # other length: not a baseline
+    c = by_key(models)["ensemble_helps"]
+    row = c.evidence.iloc[0]
+    assert row["variant"] == "2 x greedyhash (seeds)" and row["without"] == "greedyhash-32-s0, greedyhash-32-s1, greedyhash-32-s2"
+    assert c.gap == pytest.approx(0.02) and c.se == pytest.approx(0.01 * math.sqrt(2 / 3))
+    assert c.verdict == "holds"                                          # 0.02 > 2 * 0.008165
 
 
 def test_the_rule_is_stated_with_the_noise_measured_here():
