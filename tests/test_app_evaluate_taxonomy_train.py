@@ -53,8 +53,9 @@ def test_evaluate_curves_and_conclusions(tiny_zoo, monkeypatch):
     page = texts(at)
     assert "mAP vs code length needs one method trained at two or more code lengths" in page
     verdicts = [line for line in page.splitlines() if line.startswith("**Verdict:")]
-    assert len(verdicts) == 4
-    assert "**Verdict: cannot check here (missing models).**" in verdicts[-1]   # no ablations in the tiny zoo
+    from hashviz.ablations import ABLATIONS
+    assert len(verdicts) == 3 + len(ABLATIONS) == 5        # three survey conclusions, then each ablation
+    assert all("**Verdict: cannot check here (missing models).**" in v for v in verdicts[3:])  # no ablations in the tiny zoo
     assert "more than half" not in page and "**inside the noise** otherwise" in page   # the rule, stated
     assert "0.01 assumed" in page              # one seed per model: no measured spread in the tiny zoo
     assert frame(at, "best label-using")["best label-using"].iloc[0] == "csq-16"
