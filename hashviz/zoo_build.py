@@ -15,11 +15,10 @@ from hashviz.seeds import SeedGroup, group_by_seed, mean_sd_text
 from hashviz.training import TrainSpec, build_model
 from hashviz.zoo import discover, load_model_dir
 
-# One 32-bit model per family on fmnist-1k (the ensemble: two 16-bit GreedyHash members), plus the two
-# classic shallow baselines: about 8 min
-# from nothing on 2 cores before cibhash-32 joined (docs/results.md, Timing; it adds its own
-# training and encoding, docs/recipes.md). models/ also ships GreedyHash, the best
-# model of the results table, and the 16/64-bit and ablation models, so `make run` trains nothing.
+# One 32-bit model per family on fmnist-1k (the unsupervised family: CIBHash; the ensemble: two 16-bit
+# GreedyHash members), plus the two classic shallow baselines. models/ ships them with GreedyHash, the
+# best single model, and the 16/64-bit and ablation models, so `make run` trains nothing
+# (docs/results.md, Timing).
 STARTER_ZOO = {
     "dpsh-32": "dpsh", "dtsh-32": "dtsh", "hashap-32": "hashap", "csq-32": "csq",
     "dpq-32": "dpq", "cibhash-32": "cibhash", "itq-32": "itq", "lsh-32": "lsh",
