@@ -587,6 +587,9 @@ def test_zoo_command(case, tmp_path, capsys):
 TWO_CTRL_C = r"""
 import os, shutil, signal, sys, time
 import numpy as np
+# a terminal's Ctrl-C: Python's own handler, even when this test runs from a background job (a
+# non-interactive shell starts those with SIGINT ignored, and the interrupt would never arrive)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 save, calls, rmtree = np.save, [], shutil.rmtree
 def interrupted_twice(*a, **k):
     calls.append(1)
