@@ -79,7 +79,8 @@ def per_class_ap(model: ModelDir, ap: np.ndarray) -> pd.DataFrame:
         rows.append({"class": names[int(c)], "label": int(c), "queries": int(len(members)),
                      "mAP": float(ap[members].mean()), "worst query row": int(worst),
                      "worst AP": float(ap[worst])})
-    return pd.DataFrame(rows).sort_values(["mAP", "label"]).reset_index(drop=True)
+    columns = ["class", "label", "queries", "mAP", "worst query row", "worst AP"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["mAP", "label"]).reset_index(drop=True)
 
 
 def retrieval_confusion(model: ModelDir, n: int = 10, retrieved: np.ndarray | None = None) -> np.ndarray:
@@ -149,6 +150,15 @@ class FailureReport:
     class_names: list[str]
     collisions: pd.DataFrame
     single_label: bool
+
+    def multi_label_note(self) -> str:
+        """Why the tables below the per-label one are missing (and the per-label one, when empty)."""
+        note = ("The confusion matrix and cross-class collisions need one label per image; this model "
+                "has multi-label data (relevant = shares at least one label).")
+        if self.per_class.empty:
+            note = ("No query carries a label (every query's label vector is all zeros), so the per-label "
+                    "table is empty and every query's AP is 0. " + note)
+        return note
 
 
 def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: int = 50) -> FailureReport:

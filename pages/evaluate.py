@@ -74,7 +74,7 @@ with board:
         st.caption(note)
     if note := lb.calibration_note(table):
         st.caption(note)
-    st.download_button("Download the leaderboard (CSV)", lb.leaderboard_csv(table), "hashviz-leaderboard.csv",
+    st.download_button("Download the leaderboard (CSV)", lb.leaderboard_csv(table, models), "hashviz-leaderboard.csv",
                        "text/csv", icon=":material/download:")
 
 with curves:
@@ -136,8 +136,7 @@ with finder:
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
     if not report.single_label:
-        st.info("The confusion matrix and cross-class collisions need one label per image; this model "
-                "has multi-label data (relevant = shares at least one label).")
+        st.info(report.multi_label_note())
         st.stop()
     st.plotly_chart(ff.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")
