@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from hashviz import plots
 from hashviz.ablations import ABLATIONS, Ablation
 from hashviz.data import describe_protocol
+from hashviz.exports import csv_bytes, models_context
 from hashviz import metrics as M
 from hashviz.methods.registry import family_info, is_calibration
 from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, STANDARD_ERRORS, GroupKey, SeedGroup, contrast,
@@ -140,9 +141,10 @@ def seed_table(models: Iterable[ModelDir]) -> pd.DataFrame:
     return table.drop(columns="_sort").reset_index(drop=True)
 
 
-def leaderboard_csv(table: pd.DataFrame) -> str:
-    """The table as CSV text; missing numbers are written "n/a" (as on screen)."""
-    return table.to_csv(index=False, na_rep="n/a", float_format="%.4f")
+def leaderboard_csv(table: pd.DataFrame, models: Sequence[ModelDir]) -> bytes:
+    """The table of `models` as a hashviz CSV export (hashviz.exports: models, protocols and rule in its
+    first lines); numbers to four decimals, missing ones written "n/a" (as on screen)."""
+    return csv_bytes(table, models_context(models), title="leaderboard", decimals=4, na_rep="n/a")
 
 
 def not_applicable_note(table: pd.DataFrame) -> str | None:

@@ -7,6 +7,7 @@ import streamlit as st
 from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
+from hashviz.exports import export_file_name
 from hashviz.zoo import check_ids_within, class_names_of
 from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
@@ -104,8 +105,8 @@ if view == "top-n":
                    on_click=pick_from_grid)
     ranking = R.query_ap(model, index, qcode, query.label, ranking)      # after the grid: first use loads numba
     score_line.markdown(R.scores_text(ranking))
-    st.download_button("Download the top n as CSV", R.ranking_csv(ranking, names), icon=":material/download:",
-                       file_name=f"{model.name}-top{n}.csv", mime="text/csv")
+    st.download_button("Download the top n as CSV", R.ranking_csv(ranking, names, model, query.source),
+                       icon=":material/download:", file_name=export_file_name(model.name, f"top{n}"), mime="text/csv")
     rank = st.selectbox("Look closer (or click a thumbnail)", range(1, ranking.n + 1), key="rq_detail",
                         format_func=lambda k: f"#{k}")
     image, caption, strip = R.item_detail(ranking, qcode, rank - 1, images, names)

@@ -53,12 +53,14 @@ def test_leaderboard_has_every_model_sorted_by_map_with_nan_for_pq():
 
 
 def test_leaderboard_csv_writes_na_as_text_and_note_says_why():
-    table = lb.leaderboard_table([fake("dpq-32", "dpq", "quantization", code_type="pq"),
-                                  fake("lsh-32", "lsh", "shallow")])
-    csv = lb.leaderboard_csv(table)
-    header, *rows = csv.strip().splitlines()
-    assert header.split(",")[:2] == ["model", "method"] and len(rows) == 2
-    assert "n/a" in next(r for r in rows if r.startswith("dpq-32")) and "n/a" not in rows[1]
+    models = [fake("dpq-32", "dpq", "quantization", code_type="pq"), fake("lsh-32", "lsh", "shallow")]
+    table = lb.leaderboard_table(models)
+    lines = lb.leaderboard_csv(table, models).decode("utf-8").strip().splitlines()
+    assert lines[:2] == ["# hashviz export: leaderboard", "# model: dpq-32, lsh-32"]
+    assert "fmnist-1k" in lines[2] and "ties by database index" in lines[3]
+    header, *rows = lines[4:]
+    assert header.split(",")[:2] == ['"model"', '"method"'] and len(rows) == 2
+    assert "n/a" in next(r for r in rows if r.startswith('"dpq-32"')) and "n/a" not in rows[1]
     note = lb.not_applicable_note(table)
     assert "dpq-32" in note and "Hamming" in note and "lsh-32" not in note
     assert lb.not_applicable_note(lb.leaderboard_table([fake("x", "lsh", "shallow")])) is None

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from hashviz.errors import HashvizError
+from hashviz.exports import csv_bytes, model_context
 from hashviz.labels import label_text
 from hashviz.retrieval.ball import Ball
 from hashviz.retrieval.query import QueryCode
@@ -96,8 +97,10 @@ def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
     })
 
 
-def ranking_csv(ranking: Ranking, class_names: Sequence[str]) -> str:
-    return ranking_frame(ranking, class_names).to_csv(index=False)
+def ranking_csv(ranking: Ranking, class_names: Sequence[str], model, query: str = "") -> bytes:
+    """The top n as a hashviz CSV export (hashviz.exports: model, protocol and rule in its first lines)."""
+    return csv_bytes(ranking_frame(ranking, class_names), model_context(model),
+                     title=f"top {ranking.n} of {query}" if query else f"top {ranking.n}")
 
 
 def differing_positions(a: np.ndarray, b: np.ndarray, code_type: str = "binary") -> np.ndarray:
