@@ -15,8 +15,10 @@
                                                               (n_q, M*d_sub) and codebooks (M, K, d_sub)
 
 Saving is atomic (write a hidden temporary directory, then rename), so a killed run leaves no
-half model that looks valid. Loading validates everything and raises HashvizError saying what is
-wrong. Nothing is unpickled: JSON, safetensors and np.load(allow_pickle=False) only.
+half model that looks valid. Loading validates the config and the codes and reads only the
+weights' header (their conformance to the method is checked when an encoder is loaded:
+hashviz.encoders); HashvizError says what is wrong. Nothing is unpickled: JSON, safetensors and
+np.load(allow_pickle=False) only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashviz.encoders import WEIGHTS, check_weights
+from hashviz.encoders import WEIGHTS, read_weights_header
 from hashviz.errors import HashvizError
 from hashviz.model_checks import (CODE_FILES, check_arrays, check_config, check_headers,  # noqa: F401
                                   check_ids_within)   # check_ids_within: for pages
@@ -336,8 +338,8 @@ def load_model_dir(path, root: Path | None = None) -> ModelDir:
         check_arrays(config, arrays)
     except HashvizError as exc:
         raise HashvizError(f"{path.name}: {exc}") from None
-    if (path / WEIGHTS).is_file():
-        check_weights(path, config)
+    if (path / WEIGHTS).is_file():   # the header only: conformance to the method is load_encoder's
+        read_weights_header(path)
     elif config.get("source") != "imported":
         raise HashvizError(f"{path.name}: weights.safetensors is missing")
     for array in arrays.values():

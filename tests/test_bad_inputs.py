@@ -189,7 +189,39 @@ def test_root_scan_is_one_level_and_models_only(corpus, tmp_path, capsys):
     assert len(line) < 100
 
 
-LOADING = sorted([VALID] + [c.id for c in CASES if c.kind == "model-loads"])
+LOADING = sorted([VALID] + [c.id for c in CASES if c.kind in ("model-loads", "encoder")])
+
+
+def png_bytes(size: int = 32) -> bytes:
+    picture = np.zeros((size, size), np.uint8)
+    picture[6:26, 14:18] = 255
+    buf = io.BytesIO()
+    from PIL import Image
+    Image.fromarray(picture).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("case", of_kind("encoder"))
+def test_weights_refused_when_the_encoder_loads(case, corpus, discovered, monkeypatch):
+    """Discovery reads only the weights' header, so it lists the model (its codes are sound); the
+    first encoder load checks the tensors against what the method builds and refuses them in one
+    line, which Retrieval shows for an uploaded query while the page stays usable."""
+    from hashviz.encoders import load_encoder
+    from hashviz.zoo import load_model_dir
+    models = corpus / "models"
+    with untouched(corpus, models / case.id, models / VALID):
+        assert case.id in discovered[0] and case.id not in discovered[1]
+        with pytest.raises(HashvizError, match=case.expect) as refused:
+            load_encoder(load_model_dir(models / case.id, root=models))
+        assert "\n" not in str(refused.value) and str(refused.value).startswith(case.id)
+        at = app_on(models, monkeypatch)
+        at.selectbox(key="model_name").set_value(case.id).run()
+        at.radio(key="rq_mode").set_value("Upload").run()
+        at.file_uploader(key="rq_file").upload("one.png", png_bytes(), "image/png")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(re.search(case.expect, e.value) for e in at.error), [e.value for e in at.error]
+        assert at.title[0].value == "Retrieval" and at.radio(key="rq_mode").value == "Upload"
 
 
 @pytest.mark.parametrize("case", of_kind("model-loads"))

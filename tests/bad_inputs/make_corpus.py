@@ -46,8 +46,10 @@ VALID = "valid-dpsh-16"
 @dataclass(frozen=True)
 class Case:
     """One bad input. kind: model, model-loads (a model dir that loads: what is wrong shows only
-    where it is used, e.g. ids beyond its dataset), import (files for import-codes), train-arg
-    (`hashviz train` arguments), zoo-cmd (`hashviz zoo` commands), upload, data, search or train. expect: a regex that the
+    where it is used, e.g. ids beyond its dataset), encoder (a model dir that discovery lists, as it
+    reads only the weights' header, whose weights are refused when its encoder is first loaded),
+    import (files for import-codes), train-arg (`hashviz train` arguments), zoo-cmd (`hashviz zoo`
+    commands), upload, data, search or train. expect: a regex that the
     hashviz message must match (for accepted uploads: a regex of the notes saying what was done).
     outcome: 'error' (refused with a HashvizError) or 'handled' (accepted and converted, or
     clipped, with no error)."""
@@ -67,23 +69,23 @@ CASES = [
     Case("config-not-object", "model", r"must hold a JSON object", "config.json is a JSON list"),
     Case("config-missing-key", "model", r"lacks the key 'method'", "config.json has no 'method'"),
     Case("config-wrong-type", "model", r"'bits' must be int, got str", "bits is the string \"16\""),
-    Case("config-unknown-method", "model", r"unknown method 'nosuchhash'", "method is not registered"),
+    Case("config-unknown-method", "encoder", r"unknown method 'nosuchhash'", "method is not registered"),
     Case("config-bits-not-multiple-of-8", "model", r"bits must be a positive multiple of 8, got 12",
          "bits 12"),
     Case("config-bits-vs-codes", "model", r"2 bytes per code; 32 bits need 4",
          "config says 32 bits, codes are 16-bit"),
-    Case("config-bits-vs-weights", "model", r"tensor net\.head\.weight has shape \(16, 256\), 32 bits need",
+    Case("config-bits-vs-weights", "encoder", r"tensor net\.head\.weight has shape \(16, 256\), 32 bits need",
          "config and codes say 32 bits, weights are a 16-bit network"),
-    Case("config-huge-network", "model", r"weights do not match|has shape",
+    Case("config-huge-network", "encoder", r"weights do not match|has shape",
          "config asks for a network of width 40000 (tens of GB if it were built)"),
     Case("weights-missing", "model", r"weights\.safetensors is missing", "weights file deleted"),
     Case("weights-truncated", "model", r"weights\.safetensors is unreadable or truncated",
          "weights file cut in half"),
-    Case("weights-renamed-tensor", "model", r"weights do not match .*missing \['net\.head\.weight'\]",
+    Case("weights-renamed-tensor", "encoder", r"weights do not match .*missing \['net\.head\.weight'\]",
          "tensor net.head.weight renamed"),
-    Case("weights-reshaped-tensor", "model", r"tensor net\.head\.weight has shape \(32, 128\)",
+    Case("weights-reshaped-tensor", "encoder", r"tensor net\.head\.weight has shape \(32, 128\)",
          "tensor net.head.weight reshaped"),
-    Case("weights-nan", "model", r"tensor net\.head\.weight holds NaN", "a NaN in net.head.weight"),
+    Case("weights-nan", "encoder", r"tensor net\.head\.weight holds NaN", "a NaN in net.head.weight"),
     Case("weights-is-a-pickle", "model", r"weights\.safetensors is unreadable",
          "weights.safetensors holds a code-running pickle"),
     Case("codes-missing", "model", r"codes/query\.npy is missing", "codes/query.npy deleted"),
@@ -594,7 +596,7 @@ def make_corpus(out: Path, source: Path) -> Path:
     _copy_model(source / "dpsh-16", outside / "dpsh-16")
     manifest = []
     for case in CASES:
-        if case.kind in ("model", "model-loads"):
+        if case.kind in ("model", "model-loads", "encoder"):
             path = _model_case(case, source / case.extra.get("source", "dpsh-16"), models, out, marker)
         elif case.kind == "data":
             path = _data_case(case, data)
