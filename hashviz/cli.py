@@ -12,8 +12,6 @@ from pathlib import Path
 
 from hashviz.errors import HashvizError
 
-BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
-
 
 def _tqdm_progress():
     """A progress(stage, done, total, info) callback drawing one tqdm bar per stage."""
@@ -180,14 +178,16 @@ def cmd_zoo_results(args) -> int:
 
 
 def bench_names() -> list[str]:
-    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.name.startswith("_"))
+    from hashviz.resources import bench_dir
+    return sorted(p.stem for p in bench_dir().glob("*.py") if not p.name.startswith("_"))
 
 
 def cmd_bench(args) -> int:
+    from hashviz.resources import bench_dir
     names = bench_names()
     if args.name not in names:     # a name, never a path: only the scripts in bench/ run
         raise HashvizError(f"unknown benchmark {args.name!r}; choose one of {', '.join(names)}")
-    script = BENCH_DIR / f"{args.name}.py"
+    script = bench_dir() / f"{args.name}.py"
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from hashviz.errors import HashvizError
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 FAISS, MILVUS = "faiss", "milvus"
 MB = 1 << 20
 ENV = {"demo": "HASHVIZ_DEMO", "models_root": "HASHVIZ_MODELS", "default_model": "HASHVIZ_DEFAULT_MODEL",
@@ -97,13 +96,13 @@ def first_model(models, default_name: str | None = None):
 
 def serve_plan(args) -> tuple[list[str], dict[str, str]]:
     """(argv of the Streamlit server, its environment) for `hashviz serve` args; checks them first."""
+    from hashviz.resources import app_script
     from hashviz.zoo import discover
-    if not APP.is_file():
-        raise HashvizError(f"hashviz serve runs {APP}, which is missing: install hashviz from its source "
-                           "checkout (pip install -e .)")
+    app = app_script()
     root = Path(args.models).expanduser().resolve()
     if not root.is_dir():
-        raise HashvizError(f"models root {args.models} is not a folder")
+        raise HashvizError(f"models root {args.models} is not a folder: pass --models DIR, or build the "
+                           f"starter zoo there first (hashviz zoo build --root {args.models})")
     if args.default_model and args.default_model not in {m.name for m in discover(root)[0]}:
         raise HashvizError(f"--default-model {args.default_model!r} is not a valid model in {root}")
     if not 1 <= args.port <= 65535:
@@ -116,7 +115,7 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ENV.values() and k != PROJECTION_CACHE_ENV}
     env.update(settings.environment())
     upload_mb = max(1, -(-settings.upload_max_bytes // MB))      # Streamlit's own cap, whole MB
-    argv = [sys.executable, "-m", "streamlit", "run", str(APP),
+    argv = [sys.executable, "-m", "streamlit", "run", str(app),
             "--server.address", args.address, "--server.port", str(args.port), "--server.headless", "true",
             "--server.maxUploadSize", str(upload_mb), "--server.fileWatcherType", "none",
             "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",

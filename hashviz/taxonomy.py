@@ -17,14 +17,14 @@ import pandas as pd
 
 from hashviz.errors import HashvizError
 from hashviz.methods import FAMILIES, FAMILY_TITLES, family_info, list_methods
+from hashviz.resources import taxonomy_assets
 from hashviz.zoo import ModelDir
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "taxonomy"
 FAMILY_SECTIONS = ("journal group", "similarity preserved", "loss", "reading the loss", "methods in the survey")
 SURVEY_SECTIONS = ("overview", "journal version", "notation")
 SURVEY_ID = "arXiv 2003.03369"
 
-__all__ = ["ASSETS", "FamilyText", "Taxonomy", "parse_sections", "load_taxonomy", "family_methods",
+__all__ = ["FamilyText", "Taxonomy", "parse_sections", "load_taxonomy", "family_methods",
            "family_models", "calibration_line", "SURVEY_ID", "Direction", "DIRECTION_FAMILIES", "new_directions"]
 
 
@@ -92,9 +92,10 @@ def _read(path: Path) -> str:
         raise HashvizError(f"cannot read the taxonomy text {path}: {exc.strerror or exc}") from None
 
 
-def load_taxonomy(assets: Path = ASSETS) -> Taxonomy:
-    """Read survey.md and one <family>.md per hashviz family (HashvizError names what is missing)."""
-    assets = Path(assets)
+def load_taxonomy(assets: Path | None = None) -> Taxonomy:
+    """Read survey.md and one <family>.md per hashviz family from `assets` (default: the installed
+    assets/taxonomy/); HashvizError names what is missing."""
+    assets = Path(assets or taxonomy_assets())
     title, survey = parse_sections(_read(assets / "survey.md"), "survey.md")
     _require(survey, SURVEY_SECTIONS, "survey.md")
     families = []
@@ -168,11 +169,11 @@ class Direction:
         return f"{len(self.models)} `{self.family}` model(s) in the models root."
 
 
-def new_directions(models: Iterable[ModelDir], assets: Path = ASSETS) -> tuple[str, list[Direction]]:
+def new_directions(models: Iterable[ModelDir], assets: Path | None = None) -> tuple[str, list[Direction]]:
     """(overview, directions) from directions.md, each live one joined with the registry and the
     models of its family; a family this build does not register degrades to text only."""
     models = list(models)
-    _title, sections = parse_sections(_read(Path(assets) / "directions.md"), "directions.md")
+    _title, sections = parse_sections(_read(Path(assets or taxonomy_assets()) / "directions.md"), "directions.md")
     _require(sections, ("overview", *map(str.lower, DIRECTION_FAMILIES)), "directions.md")
     directions = []
     for title, family in DIRECTION_FAMILIES.items():

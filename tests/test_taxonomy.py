@@ -6,7 +6,8 @@ import pytest
 
 from hashviz.errors import HashvizError
 from hashviz.methods import FAMILIES, list_methods
-from hashviz.taxonomy import ASSETS, family_methods, family_models, load_taxonomy, parse_sections
+from hashviz.resources import taxonomy_assets
+from hashviz.taxonomy import family_methods, family_models, load_taxonomy, parse_sections
 from hashviz.zoo import discover
 
 
@@ -55,7 +56,7 @@ def test_parse_sections_and_missing_assets_are_errors(tmp_path):
         parse_sections("no title")
     with pytest.raises(HashvizError, match="twice"):
         parse_sections("# T\n## a\nx\n## a\ny")
-    shutil.copytree(ASSETS, tmp_path / "tax")
+    shutil.copytree(taxonomy_assets(), tmp_path / "tax")
     (tmp_path / "tax" / "implicit.md").unlink()
     with pytest.raises(HashvizError, match="implicit.md"):
         load_taxonomy(tmp_path / "tax")
