@@ -22,7 +22,7 @@ OPTIONAL_KEYS = {
     "train_seconds": (int, float), "history": list, "metrics": dict, "versions": dict,
     "num_classes": int, "class_names": list, "image_shape": list, "source": str, "pq": dict,
     "recipe": dict, "encode_seconds": (int, float), "width": int,
-    "backbone_layout": int, "images": dict,
+    "backbone_layout": int, "images": dict, "unseen_classes": list,
 }
 
 
@@ -50,6 +50,9 @@ def check_config(config, source: str = "config.json") -> dict:
         raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
     if "num_classes" in config and not 1 <= config["num_classes"] <= MAX_CLASSES:
         raise HashvizError(f"{source}: num_classes must be 1..{MAX_CLASSES:,}, got {config['num_classes']}")
+    held_out = config.get("unseen_classes", [])
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < MAX_CLASSES for c in held_out):
+        raise HashvizError(f"{source}: unseen_classes must list class ids, got {held_out!r:.60}")
     check_metrics(config.get("metrics") or {}, source)
     return config
 
@@ -159,6 +162,8 @@ def check_labels(labels: np.ndarray, what: str) -> None:
 
 
 METRIC_NUMBERS = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty")
+# The seen/unseen-class settings (hashviz.unseen): metrics.settings maps each to a metric dict.
+SETTINGS = ("seen@seen", "seen@all", "unseen@unseen", "unseen@all")
 
 
 def _is_number(value) -> bool:
@@ -186,6 +191,13 @@ def check_metrics(metrics: dict, source: str) -> None:
         if not all(isinstance(v, list) and all(map(_is_number, v)) and len(v) == len(lists[0]) for v in lists):
             raise HashvizError(f"{source}: metrics.pr_curve must hold equal-length number lists "
                                "'precision' and 'recall'")
+    settings = metrics.get("settings")
+    if settings is not None:
+        if not isinstance(settings, dict) or not set(settings) <= set(SETTINGS) or \
+                not all(isinstance(v, dict) for v in settings.values()):
+            raise HashvizError(f"{source}: metrics.settings must map {', '.join(SETTINGS)} to metric objects")
+        for name, inner in settings.items():
+            check_metrics({k: v for k, v in inner.items() if k != "settings"}, f"{source} ({name})")
 
 
 def check_ids_within(model, images) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split
+from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split, seen_labels
 from hashviz.errors import HashvizError
 from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop,
                                 default_precision, emit, is_validation_epoch, score_outputs, training_autocast)
@@ -97,7 +97,7 @@ class TrainResult:
 
 def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
     start = time.perf_counter()
-    hasher = create_hasher(_base_config(spec, dataset), seed=spec.seed)
+    hasher = create_hasher(_base_config(spec, dataset, split), seed=spec.seed)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     emit(progress, "train", 0, 1, epoch=0)
     check_stop(should_stop)
@@ -109,7 +109,7 @@ def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
 def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
     import torch
     torch.manual_seed(spec.seed)                 # before the network and the loss are initialised
-    config = _base_config(spec, dataset)
+    config = _base_config(spec, dataset, split)
     hasher = create_hasher(config)
     pretrained = {}
     if config["backbone"] == "resnet18":      # ImageNet weights, as the spec says
@@ -118,17 +118,18 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
         pretrained = {"pretrained": "none" if source == "none" else load_resnet18_weights(hasher.net_.backbone, source)}
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     start = time.perf_counter()
-    hasher.fit(dataset.images[train], np.asarray(dataset.labels[train]), epochs=spec.epochs, lr=spec.lr,
+    held_out = split.unseen_classes        # labels over the seen classes: the heads' label space
+    hasher.fit(dataset.images[train], seen_labels(dataset.labels[train], held_out), epochs=spec.epochs, lr=spec.lr,
                batch_size=spec.batch_size, weight_decay=spec.weight_decay, seed=spec.seed, augment=spec.augment,
                regularizers=spec.regularizers,
-               validation=(dataset.images[split.validation], np.asarray(dataset.labels[split.validation])),
+               validation=(dataset.images[split.validation], seen_labels(dataset.labels[split.validation], held_out)),
                device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop)
     return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
                        {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}},
                        hasher.phase_seconds_)
 
 
-def _base_config(spec: TrainSpec, dataset) -> dict:
+def _base_config(spec: TrainSpec, dataset, split) -> dict:
     info = method_info(spec.method)
     from hashviz.nets import BACKBONE_LAYOUT, default_backbone
     return {
@@ -138,8 +139,9 @@ def _base_config(spec: TrainSpec, dataset) -> dict:
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
         **({"width": spec.width, "backbone_layout": spec.backbone_layout or BACKBONE_LAYOUT}
            if info.deep else {}),
-        "num_classes": len(dataset.class_names),
+        "num_classes": len(dataset.class_names) - len(split.unseen_classes),   # classes trained on
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
+        **({"unseen_classes": list(split.unseen_classes)} if split.unseen_classes else {}),
     }
 
 
@@ -216,7 +218,7 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     spec = result.spec
     dataset = load_dataset(spec.dataset)
     split = make_split(dataset, spec.protocol, spec.seed)
-    config = _base_config(spec, dataset)
+    config = _base_config(spec, dataset, split)
     config.update(result.method_config)
     encoder = create_hasher(config).load_weights(result.encoder_weights)
     check_stop(should_stop)
@@ -231,12 +233,17 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     db_labels = np.asarray(dataset.labels[split.database])
     q_labels = np.asarray(dataset.labels[split.query])
     extra = {}
-    if encoder.deep:
-        metrics = score_outputs(encoder.method_, q_outputs, db_outputs, q_labels, db_labels)
-        if config["code_type"] == "pq":
-            extra = {"query_vectors": encoder.query_vectors(q_outputs), "codebooks": encoder.method_.codebooks()}
-    else:
-        metrics = evaluate(q_codes, db_codes, q_labels, db_labels)
+
+    def score(q=slice(None), db=slice(None)):   # query rows against database rows
+        if encoder.deep:
+            return score_outputs(encoder.method_, q_outputs[q], db_outputs[db], q_labels[q], db_labels[db])
+        return evaluate(q_codes[q], db_codes[db], q_labels[q], db_labels[db])
+    metrics = score()
+    if encoder.deep and config["code_type"] == "pq":
+        extra = {"query_vectors": encoder.query_vectors(q_outputs), "codebooks": encoder.method_.codebooks()}
+    if split.unseen_classes:
+        from hashviz.unseen import settings_metrics
+        metrics["settings"] = settings_metrics(score, q_labels, db_labels, split.unseen_classes)
     metrics["protocol"] = describe_protocol(spec.protocol)
     sample_rows = np.sort(np.random.default_rng(0).choice(
         len(db_codes), size=min(OUTPUT_SAMPLE, len(db_codes)), replace=False)).astype(np.int64)

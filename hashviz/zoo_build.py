@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from hashviz.ablations import ABLATIONS, Ablation
-from hashviz.data import describe_protocol
+from hashviz.data import PROTOCOLS, describe_protocol
+from hashviz.data.protocols import UNSEEN_PROTOCOLS
 from hashviz.errors import HashvizError
 from hashviz import metrics
 from hashviz.seeds import SeedGroup, group_by_seed, mean_sd_text
@@ -103,10 +104,12 @@ class _Run:
 def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] | None = None, seeds: int = 3,
                   progress=None, log: Callable[[str], None] = print, ablation: bool = True,
                   ablations: Sequence[Ablation] | None = None, dataset: str = "fashion-mnist",
-                  **spec_overrides) -> Path:
+                  protocol: str | None = None, **spec_overrides) -> Path:
     """Train every method at every length, SEEDED_BITS and the ablations with `seeds` seeds (skipping
     models already in root), and write markdown: mean ± sd over seeds, the conclusions judged against
-    the noise, and the run's wall time. spec_overrides: TrainSpec fields for every model (quick tests)."""
+    the noise, and the run's wall time. spec_overrides: TrainSpec fields for every model (quick tests).
+    A protocol that holds classes out (fmnist-unseen2) trains no ablation and writes its own section
+    of `out`, the four seen/unseen settings side by side (hashviz.unseen_results)."""
     start = time.perf_counter()
     from hashviz.methods import list_methods
     known = [m.name for m in list_methods()]
@@ -114,12 +117,15 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
     if seeds < 1:
         raise HashvizError(f"--seeds must be at least 1, got {seeds}")
     _check_results_file(Path(out))      # before hours of training, not after
+    _refuse_unknown("--protocol", [protocol] if protocol else None, PROTOCOLS)
+    held_out = protocol in UNSEEN_PROTOCOLS
+    spec_overrides = {**spec_overrides, **({"protocol": protocol} if protocol else {})}
     run = _Run(Path(root), dataset, spec_overrides, progress, log)
     rows = [run.ensure(seed_name(f"{info.name}-{b}", s), info.name, b, s)
             for info in list_methods() if methods is None or info.name in methods
             for b in bits for s in range(seeds if b == SEEDED_BITS else 1)]
     studied = []
-    for study in (ABLATIONS if ablations is None else ablations) if ablation else ():
+    for study in (ABLATIONS if ablations is None else ablations) if ablation and not held_out else ():
         paths = [path for arm in study.arms if arm.method in known for s in range(seeds)
                  for path in (run.ensure(seed_name(arm.baseline, s), arm.baseline_method or arm.method, arm.bits, s),
                               run.ensure(seed_name(arm.name, s), arm.method, arm.bits, s, **arm.spec))]
@@ -127,7 +133,13 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
     minutes, secs = divmod(round(time.perf_counter() - start), 60)
     note = (f"This run took {minutes} min {secs:02d} s wall clock on {os.cpu_count()} CPU cores: {run.trained} "
             f"model(s) trained, {run.kept} already in `{root}` and kept (their training is not in this time).")
-    write_results(Path(out), render_results(rows, studied, seeds=seeds, run_note=note))
+    if held_out:
+        from hashviz.unseen_results import render_settings, write_section
+        command = (f"hashviz zoo results --protocol {protocol} --root {root} --bits {' '.join(map(str, bits))} "
+                   f"--seeds {seeds}" + (f" --methods {' '.join(methods)}" if methods else ""))
+        write_section(Path(out), protocol, render_settings(rows, protocol, command, note))
+    else:
+        write_results(Path(out), render_results(rows, studied, seeds=seeds, run_note=note))
     log(f"wrote {out}")
     return Path(out)
 

@@ -12,6 +12,12 @@ fmnist-full: queries are the 10,000 t10k images; training = database = the 60,00
 validation = 100 per class of the training images (seeded). They too are ranked against 2,000
 training images, and as the validation images are training images, one can be among those 2,000
 and find itself at distance 0 (the same for every model compared, so selection stays fair).
+
+fmnist-unseen2 (seen and unseen classes, after Sablayrolles et al., arXiv 1609.06753): with rng =
+default_rng(seed), first 2 of the 10 classes are drawn without replacement (rng.choice) and held
+out; then the fmnist-1k cut runs with the same rng. Training and validation keep only the 8 seen
+classes, so no image of a held-out class is trained on or selects the model; queries and database
+are those of fmnist-1k (every class), and hashviz.unseen scores the four settings on them.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ class Split:
     validation: np.ndarray
     database: np.ndarray
     description: str = ""
+    unseen_classes: tuple[int, ...] = ()   # classes held out of training and validation
+
+
+# name -> (dataset, number of held-out classes, per-class query, train, validation counts)
+UNSEEN_PROTOCOLS = {
+    "fmnist-unseen2": ("fashion-mnist", 2, 100, 500, 100),
+}
 
 
 # name -> (dataset it is defined on, per-class query, train, validation counts)
@@ -44,7 +57,7 @@ PER_CLASS_PROTOCOLS = {
     "cifar10-1k": ("cifar10", 100, 500, 100),
     "digits-small": ("digits", 10, 50, 10),
 }
-PROTOCOLS = [*PER_CLASS_PROTOCOLS, "fmnist-full"]
+PROTOCOLS = [*PER_CLASS_PROTOCOLS, "fmnist-full", *UNSEEN_PROTOCOLS]
 
 
 def describe_protocol(name: str) -> str:
@@ -56,6 +69,11 @@ def describe_protocol(name: str) -> str:
         _, q, t, v = PER_CLASS_PROTOCOLS[name]
         return (f"{name}: per class {q} queries, {t} training, {v} validation images (seeded); "
                 "database = every non-query image")
+    if name in UNSEEN_PROTOCOLS:
+        _, held, q, t, v = UNSEEN_PROTOCOLS[name]
+        return (f"{name}: {held} classes drawn by the seed are held out of training and validation "
+                f"(config.json's unseen_classes); per class {q} queries, per seen class {t} training, {v} "
+                "validation images (seeded); database = every non-query image, held-out classes included")
     return name
 
 
@@ -78,6 +96,8 @@ def make_split(dataset: Dataset, name: str, seed: int = 0) -> Split:
         validation = _per_class(labels[:60000], np.random.default_rng(seed), (100,))[0]
         return Split(name, seed, np.arange(60000, 70000), train, validation, train,
                      describe_protocol(name))
+    if name in UNSEEN_PROTOCOLS:
+        return _unseen_split(dataset, labels, name, seed)
     if name in PER_CLASS_PROTOCOLS:
         counts = PER_CLASS_PROTOCOLS[name][1:]
     elif name == "per-class-10%":  # any other labelled dataset: 10% / 50% / 10% of the smallest class
@@ -88,6 +108,32 @@ def make_split(dataset: Dataset, name: str, seed: int = 0) -> Split:
     query, train, validation = _per_class(labels, np.random.default_rng(seed), counts)
     database = np.setdiff1d(np.arange(len(labels)), query)
     return Split(name, seed, query, train, validation, database, describe_protocol(name))
+
+
+def _unseen_split(dataset: Dataset, labels: np.ndarray, name: str, seed: int) -> Split:
+    """Held-out classes first (the seed's draw), then the per-class cut; seen classes alone train."""
+    dataset_name, held, *counts = UNSEEN_PROTOCOLS[name]
+    if dataset.name != dataset_name:
+        raise HashvizError(f"{name} is defined on {dataset_name}, not {dataset.name}")
+    rng = np.random.default_rng(seed)
+    unseen = np.sort(rng.choice(np.unique(labels), size=held, replace=False))
+    query, train, validation = _per_class(labels, rng, counts)
+    seen_only = [rows[~np.isin(labels[rows], unseen)] for rows in (train, validation)]
+    database = np.setdiff1d(np.arange(len(labels)), query)
+    return Split(name, seed, query, *seen_only, database, describe_protocol(name),
+                 tuple(int(c) for c in unseen))
+
+
+def seen_labels(labels: np.ndarray, unseen_classes) -> np.ndarray:
+    """Class ids renumbered over the seen classes only (0 .. seen - 1, in class order): a classifier
+    head trained on the seen classes has one output per seen class. Labels of held-out classes are
+    refused (they must never reach training)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if not len(unseen_classes):
+        return labels
+    if np.isin(labels, unseen_classes).any():
+        raise HashvizError("a held-out class reached training; the protocol split is wrong")
+    return labels - np.searchsorted(np.sort(np.asarray(unseen_classes)), labels, side="right")
 
 
 def _per_class(labels: np.ndarray, rng: np.random.Generator, counts) -> list[np.ndarray]:
