@@ -117,7 +117,10 @@ class JobRunner:
             self._jobs.move_to_end(key)
             self._queue.append((job, fn))
             self._trim()
-            if self._idle == 0 and self._threads < self._workers:
+            # An idle worker that was woken takes one job, but counts as idle until it does: a new
+            # thread is needed whenever more jobs wait than workers idle, or the second of two
+            # quick submissions would wait behind the first (a whole training run).
+            if len(self._queue) > self._idle and self._threads < self._workers:
                 self._threads += 1
                 threading.Thread(target=self._work, name=f"hashviz-jobs-{self._threads}", daemon=True).start()
             self._wake.notify()

@@ -144,3 +144,27 @@ def test_the_runner_runs_up_to_its_workers_at_once_and_keeps_failures_as_errors(
     broken = runner.submit("x", lambda: 1 / 0)
     assert broken.wait(5) and broken.state == bg.FAILED and isinstance(broken.error, ZeroDivisionError)
     assert runner.submit("x", lambda: "again") is not broken          # a failed job is replaced
+
+
+def test_two_quick_submissions_run_at_once_on_an_idle_runner():
+    """A worker that is idle, woken by a first submission, still counted as idle when a second
+    came at once: the second job then waited behind the first (a whole training run) although
+    the runner had free workers. Repeated: each round starts from one idle worker."""
+    runner = bg.JobRunner(workers=4, idle_s=30)
+    assert runner.submit("warm", lambda: 1).wait(5)               # one worker, now idle
+    for round_ in range(20):
+        release, started = threading.Event(), threading.Semaphore(0)
+
+        def long_run():
+            started.release()
+            release.wait(10)
+        first = runner.submit(f"long{round_}", long_run)
+        second = runner.submit(f"quick{round_}", lambda: "done")
+        assert started.acquire(timeout=5)
+        assert second.wait(5) and second.result == "done", f"round {round_}: waited behind the long job"
+        release.set()
+        assert first.wait(5)
+        for _ in range(500):                                      # back to idle workers only
+            if not any(j.active for j in (first, second)):
+                break
+            time.sleep(0.01)
