@@ -107,9 +107,11 @@ def cmd_eval(args, header: str | None = None) -> int:
         raise HashvizError("--top-k sets the cut-off of a --rule: add --rule NAME (e.g. --rule deephash-pytorch)")
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
+    unseen = _unseen_settings(model, getattr(args, "unseen_classes", None))
     if args.json:
         print(json.dumps({**{k: metrics.get(k) for k in metric_keys()}, "protocol": protocol,
-                          "bits": model.bits, "method": model.method}))
+                          "bits": model.bits, "method": model.method,
+                          **({"unseen_classes": list(unseen[0]), "settings": unseen[1]} if unseen else {})}))
         return 0
     if header:
         print(header)
@@ -122,7 +124,20 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
         print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
+    if unseen:
+        from hashviz.unseen import settings_lines, unseen_classes_of
+        print("\n".join(settings_lines(model, *unseen, recorded=unseen[0] == unseen_classes_of(model))))
     return 0
+
+
+def _unseen_settings(model, named: str | None):
+    """(held-out classes, {setting: metrics}) for a model trained with classes held out or when the
+    user names them (--unseen-classes 3,7 or class names); None otherwise."""
+    from hashviz.unseen import model_settings, parse_classes, unseen_classes_of
+    if named is None and not unseen_classes_of(model):
+        return None
+    from hashviz.zoo import class_names_of
+    return model_settings(model, None if named is None else parse_classes(named, class_names_of(model)))
 
 
 def _eval_rule(model, args) -> int:
@@ -173,7 +188,8 @@ def cmd_zoo_build(args) -> int:
 def cmd_zoo_results(args) -> int:
     from hashviz.zoo_build import results_table
     results_table(Path(args.root), Path(args.out), bits=tuple(args.bits), methods=args.methods,
-                  seeds=args.seeds, progress=_tqdm_progress(), log=print, ablation=not args.no_ablation)
+                  seeds=args.seeds, progress=_tqdm_progress(), log=print, ablation=not args.no_ablation,
+                  protocol=args.protocol)
     return 0
 
 
@@ -259,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default=None, metavar="NAME",
                    help="score under a published rule: hashviz, deephash-pytorch, hashnet, 11-point")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --rule: the cut-off (top K items)")
+    p.add_argument("--unseen-classes", default=None, metavar="IDS",
+                   help="score seen@seen, seen@all, unseen@unseen, unseen@all with these classes (ids or names, "
+                        "comma-separated) taken as held out; models trained with held-out classes print them anyway")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",
@@ -293,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds of the 32-bit rows and the ablations (other lengths: seed 0); default 3")
     p.add_argument("--no-ablation", action="store_true")
+    p.add_argument("--protocol", default=None, help="train on this protocol (default: the dataset's); one that "
+                   "holds classes out (fmnist-unseen2) writes its seen/unseen section of --out, no ablation")
     p.set_defaults(func=cmd_zoo_results)
 
     p = sub.add_parser("bench", help="run a benchmark script from bench/ (search, metrics, ...)")

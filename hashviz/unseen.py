@@ -25,7 +25,7 @@ from hashviz.errors import HashvizError
 from hashviz.model_checks import SETTINGS
 
 __all__ = ["SETTINGS", "SETTINGS_TEXT", "setting_rows", "settings_metrics", "unseen_classes_of",
-           "model_settings", "parse_classes", "unseen_query_rows"]
+           "model_settings", "parse_classes", "unseen_query_rows", "settings_lines"]
 
 SETTINGS_TEXT = (
     "The model never saw the held-out classes in training or validation. **seen@seen** asks the usual "
@@ -139,3 +139,23 @@ def parse_classes(text: str, class_names: Sequence[str]) -> tuple[int, ...]:
             raise HashvizError(f"--unseen-classes: {part!r} is neither a class id (0..{len(names) - 1}) nor a "
                                f"class name ({', '.join(map(str, class_names))})")
     return tuple(sorted(set(ids)))
+
+
+def settings_lines(model, unseen: Sequence[int], settings: dict[str, dict], recorded: bool) -> list[str]:
+    """`hashviz eval`'s text: the held-out classes, then one line per setting with its query and
+    database counts and the reported metrics (the schema's labels and formats)."""
+    from hashviz.metrics import format_metric, reported_metrics
+    from hashviz.zoo import class_names_of
+    names = class_names_of(model)
+    held = ", ".join(f"{c} ({names[c]})" if c < len(names) else str(c) for c in unseen)
+    source = "held out of training (config.json)" if recorded else "named with --unseen-classes"
+    rows = setting_rows(model.query_labels, model.database_labels, unseen)
+    schema = reported_metrics()
+    lines = [f"seen and unseen classes: {held}, {source}",
+             f"  {'setting':<14} {'queries':>7} {'database':>8}  " + "  ".join(f"{m.label:>{max(8, len(m.label))}}" for m in schema)]
+    for name in SETTINGS:
+        q, db = rows[name]
+        lines.append(f"  {name:<14} {len(q):>7} {len(db):>8}  "
+                     + "  ".join(f"{format_metric(m, settings[name].get(m.key)):>{max(8, len(m.label))}}"
+                                 for m in schema))
+    return lines

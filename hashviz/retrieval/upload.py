@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -59,11 +60,15 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
         raise HashvizError(f"the file is {len(data) / 2**20:.1f} MB; this server takes images up to "
                            f"{max_bytes / 2**20:.1f} MB")
     key = (hashlib.sha256(data).hexdigest(), shape, max_pixels)
-    if key not in _DECODED:
-        _DECODED[key] = _decode(data, shape, max_pixels)
-        while len(_DECODED) > UPLOAD_CACHE_SIZE:
-            _DECODED.pop(next(iter(_DECODED)))
-    image, notes = _DECODED[key]
+    with _DECODED_LOCK:     # every session's uploads share the cache
+        decoded = _DECODED.get(key)
+    if decoded is None:
+        decoded = _decode(data, shape, max_pixels)     # outside the lock: one slow file delays no one
+        with _DECODED_LOCK:
+            _DECODED[key] = decoded
+            while len(_DECODED) > UPLOAD_CACHE_SIZE:
+                _DECODED.pop(next(iter(_DECODED)))
+    image, notes = decoded
     notes = list(notes)
     if invert if invert is not None else (dark and _border_mean(image) > 127):
         image = 255 - image
@@ -74,6 +79,7 @@ def decode_upload(data: bytes, shape: Sequence[int], *, name: str = "", dark: bo
 
 UPLOAD_CACHE_SIZE = 16                      # decoded uploads kept: dataset-sized images, a few KB each
 _DECODED: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
+_DECODED_LOCK = threading.Lock()
 
 
 def _decode(data: bytes, shape: tuple, max_pixels: int) -> tuple[np.ndarray, tuple[str, ...]]:
