@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/diagnostics.py", title="Diagnostics", icon=":material/analytics:"),
     st.Page("pages/code_map.py", title="Code map", icon=":material/scatter_plot:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/taxonomy.py", title="Taxonomy", icon=":material/account_tree:"),
 ]
 if not current_deployment().demo:       # a demo server has no Train page, not even by URL

@@ -321,6 +321,22 @@ def gallery(model, rows: Sequence[int], dataset=None, limit: int = 48, size: int
     return out
 
 
+def selection_table(model, rows: Sequence[int], class_names: Sequence[str] = ()):
+    """Selected database rows as a table (the Code map's CSV): database_row, dataset_id (None for
+    codes without ids), labels (class names, "+"-joined for multi-label items), image_path (the file
+    an import names, else None)."""
+    import pandas as pd
+    from hashviz.neighbours import image_paths_of
+    rows = [int(r) for r in rows]
+    paths, ids = image_paths_of(model), model.database_ids
+    return pd.DataFrame({
+        "database_row": pd.array(rows, dtype="int64"),
+        "dataset_id": pd.array([None if ids is None else int(ids[r]) for r in rows], dtype="Int64"),
+        "labels": [label_text(model.database_labels[r], class_names) for r in rows],
+        "image_path": [paths(r) if paths else None for r in rows],
+    })
+
+
 def row_choices(model, rows: Sequence[int], dataset=None) -> dict[int, str]:
     """database row -> "row r · class" for a picker (in the given order)."""
     return {int(r): _caption(model, int(r), dataset) for r in rows}

@@ -10,6 +10,7 @@ from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
 from pages.common import or_stop
+from pages.downloads import table_download
 from pages.images import dataset_of, images_of
 from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
 from pages.shell import ensure_app_shell, require_model
@@ -124,6 +125,9 @@ for start in range(0, len(items), 8):
         else:
             col.write(caption)
 
+table_download("Download the selection (CSV)", model=model, what="code-map-selection",
+               table=codemap.selection_table(model, selected, class_names_of(model, dataset)),
+               title=f"{len(selected)} database items selected on the Code map")
 choices = codemap.row_choices(model, [r for r, _, _ in items], dataset)
 q1, q2 = st.columns([2, 1], vertical_alignment="bottom")
 query = q1.selectbox("Query image for the Retrieval page", list(choices), format_func=choices.get,

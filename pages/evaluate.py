@@ -8,6 +8,7 @@ from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
 from pages.common import current_models, models_root, or_stop, selected_model
+from pages.downloads import csv_download, table_download
 from pages.images import images_of
 from pages.metric_lens import metric_lens_tab
 from pages.shell import ensure_app_shell
@@ -74,8 +75,7 @@ with board:
         st.caption(note)
     if note := lb.calibration_note(table):
         st.caption(note)
-    st.download_button("Download the leaderboard (CSV)", lb.leaderboard_csv(table, models), "hashviz-leaderboard.csv",
-                       "text/csv", icon=":material/download:")
+    csv_download("Download the leaderboard (CSV)", lb.leaderboard_csv(table, models), "hashviz-leaderboard.csv")
 
 with curves:
     names = [m.name for m in models]
@@ -123,6 +123,7 @@ with finder:
     report = or_stop(failure_report, model.content_key, model, n, worst)
     st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
+    table_download("Download these queries (CSV)", report.worst, model, f"worst-{worst}-queries-top{n}")
     if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
         pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
         for col, (_, image, caption) in zip(st.columns(10), pictures):

@@ -7,10 +7,11 @@ import streamlit as st
 from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.exports import export_file_name
+from hashviz.neighbours import ranking_table
 from hashviz.zoo import check_ids_within, class_names_of
 from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
+from pages.downloads import table_download
 from pages.images import dataset_of, images_of
 from pages.lenses_retrieval import lens_view
 from pages.shell import ensure_app_shell, require_model
@@ -105,8 +106,8 @@ if view == "top-n":
                    on_click=pick_from_grid)
     ranking = R.query_ap(model, index, qcode, query.label, ranking)      # after the grid: first use loads numba
     score_line.markdown(R.scores_text(ranking))
-    st.download_button("Download the top n as CSV", R.ranking_csv(ranking, names, model, query.source),
-                       icon=":material/download:", file_name=export_file_name(model.name, f"top{n}"), mime="text/csv")
+    table_download("Download the top n as CSV", ranking_table(model, ranking, names), model, f"top{n}",
+                   title=f"top {n} neighbours of {query.source}", key="rq_download")
     rank = st.selectbox("Look closer (or click a thumbnail)", range(1, ranking.n + 1), key="rq_detail",
                         format_func=lambda k: f"#{k}")
     image, caption, strip = R.item_detail(ranking, qcode, rank - 1, images, names)

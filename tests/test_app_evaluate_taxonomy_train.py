@@ -43,7 +43,8 @@ def test_evaluate_shows_leaderboard_protocol_and_csv(tiny_zoo, monkeypatch):
     page = texts(at)
     assert "ties" in page and "scores 0" in page and "validation" in page
     assert "dpq-16: product-quantised" in page and "n/a" in page
-    assert len(at.get("download_button")) == 1
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the leaderboard (CSV)",
+                                                                   "Download these queries (CSV)"]
 
 
 def test_evaluate_curves_and_conclusions(tiny_zoo, monkeypatch):

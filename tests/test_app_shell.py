@@ -7,7 +7,7 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = ["pages/retrieval.py", "pages/diagnostics.py", "pages/code_map.py", "pages/evaluate.py",
-         "pages/taxonomy.py", "pages/train.py"]
+         "pages/compare.py", "pages/taxonomy.py", "pages/train.py"]
 
 
 @pytest.fixture

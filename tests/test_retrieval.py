@@ -295,21 +295,6 @@ def test_grid_data_puts_consecutive_untied_items_in_one_group():
     assert all(t["uri"] is None and t["symbol"] == "·" for g in data["groups"] for t in g["tiles"])
 
 
-def test_ranking_csv_states_model_protocol_rule_and_lists_rank_index_distance_label_and_right_wrong(zoo, digits):
-    import csv
-    r = ranked(zoo["itq-16"], 1, 12)
-    text = R.ranking_csv(r, digits.class_names, zoo["itq-16"], "query set #1").decode("utf-8")
-    comments = [line for line in text.splitlines() if line.startswith("#")]
-    assert comments[0] == "# hashviz export: top 12 of query set #1" and comments[1] == "# model: itq-16"
-    assert "digits-small" in comments[2] and "ties by database index" in comments[3]
-    header, first, *rest = list(csv.reader(text.splitlines()[len(comments):]))
-    assert header == ["rank", "database_index", "dataset_index", "distance", "label", "right_wrong", "tie_group"]
-    assert len(rest) == 11
-    assert first[:5] == ["1", str(r.rows[0]), str(r.dataset_ids[0]), str(r.distances[0]),
-                         digits.class_names[r.labels[0]]]
-    assert first[5] in ("right", "wrong")
-
-
 def test_differing_positions_and_bit_strip_mark_the_differing_bits():
     a, b = np.array([[0b10100000, 0]], np.uint8), np.array([[0b00100001, 0]], np.uint8)
     assert R.differing_positions(a, b).tolist() == [0, 7]

@@ -4,7 +4,7 @@ One module per concern, all re-exported here so the page reads `from hashviz imp
 - `query`: the query (query-set row, database item, upload) and its code in a model;
 - `ranking`: the top n through the search index, tie groups, right/wrong, precision@n and AP;
 - `ball`: the Hamming-ball (hash lookup) view; its figure is plots.ball_figure;
-- `presentation`: thumbnail-grid tiles, tables, CSV, labels as text, code strips as HTML;
+- `presentation`: thumbnail-grid tiles, tables, labels as text, code strips as HTML;
 - `upload`: PNG/JPEG bytes decoded into the dataset's shape, every step said;
 - `url_state`: the view read from and written to a shared link;
 - `pairing`: which models can sit side by side, and the default pair.
@@ -14,7 +14,7 @@ from hashviz.retrieval.ball import BALL_RADIUS, Ball, ball_note, ball_table, cla
 from hashviz.retrieval.pairing import comparable_models, comparison_choice, default_comparison
 from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, bit_strip_html, differing_positions, enlarge,
                                             grid_data, item_detail, item_note, label_text, png_data_uri,
-                                            ranking_csv, ranking_frame)
+                                            ranking_frame)
 from hashviz.retrieval.query import (Query, QueryCode, choose_query, query_code, query_from_database, query_from_set,
                                      query_from_upload, query_strip_title, random_query_row, upload_label)
 from hashviz.retrieval.ranking import (RIGHT, UNKNOWN, WRONG, Ranking, TieGroup, format_distance, protocol_note,
@@ -26,7 +26,7 @@ __all__ = [
     "BALL_RADIUS", "Ball", "ball_note", "ball_table", "class_counts_by_distance", "hamming_ball",
     "comparable_models", "comparison_choice", "default_comparison",
     "SYMBOL", "ball_grid_data", "bit_strip_html", "differing_positions", "enlarge", "grid_data",
-    "item_detail", "item_note", "label_text", "png_data_uri", "ranking_csv", "ranking_frame",
+    "item_detail", "item_note", "label_text", "png_data_uri", "ranking_frame",
     "Query", "QueryCode", "choose_query", "query_code", "query_from_database", "query_from_set", "query_from_upload",
     "query_strip_title", "random_query_row", "upload_label",
     "RIGHT", "UNKNOWN", "WRONG", "Ranking", "TieGroup", "format_distance", "protocol_note", "query_ap", "rank_query",

@@ -1,5 +1,5 @@
-"""What the Retrieval page draws, as data: thumbnail-grid tiles (PNG data URIs), result tables and
-CSV, labels as text and code strips as HTML."""
+"""What the Retrieval page draws, as data: thumbnail-grid tiles (PNG data URIs), result tables,
+labels as text and code strips as HTML."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from hashviz.errors import HashvizError
-from hashviz.exports import csv_bytes, model_context
 from hashviz.labels import label_text
 from hashviz.retrieval.ball import Ball
 from hashviz.retrieval.query import QueryCode
@@ -83,7 +82,7 @@ def ball_grid_data(ball: Ball, images: np.ndarray | None, class_names: Sequence[
 
 def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
     """pandas DataFrame of the top n: rank, database_index, dataset_index, distance, label,
-    right_wrong, tie_group (the CSV the page offers)."""
+    right_wrong, tie_group (the page's results table; its CSV is hashviz.neighbours.ranking_table)."""
     import pandas as pd
     marks = ranking.marks()
     return pd.DataFrame({
@@ -95,12 +94,6 @@ def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
         "right_wrong": marks,
         "tie_group": [ranking.groups[g].title(ranking.code_type) for g in ranking.group_of],
     })
-
-
-def ranking_csv(ranking: Ranking, class_names: Sequence[str], model, query: str = "") -> bytes:
-    """The top n as a hashviz CSV export (hashviz.exports: model, protocol and rule in its first lines)."""
-    return csv_bytes(ranking_frame(ranking, class_names), model_context(model),
-                     title=f"top {ranking.n} of {query}" if query else f"top {ranking.n}")
 
 
 def differing_positions(a: np.ndarray, b: np.ndarray, code_type: str = "binary") -> np.ndarray:

@@ -1,0 +1,65 @@
+"""The Compare page's logic (the table itself is hashviz.comparison): which models can be compared,
+its scatter, its CSV and the Retrieval link that opens one query side by side."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from hashviz.comparison import FAIL_TOP, check_comparable
+from hashviz.errors import HashvizError
+from hashviz.exports import csv_bytes, model_context
+from hashviz.plots.compare import ap_scatter_figure
+from hashviz.retrieval.url_state import url_params
+
+
+def partners(model, models: Sequence) -> list:
+    """The other models that rank the same queries against the same database as `model`."""
+    out = []
+    for other in models:
+        if other.name == model.name:
+            continue
+        try:
+            check_comparable(model, other)
+        except HashvizError:
+            continue
+        out.append(other)
+    return out
+
+
+def models_with_partners(models: Sequence) -> list:
+    """The models that can be compared with at least one other."""
+    return [m for m in models if partners(m, models)]
+
+
+def scatter(frame: pd.DataFrame, model_a, model_b):
+    """AP(A) against AP(B) for a compare_models table (customdata: the query row)."""
+    return ap_scatter_figure(frame["ap_a"], frame["ap_b"], frame["query_row"], frame["winner"], frame["both_fail"],
+                             model_a.name, model_b.name, hover=frame["labels"].tolist())
+
+
+def queries_by_gap(frame: pd.DataFrame) -> list[int]:
+    """Query rows, the largest |AP(A) - AP(B)| first (ties by query row)."""
+    gap = (frame["ap_a"] - frame["ap_b"]).abs()
+    return frame.assign(gap=gap).sort_values(["gap", "query_row"], ascending=[False, True],
+                                             kind="stable")["query_row"].astype(int).tolist()
+
+
+def rule_note(model_a, model_b) -> str:
+    """What the table's columns mean, in one paragraph."""
+    return (f"A = {model_a.name}, B = {model_b.name}. AP = AP@all of each query over the whole ranking (its mean "
+            "is the leaderboard's mAP@all); the winner has the higher AP (tie: equal AP); both fail = no "
+            f"relevant item in either model's top {FAIL_TOP}.")
+
+
+def compare_csv(frame: pd.DataFrame, model_a, model_b) -> bytes:
+    """The compare table as a hashviz CSV export naming both models."""
+    context = model_context(model_a)
+    context["model"] = f"A = {model_a.name}; B = {model_b.name}"
+    return csv_bytes(frame, context, title=f"per-query AP, {model_a.name} (A) against {model_b.name} (B)")
+
+
+def side_by_side_link(model_a, model_b, query_row: int, n: int = 20) -> dict[str, str]:
+    """The Retrieval page's URL state that shows query `query_row` of A, ranked by A and B side by side."""
+    return url_params(model_a.name, int(query_row), n, "side-by-side", [model_a.name, model_b.name])
