@@ -15,9 +15,11 @@ and find itself at distance 0 (the same for every model compared, so selection s
 
 fmnist-unseen2 (seen and unseen classes, after Sablayrolles et al., arXiv 1609.06753): with rng =
 default_rng(seed), first 2 of the 10 classes are drawn without replacement (rng.choice) and held
-out; then the fmnist-1k cut runs with the same rng. Training and validation keep only the 8 seen
-classes, so no image of a held-out class is trained on or selects the model; queries and database
-are those of fmnist-1k (every class), and hashviz.unseen scores the four settings on them.
+out; then the fmnist-1k cut runs with the same rng (so its images differ from fmnist-1k's for the
+same seed). Training and validation keep only the 8 seen classes, so no image of a held-out class
+is trained on or selects the model; queries (100 per class, every class) and the database (every
+non-query image) hold all 10, and hashviz.unseen scores the four settings on them. digits-unseen2
+is the same on sklearn's digits with digits-small's counts.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Split:
 # name -> (dataset, number of held-out classes, per-class query, train, validation counts)
 UNSEEN_PROTOCOLS = {
     "fmnist-unseen2": ("fashion-mnist", 2, 100, 500, 100),
+    "digits-unseen2": ("digits", 2, 10, 50, 10),     # seconds-long runs (tests)
 }
 
 
