@@ -165,16 +165,30 @@ def cmd_import_codes(args) -> int:
                        Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
                        query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
                        method=args.method, family=args.family)
-    from hashviz.data.roots import inside_data_roots
     from hashviz.zoo import load_model_dir
     print(f"imported codes into {out}")
     if (root := load_model_dir(out).config.get("images", {}).get("root")) is not None:
-        try:
-            inside_data_roots(Path(root))
-        except HashvizError:       # the app reads images only inside the roots its operator allows
-            print(f"note: the app shows these images once {root} is one of its data roots: "
-                  f"HASHVIZ_DATA_ROOTS={root} hashviz serve")
+        print(f"images: {root} is a trusted data root now; the app shows them (hashviz data-roots list)")
     return cmd_eval(argparse.Namespace(model=str(out), json=False))
+
+
+def cmd_data_roots(args) -> int:
+    from hashviz.data.roots import DATA_ROOTS_ENV, data_home
+    from hashviz.data.trusted_roots import trust_root, trusted_roots, trusted_roots_file, untrust_root
+    if args.action != "list" and args.folder is None:
+        raise HashvizError(f"hashviz data-roots {args.action} needs a folder: hashviz data-roots {args.action} DIR")
+    if args.action == "add":
+        if not Path(args.folder).expanduser().is_dir():
+            raise HashvizError(f"{args.folder} is not a folder")
+        print(f"trusted: {trust_root(args.folder)}")
+    elif args.action == "remove":
+        print(f"no longer trusted: {untrust_root(args.folder)}")
+    else:
+        print(f"trusted roots ({trusted_roots_file()}):")
+        print("\n".join(f"  {root}" for root in trusted_roots()) or "  (none)")
+        print(f"${DATA_ROOTS_ENV}: {os.environ.get(DATA_ROOTS_ENV) or '(unset)'}")
+        print(f"data home: {data_home()}")
+    return 0
 
 
 def cmd_zoo_build(args) -> int:
@@ -268,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("download", help="fetch a dataset into $HASHVIZ_DATA (the app never downloads)")
     p.add_argument("name", choices=["fashion-mnist", "mnist", "cifar10"])
     p.set_defaults(func=cmd_data_download)
+
+    p = sub.add_parser("data-roots", help="the folders whose images the app may show: list, add DIR, remove DIR",
+                       description="Trusted image roots, kept in the user's config folder ($HASHVIZ_CONFIG, else "
+                                   "$XDG_CONFIG_HOME/hashviz): import-codes adds its image root; the app also "
+                                   "reads $HASHVIZ_DATA_ROOTS and the data home.")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
+    p.add_argument("folder", nargs="?", default=None, metavar="DIR")
+    p.set_defaults(func=cmd_data_roots)
 
     p = sub.add_parser("eval", help="print a model's metrics with the protocol")
     p.add_argument("model")

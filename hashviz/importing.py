@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hashviz.codes import pack_any
+from hashviz.data.trusted_roots import trust_root
 from hashviz.data.images import PATHS_FILE, encode_paths, paths_digest
 from hashviz.errors import HashvizError
 from hashviz.metrics import evaluate
@@ -247,6 +248,7 @@ def import_codes(database_codes=None, database_labels=None, query_codes=None, qu
         arrays[Path(PATHS_FILE).stem] = encoded = encode_paths(paths)
         config["images"] = {"root": str(root), "paths": PATHS_FILE, "digest": paths_digest(root, encoded), "database_list": str(lists["database"].file),
                             "query_list": str(lists["query"].file)}
+        trust_root(root)        # the operator's own import: the app may show these images
     return save_model_dir(Path(out), config, arrays)
 
 

@@ -19,6 +19,13 @@ TINY_ZOO = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_config_folder(tmp_path_factory):
+    """hashviz's config folder (the trusted data roots an import records) for this run only: the
+    suite never reads or writes the user's, and servers it starts inherit the setting."""
+    os.environ["HASHVIZ_CONFIG"] = str(tmp_path_factory.mktemp("config"))
+
+
 def build_tiny_zoo(root: Path, entries=None) -> Path:
     from hashviz.training import TrainSpec, build_model
     for name, (method, bits, epochs) in (entries or TINY_ZOO).items():

@@ -143,6 +143,7 @@ def test_codes_with_other_values_are_refused(tmp_path):
 def test_images_outside_the_data_roots_or_their_root_are_not_read(tmp_path, monkeypatch):
     export = write_deephash_export(tmp_path / "export")
     model = load_model_dir(_import(export, tmp_path / "m"))
+    monkeypatch.setenv("HASHVIZ_CONFIG", str(tmp_path / "another-server"))    # which did not import it
     monkeypatch.setenv("HASHVIZ_DATA_ROOTS", str(tmp_path / "elsewhere"))
     with pytest.raises(HashvizError, match="outside the data roots"):
         model_images(model)

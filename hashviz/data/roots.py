@@ -1,12 +1,14 @@
 """Where image files may be read from. config.json is untrusted, so an image folder or an imported
 model's image root is read only inside the data roots: $HASHVIZ_DATA_ROOTS (os.pathsep-separated),
-the data home, and folders the operator named on this process's command line."""
+the data home, the operator's trusted roots (hashviz.data.trusted_roots: recorded by their imports and
+`hashviz data-roots add`), and folders the operator named on this process's command line."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from hashviz.data.trusted_roots import trusted_roots
 from hashviz.errors import HashvizError
 
 DATA_ROOTS_ENV = "HASHVIZ_DATA_ROOTS"
@@ -20,9 +22,9 @@ def data_home() -> Path:
 
 def data_roots() -> list[Path]:
     """The folders image-folder datasets may be read from: $HASHVIZ_DATA_ROOTS (os.pathsep-separated),
-    the data home, and folders the operator named on the command line (`allow_data_root`)."""
+    the data home, the operator's trusted roots, and folders named on the command line (`allow_data_root`)."""
     configured = [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p]
-    return [*configured, data_home(), *_operator_roots]
+    return [*configured, data_home(), *trusted_roots(), *_operator_roots]
 
 
 def allow_data_root(folder: str | os.PathLike) -> None:
@@ -35,5 +37,5 @@ def inside_data_roots(folder: Path) -> Path:
     roots = data_roots()
     if not any(real.is_relative_to(root.expanduser().resolve()) for root in roots):
         raise HashvizError(f"image folder {folder} is outside the data roots ({', '.join(map(str, roots))}); "
-                           f"the server's operator can add it to ${DATA_ROOTS_ENV}")
+                           f"the server's operator can add it with `hashviz data-roots add DIR` or ${DATA_ROOTS_ENV}")
     return real
