@@ -40,6 +40,9 @@ def load_encoder(model):
     from hashviz.methods import create_hasher
     if not model.has_weights:
         raise HashvizError(f"{model.name} holds imported codes only; it cannot encode new images")
+    from hashviz.network_store import is_network_config, load_network_encoder
+    if is_network_config(model.config):      # a user's own network (hv.from_network): its checked graph
+        return load_network_encoder(model.path, read_weights(model.path))
     weights = check_weights(model.path, model.config)
     try:
         return create_hasher(model.config).load_weights(weights)
