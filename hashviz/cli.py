@@ -159,12 +159,24 @@ def _eval_rule(model, args) -> int:
     return 0
 
 
+def cmd_check_lists(args) -> int:
+    from hashviz.list_checks import check_lists
+    report = check_lists(args.files, args.image_root, args.class_names)
+    print("\n".join(report.summary()))
+    return 1 if report.has_problems else 0
+
+
 def cmd_import_codes(args) -> int:
     from hashviz.importing import import_codes
-    out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
-                       Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
-                       query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
-                       method=args.method, family=args.family)
+    from hashviz.list_checks import ListProblems
+    try:
+        out = import_codes(args.database_codes, args.database_labels, args.query_codes, args.query_labels,
+                           Path(args.out), deephash_dir=args.deephash_dir, database_list=args.database_list,
+                           query_list=args.query_list, image_root=args.image_root, class_names=args.class_names,
+                           method=args.method, family=args.family, warn=lambda line: print(line, file=sys.stderr))
+    except ListProblems as exc:       # the whole summary first, then the one error line
+        print("\n".join(exc.report.summary()), file=sys.stderr)
+        raise
     from hashviz.zoo import load_model_dir
     print(f"imported codes into {out}")
     if (root := load_model_dir(out).config.get("images", {}).get("root")) is not None:
@@ -223,13 +235,19 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    from hashviz.deployment import serve
+def serve_defaults(args):
+    """`hashviz serve` args with the upload caps a demo or a full app takes when none is given
+    (hv.launch_app parses its args here too)."""
     if args.max_upload_mb is None:
         args.max_upload_mb = 4 if args.demo else 10
     if args.max_upload_mp is None:   # 16 MP keeps an upload under ~130 MB of server memory (bench/upload_memory.py)
         args.max_upload_mp = 16
-    serve(args)        # returns only by an error: the process becomes the Streamlit server
+    return args
+
+
+def cmd_serve(args) -> int:
+    from hashviz.deployment import serve
+    serve(serve_defaults(args))        # returns only by an error: the process becomes the Streamlit server
     return 0
 
 
@@ -302,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "comma-separated) taken as held out; models trained with held-out classes print them anyway")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("check-lists", help="check DeepHash-pytorch list files (exit 1 when problems are found)",
+                       description="One pass over '<image path> <0/1 labels>' list files: counts per problem "
+                                   "kind with the first line numbers (docs/reliability.md).")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--image-root", default=None, metavar="DIR",
+                   help="relative list paths start here (default: each list's folder)")
+    p.add_argument("--class-names", default=None, metavar="FILE", help="one class name per line")
+    p.set_defaults(func=cmd_check_lists)
+
     p = sub.add_parser("import-codes", help="turn exported codes (e.g. DeepHash-pytorch) into a model dir",
                        description="Codes from four .npy arrays or a DeepHash-pytorch save folder; images "
                                    "and labels from DeepHash-pytorch list files (referenced, never copied).")
@@ -350,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="models", help="the models root (default models/)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1",
-                   help="interface to bind (default loopback; put a reverse proxy in front, docs/deploy.md)")
+                   help="interface to bind (default loopback; put a reverse proxy in front, docs/deploy.md); "
+                        "another address needs --demo or --public-full-app")
+    p.add_argument("--public-full-app", action="store_true",
+                   help="allow a non-loopback --address without --demo: the full app, Train page included")
     p.add_argument("--default-model", default=None, help="the model shown first (default: best mAP@all)")
     p.add_argument("--backend", choices=["faiss", "milvus"], default="faiss",
                    help="search backend in demo mode; milvus: $HASHVIZ_MILVUS_URI, else a Milvus Lite file in "

@@ -10,6 +10,8 @@ the app writes (UMAP maps, a Milvus Lite file) goes to one cache folder.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -94,6 +96,24 @@ def first_model(models, default_name: str | None = None):
 
 # ---------------------------------------------------------------- hashviz serve
 
+def is_loopback(address: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False          # a host name: it may resolve to any interface
+
+
+def upload_cap(flag: str, value: float, unit: int) -> int:
+    """`value` units as a whole positive count (bytes or pixels); anything else is refused, never
+    replaced by another cap behind the operator's back."""
+    if not (math.isfinite(value) and value > 0) or int(value * unit) < 1:
+        raise HashvizError(f"{flag} must be a positive number, got {value:g}")
+    return int(value * unit)
+
+
 def serve_plan(args) -> tuple[list[str], dict[str, str]]:
     """(argv of the Streamlit server, its environment) for `hashviz serve` args; checks them first."""
     from hashviz.resources import app_script
@@ -107,11 +127,16 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
         raise HashvizError(f"--default-model {args.default_model!r} is not a valid model in {root}")
     if not 1 <= args.port <= 65535:
         raise HashvizError(f"--port must be 1..65535, got {args.port}")
+    if not (args.demo or getattr(args, "public_full_app", False) or is_loopback(args.address)):
+        raise HashvizError(f"--address {args.address} is reachable from other machines: add --demo for a public "
+                           "read-only demo, or --public-full-app to expose the full app (Train page, models-root "
+                           "and Milvus boxes) on purpose")
+    upload_bytes = upload_cap("--max-upload-mb", args.max_upload_mb, MB)
+    upload_pixels = upload_cap("--max-upload-mp", args.max_upload_mp, 1_000_000)
     settings = Deployment(demo=args.demo, models_root=str(root), default_model=args.default_model,
                           backend=args.backend, milvus_uri=os.environ.get(ENV["milvus_uri"]) or None,
                           cache_dir=str(Path(args.cache).expanduser().resolve()) if args.cache else None,
-                          upload_max_bytes=int(args.max_upload_mb * MB),
-                          upload_max_pixels=int(args.max_upload_mp * 1_000_000))
+                          upload_max_bytes=upload_bytes, upload_max_pixels=upload_pixels)
     env = {k: v for k, v in os.environ.items() if k not in ENV.values() and k != PROJECTION_CACHE_ENV}
     env.update(settings.environment())
     upload_mb = max(1, -(-settings.upload_max_bytes // MB))      # Streamlit's own cap, whole MB

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from hashviz.data.trusted_roots import trusted_roots
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 
 DATA_ROOTS_ENV = "HASHVIZ_DATA_ROOTS"
@@ -36,6 +37,8 @@ def inside_data_roots(folder: Path) -> Path:
     real = folder.expanduser().resolve()
     roots = data_roots()
     if not any(real.is_relative_to(root.expanduser().resolve()) for root in roots):
-        raise HashvizError(f"image folder {folder} is outside the data roots ({', '.join(map(str, roots))}); "
+        # the roots are the server's own folders: named to its operator, never to a demo's visitors
+        where = "" if current_deployment().demo else f" ({', '.join(map(str, roots))})"
+        raise HashvizError(f"image folder {folder} is outside the data roots{where}; "
                            f"the server's operator can add it with `hashviz data-roots add DIR` or ${DATA_ROOTS_ENV}")
     return real
