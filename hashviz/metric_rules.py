@@ -37,7 +37,7 @@ import numpy as np
 from hashviz.codes import unpack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import _NONE, _prepare, _single_pass, relevance
-from hashviz.ties import harmonic, ordered_group_sums, tie_aware_group_sums
+from hashviz.tie_cutoff import ap_from_counts
 
 TIE_RULES = {"index": "database index", "random": "random order (seeded)", "expected": "expected (tie-aware)",
              "worst": "worst order", "best": "best order",
@@ -46,6 +46,7 @@ EMPTY_RULES = {"zero": "score 0", "drop": "drop the query"}
 MEASURES = {"ap": "AP", "11-point": "11-point interpolated precision"}
 COUNT_TIES = ("expected", "worst", "best")          # computed from per-distance counts, no order
 RECALL_LEVELS = np.arange(0.0, 1.1, 0.1)   # 0, 0.1, .. 1 as the VOC code computes them (0.30000000000000004)
+BLOCK_PAIRS = 1 << 19        # relevant (query, item) pairs scored at once: bounds the memory scoring needs
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class Ranked:
     Query q's j-th relevant item is at 1-based rank positions[offsets[q] + j - 1] (int32, ascending
     within a query; offsets int64 (n_q + 1,)). counts / relevant_counts: int64 (n_q, bits + 1), items
     and relevant items at each Hamming distance (None for the numpy-argsort rankings, which need none).
+    A ranking is scored one block of queries at a time (`blocks`), so what scoring derives (about
+    150 bytes per relevant pair) never exists for more than BLOCK_PAIRS pairs at once.
     """
 
     n_database: int
@@ -168,8 +171,24 @@ class Ranked:
     def n_queries(self) -> int:
         return len(self.offsets) - 1
 
-    # Derived once per ranking (the app caches the ranking), so that each answer costs O(n_q log n)
-    # for AP and O(n_q * 11) for 11-point @all instead of a pass over every relevant item.
+    def block(self, start: int, stop: int) -> "Ranked":
+        """Queries start..stop-1 alone (views, no copy)."""
+        lo, hi = self.offsets[start], self.offsets[stop]
+        rows = slice(start, stop)
+        return Ranked(self.n_database, self.offsets[start:stop + 1] - lo, self.positions[lo:hi],
+                      None if self.counts is None else self.counts[rows],
+                      None if self.relevant_counts is None else self.relevant_counts[rows])
+
+    def blocks(self, max_pairs: int | None = None):
+        for start, stop in query_blocks(np.diff(self.offsets), max_pairs or BLOCK_PAIRS):
+            yield self.block(start, stop)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.offsets, self.positions, self.counts, self.relevant_counts)
+                   if a is not None)
+
+    # Derived per block being scored, then dropped with the block.
     @functools.cached_property
     def _query_of(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_queries), np.diff(self.offsets))
@@ -179,10 +198,6 @@ class Ranked:
         """float64: precision at each relevant item (j / its rank), plus a trailing 0 (a sentinel)."""
         j = np.arange(len(self.positions)) - self.offsets[self._query_of] + 1
         return np.append(j / self.positions, 0.0)
-
-    @functools.cached_property
-    def _running_precision(self) -> np.ndarray:
-        return np.concatenate([[0.0], np.cumsum(self.precision[:-1])])
 
     @functools.cached_property
     def _keys(self) -> np.ndarray:      # ascending over the whole array: (query, rank)
@@ -203,10 +218,14 @@ class Ranked:
                                side="right")
         return ends - self.offsets[:-1]
 
-    def precision_sums(self, inside: np.ndarray) -> np.ndarray:
-        """float64 (n_q,): the sum of the precisions of each query's first `inside` relevant items."""
+    def precision_sums(self, inside: np.ndarray, carry: float = 0.0) -> tuple[np.ndarray, float]:
+        """(float64 (n_q,): the sum of the precisions of each query's first `inside` relevant items,
+        the running total to carry into the next block). The sums are differences of one running
+        total over all blocks in query order (np.cumsum adds one by one), so the numbers do not
+        depend on how the queries are split into blocks."""
+        running = np.cumsum(np.concatenate([[carry], self.precision[:-1]]))
         start = self.offsets[:-1]
-        return self._running_precision[start + inside] - self._running_precision[start]
+        return running[start + inside] - running[start], float(running[-1])
 
     @functools.cached_property
     def relevant_last(self) -> "Ranked":
@@ -218,7 +237,16 @@ class Ranked:
         return replace(self, positions=_positions_from_counts(self, relevant_last=False))
 
 
-def _relevant_totals(query_labels: np.ndarray, database_labels: np.ndarray, chunk: int = 256) -> np.ndarray:
+def query_blocks(totals: np.ndarray, max_pairs: int) -> list[tuple[int, int]]:
+    """(start, stop) runs of consecutive queries holding about `max_pairs` relevant pairs each (a
+    block starts once the pairs before it pass a multiple of max_pairs; at least one query)."""
+    before = np.cumsum(totals) - totals
+    starts = np.flatnonzero(np.diff(before // max(int(max_pairs), 1))) + 1
+    bounds = [0, *starts.tolist(), len(totals)]
+    return list(zip(bounds[:-1], bounds[1:])) if len(totals) else [(0, 0)]
+
+
+def relevant_totals(query_labels: np.ndarray, database_labels: np.ndarray, chunk: int = 256) -> np.ndarray:
     """int64 (n_q,): relevant database items of every query."""
     if query_labels.ndim == 1:
         values, counts = np.unique(database_labels, return_counts=True)
@@ -231,7 +259,7 @@ def _relevant_totals(query_labels: np.ndarray, database_labels: np.ndarray, chun
 def _empty_ranked(query_codes, database_codes, query_labels, database_labels) -> Ranked:
     _prepare(query_codes, database_codes, query_labels, database_labels, None)
     offsets = np.zeros(len(query_labels) + 1, dtype=np.int64)
-    np.cumsum(_relevant_totals(query_labels, database_labels), out=offsets[1:])
+    np.cumsum(relevant_totals(query_labels, database_labels), out=offsets[1:])
     return Ranked(database_codes.shape[0], offsets, np.zeros(int(offsets[-1]), dtype=np.int32))
 
 
@@ -271,17 +299,32 @@ def numpy_argsort_positions(query_codes, database_codes, query_labels, database_
     return ranked
 
 
+def _ranker(database_codes, database_labels, rule: MetricRule):
+    """(query codes, query labels, progress) -> the Ranked that ``rule`` reads for those queries."""
+    rule = rule.checked()
+    if rule.tie.startswith("numpy-"):
+        key = rule.tie.removeprefix("numpy-")
+        return lambda qc, ql, progress=None: numpy_argsort_positions(qc, database_codes, ql, database_labels,
+                                                                     key, progress=progress)
+    order = (np.random.default_rng(rule.seed).permutation(database_codes.shape[0]) if rule.tie == "random"
+             else None)
+    return lambda qc, ql, progress=None: relevant_positions(qc, database_codes, ql, database_labels, order)
+
+
 def rank_for_rule(query_codes, database_codes, query_labels, database_labels, rule: MetricRule,
                   progress=None) -> Ranked:
     """The ranking ``rule`` reads (the same for every rule with the same ``rule.order_key()``)."""
-    rule = rule.checked()
-    if rule.tie == "random":
-        order = np.random.default_rng(rule.seed).permutation(database_codes.shape[0])
-        return relevant_positions(query_codes, database_codes, query_labels, database_labels, order)
-    if rule.tie.startswith("numpy-"):
-        return numpy_argsort_positions(query_codes, database_codes, query_labels, database_labels,
-                                       rule.tie.removeprefix("numpy-"), progress=progress)
-    return relevant_positions(query_codes, database_codes, query_labels, database_labels)
+    return _ranker(database_codes, database_labels, rule)(query_codes, query_labels, progress)
+
+
+def ranked_blocks(query_codes, database_codes, query_labels, database_labels, rule: MetricRule,
+                  max_pairs: int | None = None):
+    """The same ranking as ``rank_for_rule``, made and handed out one block of queries at a time
+    (about `max_pairs` relevant pairs each), so that no more than a block's ranks are ever held."""
+    _prepare(query_codes, database_codes, query_labels, database_labels, None)
+    rank = _ranker(database_codes, database_labels, rule)
+    for start, stop in query_blocks(relevant_totals(query_labels, database_labels), max_pairs or BLOCK_PAIRS):
+        yield rank(query_codes[start:stop], query_labels[start:stop])
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,17 +355,37 @@ def cutoff_of(rule: MetricRule, n_database: int) -> int:
 
 def score(ranked: Ranked, rule: MetricRule) -> RuleScore:
     """Score one ranking (from ``rank_for_rule`` with the same order key) under ``rule``."""
-    rule = rule.checked()
+    return score_blocks(ranked.blocks(), [rule])[0]
+
+
+def score_blocks(blocks, rules) -> list[RuleScore]:
+    """Score every rule on one ranking handed out as consecutive blocks of queries (``Ranked.blocks``
+    or ``ranked_blocks``; all rules must read that ranking's order). The numbers are the same
+    however the queries are split."""
+    rules = [rule.checked() for rule in rules]
+    parts: list[list] = [[] for _ in rules]
+    carry = [0.0] * len(rules)
+    for block in blocks:
+        for i, rule in enumerate(rules):
+            per_query, reachable, carry[i] = _block_scores(block, rule, carry[i])
+            parts[i].append((per_query, reachable))
+    return [_mean_over_queries(rule, *(np.concatenate(p) for p in zip(*part))) for rule, part in zip(rules, parts)]
+
+
+def _block_scores(ranked: Ranked, rule: MetricRule, carry: float):
+    """(per-query value, has a relevant item within reach, running total for the next block)."""
     k = cutoff_of(rule, ranked.n_database)
     if rule.tie in COUNT_TIES and ranked.counts is None:
         raise HashvizError(f"the {rule.tie} tie rule needs a ranking with per-distance counts")
     if rule.tie in ("worst", "best") and rule.measure == "11-point":
-        per_query, reachable = _explicit(ranked.relevant_last if rule.tie == "worst" else ranked.relevant_first,
-                                         k, rule.measure)
-    elif rule.tie in COUNT_TIES:
-        per_query, reachable = _from_counts(ranked.counts, ranked.relevant_counts, rule.tie, k)
-    else:
-        per_query, reachable = _explicit(ranked, k, rule.measure, calctopmap_arithmetic=rule.tie == "numpy-distance")
+        return _explicit(ranked.relevant_last if rule.tie == "worst" else ranked.relevant_first, k, rule.measure,
+                         carry=carry)
+    if rule.tie in COUNT_TIES:
+        return (*ap_from_counts(ranked.counts, ranked.relevant_counts, rule.tie, k), carry)
+    return _explicit(ranked, k, rule.measure, calctopmap_arithmetic=rule.tie == "numpy-distance", carry=carry)
+
+
+def _mean_over_queries(rule: MetricRule, per_query: np.ndarray, reachable: np.ndarray) -> RuleScore:
     kept = reachable if rule.empty == "drop" else np.ones(len(per_query), dtype=bool)
     total = 0.0
     for value in per_query[kept]:       # in query order, one by one, as CalcTopMap adds them
@@ -332,20 +395,22 @@ def score(ranked: Ranked, rule: MetricRule) -> RuleScore:
                      len(per_query), counted)
 
 
-def _explicit(ranked: Ranked, k: int, measure: str, calctopmap_arithmetic: bool = False):
-    """Per query (value, has a relevant item in the top k) from the ranks of its relevant items
-    (calctopmap_arithmetic: AP summed exactly as CalcTopMap sums it, bit for bit; slower)."""
+def _explicit(ranked: Ranked, k: int, measure: str, calctopmap_arithmetic: bool = False, carry: float = 0.0):
+    """Per query (value, has a relevant item in the top k, carry) from the ranks of its relevant items
+    (calctopmap_arithmetic: AP summed exactly as CalcTopMap sums it, bit for bit; slower; carry: see
+    Ranked.precision_sums)."""
     inside = ranked.inside(k)
     found = inside > 0
     if measure == "11-point":
-        return _eleven_point(ranked, inside), found
+        return _eleven_point(ranked, inside), found, carry
     if not calctopmap_arithmetic:
-        return np.where(found, ranked.precision_sums(inside) / np.maximum(inside, 1), 0.0), found
+        sums, carry = ranked.precision_sums(inside, carry)
+        return np.where(found, sums / np.maximum(inside, 1), 0.0), found, carry
     out = np.zeros(ranked.n_queries)
     for q in np.flatnonzero(found):     # CalcTopMap's own arithmetic: mean of linspace(1, t, t) / ranks
         t, start = inside[q], ranked.offsets[q]
         out[q] = np.mean(np.linspace(1, t, t) / ranked.positions[None, start:start + t].astype(np.float64))
-    return out, found
+    return out, found, carry
 
 
 def _eleven_point(ranked: Ranked, inside: np.ndarray) -> np.ndarray:
@@ -381,65 +446,6 @@ def _positions_from_counts(ranked: Ranked, relevant_last: bool) -> np.ndarray:
     return np.repeat(start, per_group) + np.arange(per_group.sum()) - first_of_group + 1
 
 
-def _from_counts(n: np.ndarray, r: np.ndarray, tie: str, k: int):
-    """Per query (AP@k, a relevant item can reach the top k) for expected / worst / best ties."""
-    before = np.cumsum(n, axis=1) - n
-    rel_before = np.cumsum(r, axis=1) - r
-    full = before + n <= k
-    split = (before < k) & ~full                        # the group the cut-off cuts (at most one)
-    group = (tie_aware_group_sums(n, r) if tie == "expected"
-             else ordered_group_sums(n, r, relevant_last=tie == "worst"))
-    s_full = np.where(full, group, 0.0).sum(axis=1)
-    r_full = np.where(full, r, 0).sum(axis=1)
-    out = np.where(r_full > 0, s_full / np.maximum(r_full, 1), 0.0)
-    reachable = r_full > 0
-    rows = np.flatnonzero(split.any(axis=1))
-    if len(rows):
-        d = np.argmax(split[rows], axis=1)
-        at = (rows, d)
-        split_ap, some = _split_group(tie, s_full[rows], rel_before[at], before[at], k - before[at], n[at], r[at],
-                                      harmonic(int(n.sum(axis=1).max())))
-        out[rows] = split_ap
-        reachable[rows] |= some
-    return out, reachable
-
-
-def _split_group(tie, s, rel_before, before, places, n, r, h):
-    """AP@k of the queries whose tie group (n items, r relevant, after `before` items holding
-    `rel_before` relevant) has only `places` places inside the cut-off (int64 (m,) each); s = the sum
-    of precisions of the groups before it. i of the group's relevant items fall inside: the min / max
-    over the possible i (worst / best) or the hypergeometric expectation over i (expected), every
-    (query, i) pair at once."""
-    low, high = np.maximum(0, r - (n - places)), np.minimum(r, places)
-    count = high - low + 1
-    q = np.repeat(np.arange(len(s)), count)
-    seg = np.cumsum(count) - count
-    i = low[q] + np.arange(count.sum()) - seg[q]
-    s, rb, b, L, n, r = s[q], rel_before[q], before[q], places[q], n[q], r[q]
-    if tie == "best":
-        x = i + (rb - b) * (h[b + i] - h[b])
-    elif tie == "worst":
-        start = b + L - i
-        x = i + (rb - start) * (h[start + i] - h[start])
-    else:
-        dh = h[b + L] - h[b]
-        inner = np.where(L > 1, (i - 1) / np.maximum(L - 1, 1), 0.0)
-        x = i / L * ((rb + 1) * dh + inner * (L - (b + 1) * dh))
-    found = rb + i
-    ap = np.where(found > 0, (s + x) / np.maximum(found, 1), 0.0)
-    reachable = rel_before + high > 0
-    if tie == "best":
-        return np.maximum.reduceat(ap, seg), reachable
-    if tie == "worst":
-        return np.minimum.reduceat(ap, seg), reachable
-    from scipy.special import gammaln
-
-    def log_choose(a, c):
-        return gammaln(a + 1) - gammaln(c + 1) - gammaln(a - c + 1)
-    weight = np.exp(log_choose(r, i) + log_choose(n - r, L - i) - log_choose(n, L))   # hypergeometric pmf
-    return np.add.reduceat(weight * ap, seg), reachable
-
-
 # --------------------------------------------------------------------------------------------
 # Model directories
 
@@ -456,5 +462,8 @@ def model_ranking(model, rule: MetricRule, progress=None) -> Ranked:
                          rule, progress=progress)
 
 
-def score_model(model, rule: MetricRule, progress=None) -> RuleScore:
-    return score(model_ranking(model, rule, progress), rule)
+def score_model(model, rule: MetricRule) -> RuleScore:
+    """``rule``'s number for a model directory, ranked and scored one block of queries at a time."""
+    check_lens_model(model)
+    return score_blocks(ranked_blocks(model.query_codes, model.database_codes, model.query_labels,
+                                      model.database_labels, rule), [rule])[0]

@@ -5,14 +5,17 @@ import streamlit as st
 
 from hashviz import metric_rules as mr
 from hashviz.errors import HashvizError
+from hashviz.byte_cache import ByteCache
+from hashviz.lens_scores import LENS_CACHE_BYTES, lens_scores
 
 CUSTOM = "custom"
 TOGGLES = ("lens_tie", "lens_seed", "lens_empty", "lens_cut", "lens_k", "lens_slice", "lens_measure")
 
 
-@st.cache_resource(show_spinner="Ranking every query (once per model and tie order)…", max_entries=4)
-def lens_ranking(model_key: str, _model, order_key: str, _rule):
-    return mr.model_ranking(_model, _rule)
+@st.cache_resource
+def lens_cache():
+    """One byte-bounded cache of rankings and scores per process (hashviz.lens_scores)."""
+    return ByteCache(LENS_CACHE_BYTES)
 
 
 def _toggles_from(rule):
@@ -63,10 +66,6 @@ def _controls():
                 on_change=_on_toggle, horizontal=True)
 
 
-def _score(model, rule):
-    return mr.score(lens_ranking(model.content_key, model, rule.order_key(), rule), rule)
-
-
 def metric_lens_tab(model) -> None:
     """The whole tab for one model directory."""
     st.markdown(f"**{model.name}** (the sidebar's model) scored under the rules papers and repositories "
@@ -78,9 +77,10 @@ def metric_lens_tab(model) -> None:
     except HashvizError as exc:
         st.info(str(exc))
         return
-    result = _score(model, rule)
-    low, high = (_score(model, mr.with_ties(rule, tie)).value for tie in ("worst", "best"))
-    hashviz_map = _score(model, mr.PRESETS["hashviz"].rule).value
+    asked = [rule, mr.with_ties(rule, "worst"), mr.with_ties(rule, "best"), mr.PRESETS["hashviz"].rule]
+    with st.spinner("Ranking every query under this rule…"):
+        result, *others = lens_scores(model, asked, lens_cache())
+    low, high, hashviz_map = (other.value for other in others)
     a, b = st.columns([1, 2])
     a.metric("mAP under this rule", f"{result.value:.4f}", delta=f"{result.value - hashviz_map:+.4f} vs hashviz",
              delta_color="off")
