@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hashviz.codes import pack_any
-from hashviz.data.images import PATHS_FILE
+from hashviz.data.images import PATHS_FILE, image_path_table
 from hashviz.errors import HashvizError
 from hashviz.labels import label_text
 from hashviz.retrieval.query import (Query, QueryCode, query_code, query_from_database, query_from_set)
@@ -66,12 +66,9 @@ def image_paths_of(model) -> Callable[[int], str] | None:
     ids = model.database_ids
     if not isinstance(spec, dict) or not isinstance(spec.get("root"), str) or ids is None:
         return None
-    paths = model.arrays.get("image_paths")
-    if paths is None:
-        file = Path(model.path) / PATHS_FILE
-        if not file.is_file():
-            return None
-        paths = np.load(file, mmap_mode="r", allow_pickle=False)
+    if not (Path(model.path) / PATHS_FILE).is_file():
+        return None
+    paths = image_path_table(model)
     root = Path(spec["root"])
 
     def path_of(row: int) -> str:

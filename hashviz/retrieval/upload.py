@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from hashviz.data.pixels import MAX_IMAGE_PIXELS as MAX_UPLOAD_PIXELS
+from hashviz.data.pixels import flatten, shrink, to_8bit
 from hashviz.errors import HashvizError
-
-MAX_UPLOAD_PIXELS = 16_000_000   # 4000×4000: far more than a thumbnail needs; decoded <= 64 MB
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,8 +117,8 @@ def _decode(data: bytes, shape: tuple, max_pixels: int) -> tuple[np.ndarray, tup
     if orientation in EXIF_TURNS:
         pic = pic.transpose(getattr(Image.Transpose, EXIF_TURNS[orientation]))
         notes.append("rotated as its EXIF orientation says")
-    pic = _to_8bit(pic, notes, read_mode)
-    pic = _flatten(pic, notes)
+    pic = to_8bit(pic, notes, read_mode)
+    pic = flatten(pic, notes)
     channels = 1 if len(shape) == 2 else shape[2]
     if channels == 1 and pic.mode != "L":
         pic = pic.convert("L")
@@ -139,23 +139,9 @@ def _decode(data: bytes, shape: tuple, max_pixels: int) -> tuple[np.ndarray, tup
 
 
 def _shrink(pic, shape: tuple, notes: list[str]):
-    """Box-average by the largest integer factor that keeps >= 4x the target size, in the decoded
-    mode when Pillow can (16-bit greyscale goes through 32-bit 'I'; palette and 1-bit are expanded
-    first), so later conversions and the alpha flattening touch a small picture."""
+    """Box-average by the largest integer factor that keeps >= 4x the target size."""
     w, h = pic.size
-    factor = min(w // (4 * shape[1]), h // (4 * shape[0]))
-    if factor < 2:
-        return pic
-    if pic.mode.startswith("I;16"):
-        pic = pic.convert("I")
-    elif pic.mode == "P":
-        pic = pic.convert("RGBA" if "transparency" in pic.info else "RGB")
-        notes.append(f"expanded the palette to {pic.mode}")
-    elif pic.mode == "1":
-        pic = pic.convert("L")
-    small = pic.reduce(factor)
-    notes.append(f"reduced {w}×{h} by {factor} to {small.size[0]}×{small.size[1]} (box average)")
-    return small
+    return shrink(pic, min(w // (4 * shape[1]), h // (4 * shape[0])), notes)
 
 
 def _orientation(pic) -> int | None:
@@ -169,49 +155,6 @@ def _orientation(pic) -> int | None:
 # upright and any other value is no orientation at all: both are left alone.
 EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
               7: "TRANSVERSE", 8: "ROTATE_90"}
-
-
-def _to_8bit(pic, notes, read_mode: str | None = None):
-    from PIL import Image
-    read_mode = read_mode or pic.mode
-    if pic.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(pic).astype(np.float64)
-        top = 65535.0 if read_mode.startswith("I;16") or arr.max() > 255 else 255.0
-        top = max(top, float(arr.max()))
-        arr = np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8)
-        notes.append(f"scaled {read_mode} values (0..{top:.0f}) to 8 bits")
-        return Image.fromarray(arr, mode="L")
-    if pic.mode == "P":
-        mode = "RGBA" if "transparency" in pic.info else "RGB"
-        notes.append(f"expanded the palette to {mode}")
-        return pic.convert(mode)
-    if pic.mode == "CMYK":
-        notes.append("converted CMYK to RGB")
-        return pic.convert("RGB")
-    if pic.mode == "1":
-        notes.append("expanded black-and-white to greyscale")
-        return pic.convert("L")
-    if pic.mode not in ("L", "LA", "RGB", "RGBA", "La", "RGBa"):
-        notes.append(f"converted {pic.mode} to RGB")
-        return pic.convert("RGB")
-    return pic
-
-
-def _flatten(pic, notes):
-    from PIL import Image
-    if pic.mode not in ("LA", "RGBA", "La", "RGBa"):
-        return pic
-    rgba = pic.convert("RGBA")
-    alpha = np.asarray(rgba)[..., 3]
-    if alpha.min() == 255:
-        notes.append("dropped an opaque alpha channel")
-        return rgba.convert("RGB")
-    visible = np.asarray(rgba.convert("L"))[alpha > 127]
-    light = visible.size > 0 and visible.mean() > 127
-    colour = (0, 0, 0, 255) if light else (255, 255, 255, 255)
-    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, colour), rgba).convert("RGB")
-    notes.append(f"flattened the transparency on {'black' if light else 'white'}")
-    return flat
 
 
 def _crop_resize(pic, height: int, width: int, notes):
