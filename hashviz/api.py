@@ -16,8 +16,6 @@ by encoding an image.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 
@@ -122,18 +120,8 @@ def neighbours(model, query, n: int = 20) -> pd.DataFrame:
     (1-D: bits values in {0,1} / {-1,+1}, or packed uint8 bytes), or an image (H, W[, C]) that the
     model's network encodes (HashvizError when the model has none).
     """
-    from hashviz.neighbours import neighbour_table
-    model = model_dir_of(model)
-    return neighbour_table(model, query, n, encoder=_encoder_of(model))
-
-
-def _encoder_of(model) -> Callable | None:
-    if isinstance(model, Model) and (model.network is not None or model.has_weights):
-        return model.encoder
-    if model.has_weights:
-        from hashviz.encoders import load_encoder
-        return lambda: load_encoder(model)
-    return None
+    from hashviz.neighbours import query_neighbours
+    return query_neighbours(model, query, n)
 
 
 def compare(model_a, model_b) -> pd.DataFrame:

@@ -10,6 +10,8 @@ image_path (the file an import names, else None).
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -25,7 +27,8 @@ from hashviz.retrieval.ranking import Ranking, rank_query
 
 NEIGHBOUR_COLUMNS = ("rank", "database_row", "distance", "tie_group_size", "relevant", "labels", "image_path")
 
-__all__ = ["NEIGHBOUR_COLUMNS", "neighbour_table", "ranking_table", "resolve_query", "image_paths_of"]
+__all__ = ["NEIGHBOUR_COLUMNS", "neighbour_table", "query_neighbours", "ranking_table", "resolve_query",
+           "image_paths_of", "encoder_of"]
 
 
 def neighbour_table(model, query, n: int = 20, *, index=None, encoder: Callable[[], object] | None = None,
@@ -120,3 +123,35 @@ def code_of(model, array: np.ndarray) -> np.ndarray:
         raise HashvizError(f"a code for {model.name} has {model.bits} values in {{0,1}} / {{-1,+1}} or "
                            f"{width} packed bytes, got shape {array.shape}")
     return pack_any(array[None])
+
+
+def query_neighbours(model, query, n: int = 20) -> pd.DataFrame:
+    """`hv.neighbours`: the neighbour table of a model (hashviz.zoo.ModelDir or hashviz.api.Model),
+    an image query encoded by its network (`encoder_of`)."""
+    from hashviz.zoo import ModelDir
+    if not isinstance(model, ModelDir):
+        raise HashvizError(f"expected a hashviz Model (hv.load, hv.from_arrays, hv.from_network), got "
+                           f"{type(model).__name__}")
+    return neighbour_table(model, query, n, encoder=encoder_of(model))
+
+
+def encoder_of(model) -> Callable[[], object] | None:
+    """What encodes an image for `model`: its live network (a Model from hv.from_network), else its
+    stored weights (hashviz.encoders.load_encoder); None for codes-only models."""
+    if getattr(model, "network", None) is not None:
+        return model.encoder
+    if model.has_weights:
+        from hashviz.encoders import load_encoder
+        return lambda: load_encoder(model)
+    return None
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module makes it the package's attribute `neighbours`, where `hv.neighbours`
+    (the API function) is expected: so the module, called, is that function."""
+
+    def __call__(self, model, query, n: int = 20) -> pd.DataFrame:
+        return query_neighbours(model, query, n)
+
+
+sys.modules[__name__].__class__ = _CallableModule
