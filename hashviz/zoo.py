@@ -99,8 +99,13 @@ class ModelDir:
     @property
     def content_key(self) -> str:
         """Changes whenever the directory is rewritten (cache key for derived data)."""
-        stats = [(self.path / CONFIG).stat()] + [(self.path / "codes" / f"{n}.npy").stat() for n in CODE_FILES]
-        return f"{self.path.resolve()}:" + ":".join(f"{s.st_mtime_ns}-{s.st_size}" for s in stats)
+        return content_key(self.path)
+
+
+def content_key(path: Path) -> str:
+    """The stat fingerprint of a model directory's config and codes (OSError if one is missing)."""
+    stats = [(path / CONFIG).stat()] + [(path / "codes" / f"{n}.npy").stat() for n in CODE_FILES]
+    return f"{path.resolve()}:" + ":".join(f"{s.st_mtime_ns}-{s.st_size}" for s in stats)
 
 
 def class_names_of(model: ModelDir, dataset=None) -> list[str]:
@@ -379,18 +384,22 @@ def looks_like_model(path: Path) -> bool:
         return True
 
 
-def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
+def discover(models_root, reuse: dict[str, ModelDir] | None = None) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
     """Valid model directories under models_root (sorted by name) and invalid ones with a reason;
-    one level deep, at most MAX_ROOT_ENTRIES entries, folders that are no model at all skipped."""
+    one level deep, at most MAX_ROOT_ENTRIES entries, folders that are no model at all skipped.
+    reuse: models of an earlier discovery, by name, known to be unchanged (same `content_key`):
+    taken as they are, not read again, so a listing kept across changes of the root holds one
+    copy of each model's arrays. HashvizError when the root cannot be listed."""
     root = Path(models_root)
     if not root.is_dir():
         return [], []
     valid, invalid = [], []
-    for path in sorted(itertools.islice(root.iterdir(), MAX_ROOT_ENTRIES)):
+    for path in sorted(root_entries(root)):
         if path.name.startswith(".") or not looks_like_model(path):
             continue
         try:
-            valid.append(load_model_dir(path, root=root))
+            known = (reuse or {}).get(path.name)
+            valid.append(known if known is not None and known.path == path else load_model_dir(path, root=root))
         except HashvizError as exc:
             invalid.append((path, str(exc)))
         except Exception as exc:   # noqa: BLE001 - one bad entry must never hide the others
@@ -398,13 +407,22 @@ def discover(models_root) -> tuple[list[ModelDir], list[tuple[Path, str]]]:
     return valid, invalid
 
 
+def root_entries(root: Path) -> list[Path]:
+    """The first MAX_ROOT_ENTRIES entries of a models root (HashvizError if it cannot be listed)."""
+    try:
+        return list(itertools.islice(root.iterdir(), MAX_ROOT_ENTRIES))
+    except OSError as exc:   # e.g. a root the server's user may not read
+        raise HashvizError(f"cannot read the models root {root}: {exc.strerror or exc}") from None
+
+
 def root_signature(models_root) -> tuple:
-    """Cheap fingerprint of a models root: changes when a model dir is added, removed or rewritten."""
+    """Cheap fingerprint of a models root: changes when a model dir is added, removed or rewritten.
+    HashvizError when the root cannot be listed."""
     root = Path(models_root)
     if not root.is_dir():
         return ()
     entries = []
-    for path in sorted(root.iterdir()):
+    for path in sorted(root_entries(root)):
         if path.name.startswith("."):
             continue
         config = path / CONFIG

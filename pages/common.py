@@ -12,22 +12,25 @@ import streamlit as st
 
 from hashviz.deployment import MILVUS as MILVUS_KIND, current_deployment
 from hashviz.errors import HashvizError
-from hashviz.zoo import ModelDir, discover, root_signature
+from hashviz.model_listing import ModelListing
+from hashviz.zoo import ModelDir
 
 FAISS, MILVUS = "faiss (in-process)", "Milvus"
 
 
 # ---------------------------------------------------------------- cached resources
 
-@st.cache_resource(show_spinner="Reading the models root…", max_entries=8)
-def _discover(root: str, signature: tuple):
-    """Valid and invalid model dirs; `signature` changes when any model dir changes."""
-    return discover(Path(root))
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _listing(root: str) -> ModelListing:    # one per folder: it re-reads the root when a model dir changes
+    return ModelListing(root)
+
+
+def listing_of(root: str) -> ModelListing:  # .problem: why a root lists nothing
+    return _listing(os.path.realpath(os.path.expanduser(root)))   # however the folder is spelled
 
 
 def models_in(root: str):
-    root = os.path.realpath(os.path.expanduser(root))   # one cache entry per folder, however spelled
-    return _discover(root, root_signature(Path(root)))
+    return listing_of(root).current(reading=lambda: st.spinner("Reading the models root…"))
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)

@@ -12,7 +12,8 @@ import streamlit as st
 from hashviz.deployment import current_deployment, first_model
 from hashviz.errors import HashvizError
 from hashviz.zoo import ModelDir
-from pages.common import FAISS, MILVUS, as_text, default_root, models_in, models_root, search_backend, selected_model
+from pages.common import (FAISS, MILVUS, as_text, default_root, listing_of, models_in, models_root, search_backend,
+                          selected_model)
 
 
 def ensure_app_shell() -> None:
@@ -38,6 +39,8 @@ def render_sidebar() -> ModelDir | None:
                           help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
         root = models_root()
         valid, invalid = models_in(root)
+        if problem := listing_of(root).problem:     # e.g. a root this server may not read
+            st.error(as_text(problem))
         if valid:
             names = [m.name for m in valid]
             labels = {m.name: m.label for m in valid}
