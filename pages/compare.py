@@ -61,8 +61,8 @@ if skipped := len(models) - 1 - len(others):
 
 frame = or_stop(compare_table, model_a.content_key, model_b.content_key, model_a, model_b)
 counts = outcome_counts(frame)
-for col, (label, count) in zip(st.columns(4), [(f"{model_a.name} (A) wins", counts["A wins"]),
-                                               (f"{model_b.name} (B) wins", counts["B wins"]),
+for col, (label, count) in zip(st.columns(4), [(f"{as_text(model_a.name)} (A) wins", counts["A wins"]),
+                                               (f"{as_text(model_b.name)} (B) wins", counts["B wins"]),
                                                ("Ties", counts["ties"]), ("Both fail", counts["both fail"])]):
     col.metric(label, f"{count:,}", help="queries", border=True)
 st.caption(as_text(cv.rule_note(model_a, model_b)))
@@ -80,5 +80,6 @@ opener.button("Open side by side on Retrieval", key="compare_open_button", on_cl
 st.subheader("Per query")
 st.dataframe(frame, hide_index=True, key="compare_table",
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("ap_a", "ap_b")})
-csv_download("Download the compare table (CSV)", cv.compare_csv(frame, model_a, model_b),
-             export_file_name(model_a.name, f"vs-{model_b.name}-per-query"), key="compare_download")
+csv_download("Download the compare table (CSV)", cv.compare_csv(frame, model_a, model_b),       # keyed by the pair:
+             export_file_name(model_a.name, f"vs-{model_b.name}-per-query"),               # a new pair, a new file
+             key=f"compare_csv_{model_a.name}_{model_b.name}")

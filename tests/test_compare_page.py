@@ -4,44 +4,16 @@ written out in numpy (codes unpacked, distances counted, ties by database row)."
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from app_support import app_on
+from compare_reference import brute_force_ap_and_top10, expected_counts
 from hashviz import codemap
 from hashviz import compare_view as cv
 from hashviz.exports import read_export
 from hashviz.zoo import discover, load_model_dir
 
 BINARY_PAIR = ("dpsh-16", "itq-16")
-
-
-def brute_force_rankings(model):
-    """(n_q, n_db) database rows of every query, Hamming distance ascending, ties by row."""
-    q, d = np.unpackbits(model.query_codes, axis=1), np.unpackbits(model.database_codes, axis=1)
-    dist = (q[:, None, :] != d[None, :, :]).sum(-1)
-    rows = np.arange(dist.shape[1])
-    return np.stack([np.lexsort((rows, row)) for row in dist])
-
-
-def brute_force_ap_and_top10(model):
-    """Per query: AP over the whole ranking (0 without a relevant item) and relevant items in the top 10."""
-    order = brute_force_rankings(model)
-    relevant = model.database_labels[order] == model.query_labels[:, None]
-    ap, top10 = [], []
-    for rel in relevant:
-        hits = np.cumsum(rel)
-        ap.append(float((hits[rel] / (np.flatnonzero(rel) + 1)).mean()) if rel.any() else 0.0)
-        top10.append(int(rel[:10].sum()))
-    return np.array(ap), np.array(top10)
-
-
-def expected_counts(model_a, model_b):
-    ap_a, top_a = brute_force_ap_and_top10(model_a)
-    ap_b, top_b = brute_force_ap_and_top10(model_b)
-    tie = np.isclose(ap_a, ap_b, rtol=0, atol=1e-9)
-    return {"A wins": int((~tie & (ap_a > ap_b)).sum()), "B wins": int((~tie & (ap_b > ap_a)).sum()),
-            "ties": int(tie.sum()), "both fail": int(((top_a == 0) & (top_b == 0)).sum())}
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import plotly.graph_objects as go
 
 from hashviz.plots.style import BAD_COLOUR, PALETTE, WEBGL_THRESHOLD, as_1d, layout
+from hashviz.safe_text import escape, escape_all
 
 # (outcome, legend text, colour, marker): the marker differs too, so colour never carries it alone.
 OUTCOMES = [("A", "{a} wins", PALETTE[0], "circle"), ("B", "{b} wins", PALETTE[1], "square"),
@@ -21,11 +20,11 @@ def ap_scatter_figure(ap_a, ap_b, query_rows, winner, both_fail, name_a: str, na
     entries by outcome (A wins, B wins, tie; both fail overrides the winner), with the diagonal
     where the two models agree. Above the diagonal B does better. Names and hover texts are escaped:
     plotly renders tags (links too) in them."""
-    name_a, name_b = html.escape(str(name_a)), html.escape(str(name_b))
+    name_a, name_b = escape(name_a), escape(name_b)
     ap_a, ap_b = as_1d(ap_a, "ap_a"), as_1d(ap_b, "ap_b")
     rows = as_1d(query_rows, "query_rows", np.int64)
     outcome = np.where(np.asarray(both_fail, bool), "fail", np.asarray(winner, dtype=object))
-    hover = [html.escape(str(h)) for h in hover] if hover is not None else [""] * len(rows)
+    hover = escape_all(hover) if hover is not None else [""] * len(rows)
     scatter = go.Scattergl if len(rows) > WEBGL_THRESHOLD else go.Scatter
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal AP", hoverinfo="skip",
                                line=dict(color="#999999", dash="dot")))
@@ -41,4 +40,4 @@ def ap_scatter_figure(ap_a, ap_b, query_rows, winner, both_fail, name_a: str, na
                           f"<br>AP {name_b} %{{y:.3f}}<extra></extra>"))
     return layout(fig, f"Per-query AP: {name_a} against {name_b} (click a point to open it side by side)",
                   f"AP@all, {name_a}", f"AP@all, {name_b}", clickmode="event+select",
-                  xaxis=dict(range=[-0.02, 1.02]), yaxis=dict(range=[-0.02, 1.02], scaleanchor="x"))
+                  xaxis=dict(range=[-0.02, 1.02]), yaxis=dict(range=[-0.02, 1.02]))
