@@ -246,3 +246,23 @@ def test_thumbnails_are_cached_once_per_file(tmp_path):
     tiles = [images[i] for i in range(51)]
     assert images.cached == 2 and all(t is tiles[0] for t in tiles[:50])
     assert tiles[0][0, 0] == 99 and tiles[50][0, 0] == 7
+
+
+def test_bit_by_bit_heatmaps_above_256_bits_show_the_strongest_pair_of_each_block():
+    """1024 bits (the import cap): 256 x 256 cells of 4 x 4 bits, each the off-diagonal value of
+    largest magnitude in its block (a 1024 x 1024 figure sent 14 MB, 4096 bits 224 MB)."""
+    from hashviz import plots
+    b = 1024
+    corr = np.eye(b)                                         # a bit with itself: never a pair
+    corr[3, 700] = corr[700, 3] = -0.9
+    corr[1, 2] = corr[2, 1] = 0.5                            # both in block (0, 0)
+    corr[4, 8] = corr[8, 4] = 0.2
+    z = np.asarray(plots.correlation_heatmap(corr).data[0].z, dtype=float)
+    expected = np.zeros((256, 256))
+    expected[0, 175] = expected[175, 0] = -0.9               # bits 3 // 4, 700 // 4
+    expected[0, 0] = 0.5
+    expected[1, 2] = expected[2, 1] = 0.2
+    np.testing.assert_array_equal(z, expected)
+    assert len(plots.mutual_info_heatmap(np.abs(corr)).to_json()) < 2_000_000
+    small = np.random.default_rng(0).uniform(-1, 1, (256, 256))
+    np.testing.assert_array_equal(np.asarray(plots.correlation_heatmap(small).data[0].z, dtype=float), small)
