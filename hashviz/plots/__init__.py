@@ -6,7 +6,7 @@ map splits classes / right-wrong / bit values into legend entries with different
 
 One module per page's figures, re-exported here (`from hashviz import plots`): `code_figures`
 (Diagnostics), `curves` (Evaluate, Train), `code_map` (Code map; `selected_rows` reads the global row
-ids in `customdata` back from a Streamlit selection event), `ball` (Retrieval), `lenses` (the Hamming
+ids in `customdata` back from a Streamlit selection event), `ball` (Retrieval), `compare` (Compare), `lenses` (the Hamming
 lenses on Retrieval, Diagnostics and Code map); `style` holds the
 palette, markers and the common layout.
 """
@@ -17,6 +17,7 @@ from hashviz.plots.code_figures import (bit_balance_figure, bit_entropy_figure, 
                                         effective_bits_figure, mutual_info_heatmap, output_error_per_bit_figure,
                                         quantization_error_figure)
 from hashviz.plots.code_map import code_map_figure, selected_rows
+from hashviz.plots.compare import ap_scatter_figure
 from hashviz.plots.lenses import bit_split_figure, cube_figure, lookup_figure, trust_map_figure
 from hashviz.plots.curves import (confusion_heatmap, map_vs_bits_figure, pr_curve_figure, precision_at_k_figure,
                                   training_curves_figure)
@@ -28,5 +29,5 @@ __all__ = [
     "precision_at_k_figure", "map_vs_bits_figure", "confusion_heatmap", "code_map_figure",
     "selected_rows", "PALETTE", "SYMBOLS", "WEBGL_THRESHOLD", "effective_bits_figure",
     "output_error_per_bit_figure", "bit_entropy_figure", "ball_figure", "training_curves_figure",
-    "bit_split_figure", "lookup_figure", "cube_figure", "trust_map_figure",
+    "bit_split_figure", "lookup_figure", "cube_figure", "trust_map_figure", "ap_scatter_figure",
 ]
