@@ -85,13 +85,38 @@ def current_deployment() -> Deployment:
 
 def first_model(models, default_name: str | None = None):
     """The model a visitor sees first: `default_name` when it is one of `models`, else the best
-    mAP@all (a model without the metric counts as lowest; ties keep the list order)."""
+    stored mAP@all (a model without the metric counts as lowest; ties keep the list order). A demo
+    never relies on the stored number: `hashviz serve --demo` pins a verified default at start."""
     by_name = {m.name: m for m in models}
     if default_name in by_name:
         return by_name[default_name]
     scores = [m.metrics.get("map_all") for m in models]
     scores = [s if isinstance(s, (int, float)) else float("-inf") for s in scores]
     return models[scores.index(max(scores))] if models else None
+
+
+def verified_first_model(models, log=print):
+    """The best model by mAP@all whose stored mAP@all is what its codes give (recomputed here, best
+    stored first, until one agrees): config.json is untrusted, so a crafted directory claiming
+    mAP 1.0 cannot become every visitor's first model. Those that disagree are named in `log`."""
+    from hashviz.evaluation import recomputed_metrics
+    ranked = sorted(models, key=lambda m: -_stored_map(m))
+    for model in ranked:
+        try:
+            stored, actual = _stored_map(model), recomputed_metrics(model)["map_all"]
+        except HashvizError as exc:
+            log(f"hashviz: {model.name} cannot be evaluated ({exc}); not the demo's first model")
+            continue
+        if abs(stored - actual) <= 1e-6:
+            return model
+        log(f"hashviz: {model.name} stores mAP@all {stored:.4f} but its codes give {actual:.4f}; not the demo's "
+            "first model")
+    return None
+
+
+def _stored_map(model) -> float:
+    score = model.metrics.get("map_all")
+    return float(score) if isinstance(score, (int, float)) and math.isfinite(score) else float("-inf")
 
 
 # ---------------------------------------------------------------- hashviz serve
@@ -133,7 +158,11 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
                            "and Milvus boxes) on purpose")
     upload_bytes = upload_cap("--max-upload-mb", args.max_upload_mb, MB)
     upload_pixels = upload_cap("--max-upload-mp", args.max_upload_mp, 1_000_000)
-    settings = Deployment(demo=args.demo, models_root=str(root), default_model=args.default_model,
+    default_model = args.default_model
+    if args.demo and default_model is None:      # pinned now: a directory added later cannot take over
+        chosen = verified_first_model(discover(root)[0], log=lambda line: print(line, file=sys.stderr))
+        default_model = chosen.name if chosen is not None else None
+    settings = Deployment(demo=args.demo, models_root=str(root), default_model=default_model,
                           backend=args.backend, milvus_uri=os.environ.get(ENV["milvus_uri"]) or None,
                           cache_dir=str(Path(args.cache).expanduser().resolve()) if args.cache else None,
                           upload_max_bytes=upload_bytes, upload_max_pixels=upload_pixels)
@@ -156,7 +185,7 @@ def serve(args) -> None:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise HashvizError(f"cannot create the cache folder {cache} ({exc.strerror}): pass --cache DIR") from None
-    demo = " in demo mode" if args.demo else ""
+    demo = f" in demo mode (first model: {env.get(ENV['default_model'], 'none')})" if args.demo else ""
     print(f"hashviz: serving {env[ENV['models_root']]}{demo} on http://{args.address}:{args.port} "
           f"(cache: {cache})", flush=True)
     os.execvpe(argv[0], argv, env)

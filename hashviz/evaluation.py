@@ -18,6 +18,11 @@ def model_metrics(model) -> dict:
     stored = model.config.get("metrics") or {}
     if all(k in stored for k in metric_keys()):
         return {**stored, "precision_at_k": {int(k): v for k, v in stored["precision_at_k"].items()}}
+    return recomputed_metrics(model)
+
+
+def recomputed_metrics(model) -> dict:
+    """The metrics of a model directory computed from its codes and labels, ignoring what it stores."""
     if model.code_type == "pq":
         metrics = M.evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels)
     else:

@@ -23,6 +23,7 @@ from hashviz.data import describe_protocol
 from hashviz.exports import csv_bytes, models_context
 from hashviz import metrics as M
 from hashviz.methods.registry import family_info, is_calibration
+from hashviz.safe_text import escape, escape_all
 from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, STANDARD_ERRORS, GroupKey, SeedGroup, contrast,
                            group_by_seed, mean_sd_text, noise_rule_text, pooled_noise, regularisers_text,
                            verdict)
@@ -68,7 +69,7 @@ def _number(value) -> float:
 def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     """The evaluation protocol in words (markdown), naming the protocols of the given models."""
     protocols = sorted({m.protocol for m in models})
-    named = "; ".join(describe_protocol(p) for p in protocols) or "no models yet"
+    named = "; ".join(escape(describe_protocol(p)) for p in protocols) or "no models yet"
     ks = ", ".join(str(k) for k in M.PRECISION_KS)
     map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
     return (
@@ -154,11 +155,11 @@ def not_applicable_note(table: pd.DataFrame) -> str | None:
     missing = table.loc[(table["code type"] != "pq") & table[reported].isna().any(axis=1), "model"].tolist()
     parts = []
     if pq:
-        parts.append(f"{', '.join(pq)}: product-quantised codes are codeword indices ranked by asymmetric "
+        parts.append(f"{', '.join(escape_all(pq))}: product-quantised codes are codeword indices ranked by asymmetric "
                      "distance, not bit strings, so they have no Hamming distance, no Hamming ties and "
                      "no Hamming ball: " + ", ".join(hamming_only_columns()) + " are n/a.")
     if missing:
-        parts.append(f"{', '.join(missing)}: the model directory stores no such metric (re-evaluate it).")
+        parts.append(f"{', '.join(escape_all(missing))}: the model directory stores no such metric (re-evaluate it).")
     return " ".join(parts) or None
 
 
@@ -176,7 +177,7 @@ def calibration_note(table: pd.DataFrame) -> str | None:
     and how to read them; None when there are none."""
     rows = table.loc[table["method"].map(is_calibration).astype(bool)]
     names = sorted(set(rows["model"] if "model" in rows else rows["method"]))
-    return f"Calibration row ({', '.join(names)}): {CALIBRATION_READING}" if names else None
+    return f"Calibration row ({', '.join(escape_all(names))}): {CALIBRATION_READING}" if names else None
 
 
 # ---------------------------------------------------------------------------------- curves

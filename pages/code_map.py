@@ -9,7 +9,7 @@ from hashviz.background import JobRunner
 from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
-from pages.common import or_stop
+from pages.common import as_text, or_stop
 from pages.downloads import table_download
 from pages.images import dataset_of, images_of
 from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
@@ -121,9 +121,9 @@ if images is None:
 for start in range(0, len(items), 8):
     for col, (row, image, caption) in zip(st.columns(8), items[start:start + 8]):
         if image is not None:
-            col.image(image, caption=caption)
+            col.image(image, caption=as_text(caption))
         else:
-            col.write(caption)
+            col.write(as_text(caption))
 
 table_download("Download the selection (CSV)", model=model, what="code-map-selection",
                table=codemap.selection_table(model, selected, class_names_of(model, dataset)),

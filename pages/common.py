@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
 
 from hashviz.deployment import MILVUS as MILVUS_KIND, current_deployment
 from hashviz.errors import HashvizError
+from hashviz.safe_text import escape as as_text  # noqa: F401  (the pages' name for it)
 from hashviz.model_listing import ModelListing
 from hashviz.zoo import ModelDir
 
@@ -70,7 +70,7 @@ def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
                 return _milvus_index(model_key, uri, model)
             except HashvizError as exc:
                 failed[uri] = str(exc)  # remembered: a dead server must not slow every click
-        st.warning(f"Milvus is not usable ({failed[uri]}); searching in-process with faiss instead.")
+        st.warning(f"Milvus is not usable ({as_text(failed[uri])}); searching in-process with faiss instead.")
     return _faiss_index(model_key, model, kind)
 
 
@@ -142,9 +142,3 @@ def sync_query_params(params: dict[str, str], drop: tuple[str, ...] = ()) -> Non
         del st.query_params[key]
     if changed := {k: v for k, v in params.items() if st.query_params.get(k) != v}:
         st.query_params.update(changed)
-
-
-def as_text(value) -> str:
-    """Markdown-escaped, so a folder named [click me](https:...) or ![t](...) shows as typed: no
-    link, no image the browser would fetch."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$:])", r"\\\1", str(value))

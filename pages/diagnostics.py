@@ -8,7 +8,7 @@ from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary
 from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
-from pages.common import current_models, get_dataset, model_by_name, or_stop
+from pages.common import as_text, current_models, get_dataset, model_by_name, or_stop
 from pages.lenses_ui import hamming_cube, hash_lookup
 from pages.shell import ensure_app_shell, require_model
 
@@ -56,7 +56,7 @@ def side_by_side(section, render):
     for col, (m, d) in zip(st.columns(len(diags)), diags):
         with col:
             if len(diags) > 1:
-                st.subheader(m.name, divider="gray")
+                st.subheader(as_text(m.name), divider="gray")
             render(m, d, f"{section}-{m.name}")
 
 
@@ -141,7 +141,7 @@ with tabs[0]:
     st.dataframe(summary_table({m.name: d for m, d in diags}), hide_index=True)
     for m, d in diags:
         for note in d.notes:
-            st.caption(f"{m.name}: {note}")
+            st.caption(f"{as_text(m.name)}: {note}")
 for tab, (name, render) in zip(tabs[1:], [("balance", balance), ("independence", independence),
                                            ("quantization", quantization), ("buckets", buckets),
                                            ("distances", distances), ("lookup", hash_lookup),

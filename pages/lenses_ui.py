@@ -10,6 +10,7 @@ import streamlit as st
 from hashviz import plots, retrieval as R
 from hashviz.lenses import cube, lookup, trust
 from hashviz.zoo import class_names_of
+from pages.common import as_text
 from pages.images import dataset_of, images_of
 
 PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
@@ -43,12 +44,12 @@ def _trust(model_key: str, _model, rows: np.ndarray, xy: np.ndarray):
 
 def images_row(model, rows, images, names, label: str) -> None:
     """A caption and one small image per database row (nothing to show without images)."""
-    st.caption(f"{label} ({len(rows)})")
+    st.caption(f"{as_text(label)} ({len(rows)})")
     if images is None or model.database_ids is None or not len(rows):
         st.write(", ".join(f"row {r}" for r in rows) or "—")
         return
     st.image([R.enlarge(images[model.database_ids[r]], 56) for r in rows],
-             caption=[R.label_text(model.database_labels[r], names) for r in rows])
+             caption=[as_text(R.label_text(model.database_labels[r], names)) for r in rows])
 
 
 # ---------------------------------------------------------------- Diagnostics: hash lookup, Hamming cube

@@ -5,6 +5,7 @@ import streamlit as st
 
 from hashviz import metric_rules as mr
 from hashviz.errors import HashvizError
+from pages.common import as_text
 from hashviz.byte_cache import ByteCache
 from hashviz.lens_scores import LENS_CACHE_BYTES, lens_scores
 
@@ -68,7 +69,7 @@ def _controls():
 
 def metric_lens_tab(model) -> None:
     """The whole tab for one model directory."""
-    st.markdown(f"**{model.name}** (the sidebar's model) scored under the rules papers and repositories "
+    st.markdown(f"**{as_text(model.name)}** (the sidebar's model) scored under the rules papers and repositories "
                 "use. The same codes, the same labels: only the rule changes.")
     _controls()
     try:

@@ -8,8 +8,9 @@ from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.neighbours import ranking_table
+from hashviz.safe_text import fill
 from hashviz.zoo import check_ids_within, class_names_of
-from pages.common import (current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
+from pages.common import (as_text, current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.downloads import table_download
 from pages.images import dataset_of, images_of
@@ -30,7 +31,7 @@ if "rq_url_read" not in st.session_state:           # a shared link opens the sa
     url = R.parse_url_state(st.query_params, n_queries, [m.name for m in current_models()])
     st.session_state.update({"rq_" + {"query": "q", "compare": "cmp"}.get(k, k): v for k, v in url.given().items()})
     for warning in url.warnings:
-        st.warning(warning)
+        st.warning(as_text(warning))
 if (row := st.session_state.pop("retrieval_query_row", None)) is not None:   # sent by Evaluate
     st.session_state.update(rq_q=int(row), rq_mode="By index", rq_db_row=None)
 if (row := st.session_state.pop("retrieval_query_db_row", None)) is not None:  # Code map / Evaluate
@@ -84,8 +85,8 @@ query = R.choose_query(model, images, upload=upload, upload_class=label, query_r
 qcode = or_stop(R.query_code, model, query, encoder_of(model))
 left, right = st.columns([1, 4])
 if query.image is not None:
-    left.image(R.enlarge(query.image), caption=query.source)
-right.markdown(f"**Query:** {query.source} · **label:** {R.label_text(query.label, names)}")
+    left.image(R.enlarge(query.image), caption=as_text(query.source))
+right.markdown(fill("**Query:** {} · **label:** {}", query.source, R.label_text(query.label, names)))
 if query.notes:
     right.caption("What was done to the upload: " + "; ".join(query.notes) + ".")
 right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.query_strip_title(model)))
@@ -99,7 +100,7 @@ if view == "top-n":
     index = get_index(model.content_key, model)
     ranking = R.rank_query(model, index, qcode, query.label, n, ap=False)
     score_line = st.empty()
-    st.caption(R.protocol_note(model))
+    st.caption(as_text(R.protocol_note(model)))
     if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
         st.session_state.rq_detail = 1
     thumbnail_grid(R.grid_data(ranking, images, names, st.session_state.get("rq_detail")), key="rq_grid",
@@ -113,7 +114,7 @@ if view == "top-n":
     image, caption, strip = R.item_detail(ranking, qcode, rank - 1, images, names)
     a, b = st.columns([1, 4])
     if image is not None:
-        a.image(image, caption=caption)
+        a.image(image, caption=as_text(caption))
     b.html(strip)
     with st.expander("Results as a table"):
         st.dataframe(R.ranking_frame(ranking, names), hide_index=True)
@@ -127,7 +128,7 @@ elif view == "side-by-side":
     for col, name in zip(st.columns(max(len(compare), 1)), compare):
         other = model_by_name(name)
         with col:
-            st.markdown(f"**{other.label}**")
+            st.markdown(fill("**{}**", other.label))
             try:
                 check_ids_within(other, images)
                 r = R.rank_query(other, get_index(other.content_key, other),
@@ -137,7 +138,7 @@ elif view == "side-by-side":
                 continue
             st.markdown(R.scores_text(r))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
-    st.caption(R.protocol_note(model))
+    st.caption(as_text(R.protocol_note(model)))
 else:                                               # the Hamming lenses: ball, bit flip, backends
     lens_view(view, model, qcode, query.label, n, images, names)
 

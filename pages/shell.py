@@ -11,6 +11,7 @@ import streamlit as st
 
 from hashviz.deployment import current_deployment, first_model
 from hashviz.errors import HashvizError
+from hashviz.safe_text import fill
 from hashviz.zoo import ModelDir
 from pages.common import (FAISS, MILVUS, as_text, default_root, listing_of, models_in, models_root, search_backend,
                           selected_model)
@@ -53,8 +54,8 @@ def render_sidebar() -> ModelDir | None:
                                f"{as_text(st.session_state['model_name'])}.")
             st.selectbox("Model", names, key="model_name", format_func=labels.get)
             model = selected_model()
-            st.caption(f"{model.family} · {model.method} ({model.config.get('paper') or 'no paper id'}) · "
-                       f"{model.bits} bits · dataset **{model.dataset}** · protocol {model.protocol}")
+            st.caption(fill("{} · {} ({}) · {} bits · dataset **{}** · protocol {}", model.family, model.method,
+                            model.config.get("paper") or "no paper id", model.bits, model.dataset, model.protocol))
         else:
             model = None
             st.info(f"No valid model in {as_text(root)} yet.")
@@ -92,9 +93,9 @@ def no_models_screen(root: str) -> None:
         st.error(f"The models root {as_text(root)} is {'a file' if Path(root).exists() else 'missing'}: "
                  "choose a folder of model directories in the sidebar.")
         return
-    st.write(f"The models root `{root}` holds no trained model yet. Build the starter zoo "
-             "(one 32-bit model per family of the survey, plus ITQ and LSH, on Fashion-MNIST) "
-             f"with `hashviz zoo build --root {root}`, or here:")
+    st.write(fill("The models root **{}** holds no trained model yet. Build the starter zoo (one 32-bit model "
+                  "per family of the survey, plus ITQ and LSH, on Fashion-MNIST) with `hashviz zoo build --root "
+                  "ROOT` (ROOT: {}), or here:", root, root))
     if st.button("Build the starter zoo", type="primary"):
         from hashviz.zoo_build import build_starter_zoo
         bar = st.progress(0.0, text="starting…")

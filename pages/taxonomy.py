@@ -7,6 +7,7 @@ assets/taxonomy/*.md via hashviz.taxonomy."""
 import streamlit as st
 
 from hashviz import leaderboard as lb
+from hashviz.safe_text import fill
 from hashviz.taxonomy import (SURVEY_ID, calibration_line, family_methods, family_models, load_taxonomy,
                               new_directions)
 from pages.common import current_models, models_root, or_stop
@@ -52,10 +53,10 @@ for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
             st.caption(line)
         live = family_models(models, fam.key)
         if live.empty:
-            st.caption(f"No model of this family in `{models_root()}` yet (train one on the Train page).")
+            st.caption(fill("No model of this family in **{}** yet (train one on the Train page).", models_root()))
         else:
-            st.markdown(f"**Models of this family in `{models_root()}`** (queries; pq models have no "
-                        "Hamming-only numbers: n/a)")
+            st.markdown(fill("**Models of this family in {}** (queries; pq models have no "
+                             "Hamming-only numbers: n/a)", models_root()))
             show_models(live, f"taxonomy_models_{fam.key}")
 
 st.header("New directions")

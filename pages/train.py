@@ -10,6 +10,7 @@ from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.methods import FAMILY_TITLES, list_methods
 from hashviz.plots import training_curves_figure
+from hashviz.safe_text import fill
 from hashviz.training import TrainSpec
 from pages.common import models_root, show_error
 from pages.shell import ensure_app_shell
@@ -80,8 +81,8 @@ weights = {name: col.number_input(label, 0.0, 10.0, 0.0, step=0.05, key=f"train_
 regularizers = {k: float(v) for k, v in weights.items() if v > 0 and info.deep}
 derived = bg.output_name(method, bits, regularizers, dataset)
 name = st.text_input("Model name", placeholder=derived, key="train_name", disabled=running,
-                     help=f"Empty: {derived}. A new directory in `{models_root()}`; existing ones are never "
-                          "overwritten.")
+                     help=fill("Empty: {}. A new directory in {}; existing ones are never overwritten.",
+                               derived, models_root()))
 
 if st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:"):
     spec = TrainSpec(method, bits, dataset=dataset, epochs=epochs if info.deep else None,

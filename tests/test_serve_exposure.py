@@ -75,3 +75,27 @@ def test_outside_the_data_roots_names_the_roots_to_the_operator_only(tmp_path, m
     with pytest.raises(HashvizError, match="outside the data roots") as visitor:
         inside_data_roots(tmp_path / "elsewhere")
     assert "secret" not in str(visitor.value) and "HASHVIZ_DATA_ROOTS" in str(visitor.value)
+
+
+def test_a_demo_does_not_open_on_a_model_whose_stored_map_is_a_lie(tiny_zoo, tmp_path, capsys):
+    """A crafted directory claiming mAP@all 1.0 (its codes give less) is not pinned as the demo's first
+    model; the honest best is, found by recomputing mAP@all from the codes."""
+    import json
+    import shutil
+
+    from hashviz import metrics as M
+    from hashviz.zoo import discover
+    root = tmp_path / "models"
+    for name in ("lsh-16", "itq-16"):
+        shutil.copytree(tiny_zoo / name, root / name)
+    shutil.copytree(tiny_zoo / "lsh-16", root / "aaa-crafted")
+    config = json.loads((root / "aaa-crafted" / "config.json").read_text())
+    config["metrics"]["map_all"] = 1.0
+    (root / "aaa-crafted" / "config.json").write_text(json.dumps(config))
+    truth = {m.name: M.evaluate(m.query_codes, m.database_codes, m.query_labels, m.database_labels)["map_all"]
+             for m in discover(root)[0] if m.name != "aaa-crafted"}
+    _, env = plan(root, "--demo")
+    assert Deployment.from_env(env).default_model == max(truth, key=truth.get)
+    assert "aaa-crafted stores mAP@all 1.0000 but its codes give" in capsys.readouterr().err
+    _, env = plan(root, "--demo", "--default-model", "aaa-crafted")          # the operator's word stands
+    assert Deployment.from_env(env).default_model == "aaa-crafted"

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from hashviz.errors import HashvizError
 from hashviz.plots.style import PALETTE
+from hashviz.safe_text import escape_all
 
 
 def ball_figure(counts: np.ndarray, class_names: Sequence[str]) -> go.Figure:
@@ -19,7 +20,7 @@ def ball_figure(counts: np.ndarray, class_names: Sequence[str]) -> go.Figure:
         raise HashvizError(f"counts must be (radius + 1, {len(class_names)} classes), got shape {counts.shape}")
     fig = go.Figure()
     radii = np.arange(len(counts))
-    for c, name in enumerate(class_names):
+    for c, name in enumerate(escape_all(class_names)):   # legend and hover text parse tags
         if counts[:, c].any():
             fig.add_trace(go.Bar(x=radii, y=counts[:, c], name=str(name),
                                  marker=dict(color=PALETTE[c % len(PALETTE)]),

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from hashviz.errors import HashvizError
 from hashviz.plots.style import BAD_COLOUR, OK_COLOUR, PALETTE, SYMBOLS, WEBGL_THRESHOLD, layout
+from hashviz.safe_text import escape
 
 
 def _scatter_cls(n: int):
@@ -59,7 +60,7 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
         labels = color_values.astype(np.int64)
         for i, lab in enumerate(np.unique(labels)):
             if class_names is not None and 0 <= lab < len(class_names):
-                name = str(class_names[lab])
+                name = escape(class_names[lab])   # legend and hover text parse tags
             else:
                 name = f"class {lab}"
             add(labels == lab, name, SYMBOLS[(i // len(PALETTE)) % len(SYMBOLS)], PALETTE[i % len(PALETTE)])

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from hashviz.errors import HashvizError
 from hashviz.plots.style import PALETTE, as_1d, layout, line_style
+from hashviz.safe_text import escape, escape_all
 
 
 def pr_curve_figure(curves: Mapping[str, Mapping[str, Sequence[float]]],
@@ -25,9 +26,9 @@ def pr_curve_figure(curves: Mapping[str, Mapping[str, Sequence[float]]],
             raise HashvizError(f"{name}: precision and recall must have the same length")
         radius = c.get("radius") if hasattr(c, "get") else None
         radius = np.arange(p.shape[0]) if radius is None else as_1d(radius, f"{name} radius")
-        fig.add_trace(go.Scatter(x=r, y=p, mode="lines+markers", name=str(name), customdata=radius,
+        fig.add_trace(go.Scatter(x=r, y=p, mode="lines+markers", name=escape(name), customdata=radius,
                                  hovertemplate="radius %{customdata}<br>recall %{x:.3f}<br>"
-                                               "precision %{y:.3f}<extra>" + str(name) + "</extra>",
+                                               "precision %{y:.3f}<extra>" + escape(name) + "</extra>",
                                  **line_style(i)))
     layout(fig, title, "recall", "precision", xaxis_range=[0, 1.02], yaxis_range=[0, 1.02])
     return fig
@@ -40,8 +41,8 @@ def precision_at_k_figure(curves: Mapping[str, Mapping[int, float]],
     for i, (name, c) in enumerate(curves.items()):
         ks = sorted(c)
         fig.add_trace(go.Scatter(x=[int(k) for k in ks], y=[float(c[k]) for k in ks], mode="lines+markers",
-                                 name=str(name),
-                                 hovertemplate="k = %{x}<br>precision %{y:.3f}<extra>" + str(name) + "</extra>",
+                                 name=escape(name),
+                                 hovertemplate="k = %{x}<br>precision %{y:.3f}<extra>" + escape(name) + "</extra>",
                                  **line_style(i)))
     layout(fig, title, "k (number of retrieved items)", "precision@k", yaxis_range=[0, 1.02])
     return fig
@@ -53,7 +54,7 @@ def map_vs_bits_figure(rows: Iterable[tuple[str, int, float]],
     shows exactly the code lengths present (log2 spacing)."""
     by_method: dict[str, list[tuple[int, float]]] = {}
     for method, bits, m in rows:
-        by_method.setdefault(str(method), []).append((int(bits), float(m)))
+        by_method.setdefault(escape(method), []).append((int(bits), float(m)))   # legend/hover parse tags
     fig = go.Figure()
     all_bits: set[int] = set()
     for i, (method, pts) in enumerate(by_method.items()):
@@ -78,7 +79,7 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str] | None = No
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2:
         raise HashvizError(f"confusion matrix must be 2-D, got shape {m.shape}")
-    names_y = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(m.shape[0])]
+    names_y = escape_all(class_names) if class_names is not None else [str(i) for i in range(m.shape[0])]
     names_x = names_y if m.shape[0] == m.shape[1] else [str(i) for i in range(m.shape[1])]
     if class_names is not None and len(names_y) != m.shape[0]:
         raise HashvizError(f"{len(names_y)} class names for a {m.shape[0]}-row matrix")

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from hashviz.errors import HashvizError
 from hashviz.plots.code_map import code_map_figure
 from hashviz.plots.style import DASHES, PALETTE, SYMBOLS
+from hashviz.safe_text import escape, escape_all
 
 __all__ = ["bit_split_figure", "lookup_figure", "cube_figure", "trust_map_figure"]
 
@@ -17,7 +18,7 @@ __all__ = ["bit_split_figure", "lookup_figure", "cube_figure", "trust_map_figure
 def _name(class_names: Sequence[str] | None, c: int) -> str:
     if c < 0:
         return "no label"
-    return str(class_names[c]) if class_names is not None and c < len(class_names) else f"class {c}"
+    return escape(class_names[c]) if class_names is not None and c < len(class_names) else f"class {c}"
 
 
 def bit_split_figure(split: np.ndarray, bits: Sequence[int], class_names: Sequence[str],
@@ -32,7 +33,7 @@ def bit_split_figure(split: np.ndarray, bits: Sequence[int], class_names: Sequen
     fig = go.Figure()
     for i, b in enumerate(bits):
         info = "" if information is None else f" · I(bit; class) = {information[i]:.2f} bits"
-        fig.add_trace(go.Bar(x=[str(c) for c in class_names], y=split[i], name=f"bit {b}{info}",
+        fig.add_trace(go.Bar(x=escape_all(class_names), y=split[i], name=f"bit {b}{info}",
                              marker=dict(color=PALETTE[i % len(PALETTE)], pattern_shape=["", "/", "x", "."][i % 4]),
                              hovertemplate=f"bit {b}<br>%{{x}}: %{{y:.0%}} have it set<extra></extra>"))
     fig.add_hline(y=0.5, line_dash="dot", line_color="#888")
