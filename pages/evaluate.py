@@ -7,7 +7,8 @@ import streamlit as st
 from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
-from pages.common import current_models, models_root, or_stop, selected_model
+from hashviz.safe_text import fill
+from pages.common import as_text, current_models, models_root, or_stop, selected_model
 from pages.downloads import csv_download, table_download
 from pages.images import images_of
 from pages.metric_lens import metric_lens_tab
@@ -53,8 +54,8 @@ def opener(label, rows, key, kind="query_row", describe=str):
 st.title("Evaluate")
 models = current_models()
 if not models:
-    st.info(f"No valid model in `{models_root()}` yet: train one on the Train page, or build the starter "
-            "zoo with `hashviz zoo build --root models`.")
+    st.info(fill("No valid model in **{}** yet: train one on the Train page, or build the starter "
+                 "zoo with `hashviz zoo build --root models`.", models_root()))
     st.stop()
 
 # on_change="rerun": a tab's `.open` is known, so the metric lens ranks every query only when opened
@@ -85,8 +86,8 @@ with curves:
     with left:
         st.plotly_chart(lb.pr_figure(picked), key="evaluate_pr")
         if skipped := lb.pr_curves(picked)[1]:
-            st.caption(f"No Hamming precision-recall curve for {', '.join(skipped)}: product-quantised "
-                       "codes have no Hamming radius.")
+            st.caption(fill("No Hamming precision-recall curve for {}: product-quantised "
+                            "codes have no Hamming radius.", ", ".join(skipped)))
     right.plotly_chart(lb.precision_at_k_curve_figure(picked), key="evaluate_pk")
     if lb.map_vs_bits_rows(models):
         st.plotly_chart(lb.map_vs_bits_curve_figure(models), key="evaluate_bits")
@@ -102,7 +103,7 @@ with claims:
     for c in lb.check_conclusions(models):
         with st.container(border=True):
             st.markdown(f"#### {VERDICT_ICON[c.verdict]} {c.claim}")
-            st.markdown(f"**Verdict: {c.verdict}.** {c.summary}")
+            st.markdown(fill("**Verdict: {}.** {}", c.verdict, c.summary))
             st.caption(f"Test: {c.test}")
             if c.needs:
                 st.caption(f"Needs {c.needs}.")
@@ -115,7 +116,7 @@ with lens:                                   # before the failure finder, whose 
         metric_lens_tab(model)
 
 with finder:
-    st.markdown(f"Where **{model.name}** (the sidebar's model) fails. Every row can be opened on the "
+    st.markdown(f"Where **{as_text(model.name)}** (the sidebar's model) fails. Every row can be opened on the "
                 "Retrieval page.")
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
@@ -127,7 +128,7 @@ with finder:
     if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
         pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
         for col, (_, image, caption) in zip(st.columns(10), pictures):
-            col.image(image, caption=caption)
+            col.image(image, caption=as_text(caption))
     by_row = report.worst.set_index("query row")
     opener("Query", list(by_row.index), "evaluate_open_worst",
            describe=lambda r: f"query row {r} · {by_row.loc[r, 'class']} · AP {by_row.loc[r, 'AP']:.3f}")
