@@ -140,6 +140,14 @@ def read_class_names(file, count: int | None = None) -> list[str]:
     return names
 
 
+def _fields(line: str) -> list[str]:
+    """Fields split on runs of spaces and tabs (str.split() would also split on U+0085, U+2028,
+    no-break spaces, ..., which belong to the path)."""
+    if "\t" in line or "  " in line or line[:1] == " " or line[-1:] == " ":
+        return _FIELDS.split(line.strip(" \t"))
+    return line.split(" ")
+
+
 def _parse(file: Path, root: Path, report: ListReport) -> ImageList | None:
     """One list file: paths and labels of its most common width; each bad line reported."""
     try:
@@ -149,7 +157,7 @@ def _parse(file: Path, root: Path, report: ListReport) -> ImageList | None:
         return None
     if bom:
         report.notes.append(f"{file.name} starts with a UTF-8 byte-order mark (ignored)")
-    rows = [_FIELDS.split(line.strip(" \t")) for line in lines]
+    rows = [_fields(line) for line in lines]
     widths = Counter(len(r) - 1 for r in rows if len(r) > 1)
     if not widths:
         report.add("list", file, None, f"{file} holds no '<image path> <0/1 labels>' line")
@@ -189,11 +197,12 @@ def check_lists(files, image_root=None, class_names=None, images: bool = True) -
     _check_widths(report, class_names)
     if files:
         home = Path(os.path.abspath(image_root or files[0].parent))
-        seen: dict[str, str] = {}       # path -> "file:line" of its first row in an earlier list
+        seen: dict[str, tuple[str, int]] = {}     # path -> (list, line) of its first row in an earlier list
         overlaps: list[str] = []
         for listed in report.lists:
             here = _check_paths(listed, home, seen, overlaps, report, images)
-            seen = {**here, **seen}
+            for path, number in here.items():
+                seen.setdefault(path, (listed.file.name, number))
         if overlaps:                    # train.txt within database.txt is normal: a note, not a problem
             report.notes.append(f"{len(overlaps)} row(s) name a path of an earlier list (first: {overlaps[0]})")
     return report
@@ -218,13 +227,16 @@ def _check_widths(report: ListReport, class_names) -> None:
 
 
 def _check_paths(listed: ImageList, home: Path, seen: dict, overlaps: list, report: ListReport,
-                 images: bool) -> dict[str, str]:
+                 images: bool) -> dict[str, int]:
     """Per path: control characters, length, twice in this file, in an earlier list (`seen`),
-    outside `home`, missing or unreadable. Returns this file's paths -> "file:line"."""
-    here: dict[str, str] = {}
+    outside `home` (folders resolved once each; a file that is a link, resolved itself), missing
+    or unreadable. Returns this file's paths -> their line."""
+    here: dict[str, int] = {}
     home_text = os.path.realpath(home)
+    inside = lambda real: real == home_text or real.startswith(home_text.rstrip(os.sep) + os.sep)  # noqa: E731
+    folders: dict[str, str] = {}
+    file = listed.file
     for number, path in enumerate(listed.paths, 1):
-        file = listed.file
         if CONTROL_CHARS.search(path):
             report.add("control", file, number, f"{file.name}, line {number}: {path[:80]!r}")
             continue
@@ -232,18 +244,21 @@ def _check_paths(listed: ImageList, home: Path, seen: dict, overlaps: list, repo
             report.add("long", file, number, f"{file.name}, line {number}: {len(path.encode('utf-8', 'surrogatepass')):,} bytes")
             continue
         if path in here:
-            report.add("duplicate", file, number, f"{path[:80]!r} is also {here[path]}")
+            report.add("duplicate", file, number, f"{path[:80]!r} is also {file.name}:{here[path]}")
             continue
-        here[path] = f"{file.name}:{number}"
+        here[path] = number
         if path in seen:
-            overlaps.append(f"{file.name}:{number} is also {seen[path]}")
-        full = os.path.join(listed.root, path)
-        real = os.path.realpath(full)
-        if not (real == home_text or real.startswith(home_text.rstrip(os.sep) + os.sep)):
+            overlaps.append(f"{file.name}:{number} is also {seen[path][0]}:{seen[path][1]}")
+        folder, name = os.path.split(os.path.normpath(os.path.join(listed.root, path)))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        real = os.path.join(folders[folder], name)
+        if inside(real) and os.path.islink(real):
+            real = os.path.realpath(real)
+        if not inside(real):
             report.add("outside", file, number, f"{path[:80]!r} is outside {home_text}")
-            continue
-        if images:
-            _check_image(full, file, number, report)
+        elif images:
+            _check_image(real, file, number, report)
     return here
 
 

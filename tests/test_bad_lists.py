@@ -266,3 +266,15 @@ def test_bit_by_bit_heatmaps_above_256_bits_show_the_strongest_pair_of_each_bloc
     assert len(plots.mutual_info_heatmap(np.abs(corr)).to_json()) < 2_000_000
     small = np.random.default_rng(0).uniform(-1, 1, (256, 256))
     np.testing.assert_array_equal(np.asarray(plots.correlation_heatmap(small).data[0].z, dtype=float), small)
+
+
+def test_a_link_inside_the_root_to_a_file_outside_it_is_outside(tmp_path, capsys):
+    from PIL import Image
+    (tmp_path / "root" / "images").mkdir(parents=True)
+    Image.new("L", (4, 4), 9).save(tmp_path / "secret.png")
+    Image.new("L", (4, 4), 9).save(tmp_path / "root" / "images" / "fine.png")
+    (tmp_path / "root" / "images" / "link.png").symlink_to(tmp_path / "secret.png")
+    (tmp_path / "root" / "list.txt").write_text("images/fine.png 1 0\nimages/link.png 0 1\n")
+    code, out, _ = run_cli(capsys, "check-lists", tmp_path / "root" / "list.txt")
+    assert code == 1 and "warning: paths outside the image root (shown as placeholders): 1 at list.txt:2 " in out, out
+    assert "missing" not in out and "unreadable" not in out
