@@ -14,23 +14,20 @@ from hashviz.plots.compare import ap_scatter_figure
 from hashviz.retrieval.url_state import url_params
 
 
-def partners(model, models: Sequence) -> list:
-    """The other models that rank the same queries against the same database as `model`."""
-    out = []
-    for other in models:
-        if other.name == model.name:
-            continue
-        try:
-            check_comparable(model, other)
-        except HashvizError:
-            continue
-        out.append(other)
-    return out
-
-
-def models_with_partners(models: Sequence) -> list:
-    """The models that can be compared with at least one other."""
-    return [m for m in models if partners(m, models)]
+def partner_table(models: Sequence) -> dict[str, list[str]]:
+    """model name -> the names of the other models that rank the same queries against the same
+    database (comparison.check_comparable), in the given order; each pair is checked once."""
+    table: dict[str, list[str]] = {m.name: [] for m in models}
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            try:
+                check_comparable(a, b)
+            except HashvizError:
+                continue
+            table[a.name].append(b.name)
+            table[b.name].append(a.name)
+    order = {m.name: i for i, m in enumerate(models)}
+    return {name: sorted(others, key=order.get) for name, others in table.items()}
 
 
 def scatter(frame: pd.DataFrame, model_a, model_b):

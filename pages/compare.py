@@ -22,6 +22,11 @@ def compare_table(key_a: str, key_b: str, _model_a, _model_b):
     return compare_models(_model_a, _model_b)
 
 
+@st.cache_resource(show_spinner="Finding models with the same queries…", max_entries=4)
+def partner_names(model_keys: tuple, _models):
+    return cv.partner_table(_models)
+
+
 def open_side_by_side(query_row: int) -> None:
     """Run as a callback (before the sidebar is drawn), so the sidebar's model can become A."""
     a, b = model_by_name(st.session_state.compare_a), model_by_name(st.session_state.compare_b)
@@ -40,19 +45,19 @@ if link := st.session_state.pop("compare_open", None):
     st.switch_page("pages/retrieval.py", query_params=link)
 
 models = current_models()
-candidates = cv.models_with_partners(models)
-if not candidates:
+partners = partner_names(tuple(m.content_key for m in models), models)
+names = [m.name for m in models if partners[m.name]]
+if not names:
     st.info("No two models here rank the same queries against the same database (same dataset, protocol "
             "and query set), so there is nothing to compare. Train or import a second model on the same "
             "protocol as one of these.")
     st.stop()
-names = [m.name for m in candidates]
 if st.session_state.get("compare_a") not in names:
     sidebar = selected_model()
     st.session_state.compare_a = sidebar.name if sidebar is not None and sidebar.name in names else names[0]
 left, right = st.columns(2)
 model_a = model_by_name(left.selectbox("Model A", names, key="compare_a"))
-others = [m.name for m in cv.partners(model_a, models)]
+others = partners[model_a.name]
 if st.session_state.get("compare_b") not in others:
     st.session_state.compare_b = others[0]
 model_b = model_by_name(right.selectbox("Model B (same queries and database as A)", others, key="compare_b"))
