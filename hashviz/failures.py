@@ -50,12 +50,15 @@ def top_n(model: ModelDir, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
     return model_index(model).knn(model_queries(model, rows), n)
 
 
-def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10) -> pd.DataFrame:
-    """The `count` queries with the lowest AP (ties by query row), with their top-n retrievals.
+def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10,
+                  rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The `count` queries with the lowest AP (ties by query row), with their top-n retrievals; among
+    the query `rows` only when given.
 
     Columns: query row, class, AP, relevant in top n, top-n database rows (list), top-n classes (list)."""
     names = class_names_of(model)
-    order = np.lexsort((np.arange(len(ap)), ap))[:count]
+    rows = np.arange(len(ap)) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = rows[np.lexsort((rows, ap[rows]))][:count]
     _, ids = top_n(model, order, n)
     rows = []
     for q, retrieved in zip(order, ids):
@@ -150,6 +153,7 @@ class FailureReport:
     class_names: list[str]
     collisions: pd.DataFrame
     single_label: bool
+    query_classes: tuple[int, ...] = ()    # worst queries, per-class AP and mean AP of these classes only
 
     def multi_label_note(self) -> str:
         """Why the tables below the per-label one are missing (and the per-label one, when empty)."""
@@ -161,19 +165,29 @@ class FailureReport:
         return note
 
 
-def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: int = 50) -> FailureReport:
+def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: int = 50,
+                   query_classes: Sequence[int] = ()) -> FailureReport:
     """Per-query AP once, then the worst queries, per-class AP, the top-n confusion matrix and the
-    cross-class collisions (the last three need single-label data and are empty otherwise)."""
+    cross-class collisions (the last three need single-label data and are empty otherwise).
+    query_classes (e.g. the classes training held out): worst queries, per-class AP and the mean AP
+    over those classes' queries only; each AP is still against the whole database (for held-out
+    classes, their unseen@all AP)."""
     if n < 1 or worst < 1:
         raise HashvizError("the number of retrievals and of worst queries must be at least 1")
     ap = per_query_ap(model)
     single = model.query_labels.ndim == 1
     names = class_names_of(model)
     per_class = per_class_ap(model, ap)
+    rows = None
+    if len(query_classes):
+        from hashviz.unseen import unseen_query_rows
+        rows = unseen_query_rows(model, query_classes)
+        per_class = per_class[per_class["label"].isin(list(query_classes))].reset_index(drop=True)
     if single:
         confusion = retrieval_confusion(model, n)
         coll = cross_class_collisions(model, collisions)
     else:
         confusion, coll = np.zeros((0, 0)), pd.DataFrame()
-    return FailureReport(model.name, n, float(ap.mean()), worst_queries(model, ap, worst, n), per_class,
-                         confusion, names, coll, single)
+    mean_ap = float(ap.mean() if rows is None else ap[rows].mean())
+    return FailureReport(model.name, n, mean_ap, worst_queries(model, ap, worst, n, rows), per_class,
+                         confusion, names, coll, single, tuple(int(c) for c in query_classes))

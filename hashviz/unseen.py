@@ -25,7 +25,8 @@ from hashviz.errors import HashvizError
 from hashviz.model_checks import SETTINGS
 
 __all__ = ["SETTINGS", "SETTINGS_TEXT", "setting_rows", "settings_metrics", "unseen_classes_of",
-           "model_settings", "parse_classes", "unseen_query_rows", "settings_lines"]
+           "model_settings", "parse_classes", "unseen_query_rows", "settings_lines", "settings_table",
+           "held_out_table"]
 
 SETTINGS_TEXT = (
     "The model never saw the held-out classes in training or validation. **seen@seen** asks the usual "
@@ -159,3 +160,31 @@ def settings_lines(model, unseen: Sequence[int], settings: dict[str, dict], reco
                      + "  ".join(f"{format_metric(m, settings[name].get(m.key)):>{max(8, len(m.label))}}"
                                  for m in schema))
     return lines
+
+
+def settings_table(model, unseen: Sequence[int], settings: dict[str, dict]):
+    """The four settings side by side for one model: one row per setting with its query and database
+    counts and every reported metric (the schema's labels as columns; NaN where n/a)."""
+    import pandas as pd
+    from hashviz.metrics import reported_metrics
+    rows = setting_rows(model.query_labels, model.database_labels, unseen)
+    return pd.DataFrame([{"setting": name, "queries": len(rows[name][0]), "database": len(rows[name][1]),
+                          **{m.label: float(settings[name].get(m.key, np.nan)) for m in reported_metrics()}}
+                         for name in SETTINGS])
+
+
+def held_out_table(models):
+    """Every model trained with held-out classes: its classes and mAP@all in each setting, side by side."""
+    import pandas as pd
+    from hashviz.zoo import class_names_of
+    rows = []
+    for model in models:
+        held = unseen_classes_of(model)
+        if not held:
+            continue
+        names = class_names_of(model)
+        settings = model_settings(model)[1]
+        rows.append({"model": model.name, "method": model.method, "bits": model.bits, "protocol": model.protocol,
+                     "held out": ", ".join(names[c] for c in held),
+                     **{f"{s} mAP@all": float(settings[s]["map_all"]) for s in SETTINGS}})
+    return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """Evaluate: the leaderboard of every model in the root, its curves, the survey's conclusions checked
-on these models, the metric lens and a failure finder for the sidebar's model. Logic:
-hashviz.leaderboard, hashviz.metric_rules and hashviz.failures."""
+on these models, the metric lens, a failure finder and the seen/unseen-class settings for the sidebar's
+model. Logic: hashviz.leaderboard, hashviz.metric_rules, hashviz.failures and hashviz.unseen."""
 
 import streamlit as st
 
@@ -13,6 +13,7 @@ from pages.downloads import csv_download, table_download
 from pages.images import images_of
 from pages.metric_lens import metric_lens_tab
 from pages.shell import ensure_app_shell
+from pages.unseen_ui import failure_report, unseen_query_filter, unseen_tab
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
@@ -26,11 +27,6 @@ def numbers_table(table, numbers=None, **kw):
     formats = lb.column_formats() if numbers is None else {c: "%.3f" for c in numbers}
     config = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items() if c in table.columns}
     st.dataframe(table, hide_index=True, column_config=config, placeholder="n/a", **kw)
-
-
-@st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
-def failure_report(model_key: str, _model, n: int, worst: int):
-    return ff.failure_report(_model, n=n, worst=worst)
 
 
 def open_in_retrieval(query_row=None, database_row=None):
@@ -59,8 +55,9 @@ if not models:
     st.stop()
 
 # on_change="rerun": a tab's `.open` is known, so the metric lens ranks every query only when opened
-board, curves, claims, lens, finder = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Metric lens",
-                                                "Failure finder"], key="evaluate_tab", on_change="rerun")
+board, curves, claims, lens, finder, seen = st.tabs(["Leaderboard", "Curves", "Survey conclusions", "Metric lens",
+                                                      "Failure finder", "Seen & unseen"],
+                                                     key="evaluate_tab", on_change="rerun")
 
 with board:
     st.markdown(lb.protocol_statement(models))
@@ -114,6 +111,7 @@ model = selected_model() or models[0]        # no sidebar choice yet (a page ope
 with lens:                                   # before the failure finder, whose st.stop() ends the run
     if lens.open:
         metric_lens_tab(model)
+unseen_tab(seen, models, model)
 
 with finder:
     st.markdown(f"Where **{as_text(model.name)}** (the sidebar's model) fails. Every row can be opened on the "
@@ -121,8 +119,9 @@ with finder:
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
     worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
-    report = or_stop(failure_report, model.content_key, model, n, worst)
-    st.subheader(f"Worst queries by AP (mAP@all {report.mean_ap:.3f})")
+    report = or_stop(failure_report, model.content_key, model, n, worst, unseen_query_filter(st, model))
+    among = "held-out classes' queries, " if report.query_classes else ""
+    st.subheader(f"Worst queries by AP ({among}mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
     table_download("Download these queries (CSV)", report.worst, model, f"worst-{worst}-queries-top{n}")
     if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
