@@ -142,3 +142,26 @@ def test_crafted_network_files_are_refused_and_never_run(saved, tmp_path, attack
         model = hv.load(model_dir)
         load_encoder(model).outputs(np.zeros((1, 8, 8), dtype=np.uint8))
     assert not marker.exists()
+
+
+def test_the_app_answers_an_uploaded_query_with_a_saved_network(saved, digits, tmp_path, monkeypatch):
+    """Retrieval's upload path (decode, the model's encoder, the index) on a from_network model."""
+    import io
+    from streamlit.testing.v1 import AppTest
+    from app_support import REPO
+    images, _ = digits
+    saved.save(tmp_path / "root" / "digits-net")
+    monkeypatch.setenv("HASHVIZ_MODELS", str(tmp_path / "root"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/retrieval.py")
+    at.run()
+    at.radio(key="rq_mode").set_value("Upload")
+    at.run()
+    picture = io.BytesIO()
+    Image.fromarray(images[207]).save(picture, format="PNG")
+    at.file_uploader(key="rq_file").upload("query.png", picture.getvalue(), "image/png")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = hv.neighbours(saved, images[207], n=20)["database_row"].tolist()
+    assert at.dataframe[0].value["database_index"].tolist() == expected
