@@ -219,6 +219,15 @@ def cmd_zoo_results(args) -> int:
     return 0
 
 
+def cmd_zoo_verdicts(args) -> int:
+    from hashviz.leaderboard import conclusion_lines
+    from hashviz.zoo import discover
+    if not Path(args.root).is_dir():
+        raise HashvizError(f"models root {args.root} is not a folder")
+    print("\n".join(conclusion_lines(discover(Path(args.root))[0])))
+    return 0
+
+
 def bench_names() -> list[str]:
     from hashviz.resources import bench_dir
     return sorted(p.stem for p in bench_dir().glob("*.py") if not p.name.startswith("_"))
@@ -364,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default=None, help="train on this protocol (default: the dataset's); one that "
                    "holds classes out (fmnist-unseen2) writes its seen/unseen section of --out, no ablation")
     p.set_defaults(func=cmd_zoo_results)
+    p = zoo.add_parser("verdicts", help="judge the survey's conclusions and the ablations on a models root "
+                                        "(gap, 95% interval, n; the rule of docs/metrics.md)")
+    p.add_argument("--root", default="models")
+    p.set_defaults(func=cmd_zoo_verdicts)
 
     p = sub.add_parser("bench", help="run a benchmark script from bench/ (search, metrics, ...)")
     p.add_argument("name")

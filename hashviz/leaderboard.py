@@ -24,9 +24,8 @@ from hashviz.exports import csv_bytes, models_context
 from hashviz import metrics as M
 from hashviz.methods.registry import family_info, is_calibration
 from hashviz.safe_text import escape, escape_all
-from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, STANDARD_ERRORS, GroupKey, SeedGroup, contrast,
-                           group_by_seed, mean_sd_text, noise_rule_text, pooled_noise, regularisers_text,
-                           verdict)
+from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, PAIRED, Gap, GroupKey, SeedGroup, compare, group_by_seed,
+                           mean_sd_text, noise_rule_text, pooled_noise, regularisers_text)
 from hashviz.zoo import ModelDir
 
 __all__ = [
@@ -34,7 +33,7 @@ __all__ = [
     "leaderboard_csv", "seed_table", "not_applicable_note", "calibration_note", "CALIBRATION_READING",
     "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
-    "Conclusion", "check_conclusions", "conclusions_rule", "evidence_number_columns", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
+    "Conclusion", "check_conclusions", "conclusions_rule", "conclusion_lines", "evidence_number_columns", "HOLDS", "DOES_NOT_HOLD", "INSIDE_NOISE",
     "CANNOT_CHECK", "regularisers_text",
 ]
 
@@ -247,8 +246,9 @@ class Conclusion:
     """One of the survey's conclusions, or one ablation, judged on the models at hand.
 
     evidence: one row per comparison (setting, the two sides' groups of seeds with mean mAP@all and n,
-    the gap, 2 standard errors and the row's verdict). gap: the mean of the rows' gaps; se: its standard
-    error (hashviz.seeds.contrast); verdict: hashviz.seeds.verdict of the two, CANNOT_CHECK without rows."""
+    the gap with its 95% interval, n, the pairing and the row's verdict). comparison: the mean of the
+    rows' gaps with its interval (hashviz.seeds.compare; None without rows); verdict: from that
+    interval, CANNOT_CHECK without rows."""
 
     key: str
     claim: str
@@ -257,8 +257,15 @@ class Conclusion:
     summary: str
     evidence: pd.DataFrame = field(repr=False)
     needs: str = ""
-    gap: float = math.nan
-    se: float = math.nan
+    comparison: Gap | None = None
+
+    @property
+    def gap(self) -> float:
+        return self.comparison.gap if self.comparison else math.nan
+
+    @property
+    def se(self) -> float:
+        return self.comparison.se if self.comparison else math.nan
 
 
 def _setting(key: GroupKey, same_backbone: bool = False) -> tuple:
@@ -270,31 +277,29 @@ def _setting_text(key: GroupKey, same_backbone: bool = False) -> str:
     return f"{text} · {key.backbone}" if same_backbone and key.backbone else text
 
 
+_JUDGEMENT = ["gap", "95% low", "95% high", "n", "pairing", "verdict"]
+
+
 def _row(a: SeedGroup, b: SeedGroup, name_a: str, name_b: str, noise) -> dict:
-    gap, se = contrast([(1.0, a), (-1.0, b)], noise)
+    gap = compare([(1.0, a), (-1.0, b)], noise)
     return {name_a: a.names, f"{name_a} mAP": a.mean, f"{name_a} n": a.n,
             name_b: b.names, f"{name_b} mAP": b.mean, f"{name_b} n": b.n,
-            "gap": gap, "2 se": STANDARD_ERRORS * se, "verdict": verdict(gap, se)}
+            "gap": gap.gap, "95% low": gap.low, "95% high": gap.high, "n": gap.n_label,
+            "pairing": gap.pairing, "verdict": gap.verdict}
 
 
 def _judged(key, claim, test, needs, rows: list[dict], pairs, columns, name_a, name_b, noise) -> Conclusion:
-    """The conclusion over its rows: the mean of the rows' gaps against that mean's standard error."""
-    evidence = pd.DataFrame(rows, columns=columns + ["gap", "2 se", "verdict"])
+    """The conclusion over its rows: the mean of the rows' gaps with its 95% interval."""
+    evidence = pd.DataFrame(rows, columns=columns + _JUDGEMENT)
     if not rows:
         return Conclusion(key, claim, test, CANNOT_CHECK, "", evidence, needs)
     k = len(pairs)
-    gap, se = contrast([t for a, b in pairs for t in ((1 / k, a), (-1 / k, b))], noise)
-    summary = (f"mean gap {gap:+.4f} mAP@all ({name_a} minus {name_b}, {k} comparison(s)) against "
-               f"{STANDARD_ERRORS:g} standard errors = {STANDARD_ERRORS * se:.4f}; n = "
-               f"{_seed_counts(a for a, _ in pairs)} seed(s) {name_a}, {_seed_counts(b for _, b in pairs)} "
-               f"{name_b}; noise: "
-               + "; ".join(noise[s].describe() for s in sorted({(a.key.dataset, a.key.protocol) for a, _ in pairs})))
-    return Conclusion(key, claim, test, verdict(gap, se), summary, evidence, "", gap, se)
-
-
-def _seed_counts(groups) -> str:
-    """"3" or "1/3": the distinct numbers of seeds of some groups."""
-    return "/".join(str(n) for n in sorted({g.n for g in groups}))
+    gap = compare([t for a, b in pairs for t in ((1 / k, a), (-1 / k, b))], noise)
+    summary = f"{gap.text()}; mAP@all, {name_a} minus {name_b}" + (f", the mean of {k} comparisons" if k > 1 else "")
+    if gap.pairing != PAIRED:          # a group of one seed borrowed the pooled sd: say which
+        settings = sorted({(g.key.dataset, g.key.protocol) for pair in pairs for g in pair})
+        summary += "; noise: " + "; ".join(noise[s].describe() for s in settings)
+    return Conclusion(key, claim, test, gap.verdict, summary + ".", evidence, "", gap)
 
 
 def _best_vs_best(key, claim, test, needs, groups, side_a, side_b, name_a, name_b, noise,
@@ -377,5 +382,17 @@ def conclusions_rule(models: Sequence[ModelDir]) -> str:
 
 
 def evidence_number_columns(evidence: pd.DataFrame) -> list[str]:
-    """The columns of a conclusion's evidence shown as numbers with three decimals (mAPs, gap, 2 se)."""
-    return [col for col in evidence.columns if "mAP" in col or col in ("gap", "2 se")]
+    """The columns of a conclusion's evidence shown as numbers with three decimals (mAPs, gap, interval)."""
+    return [col for col in evidence.columns if "mAP" in col or col in ("gap", "95% low", "95% high")]
+
+
+def conclusion_lines(models: Sequence[ModelDir], ablations: Sequence[Ablation] | None = None) -> list[str]:
+    """The conclusions as markdown lines (docs/results.md, `hashviz zoo verdicts`): the rule, then per
+    conclusion its verdict, claim, gap, 95% interval and n, and one line per evidence row."""
+    lines = [conclusions_rule(models), ""]
+    for c in check_conclusions(models, ablations=ablations):
+        lines.append(f"- **{c.verdict}**: {c.claim} " + (c.summary if not c.needs else f"Needs {c.needs}."))
+        for _, row in c.evidence.iterrows():
+            cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values]
+            lines.append("  - " + "; ".join(f"{k} {v}" for k, v in zip(c.evidence.columns, cells)))
+    return lines

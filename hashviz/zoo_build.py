@@ -211,14 +211,8 @@ def render_results(rows: list[Path], ablations: Sequence[tuple[Ablation, list[Pa
 
 
 def _conclusion_lines(models: list, ablations: list[Ablation]) -> list[str]:
-    from hashviz.leaderboard import check_conclusions, conclusions_rule
-    lines = ["", "## The survey's conclusions against the noise", "", conclusions_rule(models), ""]
-    for c in check_conclusions(models, ablations=ablations):
-        lines.append(f"- **{c.verdict}**: {c.claim} " + (c.summary if not c.needs else f"Needs {c.needs}."))
-        for _, row in c.evidence.iterrows():
-            cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values]
-            lines.append("  - " + "; ".join(f"{k} {v}" for k, v in zip(c.evidence.columns, cells)))
-    return lines
+    from hashviz.leaderboard import conclusion_lines
+    return ["", "## The survey's conclusions against the noise", "", *conclusion_lines(models, ablations)]
 
 
 def _table_head(first: list[str], last: list[str]) -> list[str]:

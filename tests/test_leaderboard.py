@@ -150,48 +150,57 @@ def by_key(models, **kw):
 
 
 def hand_zoo():
-    """Three seeds per group; sample variances by hand: csq .0004, unsupervised .0009, the others .0001."""
+    """Three seeds (0, 1, 2) per group; sample variances by hand: csq and quantization .0004, unsupervised
+    .0009, the others .0001."""
     return (seeds("csq-32", "csq", "classification", [0.80, 0.82, 0.84])
             + seeds("dpsh-32", "dpsh", "pairwise", [0.79, 0.80, 0.81])
             + seeds("itq-32", "itq", "shallow", [0.48, 0.49, 0.50])
             + seeds("unsup-32", "someunsup", "unsupervised", [0.60, 0.63, 0.66])
-            + seeds("dpsh-32-balance", "dpsh", "pairwise", [0.80, 0.81, 0.82], regs={"balance": 0.1})
-            + seeds("dpsh-32-quantization", "dpsh", "pairwise", [0.74, 0.75, 0.76], regs={"quantization": 0.1}))
+            + seeds("dpsh-32-balance", "dpsh", "pairwise", [0.80, 0.82, 0.81], regs={"balance": 0.1})
+            + seeds("dpsh-32-quantization", "dpsh", "pairwise", [0.73, 0.75, 0.77], regs={"quantization": 0.1}))
 
 
-def test_each_conclusion_is_judged_by_its_mean_gap_against_the_pooled_seed_noise(unsupervised_family):
+T2 = 4.302653              # t(0.975, 2): three paired seeds
+
+
+def test_each_conclusion_pairs_the_seeds_and_reads_its_95_interval(unsupervised_family):
+    """Seed s of every group shares the protocol sample, so gaps are taken seed by seed. Per-seed gaps
+    with sd 0.01 over 3 seeds: se 0.01/√3, half-width T2 x 0.0057735 = 0.024841."""
     c = by_key(hand_zoo())
-    sd = math.sqrt((2 * 0.0004 + 2 * 0.0009 + 4 * 2 * 0.0001) / 12)     # 6 groups, 2 dof each: 0.016833
-    se_pair = sd * math.sqrt(1 / 3 + 1 / 3)
-    deep = c["deep_beats_shallow"]                                      # csq .82 vs itq .49
-    assert deep.verdict == "holds" and deep.gap == pytest.approx(0.33) and deep.se == pytest.approx(se_pair)
+    half = T2 * 0.01 / math.sqrt(3)
+    deep = c["deep_beats_shallow"]                                      # csq - itq: .32, .33, .34
+    assert deep.verdict == "holds" and deep.gap == pytest.approx(0.33) and deep.se == pytest.approx(0.01 / math.sqrt(3))
+    assert deep.comparison.low == pytest.approx(0.33 - half) and deep.comparison.high == pytest.approx(0.33 + half)
     row = deep.evidence.iloc[0]
     assert row["best deep"] == "csq-32, csq-32-s1, csq-32-s2" and row["best deep n"] == 3
-    assert row["2 se"] == pytest.approx(2 * se_pair) and row["verdict"] == "holds"
-    similarity = c["similarity_matters"]                                # supervised csq .82 vs unsupervised .63
+    assert row["95% low"] == pytest.approx(0.33 - half) and row["n"] == "3 paired" and row["pairing"] == "paired"
+    assert row["verdict"] == "holds"
+    similarity = c["similarity_matters"]                                # csq - unsupervised: .20, .19, .18
     assert similarity.verdict == "holds" and similarity.gap == pytest.approx(0.19)
     assert similarity.evidence.iloc[0]["best unsupervised"] == "unsup-32, unsup-32-s1, unsup-32-s2"
-    labels = c["labels_help"]                                           # csq .82 vs dpsh .80 (ablations left out)
+    labels = c["labels_help"]                                           # csq - dpsh: .01, .02, .03 (ablations left out)
     assert labels.verdict == "inside the noise" and labels.gap == pytest.approx(0.02)
-    assert 0.02 < 2 * se_pair == pytest.approx(0.027487, abs=1e-6)
-    assert "+0.0200" in labels.summary and "0.0275" in labels.summary and "n = 3 seed(s)" in labels.summary
-    assert "pooled over 6 group(s)" in labels.summary and "12 degrees of freedom" in labels.summary
+    assert labels.comparison.low == pytest.approx(-0.0048414, abs=1e-6)
+    assert labels.summary.startswith("gap +0.0200, 95% interval [-0.0048, +0.0448], n = 3 paired seeds; mAP@all, "
+                                     "label-using minus similarity-only")
 
 
 def test_each_ablation_row_and_the_ablation_as_a_whole(unsupervised_family):
     tricks = by_key(hand_zoo())["tricks_help"]
-    sd = math.sqrt((2 * 0.0004 + 2 * 0.0009 + 4 * 2 * 0.0001) / 12)
     rows = tricks.evidence.set_index("variant")
-    assert rows.loc["balance=0.1", "gap"] == pytest.approx(0.01)
+    half = T2 * 0.01 / math.sqrt(3)
+    assert rows.loc["balance=0.1", "gap"] == pytest.approx(0.01)           # .01, .02, .00: sd .01
+    assert rows.loc["balance=0.1", "95% high"] == pytest.approx(0.01 + half)
     assert rows.loc["balance=0.1", "verdict"] == "inside the noise"
-    assert rows.loc["quantization=0.1", "gap"] == pytest.approx(-0.05)
-    assert rows.loc["quantization=0.1", "verdict"] == "does not hold"       # -0.05 < -2 * 0.013744
+    assert rows.loc["quantization=0.1", "gap"] == pytest.approx(-0.05)     # -.06, -.05, -.04: sd .01
+    assert rows.loc["quantization=0.1", "95% high"] == pytest.approx(-0.05 + half)
+    assert rows.loc["quantization=0.1", "verdict"] == "does not hold"
     assert rows.loc["quantization=0.1", "without"] == "dpsh-32, dpsh-32-s1, dpsh-32-s2"
-    # The mean of the two gaps, (0.01 - 0.05) / 2 = -0.02, is 0.5 balance + 0.5 quantization - 1 dpsh:
-    # its variance is sd² (0.5²/3 + 0.5²/3 + 1²/3), the shared baseline counted once.
-    se = sd * math.sqrt(0.25 / 3 + 0.25 / 3 + 1 / 3)
-    assert tricks.gap == pytest.approx(-0.02) and tricks.se == pytest.approx(se)
-    assert tricks.verdict == "inside the noise"                          # |-0.02| < 2 * 0.011902
+    # The mean of the two gaps, per seed: ½ balance + ½ quantization − dpsh (the shared baseline once)
+    # = .765 − .79, .785 − .80, .79 − .81 = −.025, −.015, −.020: mean −.02, sd .005, half T2 x .005/√3.
+    assert tricks.gap == pytest.approx(-0.02) and tricks.se == pytest.approx(0.005 / math.sqrt(3))
+    assert tricks.comparison.high == pytest.approx(-0.02 + T2 * 0.005 / math.sqrt(3))      # −0.007579
+    assert tricks.verdict == "does not hold"
 
 
 def test_one_seed_each_uses_the_assumed_noise_and_says_so():
@@ -201,9 +210,9 @@ def test_one_seed_each_uses_the_assumed_noise_and_says_so():
     c = by_key(models)
     se = 0.01 * math.sqrt(1 + 1)                                         # the assumed sd 0.01, n = 1 and 1
     assert c["deep_beats_shallow"].verdict == "holds" and c["deep_beats_shallow"].se == pytest.approx(se)
-    assert c["labels_help"].verdict == "inside the noise"                # 0.02 < 2 se = 0.0283
+    assert c["labels_help"].verdict == "inside the noise"                # 0.02 < 1.96 se = 0.0277
     assert c["tricks_help"].verdict == "holds" and c["tricks_help"].gap == pytest.approx(0.05)
-    assert "assumed" in c["labels_help"].summary and "n = 1 seed(s)" in c["labels_help"].summary
+    assert "assumed" in c["labels_help"].summary and "n = 1 vs 1 seeds (Welch, pooled sd)" in c["labels_help"].summary
     assert c["similarity_matters"].verdict == lb.CANNOT_CHECK          # no unsupervised deep model
     assert "unsupervised" in c["similarity_matters"].needs
 
@@ -242,14 +251,20 @@ def test_several_settings_are_judged_by_the_mean_gap_with_each_datasets_noise():
     c = by_key(models)["deep_beats_shallow"]
     rows = c.evidence.set_index("setting")
     assert list(rows["verdict"]) == ["holds", "holds", "inside the noise"]   # digits first (sorted)
-    assert rows.loc["fashion-mnist · fmnist-1k · 16 bits", "gap"] == pytest.approx(0.10)
-    assert rows.loc["digits · fmnist-1k · 32 bits", "2 se"] == pytest.approx(2 * 0.01 * math.sqrt(2))
-    fm = 0.02                                                           # sqrt((.02² + 0 + .02²) * 2 / 4)
-    assert rows.loc["fashion-mnist · fmnist-1k · 32 bits", "2 se"] == pytest.approx(2 * fm * math.sqrt(2))
-    assert rows.loc["fashion-mnist · fmnist-1k · 32 bits", "verdict"] == "inside the noise"  # .04 < .0566
-    # mean of (0.6, 0.10, -0.04) = 0.22; variance (1/3)² (fm²(1/3 + 1/3) + fm²(1 + 1) + 0.01²(1 + 1))
-    se = math.sqrt(fm ** 2 * (2 / 3) + fm ** 2 * 2 + 0.01 ** 2 * 2) / 3
-    assert c.gap == pytest.approx(0.22) and c.se == pytest.approx(se) and c.verdict == "holds"
+    sixteen, fm32, digits = (rows.loc[f"{s} · fmnist-1k · {b} bits"] for s, b in
+                             (("fashion-mnist", 16), ("fashion-mnist", 32), ("digits", 32)))
+    assert (sixteen["gap"], sixteen["95% low"], sixteen["95% high"]) == pytest.approx((0.10, 0.10, 0.10))  # .1 on every seed
+    assert sixteen["pairing"] == "paired"
+    half = 1.959964 * 0.01 * math.sqrt(2)                              # digits: assumed sd, one seed each
+    assert digits["95% low"] == pytest.approx(0.6 - half) and digits["pairing"] == "Welch, pooled sd"
+    half = 2.776445 * 0.02 * math.sqrt(2)                              # t(0.975, 4): sd .02 pooled over 4 dof
+    assert fm32["95% low"] == pytest.approx(-0.04 - half) and fm32["95% high"] == pytest.approx(-0.04 + half)
+    # No seed shared by all six groups: Welch over the mean of (0.6, 0.10, -0.04) = 0.22. Variances (1/9 of):
+    # d16 and itq16 .0004/3 each (own sd, 2 dof), d32 + itq32 .0004 + .0004 (pooled, 4 dof),
+    # digits .0001 + .0001 (assumed); df = (.00126667/9)² / (2 (.0004/27)²/2 + (.0008/9)²/4) = 9.025.
+    se = math.sqrt(0.0004 / 3 * 2 + 0.0008 + 0.0002) / 3
+    assert c.gap == pytest.approx(0.22) and c.se == pytest.approx(se) and c.comparison.df == pytest.approx(9.025)
+    assert c.comparison.low == pytest.approx(0.22 - 2.261202 * se, abs=1e-6) and c.verdict == "holds"   # t(0.975, 9.025)
     assert "sd 0.0200 pooled over 2 group(s)" in c.summary and "assumed" in c.summary
 
 
@@ -266,8 +281,8 @@ def test_an_ablation_list_is_judged_one_conclusion_each():
 
 
 def test_the_ensemble_ablation_against_its_member_at_the_same_bits():
-    """Ensemble seeds .87/.88/.89 against GreedyHash .85/.86/.87 (its member at the same 32 bits): the mean
-    gap +0.02; both groups have sd 0.01, so the pooled sd is 0.01 and 2 SE = 2 * 0.01 * sqrt(2/3)."""
+    """Ensemble seeds .87/.88/.89 against GreedyHash .85/.86/.87 (its member at the same 32 bits, the
+    same seeds): +0.02 on every seed, so the paired interval is [0.02, 0.02]."""
     hyper = {"member": "greedyhash", "members": 2, "sampling": "seeds"}
     models = [fake(f"ensemble-32-s{s}", "ensemble", "ensemble", map_all=v, seed=s, hyper=hyper)
               for s, v in enumerate((0.87, 0.88, 0.89))]
@@ -277,14 +292,14 @@ def test_the_ensemble_ablation_against_its_member_at_the_same_bits():
     c = by_key(models)["ensemble_helps"]
     row = c.evidence.iloc[0]
     assert row["variant"] == "2 x greedyhash (seeds)" and row["without"] == "greedyhash-32-s0, greedyhash-32-s1, greedyhash-32-s2"
-    assert c.gap == pytest.approx(0.02) and c.se == pytest.approx(0.01 * math.sqrt(2 / 3))
-    assert c.verdict == "holds"                                          # 0.02 > 2 * 0.008165
+    assert c.gap == pytest.approx(0.02) and c.se == pytest.approx(0, abs=1e-12)
+    assert c.comparison.low == pytest.approx(0.02) and c.verdict == "holds"
 
 
 def test_the_rule_is_stated_with_the_noise_measured_here():
     text = lb.conclusions_rule(seeds("d", "dpsh", "pairwise", [0.79, 0.80, 0.81]))
-    for words in ("√(1/n_a + 1/n_b)", "**holds**", "**does not hold**", "**inside the noise**",
-                  "sd 0.0100 pooled over 1 group(s)", "0.01 assumed"):
+    for words in ("t(0.975, n−1) · sd/√n", "Welch", "**holds**", "**does not hold**", "**inside the noise**",
+                  "sd 0.0100 pooled over 1 group(s)"):
         assert words in text
 
 # ------------------------------------------------------------------ failure finder
