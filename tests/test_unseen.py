@@ -158,3 +158,25 @@ def test_seen_labels_renumber_over_the_seen_classes():
     assert seen_labels(np.array([0, 1, 3, 5, 9]), (2, 4)).tolist() == [0, 1, 2, 3, 7]
     with pytest.raises(HashvizError, match="held-out class reached training"):
         seen_labels(np.array([0, 2]), (2, 4))
+
+
+def test_results_run_writes_the_settings_section_and_keeps_the_rest(tmp_path):
+    from hashviz.zoo import load_model_dir
+    from hashviz.zoo_build import NOTES_MARKER, results_table
+    out = tmp_path / "results.md"
+    out.write_text(f"# Results\n\nthe main table\n\n{NOTES_MARKER}\n\nhand notes\n")
+    for _ in range(2):          # a second run replaces the section instead of adding another
+        results_table(tmp_path / "models", out, bits=(32,), methods=["itq", "lsh"], seeds=2, dataset="digits",
+                      protocol="digits-unseen2", log=lambda _: None)
+    text = out.read_text()
+    assert text.startswith("# Results\n\nthe main table\n") and "hand notes" in text
+    assert text.count("## Seen and unseen classes (digits-unseen2)") == 1
+    assert "hashviz zoo results --protocol digits-unseen2" in text
+    row = next(line for line in text.splitlines() if line.startswith("| itq |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    models = [load_model_dir(tmp_path / "models" / name) for name in ("itq-32", "itq-32-s1")]
+    assert cells[3] == "2"
+    for cell, setting in zip(cells[4:8], SETTINGS):
+        values = [m.config["metrics"]["settings"][setting]["map_all"] for m in models]
+        assert cell == f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+    assert not list((tmp_path / "models").glob("*balance*"))      # no ablation on a held-out protocol
