@@ -88,3 +88,44 @@ def test_compare_counts_scatter_click_and_neighbours_csv(tiny_zoo, tmp_path):
     assert rows["tie_group_size"].tolist() == [int((distances == d).sum()) for d in distances[order]]
     assert rows["relevant"].tolist() == (a.database_labels[order] == a.query_labels[QUERY]).tolist()
     assert np.array_equal(rows["rank"], np.arange(1, N + 1))
+
+
+def test_code_map_selection_downloads_the_selected_rows(tiny_zoo, tmp_path, monkeypatch):
+    from hashviz import codemap
+    from test_browser_codemap import precompute_map
+    cache = tmp_path / "projections"
+    monkeypatch.setenv(codemap.CACHE_ENV, str(cache))
+    model = load_model_dir(tiny_zoo / "dpsh-16")
+    precompute_map(model, monkeypatch)
+    with running_app(tiny_zoo, extra_env={codemap.CACHE_ENV: str(cache)}) as (url, _proc, _cold), \
+            chromium_page() as page:
+        try:
+            page.goto(url)
+            page.get_by_text("Models root").first.wait_for(timeout=60000)
+            wait_for_app(page)
+            page.goto(f"{url}/code_map?model=dpsh-16")
+            page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=60000)
+            wait_for_app(page)
+            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+            page.mouse.move(area["x"] + 0.3 * area["width"], area["y"] + 0.3 * area["height"])
+            page.mouse.down()
+            page.mouse.move(area["x"] + 0.7 * area["width"], area["y"] + 0.7 * area["height"], steps=12)
+            page.mouse.up()
+            heading = page.get_by_role("heading", name=re.compile(r"selected"))
+            heading.wait_for(timeout=60000)
+            wait_for_app(page)
+            n_selected = int(re.match(r"([\d,]+) selected", heading.inner_text()).group(1).replace(",", ""))
+            with page.expect_download() as selection_file:
+                page.get_by_role("button", name="Download the selection (CSV)").click()
+            data = open(selection_file.value.path(), "rb").read()
+            file_name = selection_file.value.suggested_filename
+        except Exception:
+            screenshot_on_failure(page, "code_map_download")
+            raise
+    assert file_name == "hashviz-dpsh-16-code-map-selection.csv"
+    context, table = read_export(data)
+    assert context["model"] == "dpsh-16" and "digits-small" in context["protocol"]
+    rows = table["database_row"].to_numpy()
+    assert len(rows) == n_selected and len(set(rows)) == n_selected
+    assert table["dataset_id"].tolist() == model.database_ids[rows].tolist()
+    assert table["labels"].astype(str).tolist() == [str(int(c)) for c in model.database_labels[rows]]
