@@ -1,6 +1,6 @@
 """Compare and the CSV downloads in real headless Chromium: the page's counts against two brute-force
 evaluations, a click on the scatter opening the query side by side on Retrieval, and the downloaded
-neighbours CSV against hashviz.neighbours and a numpy Hamming ranking."""
+neighbours CSV against hv.neighbours and a numpy Hamming ranking; a Code map selection's CSV."""
 
 import io
 import re
@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from browser_support import chromium_page, running_app, screenshot_on_failure, wait_for_app
 from compare_reference import brute_force_distances, brute_force_rankings, expected_counts
+import hashviz as hv
 from hashviz.exports import read_export
 from hashviz.neighbours import NEIGHBOUR_COLUMNS, neighbour_table
 from hashviz.zoo import load_model_dir
@@ -75,7 +76,8 @@ def test_compare_counts_scatter_click_and_neighbours_csv(tiny_zoo, tmp_path):
     assert list(rows.columns) == list(NEIGHBOUR_COLUMNS)
     assert (pd.read_csv(io.BytesIO(data), comment="#")["database_row"] == rows["database_row"]).all()
 
-    expected = neighbour_table(a, QUERY, n=N)                 # what hv.neighbours gives
+    expected = hv.neighbours(a, QUERY, n=N)                   # the public API
+    pd.testing.assert_frame_equal(expected, neighbour_table(a, QUERY, n=N))
     assert rows["database_row"].tolist() == expected["database_row"].tolist()
     assert rows["distance"].tolist() == expected["distance"].tolist()
     assert rows["tie_group_size"].tolist() == expected["tie_group_size"].tolist()
