@@ -154,6 +154,12 @@ def with_images(model: Model, images, image_root=None) -> Model:
     """`model` with its rows' images: an array uint8 (n_database + n_query, H, W[, C]) (database
     rows, then query rows) kept in the model directory, or a list of paths (relative to
     `image_root`, else absolute) that it names, as an import's list files do."""
+    config, arrays = image_parts(model, images, image_root)
+    return _rewrite(model, config=config, arrays=arrays)
+
+
+def image_parts(model: Model, images, image_root=None) -> tuple[dict, dict]:
+    """(config keys, code arrays) that give `model` its rows' images (see with_images)."""
     n = len(model.database_codes) + len(model.query_codes)
     ids = {"database_ids": np.arange(len(model.database_codes), dtype=np.int64),
            "query_ids": np.arange(len(model.database_codes), n, dtype=np.int64)}
@@ -174,8 +180,7 @@ def with_images(model: Model, images, image_root=None) -> Model:
         import hashlib
         spec = {"array": IMAGES_FILE, "digest": hashlib.sha256(array.tobytes()).hexdigest()[:16]}
         arrays = {Path(IMAGES_FILE).stem: array}
-    return _rewrite(model, config={"images": spec, "image_shape": list(_shape_of(model, arrays))},
-                    arrays={**arrays, **ids})
+    return {"images": spec, "image_shape": list(_shape_of(model, arrays))}, {**arrays, **ids}
 
 
 def _shape_of(model, arrays) -> tuple[int, ...]:
@@ -195,24 +200,26 @@ def display_images(images, n: int) -> np.ndarray:
     return array[..., 0] if array.ndim == 4 and array.shape[3] == 1 else array
 
 
-def with_network(model: Model, network: Callable, exportable, input_shape: Sequence[int]) -> Model:
+def with_network(model: Model, network: Callable, exportable, input_shape: Sequence[int], images=None) -> Model:
     """`model` holding `network` (live, for this session) and, when `exportable` (a torch.nn.Module
     taking float32 (1, *input_shape)) can be exported, its stored form (hashviz.network_store), so
-    the saved model directory encodes uploads too."""
+    the saved model directory encodes uploads too; `images` as with_images (one rewrite for both)."""
     from hashviz.network_store import FORMAT, network_tensors
-    model.network = network
+    config, arrays, weights = ({}, {}, None) if images is None else (*image_parts(model, images), None)
     if exportable is None:
         warnings.warn("the transform is not a torch.nn.Module: the network encodes images in this session, "
                       "but Model.save stores codes only (make the transform a torch.nn.Module to store it)",
                       stacklevel=3)
-        return model
-    try:
-        weights = network_tensors(exportable, tuple(input_shape))
-    except HashvizError as exc:
-        warnings.warn(f"{exc}; Model.save stores codes only", stacklevel=3)
-        return model
-    import torch
-    config = {"source": "network", "network": {"format": FORMAT, "input_shape": [int(s) for s in input_shape],
-                          "input": "float32 (1, C, H, W) in [0, 1] (uint8 images / 255)",
-                          "module": type(exportable).__name__, "torch": torch.__version__}}
-    return _rewrite(model, config=config, weights=weights)
+    else:
+        try:
+            weights = network_tensors(exportable, tuple(input_shape))
+        except HashvizError as exc:
+            warnings.warn(f"{exc}; Model.save stores codes only", stacklevel=3)
+    if weights is not None:
+        import torch
+        config.update({"source": "network", "network": {
+            "format": FORMAT, "input_shape": [int(s) for s in input_shape],
+            "input": "float32 (1, C, H, W) in [0, 1] (uint8 images / 255)",
+            "module": type(exportable).__name__, "torch": torch.__version__}})
+    model.network = network
+    return _rewrite(model, config=config, arrays=arrays, weights=weights) if config or arrays else model

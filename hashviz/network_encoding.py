@@ -23,7 +23,7 @@ def from_network(net, database_images, query_images, *, database_labels=None, qu
                  batch_size: int = 256, name=None, class_names=None, progress: bool = True):
     """See hashviz.api.from_network."""
     import torch
-    from hashviz.api_models import from_arrays, with_images, with_network
+    from hashviz.api_models import from_arrays, with_network
     if not isinstance(net, torch.nn.Module):
         raise HashvizError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -36,13 +36,13 @@ def from_network(net, database_images, query_images, *, database_labels=None, qu
     model = from_arrays(db_codes, q_codes, database_labels=db_labels, query_labels=q_labels,
                         name=name or "network", method="own-network",
                         class_names=class_names if class_names is not None else getattr(database_images, "classes", None))
+    images = None
     if isinstance(db_shown, list) and isinstance(q_shown, list):
-        model = with_images(model, db_shown + q_shown)
-    elif db_shown is not None and q_shown is not None and not isinstance(db_shown, list) and not isinstance(q_shown, list):
-        if db_shown.shape[1:] == q_shown.shape[1:]:
-            model = with_images(model, np.concatenate([db_shown, q_shown]))
+        images = db_shown + q_shown
+    elif isinstance(db_shown, np.ndarray) and isinstance(q_shown, np.ndarray) and db_shown.shape[1:] == q_shown.shape[1:]:
+        images = np.concatenate([db_shown, q_shown])
     exportable = network if transform is None or isinstance(transform, torch.nn.Module) else None
-    return with_network(model, network, exportable, shape)
+    return with_network(model, network, exportable, shape, images)
 
 
 def _pipeline(net, transform):
@@ -70,7 +70,7 @@ def encode_images(network: Callable, images, labels, batch_size: int, desc: str 
         for start in range(0, len(source), batch_size):
             batch, batch_labels = source.batch(start, min(start + batch_size, len(source)))
             shape = shape or tuple(batch.shape[1:])
-            if source.keeps_pixels:
+            if source.keeps_pixels and source.kind != "array":     # an array is shown as it is
                 shown.append((batch.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
             out = network(batch)
             if not isinstance(out, torch.Tensor):
@@ -84,7 +84,8 @@ def encode_images(network: Callable, images, labels, batch_size: int, desc: str 
     if labels is None:
         raise HashvizError("labels are needed: pass database_labels / query_labels, or a Dataset whose items "
                            "are (image, label)")
-    shown_images = source.paths if source.paths is not None else (np.concatenate(shown) if shown else None)
+    shown_images = source.paths if source.paths is not None else source.items if source.kind == "array" else \
+        (np.concatenate(shown) if shown else None)
     return codes, labels, shown_images, shape
 
 
