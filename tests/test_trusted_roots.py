@@ -1,6 +1,7 @@
 """The operator's own import grants its images trust; a model directory from elsewhere does not.
 Every test has its own config folder ($HASHVIZ_CONFIG) and no $HASHVIZ_DATA_ROOTS."""
 
+import html
 import json
 import shutil
 
@@ -32,7 +33,8 @@ def _import_cli(export, out) -> int:
 
 
 def _thumbnail_warnings(at) -> list[str]:
-    return [w.value for w in at.warning if w.value.startswith("No thumbnails")]
+    """The page's "No thumbnails" warnings as plain text (the page escapes paths for markdown)."""
+    return [html.unescape(w.value) for w in at.warning if w.value.startswith("No thumbnails")]
 
 
 def test_import_codes_records_its_image_root_and_the_app_shows_the_thumbnails(tmp_path, own_config, monkeypatch,
