@@ -79,8 +79,8 @@ by_row = frame.set_index("query_row")
 row = pick.selectbox("Query (largest AP gap first)", cv.queries_by_gap(frame), key="compare_query",
                      format_func=lambda r: f"query row {r} · {by_row.loc[r, 'labels']} · AP "
                                            f"{by_row.loc[r, 'ap_a']:.3f} (A) / {by_row.loc[r, 'ap_b']:.3f} (B)")
-opener.button("Open side by side on Retrieval", key="compare_open_button", on_click=open_side_by_side, args=(row,),
-          icon=":material/image_search:")
+opener.button("Open side by side on Retrieval", key="compare_open_button", on_click=open_side_by_side,
+              args=(row,), icon=":material/image_search:")
 
 st.subheader("Per query")
 st.dataframe(frame, hide_index=True, key="compare_table",
