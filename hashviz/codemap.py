@@ -10,7 +10,10 @@ What a map projects (`source`):
                code map's sample rows all lie in model.outputs_sample_rows (the default: both are
                the seeded sample of 5,000 rows) the same points are projected.
 
-Every map is (xy float32 (m, 2), rows int64 (m,)) where rows are database rows of the model.
+Every map is (xy float32 (m, 2), rows int64 (m,)) where rows are database rows of the model. A binary
+model's points are its most frequent distinct codes, each at its first row (hashviz.distinct: sized
+by count, a selected code expands to its items with `code_members`); the pixels and outputs maps
+beside it draw the same rows. pq models: a seeded sample of rows.
 
 Disk cache: ``<models_root>/.cache/projections/`` (models_root = the model directory's parent;
 discover() skips dot-folders), or ``$HASHVIZ_PROJECTION_CACHE`` when set. File names are content
@@ -20,7 +23,8 @@ process shares it; files are written atomically.
 
 `map_or_start` computes a missing map on a hashviz.background.JobRunner (one worker: UMAP's first
 fit in a process compiles numba code for about half a minute), so a page can show PCA meanwhile and
-ask again. Nothing here imports streamlit.
+ask again; on a hashviz.map_jobs.MapJobs runner a session has one pending map at a time and the
+server a bounded number. Nothing here imports streamlit.
 """
 
 from __future__ import annotations
@@ -36,16 +40,17 @@ import numpy as np
 from hashviz.background import DONE, FAILED, Job, JobRunner
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
-from hashviz.distinct import DISTINCT_ABOVE, count_of, distinct_codes, marker_sizes
+from hashviz.distinct import count_of, distinct_codes, marker_sizes
 from hashviz.errors import HashvizError
 from hashviz.labels import label_groups, label_text
+from hashviz.map_jobs import MapJobs
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
                                 project_array, project_codes, projection_cache_path, sample_rows)
 from hashviz.search.pq import pq_reconstruct
 from hashviz.zoo import class_names_of
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
-           "code_map_cache_path", "projection_cache_dir", "map_or_start",
+           "code_map_cache_path", "projection_cache_dir", "map_or_start", "drawn_rows", "drawn_note", "code_members",
            "primary_labels", "color_values", "neighbour_scores", "thumbnail",
            "gallery", "row_choices", "available_sources", "colour_kinds", "map_title"]
 
@@ -57,6 +62,7 @@ MAX_UMAP_POINTS = 20_000
 # 200 epochs (UMAP's own default above 10k points) halve the time of a 5k map; part of the cache key.
 UMAP_PARAMS = {"n_epochs": 200}
 CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"
+POINTS_HELP = "binary codes: the most frequent distinct codes; product-quantised codes: a seeded sample of items"
 
 
 def projection_cache_dir(model) -> Path:
@@ -98,11 +104,9 @@ def _plan(model, source: str, method: str, sample_size: int | None, seed: int, d
     all_rows = np.arange(n, dtype=np.int64)
     params = _method_params(method)
     if source == "codes" and model.code_type == "binary":
-        if n > DISTINCT_ABOVE:       # the most frequent distinct codes, each once (hashviz.distinct)
-            rows, _ = distinct_codes(codes, model.content_key).shown(sample_size or n)
-            return _Plan(codes[rows], None, rows, {**params, "source": "distinct codes"},
-                         lambda sample: project_codes(sample, method, seed=seed, **params))
-        return _Plan(codes, sample_size, all_rows, params, None)
+        rows = drawn_rows(model, sample_size, seed)
+        return _Plan(codes[rows], None, rows, {**params, "source": "distinct codes"},
+                     lambda sample: project_codes(sample, method, seed=seed, **params))
     if source == "codes":                                   # pq: reconstructed vectors
         books = model.codebooks
         if books is None:
@@ -125,13 +129,14 @@ def _plan(model, source: str, method: str, sample_size: int | None, seed: int, d
         def compute_pixels(sample_ids):
             pixels = np.asarray(dataset.images[sample_ids], dtype=np.float32) / 255.0
             return project_array(pixels, method, seed=seed, **params)
-        # keyed by the image ids, so models over the same images share one pixel map
-        return _Plan(np.asarray(ids, dtype=np.int64), sample_size, all_rows,
+        # the code map's points; keyed by their image ids, so maps of the same images are shared
+        rows = drawn_rows(model, sample_size, seed)
+        return _Plan(np.asarray(ids, dtype=np.int64)[rows], None, rows,
                      {**params, "source": "pixels", "dataset": model.dataset}, compute_pixels)
     outputs, out_rows = model.outputs_sample, model.outputs_sample_rows
     if outputs is None or out_rows is None:
         raise HashvizError(f"{model.name} has no saved continuous outputs (codes/outputs_sample.npy)")
-    wanted = sample_rows(n, sample_size, seed)
+    wanted = drawn_rows(model, sample_size, seed)
     pos = np.minimum(np.searchsorted(out_rows, wanted), len(out_rows) - 1)
 
     def compute_outputs(sample):
@@ -175,13 +180,32 @@ def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT
     return None if xy is None else (xy, plan.row_ids[local])
 
 
-def drawn_note(model, sample_size: int) -> tuple[str | None, Callable[[np.ndarray], np.ndarray] | None]:
-    """(what the codes map draws, in words; rows -> point sizes) for a big binary database drawn as
-    distinct codes (hashviz.distinct), else (None, None): a seeded sample of rows, all one size."""
-    if model.code_type != "binary" or len(model.database_codes) <= DISTINCT_ABOVE:
-        return None, None
+def drawn_rows(model, sample_size: int | None, seed: int = 0) -> np.ndarray:
+    """int64: the database rows a map draws: a binary model's `sample_size` most frequent distinct
+    codes (each at its first row), else a seeded sample of rows."""
+    n = len(model.database_codes)
+    if model.code_type == "binary":
+        return distinct_codes(model.database_codes, model.content_key).shown(sample_size or n)[0]
+    return sample_rows(n, sample_size, seed)
+
+
+def drawn_note(model, sample_size: int) -> tuple[str | None, Callable[[np.ndarray], np.ndarray] | None,
+                                                 Callable[[np.ndarray], np.ndarray] | None]:
+    """(what the codes map draws, in words; rows -> point sizes; rows -> items sharing each row's
+    code) for a binary model (hashviz.distinct), else (None, None, None): a sample, one size each."""
+    if model.code_type != "binary":
+        return None, None, None
     distinct = distinct_codes(model.database_codes, model.content_key)
-    return distinct.describe(sample_size), lambda rows: marker_sizes(count_of(distinct, rows))
+    return (distinct.describe(sample_size), lambda rows: marker_sizes(count_of(distinct, rows)),
+            lambda rows: count_of(distinct, rows))
+
+
+def code_members(model, rows) -> np.ndarray:
+    """int64: every database row whose code is the code of one of `rows` (binary models; code by code
+    in the order of `rows`, ascending within a code); pq models: `rows` as they are."""
+    if model.code_type != "binary":
+        return np.asarray(rows, dtype=np.int64)
+    return distinct_codes(model.database_codes, model.content_key).members(rows)
 
 
 def available_sources(model) -> dict[str, str | None]:
@@ -219,11 +243,15 @@ def map_title(model, source: str, method: str, n_points: int) -> str:
 
 
 def map_or_start(jobs: JobRunner, model, method: str = "umap", sample_size: int | None = DEFAULT_SAMPLE,
-                 seed: int = 0, source: str = "codes", cache_dir=None,
-                 dataset=None) -> tuple[tuple[np.ndarray, np.ndarray] | None, Job | None]:
+                 seed: int = 0, source: str = "codes", cache_dir=None, dataset=None,
+                 owner: str | None = None) -> tuple[tuple[np.ndarray, np.ndarray] | None, Job | None]:
     """(map, None) when the map is cached or its job finished; (None, job) while it is computed in
     the background (started here when needed). A failed job raises its error (HashvizError as is)
-    and is retried on the next call."""
+    and is retried on the next call. On a MapJobs runner: the point count must be one it allows,
+    and while `owner`'s earlier map is pending that job is returned instead of a new one (the page
+    waits for it, then asks again); MapsBusy when the server queues no more maps."""
+    if isinstance(jobs, MapJobs):
+        jobs.check_size(sample_size, len(model.database_codes))
     if method == "umap" and (sample_size is None or sample_size > MAX_UMAP_POINTS) \
             and len(model.database_codes) > MAX_UMAP_POINTS:
         raise HashvizError(f"a UMAP map takes at most {MAX_UMAP_POINTS:,} points here (it grows to minutes "
@@ -244,7 +272,8 @@ def map_or_start(jobs: JobRunner, model, method: str = "umap", sample_size: int 
     if job is None:
         job = jobs.submit(key, lambda: code_map_projection(model, method, sample_size, seed, None, source,
                                                            cache_dir, dataset),
-                          description=f"{method.upper()} map of {model.name} ({source})")
+                          f"{method.upper()} map of {model.name} ({source}, {sample_size or 'all'} points)",
+                          **({"owner": owner} if isinstance(jobs, MapJobs) else {}))
     return None, job
 
 

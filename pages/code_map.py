@@ -2,11 +2,14 @@
 a map of the same images' pixels or the network's continuous outputs. Select points to see their
 images; send one to the Retrieval page as the query."""
 
+import uuid
+
 import streamlit as st
 
 from hashviz import codemap, plots
-from hashviz.background import JobRunner
+from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
+from hashviz.map_jobs import DEMO_POINTS, MapJobs, MapsBusy
 from hashviz.labels import group_names, grouping_choices, is_multi_label
 from hashviz.zoo import class_names_of
 from pages.common import as_text, or_stop
@@ -22,8 +25,9 @@ RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py:
 
 @st.cache_resource
 def projection_jobs():
-    """One background worker for the whole app: a missing UMAP map is computed once, for everyone."""
-    return JobRunner(workers=2)   # a second map need not wait behind a long one (each is capped)
+    """The whole app's map jobs: a missing UMAP map is computed once, for everyone; one pending map per
+    session, a few in all; a demo offers a few point counts only."""
+    return MapJobs(workers=2, sizes=DEMO_POINTS if current_deployment().demo else None)
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
@@ -43,10 +47,13 @@ method = c1.radio("Projection", ["umap", "pca"], horizontal=True, key="cm_method
                   format_func={"umap": "UMAP", "pca": "PCA (instant)"}.get)
 if method == "umap" and st.session_state.get(f"cm_size_{model.name}", 0) > codemap.MAX_UMAP_POINTS:
     st.session_state[f"cm_size_{model.name}"] = codemap.MAX_UMAP_POINTS     # chosen under PCA: capped
-size = int(c2.number_input("Points", min_value=min(100, n_db), step=500,
-                           max_value=min(n_db, codemap.MAX_UMAP_POINTS) if method == "umap" else n_db,
-                           value=min(codemap.DEFAULT_SAMPLE, n_db), key=f"cm_size_{model.name}",
-                           help="a seeded sample of the database"))
+if (choices := projection_jobs().size_choices(n_db)) is not None:
+    size = c2.selectbox("Points", choices, choices.index(min(codemap.DEFAULT_SAMPLE, n_db)),
+                        key=f"cm_points_{model.name}", help=codemap.POINTS_HELP)
+else:
+    size = int(c2.number_input("Points", min_value=min(100, n_db), step=500, key=f"cm_size_{model.name}",
+                               max_value=min(n_db, codemap.MAX_UMAP_POINTS) if method == "umap" else n_db,
+                               value=min(codemap.DEFAULT_SAMPLE, n_db), help=codemap.POINTS_HELP))
 sources = codemap.available_sources(model)
 beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_beside")]
 kinds = colour_kinds(model, codemap.colour_kinds(model))
@@ -60,13 +67,17 @@ if model.code_type == "pq":
 
 
 def get_map(source):
-    """(xy, rows, pending job or None): the UMAP map, or the instant PCA view while UMAP computes."""
+    """(xy, rows, pending job or None): the UMAP map, or the instant PCA view while UMAP computes (or
+    while the server queues no more maps)."""
+    found = job = None
     if method == "umap":
-        found, job = codemap.map_or_start(projection_jobs(), model, "umap", size, 0, source, dataset=dataset)
-        if found is not None:
-            return (*found, None)
-    else:
-        job = None
+        try:
+            found, job = codemap.map_or_start(projection_jobs(), model, "umap", size, 0, source, dataset=dataset,
+                                              owner=st.session_state.setdefault("cm_session", uuid.uuid4().hex))
+        except MapsBusy as exc:
+            st.info(as_text(exc))
+    if found is not None:
+        return (*found, None)
     return (*codemap.code_map_projection(model, "pca", size, 0, source=source, dataset=dataset), job)
 
 
@@ -82,10 +93,10 @@ if pending:
     def wait_for_umap():
         if all(job.state in ("done", "failed") for job in pending):
             st.rerun()
-        st.caption("UMAP " + "; ".join(job.progress_text for job in pending) + "…")
+        st.caption("; ".join(f"{job.description}: {job.progress_text}" for job in dict.fromkeys(pending)) + "…")
     wait_for_umap()
 
-drawn, sizes_of = codemap.drawn_note(model, size)
+drawn, sizes_of, counts_of = codemap.drawn_note(model, size)
 if drawn:
     st.caption(f"Drawn: {drawn}.")
 names = group_names(class_names_of(model, dataset), group, is_multi_label(model.database_labels))
@@ -100,13 +111,14 @@ for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
             fig = plots.code_map_figure(xy, rows, point_colours(model.content_key, model, rows, kind, bit, group),
                                         kind, names, dragmode="select", title=title, x_label=f"{shown.upper()} 1",
                                         marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
-                                        y_label=f"{shown.upper()} 2")
+                                        y_label=f"{shown.upper()} 2", counts=counts_of(rows) if counts_of else None)
     except HashvizError as exc:
-        col.error(str(exc))
+        col.error(as_text(exc))
         continue
     event = col.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"),
                              key=f"cm_plot_{model.name}_{source}_{shown}_{size}")
-    selected += [r for r in plots.selected_rows(event) if 0 <= r < n_db and r not in selected]
+    picked = [r for r in plots.selected_rows(event) if 0 <= r < n_db]       # a code selects all its items
+    selected = list(dict.fromkeys(selected + codemap.code_members(model, picked).tolist()))
 
 if not selected:
     st.caption("No points selected yet.")

@@ -38,6 +38,12 @@ def map_rows(fig: dict) -> list[int]:
     return sorted(int(r) for trace in fig["data"] for r in values(trace["customdata"]))
 
 
+def map_counts(fig: dict) -> dict[int, int]:
+    """row id -> the item count in its hover text (a code map of distinct codes)."""
+    return {int(r): int(c.replace(",", "")) for trace in fig["data"]
+            for r, c in zip(values(trace["customdata"]), trace["text"])}
+
+
 def titles(at) -> list[str]:
     return [f["layout"]["title"]["text"] for f in figures(at)]
 
@@ -124,23 +130,30 @@ def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrie
     (fig,) = figures(at)
     assert fig["layout"]["title"]["text"] == f"UMAP of the codes (Hamming) · {len(rows):,} points"
     assert fig["layout"]["dragmode"] == "select"
-    assert map_rows(fig) == rows.tolist()
+    assert map_rows(fig) == sorted(rows.tolist())
     assert "No points selected yet." in [c.value for c in at.caption]
+    # one point per distinct code, its item count in the hover data; a selected code selects its items
+    same_code = {int(r): np.flatnonzero((model.database_codes == model.database_codes[r]).all(1)).tolist()
+                 for r in rows}
+    assert map_counts(fig) == {r: len(items) for r, items in same_code.items()}
+    shared = next(r for r in rows if 2 <= len(same_code[r]) <= 20)
+    alone = next(r for r in rows if r != shared and len(same_code[shared]) + len(same_code[r]) <= 48)
 
     key = f"cm_plot_dpsh-16_codes_umap_{len(model.database_codes)}"
-    selection = {"selection": {"points": [{"customdata": 11}, {"customdata": 4}, {"customdata": 11}],
+    selection = {"selection": {"points": [{"customdata": shared}, {"customdata": alone}, {"customdata": shared}],
                                "point_indices": [], "box": [{}], "lasso": []}}
     at.session_state[key] = selection              # what a box selection sends
     at.run()
-    assert [s.value for s in at.subheader] == ["2 selected"]
+    expected = same_code[shared] + same_code[alone]
+    assert [s.value for s in at.subheader] == [f"{len(expected)} selected"]
     captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
-    assert captions == [f"row 11 · {model.database_labels[11]}", f"row 4 · {model.database_labels[4]}"]
+    assert captions == [f"row {r} · {model.database_labels[r]}" for r in expected]
     at.session_state[key] = selection              # (AppTest does not keep a chart's selection)
     at.session_state["retrieval_query_row"] = 3
-    at.selectbox(key="cm_query").set_value(4)
+    at.selectbox(key="cm_query").set_value(expected[-1])
     at.button[0].click().run()
     assert [t.value for t in at.title][:1] == ["Retrieval"]          # switched, and the page took the row
-    assert "database item #4 " in " ".join(m.value for m in at.markdown)
+    assert f"database item #{expected[-1]} " in " ".join(m.value for m in at.markdown)
 
 
 def test_code_map_without_a_cache_shows_pca_at_once_then_the_umap(tiny_zoo, monkeypatch, cache_dir):

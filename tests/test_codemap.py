@@ -45,7 +45,7 @@ def fake_model(codes01=None, labels=None, pq=None, outputs=None, out_rows=None, 
     return SimpleNamespace(name="m", path=tmp / "m", code_type="binary", bits=codes01.shape[1],
                            database_codes=pack_bits01(codes01), codebooks=None, database_labels=labels,
                            database_ids=ids, outputs_sample=outputs, outputs_sample_rows=out_rows,
-                           dataset="digits", config={}, family="pairwise")
+                           dataset="digits", config={}, family="pairwise", content_key=None)
 
 
 # ----------------------------------------------------------------------------- cache location and keys
@@ -63,8 +63,9 @@ def test_projection_is_computed_once_then_read_from_disk(models, tmp_path, no_um
     messages = []
     xy, rows = codemap.code_map_projection(m, "umap", 500, 0, progress=lambda f, msg: messages.append(f),
                                            cache_dir=tmp_path)
-    assert len(no_umap) == 1 and no_umap[0] == ((500, 16), "hamming", codemap.UMAP_PARAMS["n_epochs"])
-    assert xy.shape == (500, 2) and (rows == projection.sample_rows(len(m.database_codes), 500, 0)).all()
+    k = len(np.unique(m.database_codes, axis=0))                   # one point per distinct code
+    assert len(no_umap) == 1 and no_umap[0] == ((min(500, k), 16), "hamming", codemap.UMAP_PARAMS["n_epochs"])
+    assert xy.shape == (min(500, k), 2) and (rows == codemap.drawn_rows(m, 500)).all()
     assert codemap.code_map_cache_path(m, "umap", 500, 0, cache_dir=tmp_path).exists() and messages == [0.0, 1.0]
     xy2, rows2 = codemap.code_map_projection(m, "umap", 500, 0, cache_dir=tmp_path)
     assert len(no_umap) == 1 and np.array_equal(xy, xy2) and np.array_equal(rows, rows2)
@@ -72,7 +73,7 @@ def test_projection_is_computed_once_then_read_from_disk(models, tmp_path, no_um
     assert np.array_equal(cached[0], xy) and np.array_equal(cached[1], rows)
     # another seed or sample size is another map
     assert codemap.load_code_map(m, "umap", 500, 1, cache_dir=tmp_path) is None
-    assert codemap.load_code_map(m, "umap", 400, 0, cache_dir=tmp_path) is None
+    assert codemap.load_code_map(m, "umap", k // 2, 0, cache_dir=tmp_path) is None
 
 
 def test_zoo_builder_call_fills_the_cache_the_page_reads(models, tiny_zoo, monkeypatch, tmp_path, no_umap):
@@ -106,16 +107,16 @@ def test_sample_size_must_be_positive(models, tmp_path):
 
 # ----------------------------------------------------------------------------- sources
 
-def test_pixels_map_projects_the_sampled_images_and_is_shared_by_models(models, tmp_path, no_umap):
+def test_pixels_map_projects_the_code_maps_images(models, tmp_path, no_umap):
     from hashviz.data import load_dataset
     m, other = models["dpsh-16"], models["lsh-16"]
     ds = load_dataset("digits")
     xy, rows = codemap.code_map_projection(m, "pca", 300, 0, source="pixels", cache_dir=tmp_path)
     pixels = ds.images[m.database_ids[rows]].reshape(len(rows), -1).astype(np.float32) / 255
     assert np.allclose(xy, projection.project_array(pixels, "pca"), atol=1e-4)
-    assert (rows == projection.sample_rows(len(m.database_codes), 300, 0)).all()
-    # same images, same protocol: the other model reuses the file
-    assert codemap.code_map_cache_path(other, "pca", 300, 0, "pixels", tmp_path) == \
+    assert (rows == codemap.code_map_projection(m, "pca", 300, 0, cache_dir=tmp_path)[1]).all()  # the same images
+    # keyed by the images drawn: another model's codes draw other rows, hence another file
+    assert codemap.code_map_cache_path(other, "pca", 300, 0, "pixels", tmp_path) != \
         codemap.code_map_cache_path(m, "pca", 300, 0, "pixels", tmp_path)
 
 
@@ -131,7 +132,7 @@ def test_outputs_map_uses_the_code_maps_points_when_their_outputs_were_saved(tmp
     m.outputs_sample_rows = np.arange(100, dtype=np.int64)
     m.outputs_sample = rng.normal(size=(100, 16)).astype(np.float16)
     xy, rows = codemap.code_map_projection(m, "pca", 30, 0, source="outputs", cache_dir=tmp_path)
-    assert (rows == projection.sample_rows(100, 30, 0)).all()
+    assert (rows == codemap.drawn_rows(m, 30)).all()
     assert np.allclose(xy, projection.project_array(m.outputs_sample[rows].astype(np.float32), "pca"), atol=1e-3)
     m.outputs_sample = m.outputs_sample_rows = None
     with pytest.raises(HashvizError, match="no saved continuous outputs"):
@@ -180,7 +181,8 @@ def test_map_or_start_shows_nothing_until_the_job_finished_then_the_map(models, 
             break
         time.sleep(0.01)
     (xy, rows), pending = codemap.map_or_start(jobs, m, "umap", 300, 0, cache_dir=tmp_path)
-    assert pending is None and xy.shape == (300, 2) and len(rows) == 300
+    k = min(300, len(np.unique(m.database_codes, axis=0)))
+    assert pending is None and xy.shape == (k, 2) and len(rows) == k
 
 
 def test_a_failed_job_is_reported_once_then_retried(models, tmp_path, monkeypatch):

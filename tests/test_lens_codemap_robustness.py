@@ -4,6 +4,7 @@ used to crash a page or grow server memory (docs/reliability.md)."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app_support import app_on
 from hashviz.importing import import_codes
@@ -95,3 +96,117 @@ def test_byte_cache_evicts_least_recently_used_by_bytes():
     assert [cache.get(k) for k in "abcd"] == ["a", None, "c", "d"]
     assert not cache.put("huge", "x", 10_000) and cache.get("huge") is None
     assert cache.used_bytes == 3 * (1000 + ENTRY_OVERHEAD)
+
+
+# ------------------------------------------------------------------ Code map: distinct codes, map jobs
+
+def duplicated_codes_model(tmp_path):
+    """A codes-only model whose 600 items fall on 40 codes (counts 1 .. 40ish), as a good model's do."""
+    rng = np.random.default_rng(7)
+    codebook = (rng.random((40, 16)) < 0.5).astype(np.uint8)
+    which = np.minimum(rng.geometric(0.08, 600) - 1, 39)
+    arrays = tmp_path / "dup-arrays"
+    arrays.mkdir()
+    np.save(arrays / "database_codes.npy", codebook[which])
+    np.save(arrays / "database_labels.npy", which % 3)
+    np.save(arrays / "query_codes.npy", codebook[:5])
+    np.save(arrays / "query_labels.npy", np.arange(5) % 3)
+    from hashviz.zoo import load_model_dir
+    return load_model_dir(import_codes(*(arrays / f"{n}.npy" for n in ("database_codes", "database_labels",
+                                                                        "query_codes", "query_labels")),
+                                       out=tmp_path / "models" / "duplicates"))
+
+
+def test_code_map_draws_each_distinct_code_once_sized_and_hovered_by_its_count(tmp_path):
+    from hashviz import codemap, plots
+    model = duplicated_codes_model(tmp_path)
+    codes = model.database_codes
+    rows = codemap.drawn_rows(model, 5000)                          # a small database: distinct codes too
+    keys = [codes[r].tobytes() for r in rows]
+    assert len(set(keys)) == len(keys) == len({c.tobytes() for c in codes})      # every code exactly once
+    counts = [int((codes == codes[r]).all(1).sum()) for r in rows]
+    assert all(int(np.flatnonzero((codes == codes[r]).all(1))[0]) == r for r in rows)   # at its first row
+    assert counts == sorted(counts, reverse=True)                   # most frequent first
+    note, sizes_of, counts_of = codemap.drawn_note(model, 5000)
+    assert counts_of(rows).tolist() == counts and f"600 items as {len(rows)} distinct codes" in note
+    assert np.all(np.diff(sizes_of(rows)) <= 0) and sizes_of(rows)[0] > sizes_of(rows)[-1]
+    fig = plots.code_map_figure(np.zeros((len(rows), 2)), rows, counts=counts_of(rows))
+    assert np.concatenate([t.customdata for t in fig.data]).tolist() == rows.tolist()     # the bare row ids
+    assert np.concatenate([t.text for t in fig.data]).tolist() == [f"{c:,}" for c in counts]
+    assert "items share this code" in fig.data[0].hovertemplate
+
+
+def test_selecting_a_code_expands_to_exactly_the_rows_holding_it(tmp_path):
+    from hashviz import codemap
+    model = duplicated_codes_model(tmp_path)
+    codes = model.database_codes
+    for r in codemap.drawn_rows(model, 5000):
+        brute = [i for i in range(len(codes)) if codes[i].tobytes() == codes[r].tobytes()]
+        assert codemap.code_members(model, [r]).tolist() == brute
+        assert codemap.code_members(model, [brute[-1]]).tolist() == brute        # any item of the code
+    a, b = codemap.drawn_rows(model, 2)
+    both = codemap.code_members(model, [b, a, b]).tolist()           # code by code, in selection order
+    assert both == [i for i in range(len(codes)) if (codes[i] == codes[b]).all()] + \
+        [i for i in range(len(codes)) if (codes[i] == codes[a]).all()]
+
+
+def gate_job(jobs, key, gate):
+    return jobs.submit(key, lambda: gate.wait(30), "a job that holds the worker")
+
+
+def test_map_jobs_one_pending_per_session_and_a_global_cap(tmp_path):
+    """Real PCA maps queued behind a job that holds the only worker, so every map stays pending."""
+    import threading
+
+    from hashviz import codemap
+    from hashviz.map_jobs import MapJobs, MapsBusy
+    model = duplicated_codes_model(tmp_path)
+    gate = threading.Event()
+    jobs = MapJobs(workers=1, max_pending=4)
+    try:
+        gate_job(jobs, "holder", gate)
+
+        def ask(size, owner):
+            return codemap.map_or_start(jobs, model, "pca", size, 0, cache_dir=tmp_path / "maps", owner=owner)[1]
+        first = ask(10, "visitor-a")
+        assert ask(20, "visitor-a") is first and ask(30, "visitor-a") is first     # a's later sizes wait
+        assert len(jobs.pending()) == 2                                          # holder + a's first
+        assert ask(10, "visitor-b") is first                                     # the same map is shared
+        b = ask(20, "visitor-b")
+        assert b is not first and ask(30, "visitor-c") is not None and len(jobs.pending()) == 4
+        with pytest.raises(MapsBusy, match="computing 4 maps already"):
+            ask(40, "visitor-d")
+        gate.set()
+        assert first.wait(30) and b.wait(30)
+        assert ask(20, "visitor-a") is None                                      # b's map: ready for everyone
+        fresh = ask(50, "visitor-a")                                             # a has nothing pending now
+        assert fresh is not None and fresh is not first and fresh is not b and fresh.wait(30)
+    finally:
+        gate.set()
+
+
+def test_demo_maps_take_a_few_fixed_point_counts(tmp_path):
+    from hashviz import codemap
+    from hashviz.errors import HashvizError
+    from hashviz.map_jobs import DEMO_POINTS, MapJobs
+    model = duplicated_codes_model(tmp_path)                               # 600 items
+    demo = MapJobs(sizes=DEMO_POINTS)
+    assert demo.size_choices(600) == [600] and demo.size_choices(69_000) == list(DEMO_POINTS)
+    assert demo.size_choices(3_000) == [1_000, 2_000, 3_000]
+    assert MapJobs().size_choices(600) is None
+    for typed in (1, 100, 599):                 # every other count would be another job and map file
+        with pytest.raises(HashvizError, match="maps of 600 points only"):
+            codemap.map_or_start(demo, model, "pca", typed, 0, cache_dir=tmp_path / "maps")
+    first = codemap.map_or_start(demo, model, "pca", 600, 0, cache_dir=tmp_path / "maps")[1]
+    assert first.wait(30)
+    for same in (601, None):                    # all items, whatever number says so: the same map
+        assert codemap.map_or_start(demo, model, "pca", same, 0, cache_dir=tmp_path / "maps")[1] is None
+
+
+def test_demo_code_map_offers_fixed_point_counts(tmp_path, monkeypatch):
+    model = duplicated_codes_model(tmp_path)
+    monkeypatch.setenv("HASHVIZ_DEMO", "1")
+    monkeypatch.setenv("HASHVIZ_PROJECTION_CACHE", str(tmp_path / "maps"))
+    at = app_on(model.path.parent, "pages/code_map.py", monkeypatch, model_name=model.name)
+    points = at.selectbox(key=f"cm_points_{model.name}")
+    assert points.options == ["600"] and not at.number_input

@@ -1,5 +1,6 @@
 """The code map: a 2-D projection of codes as a scatter whose points carry their global row id in
-`customdata`, and `selected_rows`, which reads those ids back from a Streamlit selection event."""
+`customdata` (how many items share the point's code, when given, in its hover text), and
+`selected_rows`, which reads those ids back from a Streamlit selection event."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _scatter_cls(n: int):
 def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarray | None = None,
                     color_kind: str = "label", class_names: Sequence[str] | None = None,
                     title: str = "Code map", marker_size: float | np.ndarray = 5,
-                    x_label: str = "map x", y_label: str = "map y", dragmode: str = "lasso") -> go.Figure:
+                    x_label: str = "map x", y_label: str = "map y", dragmode: str = "lasso",
+                    counts: np.ndarray | None = None) -> go.Figure:
     """Scatter of a 2-D map where every point's `customdata` is its global row id.
 
     color_kind:
@@ -31,6 +33,7 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
       "bit":     color_values {0,1} or {-1,+1} for one bit; traces "bit = −1" (circle) and "bit = +1"
                  (diamond).
     Uses go.Scattergl above WEBGL_THRESHOLD points. Read selections back with `selected_rows`.
+    counts: how many items share each point's code (a point per distinct code), shown in the hover.
     dragmode: what dragging on the plot does at first ("lasso", "select" = box, "zoom", "pan").
     """
     xy = np.asarray(xy, dtype=np.float64)
@@ -47,12 +50,20 @@ def code_map_figure(xy: np.ndarray, row_ids: np.ndarray, color_values: np.ndarra
             raise HashvizError(f"color_values must have one value per point ({n}), got {color_values.shape}")
     Sc = _scatter_cls(n)
     fig = go.Figure()
+    # customdata stays the bare row id: Streamlit drops a selection whose points carry list customdata
+    text, hover = None, "row %{customdata}"
+    if counts is not None:
+        if np.shape(counts) != (n,):
+            raise HashvizError(f"counts must have one value per point ({n}), got {np.shape(counts)}")
+        text = np.array([f"{int(c):,}" for c in counts])
+        hover = "code at row %{customdata}<br>%{text} items share this code"
 
     def add(mask: np.ndarray, name: str, symbol: str, color: Any, extra_hover: str = "", **marker: Any) -> None:
         fig.add_trace(Sc(x=xy[mask, 0], y=xy[mask, 1], customdata=rows[mask], mode="markers", name=name,
+                         text=None if text is None else text[mask],
                          marker=dict(symbol=symbol, color=color, size=marker_size if np.isscalar(marker_size)
                                      else np.asarray(marker_size)[mask], **marker),
-                         hovertemplate="row %{customdata}" + extra_hover + "<extra>" + name + "</extra>"))
+                         hovertemplate=hover + extra_hover + "<extra>" + name + "</extra>"))
 
     if color_values is None:
         add(np.ones(n, bool), "items", "circle", OK_COLOUR)
