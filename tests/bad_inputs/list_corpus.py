@@ -56,6 +56,9 @@ LIST_CASES = [
              "a 5,000-byte path (every row of image_paths.npy became 5,000 bytes wide)"),
     ListCase("list-path-u0085", "lists", r"control characters in the path: 1 at database\.txt:2",
              "U+0085 inside a path (str.splitlines split the line there: wrong line numbers, wrong rows)"),
+    ListCase("list-onehot-vs-narrow-multihot", "lists",
+             r"label widths that differ: \d at database\.txt[^(]*\(label columns: database\.txt has 6, test\.txt has 4\)",
+             "a one-hot database list of 6 classes beside a multi-hot query list of 4 (IndexError)"),
     ListCase("list-bom", "lists", r"byte-order mark", "list and class names starting with a UTF-8 BOM (row 0's "
              "path began with U+FEFF; the first class name kept it)", outcome="handled"),
     ListCase("list-paths-stored-compactly", "lists", r"", "300 rows, one path of 4,000 bytes (stored 300 x 4,000 "
@@ -202,6 +205,9 @@ def _lists_case(case: ListCase, d: Path) -> None:
     elif cid == "list-path-u0085":
         db[1] = _line("images/db\x85_1.png", hot["database"][1])
         db[3] = _line("images/db_3.png", [0, 0, 0, 0])
+        _write_lists(d, lines)
+    elif cid == "list-onehot-vs-narrow-multihot":
+        lines["database"] = [_line(f"images/db_{i}.png", np.eye(6, dtype=int)[i % 6]) for i in range(N_DB)]
         _write_lists(d, lines)
     elif cid == "list-bom":
         _write_lists(d, lines, bom=True)
