@@ -278,3 +278,23 @@ def test_a_link_inside_the_root_to_a_file_outside_it_is_outside(tmp_path, capsys
     code, out, _ = run_cli(capsys, "check-lists", tmp_path / "root" / "list.txt")
     assert code == 1 and "warning: paths outside the image root (shown as placeholders): 1 at list.txt:2 " in out, out
     assert "missing" not in out and "unreadable" not in out
+
+
+def test_diagnostics_of_a_1024_bit_import_sends_block_heatmaps(tmp_path, monkeypatch):
+    """The largest import (1024 bits) opens Diagnostics; its bit-by-bit heatmaps arrive as 256 x 256
+    blocks (a 4096-bit import failed there with MessageSizeError: two 224 MB figures)."""
+    import json
+
+    from app_support import app_on
+    from hashviz.importing import import_codes
+    rng = np.random.default_rng(0)
+    for name, n in (("db", 400), ("q", 20)):
+        np.save(tmp_path / f"{name}.npy", rng.choice([-1.0, 1.0], (n, 1024)).astype(np.float32))
+        np.save(tmp_path / f"{name}l.npy", np.arange(n) % 5)
+    import_codes(tmp_path / "db.npy", tmp_path / "dbl.npy", tmp_path / "q.npy", tmp_path / "ql.npy",
+                 tmp_path / "models" / "wide")
+    at = app_on(tmp_path / "models", "pages/diagnostics.py", monkeypatch, model_name="wide")
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    heatmaps = [s for s in specs if s["data"][0]["type"] == "heatmap" and "pair" in s["layout"]["title"]["text"]]
+    assert len(heatmaps) == 2 and all("1024 bits in blocks of 4" in h["layout"]["title"]["text"] for h in heatmaps)
+    assert sum(len(el.proto.spec) for el in at.get("plotly_chart")) < 10_000_000
