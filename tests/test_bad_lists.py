@@ -298,3 +298,24 @@ def test_diagnostics_of_a_1024_bit_import_sends_block_heatmaps(tmp_path, monkeyp
     heatmaps = [s for s in specs if s["data"][0]["type"] == "heatmap" and "pair" in s["layout"]["title"]["text"]]
     assert len(heatmaps) == 2 and all("1024 bits in blocks of 4" in h["layout"]["title"]["text"] for h in heatmaps)
     assert sum(len(el.proto.spec) for el in at.get("plotly_chart")) < 10_000_000
+
+
+def test_a_damaged_path_table_is_refused_and_an_older_fixed_width_one_still_loads(corpus, tmp_path, capsys):
+    from hashviz.errors import HashvizError
+    d = export_of(corpus, "list-bom")
+    assert run_cli(capsys, *import_args(d, tmp_path / "m"))[0] == 0
+    codes = tmp_path / "m" / "codes"
+    ends = np.load(codes / "image_path_ends.npy")
+    names = [line.split(" ")[0] for line in ((d / "database.txt").read_text(encoding="utf-8-sig").splitlines()
+                                             + (d / "test.txt").read_text(encoding="utf-8-sig").splitlines())]
+    np.save(codes / "image_path_ends.npy", ends[::-1].copy())              # decreasing: forged
+    with pytest.raises(HashvizError, match=r"image_path_ends\.npy must give 16 increasing ends"):
+        model_images(load_model_dir(tmp_path / "m"))
+    np.save(codes / "image_path_ends.npy", np.append(ends[:-1], 10**9))    # past the blob's end
+    with pytest.raises(HashvizError, match=r"the last at \d+"):
+        model_images(load_model_dir(tmp_path / "m"))
+    (codes / "image_path_ends.npy").unlink()
+    np.save(codes / "image_paths.npy", np.array([n.encode() for n in names]))   # as imports wrote it before
+    images = model_images(load_model_dir(tmp_path / "m"))
+    assert [images.describe(i) for i in (0, 15)] == [str(d / names[0]), str(d / names[15])]
+    assert images[0].tolist() == np.full((6, 8), 40, np.uint8).tolist()

@@ -262,9 +262,10 @@ def image_path_table(model) -> Sequence:
         raise HashvizError(f"{model.name}: {PATHS_FILE} must be uint8 bytes with {PATH_ENDS_FILE} beside it "
                            f"(int ends, one per path)")
     lengths = np.diff(np.asarray(ends, dtype=np.int64), prepend=0)
-    if len(ends) != expected or (lengths < 0).any() or (lengths > MAX_PATH_BYTES).any() or int(ends[-1]) != len(blob):
+    longest = 2 * MAX_PATH_BYTES        # a listed path made absolute: the root and the path
+    if len(ends) != expected or (lengths < 0).any() or (lengths > longest).any() or int(ends[-1]) != len(blob):
         raise HashvizError(f"{model.name}: {PATH_ENDS_FILE} must give {expected} increasing ends, each path at "
-                           f"most {MAX_PATH_BYTES} bytes, the last at {len(blob)}")
+                           f"most {longest} bytes, the last at {len(blob)}")
     return PathTable(blob, ends)
 
 
