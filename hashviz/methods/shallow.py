@@ -31,6 +31,8 @@ class ShallowHasher:
     #: hyper-parameter defaults; unknown keywords are refused.
     defaults: dict = {}
     _state_spec: dict = {}
+    #: whether fit divides each input by its scale (False: centred only; scale_ is then all ones)
+    standardises: bool = True
 
     def __init__(self, bits: int, seed: int = 0, **hyper):
         self._hyper = merge_hyper(self.defaults, hyper)
@@ -58,7 +60,7 @@ class ShallowHasher:
         std = np.sqrt(np.einsum("ij,ij->j", centred, centred, dtype=np.float64) / len(X))
         floor = MIN_RELATIVE_SCALE * std.mean() if std.mean() > 0 else 1.0
         self.mean_ = mean.astype(np.float32)
-        self.scale_ = np.maximum(std, floor).astype(np.float32)
+        self.scale_ = (np.maximum(std, floor) if self.standardises else np.ones_like(std)).astype(np.float32)
         self._fit(self._standardise(X))
         return self
 
@@ -306,3 +308,28 @@ class SH(ShallowHasher):
             raise HashvizError(f"sh state modes must index the {p} PCA directions with frequencies >= 1")
         if (state["ranges_"] <= 0).any():
             raise HashvizError("sh state ranges_ must be positive")
+
+
+@register_method("pca-rr", family="shallow", paper="Hashing-Baseline, arXiv 2509.14427")
+class PCARR(ShallowHasher):
+    """PCA-RR, the training-free baseline of Hashing-Baseline (arXiv 2509.14427): centre the
+    inputs (pixels, or a frozen pretrained network's features), project on the top `bits`
+    principal directions, rotate by a seeded random orthogonal matrix R (the Q of the QR
+    decomposition of a standard Gaussian (bits, bits) matrix drawn with default_rng(seed)), sign.
+
+    The rotation spreads the variance of the leading directions over all bits, so each bit
+    carries some information, unlike PCAH's later bits; ITQ learns that rotation, PCA-RR draws it.
+    Centred only (no per-input scaling): the features' own scales are the PCA's to weigh.
+    """
+
+    standardises = False
+    _state_spec = {"mean_": ("d",), "scale_": ("d",), "components_": ("d", "bits"), "rotation_": ("bits", "bits")}
+
+    def _fit(self, Xs):
+        _check_pca_bits(self, Xs.shape[1])
+        self.components_ = _pca(Xs, self.bits)
+        rotation, _ = np.linalg.qr(np.random.default_rng(self.seed).standard_normal((self.bits, self.bits)))
+        self.rotation_ = rotation.astype(np.float32)
+
+    def _project(self, Xs):
+        return (Xs @ self.components_) @ self.rotation_
