@@ -43,9 +43,12 @@ def load_encoder(model):
     from hashviz.network_store import is_network_config, load_network_encoder
     if is_network_config(model.config):      # a user's own network (hv.from_network): its checked graph
         return load_network_encoder(model.path, read_weights(model.path))
+    from hashviz.randomness import global_generator
     weights = check_weights(model.path, model.config)
     try:
-        return create_hasher(model.config).load_weights(weights)
+        with global_generator():     # a training run may be seeding it
+            hasher = create_hasher(model.config)
+        return hasher.load_weights(weights)
     except (RuntimeError, TypeError, ValueError) as exc:   # e.g. an integer tensor where floats belong
         raise HashvizError(f"{model.name}: weights cannot be loaded into a {model.config['method']} "
                            f"model ({str(exc).splitlines()[0][:200]})") from None

@@ -253,18 +253,22 @@ class DeepHasher(ImageHasher):
     def fit(self, images: np.ndarray, labels: np.ndarray, *, epochs: int, lr: float, batch_size: int,
             weight_decay: float, seed: int = 0, augment: bool = True, regularizers: dict | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None, device: str = "cpu",
-            precision: str = "fp32", progress: Progress | None = None, should_stop=None) -> "DeepHasher":
+            precision: str = "fp32", progress: Progress | None = None, should_stop=None,
+            generator=None) -> "DeepHasher":
         """Train on uint8 images (n, H, W[, C]) and labels (n,) or multi-hot (n, C): AdamW with a
         one-cycle schedule; after a validation epoch (is_validation_epoch) the validation images
         are ranked against a fixed seeded set of VALIDATION_DATABASE training images and the
         epoch with the best mAP@all is kept (labels are used there, to measure, for every method;
         an unsupervised method's loss gets the network's input, `method.views` augmented views
-        of the batch, instead of the labels). Sets history_ (one entry per epoch), best_epoch_ and
-        phase_seconds_ (data, forward, backward, optimizer, validation)."""
+        of the batch, instead of the labels). Every random draw (dropout, augmentation, the loss's
+        sampling) comes from `generator`, the run's own (hashviz.randomness.seeded_build; None:
+        torch's global). Sets history_ (one entry per epoch), best_epoch_ and phase_seconds_ (data,
+        forward, backward, optimizer, validation)."""
         import torch
 
         from hashviz.methods.regularizers import regularization
         from hashviz.nets import network_outputs, to_tensor
+        from hashviz.randomness import draw_from
 
         net, method = self.net_.to(device), self.method_.to(device)
         rng = np.random.default_rng(seed)
@@ -278,6 +282,8 @@ class DeepHasher(ImageHasher):
         # two-view methods always augment: identical views would teach them nothing
         views = method.views
         augment_batch = method.augmentation(self.image_shape) if augment or views > 1 else None
+        drawing = (net, method) + ((augment_batch,) if augment_batch is not None else ())
+        draw_from(generator, *drawing)
         val_images, val_labels = validation if validation is not None else (images[:0], labels.numpy()[:0])
         # The validation database: a fixed seeded subset of the training images (encoding
         # all of them every epoch cost a third of the epoch on 2 cores).
@@ -333,6 +339,7 @@ class DeepHasher(ImageHasher):
         if best[2] is not None:
             net.load_state_dict(best[2][0])
             method.load_state_dict(best[2][1])
+        draw_from(None, *drawing)      # the fitted hasher keeps no generator
         self.net_, self.method_ = net.cpu(), method.cpu()
         self.net_.eval()
         self.history_, self.best_epoch_ = history, best[1]
@@ -403,22 +410,24 @@ class EnsembleHasher(ImageHasher):
 
     # ------------------------------------------------------------ learning
     def fit(self, images: np.ndarray, labels: np.ndarray, *, seed: int = 0, progress=None,
-            should_stop=None, **member_fit) -> "EnsembleHasher":
+            should_stop=None, generator=None, **member_fit) -> "EnsembleHasher":
         """Train the members one after another, member k afresh from torch seed member_seeds(seed)[k]
         (as `hashviz train --seed` seeds a single model), on all training images ("seeds") or a
-        bootstrap sample of as many drawn with replacement ("bootstrap"). history_ runs on across
-        members (each entry names its member); member_records_ holds what config.json records."""
-        import torch
+        bootstrap sample of as many drawn with replacement ("bootstrap"); each member draws from its
+        own generator (`generator` is not used). history_ runs on across members (each entry names
+        its member); member_records_ holds what config.json records."""
+        from hashviz.randomness import seeded_build
         count, sampling = len(self.members_), self.method_.hyper["sampling"]
         self.history_, self.member_records_, self.phase_seconds_ = [], [], {}
         for k, member_seed in enumerate(member_seeds(seed, count)):
             rows = np.arange(len(images))
             if sampling == "bootstrap":
                 rows = np.sort(np.random.default_rng(member_seed).integers(0, len(images), len(images)))
-            torch.manual_seed(member_seed)
-            member = self.members_[k] = self._member_hasher(self.method_.new_member())
+            member, member_generator = seeded_build(member_seed,
+                                                    lambda: self._member_hasher(self.method_.new_member()))
+            self.members_[k] = member
             member.fit(images[rows], np.asarray(labels)[rows], seed=member_seed, should_stop=should_stop,
-                       progress=_member_progress(progress, k, count), **member_fit)
+                       progress=_member_progress(progress, k, count), generator=member_generator, **member_fit)
             offset = k * len(member.history_)
             self.history_ += [{**h, "epoch": h["epoch"] + offset, "member": k} for h in member.history_]
             val_maps = [h["val_map"] for h in member.history_ if "val_map" in h]

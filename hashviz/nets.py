@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
+from hashviz import randomness
 from hashviz.errors import HashvizError
 
 BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
@@ -66,7 +67,7 @@ class SmallCNN(nn.Module):
                  layout: int = BACKBONE_LAYOUT):
         super().__init__()
         self.body = nn.Sequential(*_blocks(channels, width, layout), nn.AdaptiveMaxPool2d(3), nn.Flatten())
-        self.fc = nn.Sequential(nn.Linear(4 * width * 9, features), nn.ReLU(inplace=True), nn.Dropout(0.3))
+        self.fc = nn.Sequential(nn.Linear(4 * width * 9, features), nn.ReLU(inplace=True), Dropout(0.3))
         self.out_features = features
 
     def forward(self, x):
@@ -160,12 +161,27 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return x.float().div_(127.5).sub_(1.0)
 
 
+class Dropout(nn.Module):
+    """nn.Dropout drawing its mask from `generator` (hashviz.randomness; None: torch's global)."""
+
+    generator = None
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return randomness.dropout(x, self.p, self.generator) if self.training and self.p > 0 else x
+
+
 class BatchShiftFlip(v2.Transform):
     """Random shifts (edge padding) and horizontal flips drawn per image of a batch (n, C, H, W).
 
     torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so a per-image loop
     cost as much as the training step itself on 2 cores; this draws all choices at once.
     """
+
+    generator = None    # hashviz.randomness: the run's own (None: torch's global)
 
     def __init__(self, max_shift: int, flip: bool = True):
         super().__init__()
@@ -176,14 +192,14 @@ class BatchShiftFlip(v2.Transform):
         p = self.max_shift
         if p > 0:
             padded = torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
-            dy = torch.randint(0, 2 * p + 1, (n, 1)).to(x.device)
-            dx = torch.randint(0, 2 * p + 1, (n, 1)).to(x.device)
+            dy = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
+            dx = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
             rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
             cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
             x = padded[torch.arange(n, device=x.device)[:, None, None, None],
                        torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
         if self.flip:
-            mirrored = (torch.rand(n) < 0.5).to(x.device)
+            mirrored = (randomness.uniform((n,), self.generator) < 0.5).to(x.device)
             x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
         return x
 
@@ -214,13 +230,15 @@ class BatchViews(v2.Transform):
     choices cut down to 28x28: no colour-dropping or blur, which would leave little of a
     Fashion-MNIST image."""
 
+    generator = None    # hashviz.randomness: the run's own (None: torch's global)
+
     def __init__(self, min_side: float = 0.7, jitter: float = 0.3, flip: bool = False, erase: float = 0.3):
         super().__init__()
         self.min_side, self.jitter, self.flip, self.erase = float(min_side), float(jitter), flip, float(erase)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # a batch, not a pytree of samples
         n, _, h, w = x.shape
-        draw = lambda *shape: torch.rand(*shape, device=x.device)  # noqa: E731
+        draw = lambda *shape: randomness.uniform(shape, self.generator, x.device)  # noqa: E731
         side = self.min_side + (1 - self.min_side) * draw(n)
         centre = (1 - side)[:, None] * (2 * draw(n, 2) - 1)        # the crop stays inside the image
         theta = torch.zeros(n, 2, 3, device=x.device)

@@ -107,10 +107,9 @@ def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
 
 
 def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
-    import torch
-    torch.manual_seed(spec.seed)                 # before the network and the loss are initialised
+    from hashviz.randomness import seeded_build
     config = _base_config(spec, dataset, split)
-    hasher = create_hasher(config)
+    hasher, generator = seeded_build(spec.seed, lambda: create_hasher(config))   # the run's own draws
     pretrained = {}
     if config["backbone"] == "resnet18":      # ImageNet weights, as the spec says
         from hashviz.nets import load_resnet18_weights
@@ -123,7 +122,8 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
                batch_size=spec.batch_size, weight_decay=spec.weight_decay, seed=spec.seed, augment=spec.augment,
                regularizers=spec.regularizers,
                validation=(dataset.images[split.validation], seen_labels(dataset.labels[split.validation], held_out)),
-               device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop)
+               device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop,
+               generator=generator)
     return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
                        {**hasher.config(), **pretrained, "recipe": {"lr": spec.lr, "epochs": spec.epochs}},
                        hasher.phase_seconds_)
@@ -196,18 +196,24 @@ def train(spec: TrainSpec, progress: Progress | None = None, should_stop=None) -
     """Train one model (no encoding of the database, nothing written)."""
     check_spec(spec, saving=False)
     spec = spec.resolved()
-    if spec.threads:
-        import torch
-        torch.set_num_threads(spec.threads)
+    from hashviz.randomness import run_threads
     dataset = load_dataset(spec.dataset)
     split = make_split(dataset, spec.protocol, spec.seed)
     runner = _train_deep if method_info(spec.method).deep else _train_shallow
-    return runner(spec, dataset, split, progress, should_stop)
+    with run_threads(spec.threads):
+        return runner(spec, dataset, split, progress, should_stop)
 
 
 def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, should_stop=None,
                 overwrite: bool = False) -> Path:
-    """Train, encode database and queries, evaluate on the queries, save atomically."""
+    """Train, encode database and queries, evaluate on the queries, save atomically; training and
+    encoding on the run's thread count (hashviz.randomness.run_threads)."""
+    from hashviz.randomness import run_threads
+    with run_threads(spec.threads):
+        return _build_model(spec, out, progress, should_stop, overwrite)
+
+
+def _build_model(spec: TrainSpec, out: Path, progress: Progress | None, should_stop, overwrite: bool) -> Path:
     from hashviz.metrics import evaluate
     from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
@@ -220,7 +226,10 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
     split = make_split(dataset, spec.protocol, spec.seed)
     config = _base_config(spec, dataset, split)
     config.update(result.method_config)
-    encoder = create_hasher(config).load_weights(result.encoder_weights)
+    from hashviz.randomness import global_generator
+    with global_generator():
+        encoder = create_hasher(config)
+    encoder.load_weights(result.encoder_weights)
     check_stop(should_stop)
     t0 = time.perf_counter()
     db_images = dataset.images[split.database]

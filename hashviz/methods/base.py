@@ -31,6 +31,9 @@ class DeepHashMethod(nn.Module):
     #: whether the loss learns from labels (the registry sets it from the family's FamilyInfo);
     #: the loss of an unsupervised method gets the network's input images instead of the labels.
     supervised: bool = True
+    #: where the loss draws (hashviz.randomness): the training run's own generator, set while it
+    #: trains; None: torch's global generator.
+    generator = None
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()
@@ -133,8 +136,8 @@ class TripletMethod(DeepHashMethod):
     """Multiwise (triplet) similarity preserving: the batch's triplets are built once per step.
 
     A batch without a valid triplet (one class only, or no two items alike) gives a zero loss.
-    The sampling generator is seeded from torch's global generator on first use, so a run seeded
-    with torch.manual_seed samples the same triplets again.
+    The sampling generator is seeded from the run's generator on first use, so a run of the same
+    seed samples the same triplets again.
     """
 
     defaults: dict = {"max_triplets": 100_000}
@@ -148,7 +151,7 @@ class TripletMethod(DeepHashMethod):
 
     def loss(self, u, labels):
         if self._generator is None:
-            self._generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, (1,))))
+            self._generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, (1,), generator=self.generator)))
         a, p, n = batch_triplets(labels, self.hyper["max_triplets"], self._generator)
         if len(a) == 0:
             return u.sum() * 0

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hashviz import randomness
 from hashviz.errors import HashvizError
 from hashviz.methods.base import DeepHashMethod, off_diagonal, similarity_matrix, straight_through
 from hashviz.methods.classification import label_loss
@@ -146,9 +147,9 @@ class QuantizationMethod(DeepHashMethod):
             return
         zs = z.detach().reshape(len(z), self.M, self.d_sub).to(self.codewords.dtype)
         books, words = dead.nonzero(as_tuple=True)
-        picks = torch.randint(len(z), (len(books),), device=z.device)
+        picks = randomness.integers(len(z), (len(books),), self.generator, z.device)
         fresh = zs[picks, books]
-        self.codewords[books, words] = fresh + 0.01 * torch.randn_like(fresh)
+        self.codewords[books, words] = fresh + 0.01 * randomness.normal(fresh.shape, self.generator, fresh.device)
         self.idle_steps.masked_fill_(dead, 0)
 
     @torch.no_grad()

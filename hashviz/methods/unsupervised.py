@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hashviz import randomness
 from hashviz.methods.base import DeepHashMethod, off_diagonal, straight_through
 from hashviz.methods.registry import register_method
 
@@ -65,7 +66,8 @@ class CIBHash(UnsupervisedMethod):
 
     def loss(self, u, images):
         p = torch.sigmoid(u)
-        threshold = torch.rand_like(p) if self.hyper["stochastic"] else torch.full_like(p, 0.5)
+        stochastic = self.hyper["stochastic"]
+        threshold = randomness.uniform(p.shape, self.generator, p.device) if stochastic else torch.full_like(p, 0.5)
         z = straight_through(torch.where(p > threshold, 1.0, -1.0).to(p.dtype), p)
         return self.cib_loss(p, z)
 
