@@ -47,7 +47,7 @@ from hashviz.model_checks import (CODE_FILES, check_arrays, check_config, check_
 CONFIG = "config.json"
 OPTIONAL_CODE_FILES = ("database_ids", "query_ids", "outputs_sample", "outputs_sample_rows",
                        "query_vectors", "codebooks", "query_ap")
-PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}
+PICKLE_SUFFIXES = {".pt", ".pt2", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"}   # .pt2: torch.export.save pickles its weights
 
 
 @dataclass(eq=False)

@@ -165,3 +165,14 @@ def test_the_app_answers_an_uploaded_query_with_a_saved_network(saved, digits, t
     assert not at.exception, [e.value for e in at.exception]
     expected = hv.neighbours(saved, images[207], n=20)["database_row"].tolist()
     assert at.dataframe[0].value["database_index"].tolist() == expected
+
+
+def test_a_torch_export_archive_in_a_model_directory_is_refused_unopened(saved, tmp_path):
+    """torch.export.save's .pt2 keeps the weights as pickles: hashviz neither opens nor accepts one."""
+    marker = tmp_path / "marker"
+    model_dir = tmp_path / "model"
+    saved.save(model_dir)
+    (model_dir / "network.pt2").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(hv.HashvizError, match="network.pt2: pickle-format files are never loaded"):
+        hv.load(model_dir)
+    assert not marker.exists()
