@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import threading
 import time
@@ -323,6 +324,28 @@ class TrainingJob:
         with self._lock:
             self._end = time.perf_counter()
             self._snap = replace(self._snap, **final)
+        _release(self.out)    # saved (the name now exists) or nothing written (the name is free)
+
+
+_RESERVED: set[str] = set()     # output folders of the runs under way in this process
+_RESERVED_LOCK = threading.Lock()
+
+
+def _reserve(out: Path) -> None:
+    """Claim `out` for one run, so a second run to the same model name is refused at its start, not
+    after training for the whole run and failing to save."""
+    with _RESERVED_LOCK:
+        if Path(out).exists():
+            raise HashvizError(f"{out} already exists; choose another model name")
+        if os.path.realpath(out) in _RESERVED:
+            raise HashvizError(f"another training run is already saving a model named {Path(out).name}; "
+                               "choose another model name or wait for it to finish")
+        _RESERVED.add(os.path.realpath(out))
+
+
+def _release(out: Path) -> None:
+    with _RESERVED_LOCK:
+        _RESERVED.discard(os.path.realpath(out))
 
 
 def start_training(spec: TrainSpec, out: Path) -> TrainingJob:
@@ -340,7 +363,10 @@ def start_training(spec: TrainSpec, out: Path) -> TrainingJob:
         raise HashvizError("a deep method needs at least one epoch")
     if spec.lr is not None and not (spec.lr > 0 and math.isfinite(spec.lr)):
         raise HashvizError(f"the learning rate must be a positive number, got {spec.lr}")
-    if Path(out).exists():
-        raise HashvizError(f"{out} already exists; choose another model name")
-    return TrainingJob(spec, out).start()
+    _reserve(out)
+    try:
+        return TrainingJob(spec, out).start()
+    except BaseException:
+        _release(out)
+        raise
 

@@ -168,3 +168,23 @@ def test_two_quick_submissions_run_at_once_on_an_idle_runner():
             if not any(j.active for j in (first, second)):
                 break
             time.sleep(0.01)
+
+
+def test_a_second_run_to_the_same_name_is_refused_at_its_start(tmp_path):
+    """Two sessions starting runs to one model name: the second is refused at once (it used to
+    train for the whole run, then fail to save); once the first ends the name is taken by its
+    model, and a cancelled run frees it."""
+    out = tmp_path / "root" / "dpsh-16-digits"
+    first = bg.start_training(digits(epochs=3), out)
+    with pytest.raises(HashvizError, match=r"^another training run is already saving a model named dpsh-16-digits; "
+                                           r"choose another model name or wait for it to finish$"):
+        bg.start_training(digits(epochs=3), out)
+    assert first.join(300).state == bg.DONE
+    with pytest.raises(HashvizError, match=r"already exists; choose another model name"):
+        bg.start_training(digits(epochs=3), out)
+    other = tmp_path / "root" / "cancelled"
+    job = bg.start_training(digits(epochs=50), other)
+    job.cancel()
+    assert job.join(300).state == bg.CANCELLED and not other.exists()
+    again = bg.start_training(digits(epochs=1), other)              # nothing was written: the name is free
+    assert again.join(300).state == bg.DONE and other.is_dir()
