@@ -196,21 +196,14 @@ class Ranked:
     @functools.cached_property
     def precision(self) -> np.ndarray:
         """float64: precision at each relevant item (j / its rank), plus a trailing 0 (a sentinel)."""
-        j = np.arange(len(self.positions)) - self.offsets[self._query_of] + 1
-        return np.append(j / self.positions, 0.0)
+        out = np.zeros(len(self.positions) + 1)
+        j = np.arange(1, len(self.positions) + 1) - np.repeat(self.offsets[:-1], np.diff(self.offsets))
+        np.divide(j, self.positions, out=out[:-1])
+        return out
 
     @functools.cached_property
     def _keys(self) -> np.ndarray:      # ascending over the whole array: (query, rank)
         return self._query_of * np.int64(self.n_database + 1) + self.positions
-
-    @functools.cached_property
-    def best_after(self) -> np.ndarray:
-        """float64: the highest precision at this relevant item or a later one of the same query."""
-        out = self.precision.copy()
-        for q in range(self.n_queries):
-            seg = out[self.offsets[q]:self.offsets[q + 1]]
-            seg[:] = np.maximum.accumulate(seg[::-1])[::-1]
-        return out
 
     def inside(self, k: int) -> np.ndarray:
         """int64 (n_q,): relevant items of each query within the top k."""
@@ -426,13 +419,10 @@ def _eleven_point(ranked: Ranked, inside: np.ndarray) -> np.ndarray:
     reached = first <= inside[:, None]
     if not reached.any():
         return np.zeros(ranked.n_queries)
-    if np.array_equal(inside, np.diff(offsets)):                # every relevant item inside: suffix maxima
-        best = ranked.best_after[np.where(reached, start, len(ranked.positions))]
-    else:                                                       # max over [start, stop) per (query, level)
-        stop = offsets[:-1, None] + inside[:, None]
-        here = np.minimum(offsets[:-1, None], len(ranked.positions) - 1) + np.zeros_like(first)
-        bounds = np.stack([np.where(reached, start, here), np.where(reached, stop, here + 1)], axis=-1).ravel()
-        best = np.maximum.reduceat(ranked.precision, bounds)[::2].reshape(first.shape)
+    stop = offsets[:-1, None] + inside[:, None]                 # max over [start, stop) per (query, level)
+    here = np.minimum(offsets[:-1, None], len(ranked.positions) - 1) + np.zeros_like(first)
+    bounds = np.stack([np.where(reached, start, here), np.where(reached, stop, here + 1)], axis=-1).ravel()
+    best = np.maximum.reduceat(ranked.precision, bounds)[::2].reshape(first.shape)
     return np.where(reached, best, 0.0).mean(axis=1)
 
 
