@@ -192,3 +192,20 @@ def test_launch_app_serves_a_healthy_app_and_close_frees_the_port():
     with socket.socket() as again:      # a new server may take the port (SO_REUSEADDR, as servers bind)
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", app.port))
+
+
+def test_launch_app_serves_a_models_root_as_a_demo(tmp_path):
+    db, q, db_labels, q_labels = _labelled_codes(seed=8)
+    hv.from_arrays(db, q, database_labels=db_labels, query_labels=q_labels, name="one").save(tmp_path / "root" / "one")
+    app = hv.launch_app(tmp_path / "root", demo=True)
+    try:
+        assert app.models_root == (tmp_path / "root").resolve()
+        with urllib.request.urlopen(app.url + "/_stcore/health", timeout=5) as answer:
+            assert answer.read() == b"ok"
+        with open(f"/proc/{app.process.pid}/environ", "rb") as environ:    # hashviz serve --demo's setting
+            assert b"HASHVIZ_DEMO=1\x00" in environ.read()
+    finally:
+        app.close()
+    assert (tmp_path / "root" / "one" / "config.json").is_file()      # a root of the user's is left as it was
+    with pytest.raises(hv.HashvizError, match="is not a folder"):
+        hv.launch_app(tmp_path / "nowhere")
