@@ -6,6 +6,9 @@ Columns (NEIGHBOUR_COLUMNS): rank (1-based), database_row, distance (Hamming, or
 distance), tie_group_size (items of the whole database at that distance), relevant (True / False,
 None when the query's label is unknown), labels (class names, "+"-joined for multi-label items),
 image_path (the file an import names, else None).
+
+`hv.neighbours(model, query, n)` is `query_neighbours`; since importing this module makes it the
+package's attribute `neighbours`, the module itself can be called the same way.
 """
 
 from __future__ import annotations
