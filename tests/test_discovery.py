@@ -102,3 +102,26 @@ def test_a_huge_claimed_header_is_refused_unread(tmp_path):
     (tmp_path / "m" / "weights.safetensors").write_bytes((2**40).to_bytes(8, "little") + b"{}")
     with pytest.raises(HashvizError, match=r"a header of 1,099,511,627,776 bytes in a file of 10"):
         read_weights_header(tmp_path / "m")
+
+
+LOAD_ENCODER = """
+import sys
+from hashviz.encoders import load_encoder
+from hashviz.errors import HashvizError
+from hashviz.zoo import load_model_dir
+try:
+    load_encoder(load_model_dir(sys.argv[1]))
+except HashvizError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_the_crafted_config_is_refused_in_one_line_when_its_encoder_loads(tiny_zoo, tmp_path):
+    """Its weights are a 16-bit, 10-class CSQ's: the encoder check compares shapes on the meta
+    device, where no hash centres are searched (20,000 classes at 1024 bits would take hours).
+    The timeout only guards against a hang."""
+    root = make_root(tiny_zoo, tmp_path / "models", size=len(CRAFTED))
+    proc = subprocess.run([sys.executable, "-c", LOAD_ENCODER, str(root / "csq-1024-bits-20000-classes")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.startswith("refused: csq-1024-bits-20000-classes: tensor ") and " has shape " in proc.stdout
+    assert "1024 bits need" in proc.stdout and proc.stdout.count("\n") == 1, proc.stdout + proc.stderr
