@@ -106,7 +106,7 @@ def model_settings(model, unseen: Sequence[int] | None = None) -> tuple[tuple[in
                            "(--unseen-classes 3,7) to score its codes as if those were never seen")
     stored = (model.config.get("metrics") or {}).get("settings")
     if chosen == recorded and stored and set(stored) == set(SETTINGS):
-        return chosen, {name: {**m, "precision_at_k": {int(k): v for k, v in m["precision_at_k"].items()}}
+        return chosen, {name: {**m, "precision_at_k": {int(k): v for k, v in m.get("precision_at_k", {}).items()}}
                         for name, m in ((s, stored[s]) for s in SETTINGS)}
     return chosen, settings_metrics(_codes_scorer(model), model.query_labels, model.database_labels, chosen)
 
