@@ -99,6 +99,7 @@ def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.data import describe_protocol
     from hashviz.evaluation import metric_keys, model_metrics
     from hashviz.metrics import format_metric, reported_metrics
+    from hashviz.protocol_card import protocol_card
     from hashviz.zoo import load_model_dir
     model = load_model_dir(Path(args.model))
     if getattr(args, "rule", None):
@@ -108,8 +109,10 @@ def cmd_eval(args, header: str | None = None) -> int:
     metrics = model_metrics(model)
     protocol = model.config.get("metrics", {}).get("protocol") or describe_protocol(model.protocol)
     unseen = _unseen_settings(model, getattr(args, "unseen_classes", None))
+    card = protocol_card(model)
     if args.json:
         print(json.dumps({**{k: metrics.get(k) for k in metric_keys()}, "protocol": protocol,
+                          "protocol_card": card.as_dict(),
                           "bits": model.bits, "method": model.method,
                           **({"unseen_classes": list(unseen[0]), "settings": unseen[1]} if unseen else {})}))
         return 0
@@ -124,6 +127,7 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
         print(f"  {f'P@{k}':<18} {value:>6.3f}  share of relevant items in the top {k}")
+    print("protocol card:\n" + card.text())
     if unseen:
         from hashviz.unseen import settings_lines, unseen_classes_of
         print("\n".join(settings_lines(model, *unseen, recorded=unseen[0] == unseen_classes_of(model))))

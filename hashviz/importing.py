@@ -71,6 +71,13 @@ def find_deephash_arrays(folder) -> dict[str, Path]:
                     (folder / n for n in names)))
 
 
+def _save_claim(path: Path) -> dict | None:
+    """What a DeepHash-pytorch save file's name says: its stem (dataset, bits) and the mAP it claims
+    (None for another file name)."""
+    match = _SAVED.match(path.name)
+    return {"file": path.name, "stem": match["stem"], "claimed_map": float(match["map"])} if match else None
+
+
 # ---------------------------------------------------------------- list files
 
 def _relative_to(root: Path, images: ImageList) -> list[str]:
@@ -234,6 +241,8 @@ def import_codes(database_codes=None, database_labels=None, query_codes=None, qu
               "metrics": metrics, "num_classes": num_classes}
     if bits != exported_bits["database"]:
         config["exported_bits"] = exported_bits["database"]
+    if claim := _save_claim(files["database_codes"]):   # the protocol card shows it beside our mAP
+        config["deephash_save"] = claim
     if class_names is not None:
         config["class_names"] = read_class_names(class_names, num_classes)
     if lists:

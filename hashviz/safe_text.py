@@ -21,13 +21,18 @@ import string
 _ALWAYS = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]<>|~$:&@%\"'.!"})
 # A block marker (list, heading, quote, setext line) only counts at the start of a line.
 _LEADING = re.compile(r"^(\s*)([-+#=]|\d+\))")
+# Streamlit autolinks bare URLs (http://, www., a@b.c) in the text *after* decoding references, so
+# an invisible word joiner goes after each ":" and "@" and inside "www.": still shown as typed.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"[:@]|(?i:www)(?=\.)")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def escape(value) -> str:
     """str(value) shown literally by any markup sink; line breaks and control characters become
-    spaces (a name must not start a new markdown block)."""
-    text = _LINE_BREAKS.sub(" ", str(value)).translate(_ALWAYS)
+    spaces (a name must not start a new markdown block), and URLs get an invisible word joiner."""
+    text = _LINE_BREAKS.sub(" ", str(value))
+    text = _AUTOLINK.sub("\\g<0>" + WORD_JOINER, text).translate(_ALWAYS)
     if match := _LEADING.match(text):
         marker = match.group(2)
         text = match.group(1) + marker[:-1] + f"&#{ord(marker[-1])};" + text[match.end():]

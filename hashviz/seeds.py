@@ -15,6 +15,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from hashviz.safe_text import escape
 from hashviz.zoo import ModelDir
 
 HOLDS = "holds"
@@ -293,7 +294,7 @@ def compare(terms: Sequence[tuple[float, SeedGroup]], noise: dict[tuple[str, str
 
 def noise_rule_text(noise: dict[tuple[str, str], Noise]) -> str:
     """The rule in words (markdown), with the noise measured on the models at hand."""
-    measured = "; ".join(f"{d} · {p}: {n.describe()}" for (d, p), n in sorted(noise.items())) or "no models"
+    measured = "; ".join(f"{escape(d)} · {escape(p)}: {n.describe()}" for (d, p), n in sorted(noise.items())) or "no models"
     return (
         "**How a verdict is reached.** Models that differ only by seed form a group, shown as its mean "
         "mAP@all over n seeds. Two groups are compared **seed by seed** where they share two seeds or more "

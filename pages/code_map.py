@@ -16,11 +16,10 @@ from pages.common import as_text, or_stop
 from pages.downloads import table_download
 from pages.images import dataset_of, images_of
 from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
+from pages.navigation import send_to_retrieval
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
-
-RETRIEVAL_QUERY_KEY = "retrieval_query_db_row"     # read by pages/retrieval.py: a database row
 
 
 @st.cache_resource
@@ -145,6 +144,4 @@ q1, q2 = st.columns([2, 1], vertical_alignment="bottom")
 query = q1.selectbox("Query image for the Retrieval page", list(choices), format_func=choices.get,
                      key="cm_query")
 if q2.button("Search with it on the Retrieval page", type="primary", icon=":material/image_search:"):
-    st.session_state.pop("retrieval_query_row", None)          # the other way to name a query
-    st.session_state[RETRIEVAL_QUERY_KEY] = int(query)
-    st.switch_page("pages/retrieval.py")
+    send_to_retrieval(model, database_row=int(query))

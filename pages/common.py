@@ -107,7 +107,7 @@ def selected_model() -> ModelDir | None:
 
 def show_error(exc: Exception) -> None:
     """One place that turns a hashviz error into a message (never a traceback)."""
-    st.error(str(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {exc}")
+    st.error(as_text(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {as_text(exc)}")
 
 
 def or_stop(compute, *args, **kwargs):

@@ -9,6 +9,7 @@ from hashviz.comparison import compare_models, outcome_counts
 from hashviz.exports import export_file_name
 from pages.common import as_text, current_models, model_by_name, or_stop, selected_model
 from pages.downloads import csv_download
+from pages.navigation import send_to_retrieval
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -30,7 +31,8 @@ def partner_names(model_keys: tuple, _models):
 def open_side_by_side(query_row: int) -> None:
     """Run as a callback (before the sidebar is drawn), so the sidebar's model can become A."""
     a, b = model_by_name(st.session_state.compare_a), model_by_name(st.session_state.compare_b)
-    st.session_state.update(model_name=a.name, retrieval_query_row=int(query_row))
+    st.session_state.update(model_name=a.name)
+    send_to_retrieval(a, query_row=int(query_row), switch=False)
     st.session_state.pop("rq_url_read", None)       # Retrieval reads the link below once more
     st.session_state.compare_open = cv.side_by_side_link(a, b, query_row, st.session_state.get("rq_n", 20))
 

@@ -7,11 +7,14 @@ import streamlit as st
 from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
+from hashviz.protocol_card import protocol_summary
 from hashviz.safe_text import fill
 from pages.common import as_text, current_models, models_root, or_stop, selected_model
 from pages.downloads import csv_download, table_download
 from pages.images import images_of
 from pages.metric_lens import metric_lens_tab
+from pages.navigation import send_to_retrieval
+from pages.protocol_ui import protocol_details
 from pages.shell import ensure_app_shell
 from pages.unseen_ui import failure_report, unseen_query_filter, unseen_tab
 
@@ -29,22 +32,11 @@ def numbers_table(table, numbers=None, **kw):
     st.dataframe(table, hide_index=True, column_config=config, placeholder="n/a", **kw)
 
 
-def open_in_retrieval(query_row=None, database_row=None):
-    """The Retrieval page's contract: one of the two keys, a row of the sidebar model's codes."""
-    st.session_state.pop("retrieval_query_row", None)
-    st.session_state.pop("retrieval_query_db_row", None)
-    if query_row is not None:
-        st.session_state["retrieval_query_row"] = int(query_row)
-    else:
-        st.session_state["retrieval_query_db_row"] = int(database_row)
-    st.switch_page("pages/retrieval.py")
-
-
 def opener(label, rows, key, kind="query_row", describe=str):
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     row = left.selectbox(label, rows, key=key, format_func=describe)
     if right.button("Open on Retrieval", key=f"{key}_open", disabled=row is None):
-        open_in_retrieval(**{kind: row})
+        send_to_retrieval(selected_model() or models[0], **{kind: row})
 
 
 st.title("Evaluate")
@@ -59,8 +51,9 @@ board, curves, claims, lens, finder, seen = st.tabs(["Leaderboard", "Curves", "S
                                                       "Failure finder", "Seen & unseen"],
                                                      key="evaluate_tab", on_change="rerun")
 
-with board:
-    st.markdown(lb.protocol_statement(models))
+model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
+with board:                                  # the numbers first; the full protocol one click away
+    st.caption(protocol_summary(models))
     st.subheader("Mean ± sd over seeds")
     st.caption("One row per group of models that differ only by seed: mean ± sample sd over its n seeds "
                "(the value alone when n = 1), best mean mAP@all first.")
@@ -74,6 +67,7 @@ with board:
     if note := lb.calibration_note(table):
         st.caption(note)
     csv_download("Download the leaderboard (CSV)", lb.leaderboard_csv(table, models), "hashviz-leaderboard.csv")
+    protocol_details(models, model)
 
 with curves:
     names = [m.name for m in models]
@@ -107,7 +101,6 @@ with claims:
             else:
                 numbers_table(c.evidence, lb.evidence_number_columns(c.evidence), key=f"evaluate_claim_{c.key}")
 
-model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
 with lens:                                   # before the failure finder, whose st.stop() ends the run
     if lens.open:
         metric_lens_tab(model)

@@ -76,7 +76,7 @@ def metric_lens_tab(model) -> None:
         mr.check_lens_model(model)
         rule = _rule_from_toggles().checked()
     except HashvizError as exc:
-        st.info(str(exc))
+        st.info(as_text(exc))
         return
     asked = [rule, mr.with_ties(rule, "worst"), mr.with_ties(rule, "best"), mr.PRESETS["hashviz"].rule]
     with st.spinner("Ranking every query under this rule…"):

@@ -15,6 +15,7 @@ from pages.common import (as_text, current_models, get_encoder, get_index, model
 from pages.downloads import table_download
 from pages.images import dataset_of, images_of
 from pages.lenses_retrieval import lens_view
+from pages.navigation import take_retrieval_link
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -32,10 +33,13 @@ if "rq_url_read" not in st.session_state:           # a shared link opens the sa
     st.session_state.update({"rq_" + {"query": "q", "compare": "cmp"}.get(k, k): v for k, v in url.given().items()})
     for warning in url.warnings:
         st.warning(as_text(warning))
-if (row := st.session_state.pop("retrieval_query_row", None)) is not None:   # sent by Evaluate
-    st.session_state.update(rq_q=int(row), rq_mode="By index", rq_db_row=None)
-if (row := st.session_state.pop("retrieval_query_db_row", None)) is not None:  # Code map / Evaluate
-    st.session_state.update(rq_db_row=int(row), rq_mode="By index")
+link, ignored = take_retrieval_link(model)         # sent by Evaluate, the Code map or Compare
+if ignored:
+    st.warning(as_text(ignored))
+if "query_row" in link:
+    st.session_state.update(rq_q=link["query_row"], rq_mode="By index", rq_db_row=None)
+if "database_row" in link:
+    st.session_state.update(rq_db_row=link["database_row"], rq_mode="By index")
 if not 0 <= st.session_state.setdefault("rq_q", 0) < n_queries:
     st.session_state.rq_q = 0
 st.session_state.setdefault("rq_n", 20)
@@ -78,7 +82,7 @@ else:
     upload = or_stop(R.decode_upload, file.getvalue(), images.shape[1:], name=file.name, dark=R.dark_background(images),
                      invert=R.INVERT_CHOICES[invert], **current_deployment().upload_caps())  # a demo's are smaller
 if message := st.session_state.pop("rq_draw_error", None):
-    st.warning(message)
+    st.warning(as_text(message))
 
 query = R.choose_query(model, images, upload=upload, upload_class=label, query_row=int(st.session_state.rq_q),
                        database_row=st.session_state.get("rq_db_row") if mode == "By index" else None)
@@ -100,7 +104,7 @@ if view == "top-n":
     index = get_index(model.content_key, model)
     ranking = R.rank_query(model, index, qcode, query.label, n, ap=False)
     score_line = st.empty()
-    st.caption(as_text(R.protocol_note(model)))
+    st.caption(as_text(R.protocol_note(model, query.db_row)))
     if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
         st.session_state.rq_detail = 1
     thumbnail_grid(R.grid_data(ranking, images, names, st.session_state.get("rq_detail")), key="rq_grid",
@@ -138,7 +142,7 @@ elif view == "side-by-side":
                 continue
             st.markdown(R.scores_text(r))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
-    st.caption(as_text(R.protocol_note(model)))
+    st.caption(as_text(R.protocol_note(model, query.db_row)))
 else:                                               # the Hamming lenses: ball, bit flip, backends
     lens_view(view, model, qcode, query.label, n, images, names)
 

@@ -109,4 +109,4 @@ def no_models_screen(root: str) -> None:
                 status.update(label="Starter zoo ready", state="complete")
             st.rerun()
         except HashvizError as exc:
-            st.error(str(exc))
+            st.error(as_text(exc))

@@ -1,8 +1,11 @@
 """Streamlit's AppTest on the real app.py, opened on one page with a chosen models root."""
 
+import html
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from hashviz.safe_text import WORD_JOINER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -17,3 +20,9 @@ def app_on(root: Path, page: str, monkeypatch, **state) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of an element's markdown source: untrusted parts are written as character
+    references with word joiners (hashviz.safe_text), which the browser shows as the plain text."""
+    return html.unescape(markdown).replace(WORD_JOINER, "")

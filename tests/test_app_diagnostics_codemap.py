@@ -120,6 +120,7 @@ def test_diagnostics_compare_mode_puts_two_models_side_by_side(tiny_zoo, monkeyp
 
 def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrieval(tiny_zoo, monkeypatch,
                                                                                      cache_dir):
+    from pages.navigation import RETRIEVAL_LINK, retrieval_link
     model = load_model_dir(tiny_zoo / "dpsh-16")
     with monkeypatch.context() as mp:               # precompute, as the zoo build does (cheaply)
         mp.setattr(projection, "_umap", pca_as_umap)
@@ -149,7 +150,7 @@ def test_code_map_with_a_cached_projection_is_ready_and_a_selection_opens_retrie
     captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
     assert captions == [f"row {r} · {model.database_labels[r]}" for r in expected]
     at.session_state[key] = selection              # (AppTest does not keep a chart's selection)
-    at.session_state["retrieval_query_row"] = 3
+    at.session_state[RETRIEVAL_LINK] = retrieval_link(model, query_row=3)   # an older link: replaced
     at.selectbox(key="cm_query").set_value(expected[-1])
     at.button[0].click().run()
     assert [t.value for t in at.title][:1] == ["Retrieval"]          # switched, and the page took the row

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app_support import shown as visible
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -41,7 +43,8 @@ def rerun(at):
 
 
 def texts(at):
-    return " ".join(m.value for m in at.markdown)
+    """The markdown as a reader sees it (untrusted parts arrive as character references)."""
+    return " ".join(visible(m.value) for m in at.markdown)
 
 
 def test_retrieval_page_runs_and_shows_the_top_n(app):
@@ -83,7 +86,7 @@ def test_random_query_of_a_class_has_that_class(app):
 def test_detail_select_shows_the_item_and_its_differing_bits(app):
     app.selectbox(key="rq_detail").set_value(20)
     rerun(app)
-    assert any(c.startswith("#20 ·") for img in app.image for c in img.captions)
+    assert any(visible(c).startswith("#20 ·") for img in app.image for c in img.captions)
     assert any("#20 · label" in h.value and "differs from the query in" in h.value for h in app.html)
 
 

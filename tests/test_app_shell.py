@@ -59,13 +59,30 @@ def test_empty_root_offers_to_build_the_starter_zoo(tmp_path, monkeypatch):
 
 def test_rows_sent_from_other_pages_become_the_retrieval_query(app, tiny_zoo):
     from hashviz.zoo import load_model_dir
+    from pages.navigation import RETRIEVAL_LINK, retrieval_link
     model = load_model_dir(tiny_zoo / "csq-16")
     app.sidebar.selectbox(key="model_name").set_value("csq-16").run()
-    app.session_state["retrieval_query_db_row"] = 7
+    app.session_state[RETRIEVAL_LINK] = retrieval_link(model, database_row=7)
     app.switch_page("pages/retrieval.py").run()
     assert not app.exception
     shown = " ".join(m.value for m in app.markdown)
     assert f"database item #7 (dataset image {int(model.database_ids[7])})" in shown
-    app.session_state["retrieval_query_row"] = 3
+    app.session_state[RETRIEVAL_LINK] = retrieval_link(model, query_row=3)
     app.run()
     assert "query set #3" in " ".join(m.value for m in app.markdown)
+
+
+def test_a_link_made_for_another_model_is_ignored_with_a_note(app, tiny_zoo):
+    """Row 7 of lsh-16 is another image than row 7 of csq-16: the link is not applied to csq-16."""
+    from app_support import shown
+    from hashviz.zoo import load_model_dir
+    from pages.navigation import RETRIEVAL_LINK, retrieval_link
+    app.sidebar.selectbox(key="model_name").set_value("csq-16").run()
+    app.session_state[RETRIEVAL_LINK] = retrieval_link(load_model_dir(tiny_zoo / "lsh-16"), database_row=7)
+    app.switch_page("pages/retrieval.py").run()
+    assert not app.exception
+    notes = [shown(w.value) for w in app.warning]
+    assert any(n.startswith("A link to database row 7 of model lsh-16 was ignored: the sidebar shows csq-16")
+               for n in notes), notes
+    assert "database item #7" not in " ".join(m.value for m in app.markdown)
+    assert "query set #0" in " ".join(m.value for m in app.markdown)            # the page's own query

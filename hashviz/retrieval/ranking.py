@@ -172,8 +172,9 @@ def scores_text(ranking: Ranking) -> str:
             f"{ranking.relevant_total} relevant in {ranking.n_database}")
 
 
-def protocol_note(model) -> str:
-    """Plain sentence stating how the numbers beside a ranking are defined."""
+def protocol_note(model, database_row: int | None = None) -> str:
+    """Plain sentence stating how the numbers beside a ranking are defined; `database_row`: the query
+    is that database item (sent from the Code map or Evaluate), which finds itself."""
     protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
     if model.code_type == "pq":
         metric = (model.config.get("pq") or {}).get("metric", "l2")
@@ -189,4 +190,9 @@ def protocol_note(model) -> str:
     if model.code_type != "pq":
         text += ("; tie-aware AP = expected AP when each tie group is shuffled; tie range = the lowest and "
                  "highest AP any order inside the ties gives (relevant items last / first)")
+    if database_row is not None:
+        text += (f". This query is database item #{int(database_row)} itself: it sits at distance 0 in its own "
+                 "ranking and counts as one relevant item in its AP, which a query-set query never does (the "
+                 "query set is not in the database), so its AP is higher than a query-set query's and is not "
+                 "a term of the leaderboard's mAP@all, the mean over the query set")
     return text + "."
