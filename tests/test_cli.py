@@ -30,7 +30,7 @@ def test_eval_json_has_the_documented_keys(tiny_zoo, capsys):
     assert main(["eval", str(tiny_zoo / "csq-16"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"map_all", "map_1000", "map_tie_aware", "map_tie_min", "map_tie_max", "p_h2",
-                           "p_h2_empty", "precision_at_k", "protocol", "bits", "method"}
+                           "p_h2_empty", "precision_at_k", "protocol", "protocol_card", "bits", "method"}
     assert result["map_tie_min"] <= result["map_all"] <= result["map_tie_max"]
     assert result["bits"] == 16 and result["method"] == "csq"
     assert result["map_all"] == pytest.approx(load_model_dir(tiny_zoo / "csq-16").metrics["map_all"])
