@@ -54,7 +54,8 @@ def from_network(net, database_images, query_images, *, database_labels=None, qu
     labels are used when database_labels / query_labels are not given), an array uint8 (N, H, W[, C])
     or a list of image file paths. Each image reaches the network as float32 (C, H, W) in [0, 1]
     (a Dataset's float tensors as they are), batched, after `transform` (a function or a
-    torch.nn.Module run on the batch). A progress bar shows the encoding.
+    torch.nn.Module run on the batch), on the device of the network's weights; the network is put in
+    eval mode. A progress bar shows the encoding.
 
     The Model keeps the network: `hv.neighbours` encodes image queries with it, and `Model.save`
     stores it (when `transform` is None or a torch.nn.Module and torch.export can trace it) as a

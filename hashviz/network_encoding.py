@@ -54,7 +54,17 @@ def _pipeline(net, transform):
     if not callable(transform):
         raise HashvizError(f"transform must be callable (a function or a torch.nn.Module), got {type(transform).__name__}")
     net.eval()
-    return lambda batch: net(transform(batch))
+    return _Transformed(net, transform)
+
+
+class _Transformed:
+    """net(transform(batch)) for a transform that is a plain function."""
+
+    def __init__(self, net, transform):
+        self.net, self.transform = net, transform
+
+    def __call__(self, batch):
+        return self.net(self.transform(batch))
 
 
 def encode_images(network: Callable, images, labels, batch_size: int, desc: str | None):
@@ -66,16 +76,18 @@ def encode_images(network: Callable, images, labels, batch_size: int, desc: str 
         raise HashvizError("no images to encode")
     found_labels, outputs, shown, shape = [], [], [], None
     bar = _progress(len(source), desc)
+    from hashviz.network_store import device_of
+    device = device_of(network)
     with torch.no_grad():
         for start in range(0, len(source), batch_size):
             batch, batch_labels = source.batch(start, min(start + batch_size, len(source)))
             shape = shape or tuple(batch.shape[1:])
             if source.keeps_pixels and source.kind != "array":     # an array is shown as it is
                 shown.append((batch.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-            out = network(batch)
+            out = network(batch.to(device))
             if not isinstance(out, torch.Tensor):
                 raise HashvizError(f"the network returned {type(out).__name__}; it must return one tensor (B, bits)")
-            outputs.append(out.reshape(len(batch), -1).float().numpy())
+            outputs.append(out.reshape(len(batch), -1).float().cpu().numpy())
             found_labels.extend(batch_labels)
             bar.update(len(batch))
     bar.close()

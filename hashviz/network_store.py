@@ -21,6 +21,7 @@ the code: a value > 0 is bit 1.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -43,7 +44,7 @@ _EMPTY = ("range_constraints", "guards_code")
 _EMPTY_GRAPH = ("sym_int_values", "sym_bool_values", "sym_float_values", "custom_obj_values")
 _FILE_ARGUMENTS = {"filename", "file", "path"}
 
-__all__ = ["FORMAT", "GRAPH_TENSOR", "is_network_config", "to_input", "network_tensors", "check_graph",
+__all__ = ["FORMAT", "GRAPH_TENSOR", "is_network_config", "to_input", "device_of", "network_tensors", "check_graph",
            "NetworkEncoder", "load_network_encoder"]
 
 
@@ -65,6 +66,15 @@ def to_input(images) -> "torch.Tensor":
     return tensor.float().div_(255.0) if array.dtype == np.uint8 else tensor.float()
 
 
+def device_of(network) -> "torch.device":
+    """Where a network's weights are, so its inputs go there: a torch module's first parameter, or
+    that of `.net` for a wrapper (a network with a plain-function transform); else the CPU."""
+    import torch
+    module = network if isinstance(network, torch.nn.Module) else getattr(network, "net", None)
+    first = next(module.parameters(), None) if isinstance(module, torch.nn.Module) else None
+    return first.device if first is not None else torch.device("cpu")
+
+
 # ---------------------------------------------------------------- saving
 
 def network_tensors(net, input_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -75,7 +85,7 @@ def network_tensors(net, input_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     example = torch.zeros((1, *input_shape), dtype=torch.float32)
     try:
         with torch.no_grad():
-            program = torch.export.export(net.eval(), (example,))
+            program = torch.export.export(copy.deepcopy(net).cpu().eval(), (example,))   # stored for the CPU
         artifact = serialize(program, serialize_state_dict=False, serialize_constants=False,
                              serialize_example_inputs=False)
     except Exception as exc:  # noqa: BLE001 - torch.export refuses many things; say which, in one line
@@ -179,10 +189,11 @@ class NetworkEncoder:
     def outputs(self, images) -> np.ndarray:
         import torch
         batch = to_input(images)
+        batch = batch.to(device_of(self.module))
         with torch.no_grad():
             parts = [self.module(batch[i:i + 1]) for i in range(len(batch))] if self.one_at_a_time \
                 else [self.module(batch)]
-        return torch.cat([p.reshape(len(p), -1) for p in parts]).float().numpy()
+        return torch.cat([p.reshape(len(p), -1) for p in parts]).float().cpu().numpy()
 
     @staticmethod
     def codes_from_outputs(outputs: np.ndarray) -> np.ndarray:

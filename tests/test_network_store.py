@@ -176,3 +176,19 @@ def test_a_torch_export_archive_in_a_model_directory_is_refused_unopened(saved, 
     with pytest.raises(hv.HashvizError, match="network.pt2: pickle-format files are never loaded"):
         hv.load(model_dir)
     assert not marker.exists()
+
+
+def test_a_function_transform_encodes_in_the_session_and_saves_codes_only(digits, tmp_path):
+    images, labels = digits
+    with pytest.warns(UserWarning, match="Model.save stores codes only"):
+        model = hv.from_network(_net(), images[:50], images[50:60], database_labels=labels[:50],
+                                query_labels=labels[50:60], transform=lambda batch: 1.0 - batch, name="inverted")
+    with torch.no_grad():
+        out = _net().eval()(1.0 - torch.from_numpy(images[50:60].copy()).float()[:, None] / 255.0).numpy()
+    np.testing.assert_array_equal(model.query_codes, np.packbits(out > 0, axis=1))
+    top = hv.neighbours(model, images[53], n=5)             # the live network, transform included
+    np.testing.assert_array_equal(top["database_row"], hv.neighbours(model, ("query", 3), n=5)["database_row"])
+    saved = hv.load(model.save(tmp_path / "inverted"))
+    assert not saved.has_weights
+    with pytest.raises(hv.HashvizError, match="has no network to encode an image query"):
+        hv.neighbours(saved, images[53])

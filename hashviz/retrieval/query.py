@@ -147,7 +147,8 @@ def query_code(model, query: Query, encoder: Callable[[], object] | None = None)
         return QueryCode(model.query_codes[row:row + 1], vector)
     if query.image is None:
         raise HashvizError(f"{model.name} has no code for {query.source} and there is no image to encode")
-    if not model.has_weights or encoder is None:
+    live_network = getattr(model, "network", None) is not None      # a Model of hv.from_network, not saved yet
+    if encoder is None or not (model.has_weights or live_network):
         raise HashvizError(f"{model.name} holds imported codes only: it cannot encode {query.source}")
     hasher = encoder()
     outputs = hasher.outputs(np.array(query.image[None]))  # a writable copy for torch
