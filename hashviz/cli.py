@@ -77,6 +77,7 @@ def cmd_train(args) -> int:
                      seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),
                      backbone=args.backbone, pretrained_weights=args.pretrained_weights,
+                     pretrained_mode=args.pretrained_mode, resolution=args.resolution,
                      max_train=args.max_train)
     out = build_model(spec, Path(args.out), progress=_tqdm_progress(), overwrite=args.overwrite)
     return cmd_eval(argparse.Namespace(model=str(out), json=False), header=f"saved {out}")
@@ -300,10 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reg", action="append", metavar="NAME=WEIGHT",
                    help="regulariser: balance, decorrelation or quantization (repeatable)")
     p.add_argument("--hyper", action="append", metavar="NAME=VALUE", help="method hyper-parameter")
-    p.add_argument("--backbone", default=None, help="small-cnn, cifar-cnn or resnet18 (default: by image shape)")
+    p.add_argument("--backbone", default=None,
+                   help="small-cnn, cifar-cnn, resnet18 or efficientnet-lite0 (ImageNet-pretrained; default: by image shape)")
     p.add_argument("--pretrained-weights", default=None, metavar="torchvision|FILE|none",
                    help="resnet18's starting weights: torchvision's ImageNet ones (default; downloaded once), "
                         "a safetensors file of torchvision resnet18's state dict, or none (from scratch)")
+    p.add_argument("--pretrained-mode", default=None, choices=["frozen", "finetune"],
+                   help="efficientnet-lite0: frozen (features computed once per dataset and resolution, cached; a "
+                        "hash head learns on them; default) or finetune (the whole network trains, as in the papers)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="efficientnet-lite0: images are resized to this side in pixels (32..224, a multiple of 32; default 64)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)

@@ -156,6 +156,11 @@ class ImageHasher:
         """uint8 images (n, H, W[, C]) -> stored codes: packed sign bits, or pq codeword indices."""
         return self.codes_from_outputs(self.outputs(images, progress=progress))
 
+    def dataset_outputs(self, images: np.ndarray, rows: np.ndarray, progress=None) -> np.ndarray:
+        """The outputs of images[rows], `images` a whole dataset (a frozen pretrained model reads
+        its cached features of the dataset instead: hashviz.frozen)."""
+        return self.outputs(images[rows], progress=progress)
+
 
 class ShallowImageHasher(ImageHasher):
     """A shallow hasher (hashviz.methods.shallow: LSH, PCAH, ITQ, SH) over flattened pixels."""
@@ -202,12 +207,14 @@ class DeepHasher(ImageHasher):
 
     deep = True
 
-    def __init__(self, method, image_shape, backbone: str = "small-cnn", width: int = 32, layout: int = 1):
+    def __init__(self, method, image_shape, backbone: str = "small-cnn", width: int = 32, layout: int = 1,
+                 resolution: int | None = None):
         from hashviz.nets import HashNetwork
         super().__init__(image_shape)
         channels = 1 if len(self.image_shape) == 2 else int(self.image_shape[2])
         self.method_ = method
-        self.net_ = HashNetwork(backbone, channels, method.output_dim, width=width, layout=layout)
+        self.net_ = HashNetwork(backbone, channels, method.output_dim, width=width, layout=layout,
+                                resolution=resolution)
 
     @property
     def code_type(self) -> str:
@@ -471,4 +478,5 @@ def hasher_for(method, config: dict, deep: bool) -> ImageHasher:
 
 def _deep_hasher(method, config: dict) -> DeepHasher:
     return DeepHasher(method, config.get("image_shape") or [28, 28], config.get("backbone") or "small-cnn",
-                      width=config.get("width", 32), layout=config.get("backbone_layout", 1))
+                      width=config.get("width", 32), layout=config.get("backbone_layout", 1),
+                      resolution=config.get("resolution"))

@@ -18,7 +18,7 @@ from torchvision.transforms import v2
 from hashviz import randomness
 from hashviz.errors import HashvizError
 
-BACKBONES = ("small-cnn", "cifar-cnn", "resnet18")
+BACKBONES = ("small-cnn", "cifar-cnn", "resnet18", "efficientnet-lite0")
 
 
 # Layout 4 at width 24 (the default since issue 20): a pooled 3x3 block at 28x28, a pooled block
@@ -132,7 +132,7 @@ class HashNetwork(nn.Module):
     """Backbone -> linear hash head producing u (output_dim). Normalises uint8 input itself."""
 
     def __init__(self, backbone: str, channels: int, output_dim: int, width: int = DEFAULT_WIDTH,
-                 layout: int = BACKBONE_LAYOUT):
+                 layout: int = BACKBONE_LAYOUT, resolution: int | None = None):
         super().__init__()
         if backbone == "small-cnn":
             self.backbone = SmallCNN(channels, width, layout=layout)
@@ -140,6 +140,12 @@ class HashNetwork(nn.Module):
             self.backbone = SmallCNN(channels, width=max(width, 48), features=512, layout=layout)
         elif backbone == "resnet18":
             self.backbone = resnet18_backbone(channels)
+        elif backbone == "efficientnet-lite0":       # hashviz.pretrained: ImageNet weights put in by training
+            from hashviz.pretrained import DEFAULT_RESOLUTION, EfficientNetLite0Features
+            self.backbone = EfficientNetLite0Features(resolution or DEFAULT_RESOLUTION)
+        elif backbone == "features":                 # a frozen backbone's cached features come in
+            from hashviz.pretrained import FeatureInput
+            self.backbone = FeatureInput()
         else:
             raise HashvizError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.head = nn.Linear(self.backbone.out_features, output_dim)
@@ -147,7 +153,9 @@ class HashNetwork(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)))
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.head(self.backbone(x))
 
 
 def default_backbone(image_shape: tuple[int, ...]) -> str:
@@ -155,7 +163,10 @@ def default_backbone(image_shape: tuple[int, ...]) -> str:
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (n, H, W) or (n, H, W, C) -> float32 (n, C, H, W) in [-1, 1]."""
+    """uint8 (n, H, W) or (n, H, W, C) -> float32 (n, C, H, W) in [-1, 1]; float features (n, d)
+    of a frozen backbone (hashviz.feature_cache) -> float32 (n, d) unchanged."""
+    if images.ndim == 2 and images.dtype.kind == "f":
+        return torch.as_tensor(np.asarray(images, dtype=np.float32))
     x = torch.as_tensor(np.array(images, copy=True))  # a copy: dataset arrays are read-only
     x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
     return x.float().div_(127.5).sub_(1.0)

@@ -49,6 +49,8 @@ class TrainSpec:
     hyper: dict = field(default_factory=dict)
     regularizers: dict = field(default_factory=dict)
     backbone: str | None = None        # None: small-cnn for grey, cifar-cnn for colour
+    pretrained_mode: str | None = None  # efficientnet-lite0: "frozen" (default) or "finetune" (hashviz.pretrained)
+    resolution: int | None = None      # efficientnet-lite0: side in pixels the images are resized to (64)
     pretrained_weights: str | None = None  # resnet18: "torchvision" (default), a safetensors file, or "none"
     width: int | None = None           # None: the backbone's default (nets.DEFAULT_WIDTH)
     backbone_layout: int | None = None  # None: nets.BACKBONE_LAYOUT; 3 is the lean one (docs/recipes.md)
@@ -71,6 +73,7 @@ class TrainSpec:
             spec.pretrained_weights = spec.pretrained_weights or "torchvision"
         elif spec.pretrained_weights not in (None, "none"):
             raise HashvizError("pretrained weights are for --backbone resnet18 only")
+        _resolve_pretrained(spec, info)
         if info.deep:  # config.json records what actually ran
             from hashviz.nets import BACKBONE_LAYOUT, DEFAULT_WIDTH
             spec.width = spec.width or DEFAULT_WIDTH
@@ -95,13 +98,37 @@ class TrainResult:
 
 # ---------------------------------------------------------------- the two kinds of hasher
 
+def _resolve_pretrained(spec: TrainSpec, info) -> None:
+    """The pretrained backbone's mode and resolution (hashviz.pretrained), checked."""
+    from hashviz.pretrained import DEFAULT_RESOLUTION, NAME, check_choice
+    if spec.backbone != NAME:
+        if spec.pretrained_mode is not None or spec.resolution is not None:
+            raise HashvizError(f"--pretrained-mode and --resolution are for --backbone {NAME} only")
+        return
+    spec.pretrained_mode = spec.pretrained_mode or "frozen"
+    spec.resolution = spec.resolution or DEFAULT_RESOLUTION
+    check_choice(spec.pretrained_mode, spec.resolution)
+    if not info.deep and spec.pretrained_mode != "frozen":
+        raise HashvizError(f"{spec.method} is a shallow method: it hashes frozen features "
+                           "(--pretrained-mode frozen); there is no network of its own to fine-tune")
+
+
+def _inputs(spec: TrainSpec, hasher, dataset, progress):
+    """What the hasher learns from, indexed by dataset row: the images, or for a frozen pretrained
+    backbone their cached features (computed once per dataset and resolution)."""
+    if spec.pretrained_mode == "frozen":
+        return hasher.dataset_features(dataset.images, lambda d, t: emit(progress, "features", d, t))
+    return dataset.images
+
+
 def _train_shallow(spec, dataset, split, progress, should_stop) -> TrainResult:
     start = time.perf_counter()
     hasher = create_hasher(_base_config(spec, dataset, split), seed=spec.seed)
+    inputs = _inputs(spec, hasher, dataset, progress)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     emit(progress, "train", 0, 1, epoch=0)
     check_stop(should_stop)
-    hasher.fit(dataset.images[train])
+    hasher.fit(inputs[train])
     emit(progress, "train", 1, 1, epoch=1)
     return TrainResult(spec, hasher.weights(), [], 0, time.perf_counter() - start, hasher.config())
 
@@ -115,13 +142,16 @@ def _train_deep(spec, dataset, split, progress, should_stop) -> TrainResult:
         from hashviz.nets import load_resnet18_weights
         source = spec.pretrained_weights
         pretrained = {"pretrained": "none" if source == "none" else load_resnet18_weights(hasher.net_.backbone, source)}
+    elif spec.pretrained_mode == "finetune":
+        pretrained = {"pretrained": hasher.net_.backbone.load_imagenet()}
+    inputs = _inputs(spec, hasher, dataset, progress)
     train = split.train if spec.max_train is None else split.train[:spec.max_train]
     start = time.perf_counter()
     held_out = split.unseen_classes        # labels over the seen classes: the heads' label space
-    hasher.fit(dataset.images[train], seen_labels(dataset.labels[train], held_out), epochs=spec.epochs, lr=spec.lr,
+    hasher.fit(inputs[train], seen_labels(dataset.labels[train], held_out), epochs=spec.epochs, lr=spec.lr,
                batch_size=spec.batch_size, weight_decay=spec.weight_decay, seed=spec.seed, augment=spec.augment,
                regularizers=spec.regularizers,
-               validation=(dataset.images[split.validation], seen_labels(dataset.labels[split.validation], held_out)),
+               validation=(inputs[split.validation], seen_labels(dataset.labels[split.validation], held_out)),
                device=spec.device, precision=spec.precision, progress=progress, should_stop=should_stop,
                generator=generator)
     return TrainResult(spec, hasher.weights(), hasher.history_, hasher.best_epoch_, time.perf_counter() - start,
@@ -137,12 +167,20 @@ def _base_config(spec: TrainSpec, dataset, split) -> dict:
         "code_type": info.code_type, "dataset": dataset.name, "protocol": spec.protocol,
         "seed": spec.seed, "hyper": dict(spec.hyper), "regularizers": dict(spec.regularizers),
         "backbone": (spec.backbone or default_backbone(dataset.image_shape)) if info.deep else None,
+        **(_pretrained_config(spec) if spec.pretrained_mode else {}),
         **({"width": spec.width, "backbone_layout": spec.backbone_layout or BACKBONE_LAYOUT}
            if info.deep else {}),
         "num_classes": len(dataset.class_names) - len(split.unseen_classes),   # classes trained on
         "class_names": list(dataset.class_names), "image_shape": list(dataset.image_shape),
         **({"unseen_classes": list(split.unseen_classes)} if split.unseen_classes else {}),
     }
+
+
+def _pretrained_config(spec: TrainSpec) -> dict:
+    """config.json's pretrained backbone: its name, mode, resolution and the weights' digest."""
+    from hashviz.pretrained import describe_weights
+    return {"backbone": spec.backbone, "pretrained_mode": spec.pretrained_mode, "resolution": spec.resolution,
+            "pretrained": describe_weights()}
 
 
 MAX_SEED = 2 ** 32 - 1   # numpy's legacy and torch's seeding both take it
@@ -232,9 +270,9 @@ def _build_model(spec: TrainSpec, out: Path, progress: Progress | None, should_s
     encoder.load_weights(result.encoder_weights)
     check_stop(should_stop)
     t0 = time.perf_counter()
-    db_images = dataset.images[split.database]
-    db_outputs = encoder.outputs(db_images, progress=lambda d, t: emit(progress, "encode", d, t))
-    q_outputs = encoder.outputs(dataset.images[split.query])
+    db_outputs = encoder.dataset_outputs(dataset.images, split.database,
+                                         progress=lambda d, t: emit(progress, "encode", d, t))
+    q_outputs = encoder.dataset_outputs(dataset.images, split.query)
     db_codes, q_codes = encoder.codes_from_outputs(db_outputs), encoder.codes_from_outputs(q_outputs)
     encode_seconds = time.perf_counter() - t0
     check_stop(should_stop)

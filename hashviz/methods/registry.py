@@ -130,4 +130,7 @@ def create_hasher(config: dict, **extra):
     if info.deep:
         extra = {"num_classes": config.get("num_classes", 10), **extra}
     method = create_method(config["method"], config["bits"], **extra, **(config.get("hyper") or {}))
+    if config.get("pretrained_mode") == "frozen":    # hashviz.pretrained: a head on cached features
+        from hashviz.frozen import frozen_hasher
+        return frozen_hasher(method, config, info.deep)
     return hasher_for(method, config, info.deep)
