@@ -92,7 +92,8 @@ if pending:
     def wait_for_umap():
         if all(job.state in ("done", "failed") for job in pending):
             st.rerun()
-        st.caption("; ".join(f"{job.description}: {job.progress_text}" for job in dict.fromkeys(pending)) + "…")
+        progress = "; ".join(f"{job.description}: {job.progress_text}" for job in dict.fromkeys(pending))
+        st.caption(as_text(progress) + "…")
     wait_for_umap()
 
 drawn, sizes_of, counts_of = codemap.drawn_note(model, size)

@@ -57,7 +57,7 @@ def _unseen_tab(models, model) -> None:
     names = class_names_of(model)
     recorded = U.unseen_classes_of(model)
     if recorded:
-        st.caption("Held out of its training (config.json): " + ", ".join(names[c] for c in recorded) + ".")
+        st.caption("Held out of its training (config.json): " + ", ".join(as_text(names[c]) for c in recorded) + ".")
     else:
         st.multiselect("Classes held out of this model's training", list(range(len(names))), key=_named_key(model),
                        format_func=lambda c: names[c],

@@ -46,7 +46,8 @@ def planted_markup(page) -> list[str]:
         const visit = (root) => {
             for (const el of root.querySelectorAll('a, img, image')) {
                 const ref = el.getAttribute('href') || el.getAttribute('xlink:href') || el.getAttribute('src') || '';
-                if (!/evil|127\\.0\\.0\\.1:9|\\.png$/.test(ref) || /^(data:|#)/.test(ref)) continue;   // in-page anchors of headings may spell it
+                // in-page anchors (#...) of headings may spell a name; data: URIs are our own thumbnails
+                if (!/evil|127\\.0\\.0\\.1:9|\\.png$/.test(ref) || /^(data:|#)/.test(ref)) continue;
                 let box = el;                                  // name the Streamlit element it sits in
                 while (box.parentElement && !box.getAttribute('data-testid')) box = box.parentElement;
                 found.push(`${box.getAttribute('data-testid')}: ${box.textContent.slice(0, 120)}`);
