@@ -220,7 +220,7 @@ def cmd_zoo_results(args) -> int:
     from hashviz.zoo_build import results_table
     results_table(Path(args.root), Path(args.out), bits=tuple(args.bits), methods=args.methods,
                   seeds=args.seeds, progress=_tqdm_progress(), log=print, ablation=not args.no_ablation,
-                  protocol=args.protocol)
+                  protocol=args.protocol, train=not args.render_only)
     return 0
 
 
@@ -383,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument("--protocol", default=None, help="train on this protocol (default: the dataset's); one that "
                    "holds classes out (fmnist-unseen2) writes its seen/unseen section of --out, no ablation")
+    p.add_argument("--render-only", action="store_true",
+                   help="train nothing: write the tables from the models present and name the missing ones")
     p.set_defaults(func=cmd_zoo_results)
     p = zoo.add_parser("verdicts", help="judge the survey's conclusions and the ablations on a models root "
                                         "(gap, 95% interval, n; the rule of docs/metrics.md)")

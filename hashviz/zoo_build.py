@@ -81,20 +81,26 @@ def seed_name(stem: str, seed: int) -> str:
 
 
 class _Run:
-    """Builds what is missing under root and counts what it trained and what it kept."""
+    """Builds what is missing under root (with train=False only notes it) and counts what it trained,
+    what it kept and what is missing."""
 
-    def __init__(self, root: Path, dataset: str, overrides: dict, progress, log):
+    def __init__(self, root: Path, dataset: str, overrides: dict, progress, log, train: bool = True):
         self.root, self.dataset, self.overrides, self.progress, self.log = root, dataset, overrides, progress, log
-        self.trained, self.kept, self.seen = 0, 0, set()
+        self.train, self.trained, self.kept, self.seen, self.missing = train, 0, 0, {}, []
 
-    def ensure(self, name: str, method: str, bits: int, seed: int, **spec) -> Path:
+    def ensure(self, name: str, method: str, bits: int, seed: int, **spec) -> Path | None:
+        if name not in self.seen:             # an ablation's baseline is a row of the table
+            self.seen[name] = self._build(name, method, bits, seed, **spec)
+        return self.seen[name]
+
+    def _build(self, name: str, method: str, bits: int, seed: int, **spec) -> Path | None:
         path = self.root / name
-        if name in self.seen:                 # an ablation's baseline is a row of the table
-            return path
-        self.seen.add(name)
         if _present(path):
             self.kept += 1
             return path
+        if not self.train:
+            self.missing.append(name)
+            return None
         self.log(f"training {name}")
         self.trained += 1
         return build_model(TrainSpec(method, bits, dataset=self.dataset, seed=seed, **{**spec, **self.overrides}),
@@ -104,12 +110,13 @@ class _Run:
 def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] | None = None, seeds: int = 3,
                   progress=None, log: Callable[[str], None] = print, ablation: bool = True,
                   ablations: Sequence[Ablation] | None = None, dataset: str = "fashion-mnist",
-                  protocol: str | None = None, **spec_overrides) -> Path:
+                  protocol: str | None = None, train: bool = True, **spec_overrides) -> Path:
     """Train every method at every length, SEEDED_BITS and the ablations with `seeds` seeds (skipping
     models already in root), and write markdown: mean ± sd over seeds, the conclusions judged against
     the noise, and the run's wall time. spec_overrides: TrainSpec fields for every model (quick tests).
     A protocol that holds classes out (fmnist-unseen2) trains no ablation and writes its own section
-    of `out`, the four seen/unseen settings side by side (hashviz.unseen_results)."""
+    of `out`, the four seen/unseen settings side by side (hashviz.unseen_results). train=False trains
+    nothing: the tables come from the models present and the note names the missing ones."""
     start = time.perf_counter()
     from hashviz.methods import list_methods
     known = [m.name for m in list_methods()]
@@ -120,7 +127,7 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
     _refuse_unknown("--protocol", [protocol] if protocol else None, PROTOCOLS)
     held_out = protocol in UNSEEN_PROTOCOLS
     spec_overrides = {**spec_overrides, **({"protocol": protocol} if protocol else {})}
-    run = _Run(Path(root), dataset, spec_overrides, progress, log)
+    run = _Run(Path(root), dataset, spec_overrides, progress, log, train)
     rows = [run.ensure(seed_name(f"{info.name}-{b}", s), info.name, b, s)
             for info in list_methods() if methods is None or info.name in methods
             for b in bits for s in range(seeds if b == SEEDED_BITS else 1)]
@@ -129,10 +136,14 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
         paths = [path for arm in study.arms if arm.method in known for s in range(seeds)
                  for path in (run.ensure(seed_name(arm.baseline, s), arm.baseline_method or arm.method, arm.bits, s),
                               run.ensure(seed_name(arm.name, s), arm.method, arm.bits, s, **arm.spec))]
-        studied.append((study, list(dict.fromkeys(paths))))
+        studied.append((study, [p for p in dict.fromkeys(paths) if p is not None]))
+    rows = [p for p in rows if p is not None]
     minutes, secs = divmod(round(time.perf_counter() - start), 60)
     note = (f"This run took {minutes} min {secs:02d} s wall clock on {os.cpu_count()} CPU cores: {run.trained} "
             f"model(s) trained, {run.kept} already in `{root}` and kept (their training is not in this time).")
+    if not train:
+        note = (f"Rendered from the {run.kept} model(s) present in `{root}` (nothing trained); not trained yet: "
+                f"{_missing_text(run.missing)}.")
     if held_out:
         from hashviz.unseen_results import render_settings, write_section
         command = (f"hashviz zoo results --protocol {protocol} --root {root} --bits {' '.join(map(str, bits))} "
@@ -145,6 +156,17 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
 
 
 NOTES_MARKER = "<!-- notes: written by hand, kept when the table is regenerated -->"
+
+
+def _missing_text(names: list[str]) -> str:
+    """"dch-32 (seeds 0, 1, 2); itq-32 (seed 2)" from model names (seed_name's -s<seed> suffix)."""
+    seeds: dict[str, list[int]] = {}
+    for name in names:
+        stem, _, seed = name.rpartition("-s")
+        stem, seed = (stem, int(seed)) if stem and seed.isdigit() else (name, 0)
+        seeds.setdefault(stem, []).append(seed)
+    return "; ".join(f"{stem} (seed{'s' if len(v) > 1 else ''} {', '.join(map(str, sorted(v)))})"
+                     for stem, v in seeds.items()) or "none"
 
 
 def _refuse_unknown(flag: str, given, known) -> None:

@@ -180,3 +180,8 @@ def test_results_run_writes_the_settings_section_and_keeps_the_rest(tmp_path):
         values = [m.config["metrics"]["settings"][setting]["map_all"] for m in models]
         assert cell == f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
     assert not list((tmp_path / "models").glob("*balance*"))      # no ablation on a held-out protocol
+    results_table(tmp_path / "models", out, bits=(32,), methods=["itq", "sh"], seeds=2, dataset="digits",
+                  protocol="digits-unseen2", train=False, log=lambda _: None)
+    text = out.read_text()
+    assert "not trained yet: sh-32 (seeds 0, 1)." in text and "| itq |" in text and "| lsh |" not in text
+    assert not (tmp_path / "models" / "sh-32").exists()
