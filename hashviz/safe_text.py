@@ -22,9 +22,9 @@ _ALWAYS = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]<>|~$:&@%\"'.!"})
 # A block marker (list, heading, quote, setext line) only counts at the start of a line.
 _LEADING = re.compile(r"^(\s*)([-+#=]|\d+\))")
 # Streamlit autolinks bare URLs (http://, www., a@b.c) in the text *after* decoding references, so
-# an invisible word joiner goes after each ":" and "@" and inside "www.": still shown as typed.
+# an invisible word joiner goes between ":" and "//", after "@" and inside "www.": shown as typed.
 WORD_JOINER = "\u2060"
-_AUTOLINK = re.compile(r"[:@]|(?i:www)(?=\.)")
+_AUTOLINK = re.compile(r":(?=//)|@|(?i:www)(?=\.)")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 

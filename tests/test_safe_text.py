@@ -25,7 +25,7 @@ def test_escaped_text_reads_as_typed_and_holds_no_markup_character(value):
     for raw in "[]<>`*_~$:&%{}|@\n\u2028":
         assert raw not in out.replace("&#", "").replace(";", ""), (raw, out)
     decoded = html.unescape(out)           # what an autolinker sees: no "http:" "www." or "a@b" left whole
-    assert all(decoded[i + 1] == WORD_JOINER for i, c in enumerate(decoded) if c in ":@")
+    assert "://" not in decoded and all(decoded[i + 1] == WORD_JOINER for i, c in enumerate(decoded) if c == "@")
     assert "www." not in decoded.lower()
 
 
@@ -40,3 +40,4 @@ def test_fill_escapes_the_values_not_the_template_and_keeps_numbers():
 
 def test_escape_all_and_plain_strings_unchanged():
     assert escape_all(["dpsh-16", "T-shirt/top"]) == ["dpsh-16", "T-shirt/top"]
+    assert WORD_JOINER not in escape("arXiv:1908.00347")           # no joiner where no URL can form
