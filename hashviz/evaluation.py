@@ -3,9 +3,9 @@ distances), with the protocol stated."""
 
 from __future__ import annotations
 
+from hashviz.code_space import code_space
 from hashviz.data import describe_protocol
 from hashviz import metrics as M
-from hashviz.search import model_index
 
 
 def metric_keys() -> list[str]:
@@ -23,9 +23,6 @@ def model_metrics(model) -> dict:
 
 def recomputed_metrics(model) -> dict:
     """The metrics of a model directory computed from its codes and labels, ignoring what it stores."""
-    if model.code_type == "pq":
-        metrics = M.evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels)
-    else:
-        metrics = M.evaluate(model.query_codes, model.database_codes, model.query_labels, model.database_labels)
+    metrics = code_space(model).evaluate()
     metrics["protocol"] = describe_protocol(model.protocol)
     return metrics

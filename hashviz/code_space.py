@@ -1,0 +1,227 @@
+"""A model's code space: the one place that knows binary codes from product-quantised ones.
+
+Binary codes are packed bits ranked by Hamming distance; pq codes are codeword indices ranked by the
+asymmetric distance of a query vector to their reconstruction. Everything that ranks or scores a model
+(evaluation, training validation, the failure finder, Retrieval, Code map neighbours, the API) asks its
+`CodeSpace`, so every caller ranks the same way: distance ascending, ties by database row ascending
+(docs/CONTRACTS.md). `code_space(model)` picks the kind; nothing outside this module asks a code type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hashviz import metrics as M
+from hashviz.errors import HashvizError
+from hashviz.hamming import hamming_distances
+from hashviz.search import build_index, pq_metric_of
+from hashviz.search.base import _exact_topk_rows
+from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
+
+__all__ = ["CodeSpace", "HammingSpace", "PQSpace", "OneQuery", "code_space", "outputs_space"]
+
+
+@dataclass(frozen=True, eq=False)
+class OneQuery:
+    """One query ranked against the whole database, from one set of distances.
+
+    rows int64 (n,) and distances (n,) (int32 Hamming or float32 pq) of the top n in ranking order;
+    tie_totals: database items at each distance of the top n; relevant bool (n_db,) or None (label
+    unknown); ap: AP@all; ap_tie_aware / ap_tie_range: Hamming codes only (None for pq)."""
+
+    rows: np.ndarray
+    distances: np.ndarray
+    tie_totals: dict
+    relevant: np.ndarray | None = None
+    ap: float | None = None
+    ap_tie_aware: float | None = None
+    ap_tie_range: tuple[float, float] | None = None
+
+
+class CodeSpace:
+    """Database codes and labels, the queries' representation and labels, and the index over them.
+
+    Subclasses say how a query is represented and how distances are computed; the index is built on
+    first use through hashviz.search.build_index unless one is given (a page's cached index)."""
+
+    code_type = ""
+    distance_name = ""
+
+    def __init__(self, database: np.ndarray, database_labels: np.ndarray, queries: np.ndarray | None,
+                 query_labels: np.ndarray | None, *, index=None):
+        self.database, self.database_labels = database, database_labels
+        self._queries, self.query_labels = queries, query_labels
+        self._index = index
+
+    # ------------------------------------------------------------ what a subclass says
+    def _build_index(self):
+        raise NotImplementedError
+
+    def query_of(self, qcode) -> np.ndarray:
+        """The representation of a retrieval QueryCode this space searches with, (1, ...)."""
+        raise NotImplementedError
+
+    def distances(self, query: np.ndarray) -> np.ndarray:
+        """Distances (n_db,) of one query (1, ...) to every database item."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict:
+        """The metric dict of the queries against the database (hashviz.metrics' keys)."""
+        raise NotImplementedError
+
+    def per_query_ap(self) -> np.ndarray:
+        """float64 (n_q,): AP@all of every query."""
+        raise NotImplementedError
+
+    def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "CodeSpace":
+        """The same space over some query rows and database rows (a new index over those rows)."""
+        raise NotImplementedError
+
+    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
+        """(AP@all, tie-aware AP or None, tie range or None) of one query's ranking."""
+        return float(M.distance_ranking(distances[None], relevant[None])[0][0]), None, None
+
+    def _tie_totals(self, distances: np.ndarray, top: np.ndarray) -> dict:
+        within = distances[distances <= top.max()] if len(top) else distances[:0]
+        values, counts = np.unique(within, return_counts=True)
+        return {v.item(): int(c) for v, c in zip(values, counts)}
+
+    # ------------------------------------------------------------ shared
+    @property
+    def index(self):
+        if self._index is None:
+            self._index = self._build_index()
+        return self._index
+
+    def queries(self, rows=None) -> np.ndarray:
+        """What the space's queries search with (all, or the given rows)."""
+        if self._queries is None:
+            raise HashvizError("this code space holds no queries")
+        return self._queries if rows is None else self._queries[np.asarray(rows, dtype=np.int64)]
+
+    def knn(self, rows, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order."""
+        return self.index.knn(self.queries(rows), n)
+
+    def rank_one(self, query: np.ndarray, label: np.ndarray | None, n: int) -> OneQuery:
+        """One query (1, ...) against the database in one pass: every distance computed once gives the
+        top n (distance, then row), the tie totals and, with a label, the relevance and the AP.
+        A remote index (Milvus) serves the top n itself; the distances still come from the codes."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise HashvizError(f"n must be a positive integer, got {n!r}")
+        dist = self.distances(query)
+        if getattr(self._index, "kind", "flat") == "milvus":
+            top, rows = self._index.knn(query, n)
+        else:
+            top, rows = _exact_topk_rows(dist[None], int(n))
+        top, rows = top[0].astype(self._top_dtype, copy=False), rows[0].astype(np.int64)
+        result = OneQuery(rows, top, self._tie_totals(dist, top))
+        if label is None:
+            return result
+        relevant = M.relevance(np.asarray(label)[None], self.database_labels)[0]
+        ap, ap_tie, tie_range = self._one_query_ap(dist, relevant)
+        return OneQuery(rows, top, result.tie_totals, relevant, ap, ap_tie, tie_range)
+
+    _top_dtype = np.float32
+
+
+class HammingSpace(CodeSpace):
+    """Packed binary codes uint8 (n, bits // 8), Hamming distance."""
+
+    code_type = "binary"
+    distance_name = "Hamming distance"
+    _top_dtype = np.int32
+
+    def __init__(self, *args, kind: str = "flat", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.bits = self.database.shape[1] * 8
+
+    def _build_index(self):
+        return build_index(self.database, kind=self.kind)
+
+    def query_of(self, qcode) -> np.ndarray:
+        return qcode.code
+
+    def distances(self, query: np.ndarray) -> np.ndarray:
+        return hamming_distances(np.atleast_2d(query), self.database)[0]
+
+    def evaluate(self) -> dict:
+        return M.evaluate(self.queries(), self.database, self.query_labels, self.database_labels)
+
+    def per_query_ap(self) -> np.ndarray:
+        return M.average_precision_per_query(self.queries(), self.database, self.query_labels,
+                                             self.database_labels)
+
+    def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "HammingSpace":
+        return HammingSpace(self.database[database_rows], self.database_labels[database_rows],
+                            self.queries()[query_rows], self.query_labels[query_rows], kind=self.kind)
+
+    def _tie_totals(self, distances: np.ndarray, top: np.ndarray) -> dict:
+        counts = np.bincount(distances, minlength=self.bits + 1)
+        return {int(d): int(counts[d]) for d in np.unique(top)}
+
+    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
+        ap = float(M.distance_ranking(distances[None], relevant[None])[0][0])
+        counts = np.bincount(distances, minlength=self.bits + 1)[None]
+        relevant_counts = np.bincount(distances[relevant], minlength=self.bits + 1)[None]
+        low, high = tie_range_ap_from_counts(counts, relevant_counts)
+        return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
+
+
+class PQSpace(CodeSpace):
+    """Codeword indices uint8 (n, M) with codebooks float32 (M, K, d_sub); queries are vectors
+    float32 (n_q, M * d_sub) ranked by asymmetric distance (``pq_metric`` "l2" or "ip")."""
+
+    code_type = "pq"
+    _top_dtype = np.float32
+
+    def __init__(self, *args, codebooks: np.ndarray, pq_metric: str = "l2", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.codebooks, self.pq_metric = codebooks, pq_metric
+        self.distance_name = f"asymmetric {pq_metric} distance"
+
+    def _build_index(self):
+        return build_index(self.database, code_type="pq", codebooks=self.codebooks, pq_metric=self.pq_metric)
+
+    def query_of(self, qcode) -> np.ndarray:
+        if qcode.vector is None:
+            raise HashvizError("this is a pq model: the query needs a query vector")
+        return np.atleast_2d(qcode.vector)
+
+    def distances(self, query: np.ndarray) -> np.ndarray:
+        return self.index.distances(np.atleast_2d(query))[0]
+
+    def evaluate(self) -> dict:
+        return M.evaluate_index(self.index, self.queries(), self.query_labels, self.database_labels)
+
+    def per_query_ap(self) -> np.ndarray:
+        return M.evaluate_index(self.index, self.queries(), self.query_labels, self.database_labels,
+                                per_query=True)
+
+    def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "PQSpace":
+        return PQSpace(self.database[database_rows], self.database_labels[database_rows],
+                       self.queries()[query_rows], self.query_labels[query_rows],
+                       codebooks=self.codebooks, pq_metric=self.pq_metric)
+
+
+def code_space(model, index=None, kind: str = "flat") -> CodeSpace:
+    """The code space of a model directory (``index``: one already built over its database codes,
+    e.g. a page's cached one; ``kind``: the HammingIndex kind to build otherwise)."""
+    if model.code_type == "pq":
+        return PQSpace(model.database_codes, model.database_labels, model.query_vectors, model.query_labels,
+                       index=index, codebooks=model.codebooks, pq_metric=pq_metric_of(model))
+    return HammingSpace(model.database_codes, model.database_labels, model.query_codes, model.query_labels,
+                        index=index, kind=kind)
+
+
+def outputs_space(method, query_outputs, database_outputs, query_labels, database_labels) -> CodeSpace:
+    """The code space of a deep method's continuous outputs (torch float32 (n, d)): its codes for the
+    database and, as queries, its codes (binary) or its query embeddings (pq)."""
+    database = method.encode_outputs(database_outputs)
+    if getattr(method, "code_type", "binary") == "pq":
+        return PQSpace(database, database_labels, method.embed_outputs(query_outputs), query_labels,
+                       codebooks=method.codebooks(), pq_metric=method.extra_config()["pq"]["metric"])
+    return HammingSpace(database, database_labels, method.encode_outputs(query_outputs), query_labels)
