@@ -1,5 +1,5 @@
 """One query's top n as a table: what `hv.neighbours`, the Retrieval page's CSV and the Compare page
-export. Ranks through hashviz.retrieval.rank_query (the model's search index), so the order is the
+export. Ranks through hashviz.retrieval.rank_query (the model's code space), so the order is the
 app's own: distance ascending, ties by database row ascending (docs/CONTRACTS.md).
 
 Columns (NEIGHBOUR_COLUMNS): rank (1-based), database_row, distance (Hamming, or the asymmetric pq
@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from hashviz.code_space import code_space
 from hashviz.codes import pack_any
 from hashviz.data.images import PATHS_FILE, image_path_table
 from hashviz.errors import HashvizError
@@ -34,16 +35,13 @@ __all__ = ["NEIGHBOUR_COLUMNS", "neighbour_table", "query_neighbours", "ranking_
            "image_paths_of", "encoder_of"]
 
 
-def neighbour_table(model, query, n: int = 20, *, index=None, encoder: Callable[[], object] | None = None,
+def neighbour_table(model, query, n: int = 20, *, space=None, encoder: Callable[[], object] | None = None,
                     class_names: Sequence[str] | None = None) -> pd.DataFrame:
     """The top `n` database items of `model` for `query` (see `resolve_query` for what a query may
-    be) as a DataFrame with NEIGHBOUR_COLUMNS. index: the model's search index (built when None);
+    be) as a DataFrame with NEIGHBOUR_COLUMNS. space: the model's CodeSpace (made when None);
     encoder: returns the hasher that encodes an image query (hashviz.encoders.load_encoder)."""
-    if index is None:
-        from hashviz.search import model_index
-        index = model_index(model)
     q, qcode = resolve_query(model, query, encoder)
-    return ranking_table(model, rank_query(model, index, qcode, q.label, n, ap=False), class_names)
+    return ranking_table(model, rank_query(model, space or code_space(model), qcode, q.label, n), class_names)
 
 
 def ranking_table(model, ranking: Ranking, class_names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -53,7 +51,7 @@ def ranking_table(model, ranking: Ranking, class_names: Sequence[str] | None = N
         class_names = class_names_of(model)
     paths = image_paths_of(model)
     relevant = [None] * ranking.n if ranking.relevant is None else [bool(r) for r in ranking.relevant]
-    distances = ranking.distances.astype(np.int64 if ranking.code_type != "pq" else np.float64)
+    distances = ranking.distances.astype(np.int64 if ranking.distances.dtype.kind in "iu" else np.float64)
     return pd.DataFrame({
         "rank": np.arange(1, ranking.n + 1),
         "database_row": ranking.rows.astype(np.int64),

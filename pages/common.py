@@ -74,6 +74,18 @@ def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
     return _faiss_index(model_key, model, kind)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _code_space(model_key: str, index_id: int, _model: ModelDir, _index):
+    from hashviz.code_space import code_space
+    return code_space(_model, _index)
+
+
+def get_code_space(model_key: str, model: ModelDir):
+    """The model's CodeSpace (hashviz.code_space) over the sidebar's search index: what ranks a query."""
+    index = get_index(model_key, model)
+    return _code_space(model_key, id(index), model, index)
+
+
 @st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)
 def get_encoder(model_key: str, _model: ModelDir):
     from hashviz.encoders import load_encoder

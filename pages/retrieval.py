@@ -10,7 +10,7 @@ from hashviz.errors import HashvizError
 from hashviz.neighbours import ranking_table
 from hashviz.safe_text import fill
 from hashviz.zoo import check_ids_within, class_names_of
-from pages.common import (as_text, current_models, get_encoder, get_index, model_by_name, or_stop, show_error,
+from pages.common import (as_text, current_models, get_code_space, get_encoder, model_by_name, or_stop, show_error,
                           sync_query_params, thumbnail_grid)
 from pages.downloads import table_download
 from pages.images import dataset_of, images_of
@@ -101,16 +101,13 @@ n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
 view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True, key="rq_view")
 compare: list[str] = []
 if view == "top-n":
-    index = get_index(model.content_key, model)
-    ranking = R.rank_query(model, index, qcode, query.label, n, ap=False)
-    score_line = st.empty()
+    ranking = R.rank_query(model, get_code_space(model.content_key, model), qcode, query.label, n)
+    st.markdown(R.scores_text(ranking))
     st.caption(as_text(R.protocol_note(model, query.db_row)))
     if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
         st.session_state.rq_detail = 1
     thumbnail_grid(R.grid_data(ranking, images, names, st.session_state.get("rq_detail")), key="rq_grid",
                    on_click=pick_from_grid)
-    ranking = R.query_ap(model, index, qcode, query.label, ranking)      # after the grid: first use loads numba
-    score_line.markdown(R.scores_text(ranking))
     table_download("Download the top n as CSV", ranking_table(model, ranking, names), model, f"top{n}",
                    title=f"top {n} neighbours of {query.source}", key="rq_download")
     rank = st.selectbox("Look closer (or click a thumbnail)", range(1, ranking.n + 1), key="rq_detail",
@@ -135,7 +132,7 @@ elif view == "side-by-side":
             st.markdown(fill("**{}**", other.label))
             try:
                 check_ids_within(other, images)
-                r = R.rank_query(other, get_index(other.content_key, other),
+                r = R.rank_query(other, get_code_space(other.content_key, other),
                                  R.query_code(other, query, encoder_of(other)), query.label, n)
             except HashvizError as exc:
                 show_error(exc)

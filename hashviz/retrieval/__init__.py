@@ -18,7 +18,7 @@ from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, bit_strip_ht
 from hashviz.retrieval.query import (Query, QueryCode, choose_query, query_code, query_from_database, query_from_set,
                                      query_from_upload, query_strip_title, random_query_row, upload_label)
 from hashviz.retrieval.ranking import (RIGHT, UNKNOWN, WRONG, Ranking, TieGroup, format_distance, protocol_note,
-                                       query_ap, rank_query, scores_text)
+                                       rank_query, scores_text)
 from hashviz.retrieval.upload import INVERT_CHOICES, MAX_UPLOAD_PIXELS, Upload, dark_background, decode_upload
 from hashviz.retrieval.url_state import N_RANGE, VIEWS, UrlState, parse_url_state, url_params
 
@@ -29,7 +29,7 @@ __all__ = [
     "item_detail", "item_note", "label_text", "png_data_uri", "ranking_frame",
     "Query", "QueryCode", "choose_query", "query_code", "query_from_database", "query_from_set", "query_from_upload",
     "query_strip_title", "random_query_row", "upload_label",
-    "RIGHT", "UNKNOWN", "WRONG", "Ranking", "TieGroup", "format_distance", "protocol_note", "query_ap", "rank_query",
+    "RIGHT", "UNKNOWN", "WRONG", "Ranking", "TieGroup", "format_distance", "protocol_note", "rank_query",
     "scores_text",
     "INVERT_CHOICES", "MAX_UPLOAD_PIXELS", "Upload", "dark_background", "decode_upload",
     "N_RANGE", "VIEWS", "UrlState", "parse_url_state", "url_params",

@@ -7,17 +7,15 @@ Inside a tie group that order is arbitrary: another index could list the group i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from hashviz.data import describe_protocol
 from hashviz.errors import HashvizError
-from hashviz.hamming import hamming_distances
+from hashviz.code_space import CodeSpace, code_space
 from hashviz.labels import is_multi_label, partial_matches
-from hashviz.metrics import distance_ranking, evaluate_index, relevance
-from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 from hashviz.retrieval.query import QueryCode
 
 RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
@@ -97,66 +95,25 @@ def tie_groups(distances: np.ndarray, totals: Callable[[float], int]) -> tuple[l
     return groups, group_of
 
 
-def rank_query(model, index, qcode: QueryCode, label: np.ndarray | None, n: int, *, ap: bool = True) -> Ranking:
-    """Top-n of `model`'s database for one query through its search index (HammingIndex or
-    PQIndex from pages.common.get_index), with tie groups, right/wrong marks, precision@n and
-    (ap=True) this query's AP, see `query_ap`."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise HashvizError(f"n must be a positive integer, got {n!r}")
+def rank_query(model, space, qcode: QueryCode, label: np.ndarray | None, n: int) -> Ranking:
+    """Top-n of `model`'s database for one query through its code space (a CodeSpace, or an index
+    over the model's database codes that one is made around: pages.common.get_code_space), with tie
+    groups, right/wrong marks, precision@n and, with a label, this query's AP (and for Hamming codes
+    the tie-aware AP and the tie range), all from one pass over the database: CodeSpace.rank_one.
+    The AP is hashviz.metrics' definition, so the leaderboard's mAP@all is its mean over the query set."""
+    space = space if isinstance(space, CodeSpace) else code_space(model, space)
+    one = space.rank_one(space.query_of(qcode), label, n)
+    rows, dist = one.rows, one.distances
+    groups, group_of = tie_groups(dist, one.tie_totals.__getitem__)
     db, db_labels = model.database_codes, model.database_labels
-    if model.code_type == "pq":
-        if qcode.vector is None:
-            raise HashvizError(f"{model.name} is a pq model: the query needs a query vector")
-        full = index.distances(qcode.vector)[0]
-        dist, rows = index.knn(qcode.vector, n)
-        totals = lambda d: int(np.count_nonzero(full == np.float32(d)))  # noqa: E731
-    else:
-        dist, rows = index.knn(qcode.code, n)
-        hist = index.distance_counts(qcode.code, int(dist.max()))
-        totals = lambda d: int(hist[int(d)])  # noqa: E731
-    dist, rows = dist[0], rows[0].astype(np.int64)
-    groups, group_of = tie_groups(dist, totals)
     ids = model.database_ids[rows] if model.database_ids is not None else None
     precision = rel_total = rel = partial = None
     if label is not None:
-        rel_all = relevance(np.asarray(label)[None], db_labels)[0]
-        rel, rel_total = rel_all[rows], int(rel_all.sum())
+        rel, rel_total = one.relevant[rows], int(one.relevant.sum())
         precision = float(rel.mean())
         partial = partial_matches(label, db_labels[rows])
-    ranking = Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
-                      len(db), precision, None, None, rel_total, db[rows], partial)
-    return query_ap(model, index, qcode, label, ranking) if ap else ranking
-
-
-def query_ap(model, index, qcode: QueryCode, label: np.ndarray | None, ranking: Ranking) -> Ranking:
-    """`ranking` with this query's AP@all filled in (and, for Hamming codes, the tie-aware AP and the
-    tie range: the lowest and highest AP any order inside the ties gives):
-    hashviz.metrics for Hamming codes (evaluate_index for pq codes), so the
-    leaderboard's mAP@all is exactly the mean of this number over the query set. Apart from
-    rank_query so a page can draw the grid before the metrics kernel loads (first use)."""
-    if label is None:
-        return ranking
-    label = np.asarray(label)
-    db, db_labels = model.database_codes, model.database_labels
-    ap_tie = tie_range = None
-    if model.code_type == "pq":
-        ap = float(evaluate_index(index, np.atleast_2d(qcode.vector), label[None], db_labels, per_query=True)[0])
-    else:
-        distances = hamming_distances(qcode.code, db)[0]    # one query: its own ranking, not the all-query pass
-        ap, ap_tie, tie_range = ap_of_one_ranking(distances, relevance(label[None], db_labels)[0], model.bits)
-    return replace(ranking, ap=ap, ap_tie_aware=ap_tie, ap_tie_range=tie_range)
-
-
-def ap_of_one_ranking(distances: np.ndarray, relevant: np.ndarray, bits: int):
-    """(AP@all, tie-aware AP@all, (lowest, highest) AP@all over the orders inside the ties) of one
-    query from its Hamming distances int (n_db,) to every
-    database item and their relevance bool (n_db,): hashviz.metrics' definitions on that one ranking
-    (a click needs one query, not the all-query compiled pass)."""
-    ap = float(distance_ranking(distances[None], relevant[None])[0][0])
-    counts = np.bincount(distances, minlength=bits + 1)[None]
-    relevant_counts = np.bincount(distances[relevant], minlength=bits + 1)[None]
-    low, high = tie_range_ap_from_counts(counts, relevant_counts)
-    return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
+    return Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
+                   len(db), precision, one.ap, one.ap_tie_aware, rel_total, db[rows], partial, one.ap_tie_range)
 
 
 def scores_text(ranking: Ranking) -> str:
