@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hashviz import metrics as M
+from hashviz.codes import bit_strip
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.search import build_index, pq_metric_of
@@ -78,6 +79,10 @@ class CodeSpace:
     def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "CodeSpace":
         """The same space over some query rows and database rows (a new index over those rows)."""
         raise NotImplementedError
+
+    def code_text(self, code: np.ndarray) -> str:
+        """One stored code (a database row) as text: codeword indices joined by '-' (pq)."""
+        return "-".join(str(int(v)) for v in code)
 
     def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
         """(AP@all, tie-aware AP or None, tie range or None) of one query's ranking."""
@@ -144,6 +149,9 @@ class HammingSpace(CodeSpace):
 
     def query_of(self, qcode) -> np.ndarray:
         return qcode.code
+
+    def code_text(self, code: np.ndarray) -> str:
+        return bit_strip(code)
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         return hamming_distances(np.atleast_2d(query), self.database)[0]

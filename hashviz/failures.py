@@ -1,5 +1,5 @@
 """The failure finder: where a model's ranking goes wrong (worst queries, per-class AP, retrieval
-confusion, cross-class collisions). Ranks through hashviz.search (model_index) and scores with
+confusion, cross-class collisions). Ranks through the model's code space (hashviz.code_space) and scores with
 hashviz.metrics, so every number is the leaderboard's own. Returns data or plotly figures; nothing
 here imports streamlit.
 """
@@ -14,13 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hashviz import plots
-from hashviz.codes import bit_strip
 from hashviz.diagnostics import bucket_occupancy
 from hashviz.errors import HashvizError
 from hashviz.labels import label_set, label_text
 from hashviz.labels import members as label_members
-from hashviz.metrics import average_precision_per_query, evaluate_index, relevance
-from hashviz.search import model_index, model_queries
+from hashviz.code_space import code_space
+from hashviz.metrics import relevance
 from hashviz.zoo import ModelDir, class_names_of
 
 __all__ = ["FailureReport", "failure_report", "per_query_ap", "worst_queries", "per_class_ap",
@@ -38,16 +37,12 @@ def per_query_ap(model: ModelDir) -> np.ndarray:
     directory has it (codes/query_ap.npy, written by the same single pass as its metrics)."""
     if model.arrays.get("query_ap") is not None:
         return model.arrays["query_ap"]
-    if model.code_type != "pq":
-        return average_precision_per_query(model.query_codes, model.database_codes, model.query_labels,
-                                           model.database_labels)
-    return evaluate_index(model_index(model), model.query_vectors, model.query_labels, model.database_labels,
-                          per_query=True)
+    return code_space(model).per_query_ap()
 
 
 def top_n(model: ModelDir, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order."""
-    return model_index(model).knn(model_queries(model, rows), n)
+    return code_space(model).knn(rows, n)
 
 
 def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10,
@@ -122,11 +117,11 @@ def cross_class_collisions(model: ModelDir, limit: int = 50) -> pd.DataFrame:
     np.minimum.at(first_row, bucket, np.arange(len(bucket)))
     mixed = np.flatnonzero(n_classes > 1)
     mixed = mixed[np.lexsort((first_row[mixed], -stats.bucket_sizes[mixed]))]
-    rows = []
+    rows, space = [], code_space(model)
     for b in mixed:
         members = np.flatnonzero(bucket == b)
         code_row = model.database_codes[members[0]]
-        code = bit_strip(code_row) if model.code_type != "pq" else "-".join(str(int(v)) for v in code_row)
+        code = space.code_text(code_row)
         for c in np.unique(labels[members]):
             mine = members[labels[members] == c]
             rows.append({"code": code, "bucket size": int(len(members)), "classes in bucket": int(n_classes[b]),
