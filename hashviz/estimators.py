@@ -116,19 +116,13 @@ def training_autocast(precision: str, device: str):
 
 
 def score_outputs(method, query_outputs, database_outputs, query_labels, database_labels) -> dict:
-    """Metrics of a deep method's outputs: Hamming metrics for binary codes, asymmetric-distance
-    ranking metrics for pq codes (their codes are codeword indices, not bits)."""
+    """Metrics of a deep method's outputs in its code space (hashviz.code_space.outputs_space): Hamming
+    metrics for binary codes, asymmetric-distance ranking metrics for pq codes."""
     import torch
-    from hashviz.metrics import evaluate
+    from hashviz.code_space import outputs_space
     q = torch.as_tensor(query_outputs, dtype=torch.float32)
     db = torch.as_tensor(database_outputs, dtype=torch.float32)
-    if getattr(method, "code_type", "binary") != "pq":
-        return evaluate(method.encode_outputs(q), method.encode_outputs(db), query_labels, database_labels)
-    from hashviz.metrics import evaluate_index
-    from hashviz.search import build_index
-    index = build_index(method.encode_outputs(db), code_type="pq", codebooks=method.codebooks(),
-                        pq_metric=method.extra_config()["pq"]["metric"])
-    return evaluate_index(index, method.embed_outputs(q), query_labels, database_labels)
+    return outputs_space(method, q, db, query_labels, database_labels).evaluate()
 
 
 class ImageHasher:

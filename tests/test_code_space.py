@@ -98,3 +98,23 @@ def test_knn_and_subset_rank_like_rank_one(make):
     part = space.subset([1], np.arange(10))
     one = part.rank_one(part.queries(), None, 10)
     assert sorted(one.rows.tolist()) == list(range(10))
+
+
+def test_outputs_space_of_a_pq_method_ranks_its_query_embeddings_against_its_codewords():
+    torch = pytest.importorskip("torch")
+    from hashviz.code_space import outputs_space
+    from hashviz.methods import create_method
+    torch.manual_seed(0)
+    method = create_method("dpq", bits=32, num_classes=3)
+    q, db = torch.randn(4, method.output_dim), torch.randn(40, method.output_dim)
+    rng = np.random.default_rng(0)
+    q_labels, db_labels = rng.integers(0, 3, 4), rng.integers(0, 3, 40)
+    space = outputs_space(method, q, db, q_labels, db_labels)
+    assert isinstance(space, PQSpace) and space.pq_metric == "l2"
+    assert np.array_equal(space.database, method.encode_outputs(db))
+    aps = space.per_query_ap()
+    for qi in range(4):
+        dist = _pq_distances(space, space.queries()[qi])
+        rel = ref_relevant(q_labels[qi:qi + 1], db_labels)[0]
+        assert aps[qi] == pytest.approx(ref_ap(ref_ranked_relevance(dist, rel)), abs=1e-9)
+    assert space.evaluate()["map_all"] == pytest.approx(aps.mean(), abs=1e-12)
