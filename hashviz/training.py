@@ -60,11 +60,14 @@ class TrainSpec:
     threads: int | None = None         # torch threads; None: all cores (2 here)
     device: str = "cpu"                # "cuda" where a GPU exists (saved weights are CPU tensors)
     precision: str = "auto"            # "auto": bf16 autocast where the CPU/GPU runs it fast, else fp32
+    quick: bool = False                # lecture mode: the method's quick recipe (registry MethodInfo.quick)
 
     def resolved(self) -> "TrainSpec":
         info = method_info(self.method)
         spec = copy.deepcopy(self)
         recipe = getattr(info.constructor, "recipe_for", lambda _hyper: info.recipe)(spec.hyper)
+        if spec.quick:
+            recipe = _quick_recipe(spec, info)
         spec.protocol = spec.protocol or default_protocol(spec.dataset)
         spec.epochs = spec.epochs if spec.epochs is not None else recipe.get("epochs", 0)
         spec.lr = spec.lr if spec.lr is not None else recipe.get("lr", 0.0)
@@ -97,6 +100,19 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------- the two kinds of hasher
+
+def _quick_recipe(spec: TrainSpec, info) -> dict:
+    """Lecture mode: the method's quick recipe, which also sets the network and the training subset
+    (what the caller left unset)."""
+    if not info.quick:
+        from hashviz.methods.registry import quick_methods
+        raise HashvizError(f"--quick is for {', '.join(quick_methods())}; {spec.method} has no quick recipe")
+    recipe = info.quick
+    spec.width = spec.width or recipe.get("width")
+    spec.backbone_layout = spec.backbone_layout or recipe.get("backbone_layout")
+    spec.max_train = spec.max_train if spec.max_train is not None else recipe.get("max_train")
+    return recipe
+
 
 def _resolve_pretrained(spec: TrainSpec, info) -> None:
     """The pretrained backbone's mode and resolution (hashviz.pretrained), checked."""

@@ -58,3 +58,48 @@ def test_train_page_trains_digits_and_the_model_reaches_the_picker(tiny_zoo, tmp
         except Exception:
             screenshot_on_failure(page, "train")
             raise
+
+
+def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path):
+    """The switch keeps the quick-recipe methods, says what the quick recipe gives up, draws the
+    curve while the run goes on, and saves a model trained with the quick recipe."""
+    from hashviz.methods import method_info
+    from hashviz.methods.registry import quick_methods
+    root = tmp_path / "models"
+    shutil.copytree(tiny_zoo, root)
+    quick = method_info("greedyhash").quick
+    new = "greedyhash-32-quick"
+    with running_app(root) as (url, _proc, _cold), chromium_page() as page:
+        try:
+            page.goto(url)
+            wait_for_app(page)
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
+            page.get_by_role("heading", name="Train a model").wait_for(timeout=60000)
+            wait_for_app(page)
+            page.get_by_text("Lecture mode: a 32-bit model in seconds", exact=False).click()
+            wait_for_app(page)
+            note = page.get_by_text(f"Lecture mode trains greedyhash for {quick['epochs']} epochs instead of 40",
+                                    exact=False)
+            page.get_by_role("combobox", name="Method (grouped by family)").click()
+            options = page.get_by_role("option").all_inner_texts()
+            assert sorted(o.split("· ")[1].split(" (")[0] for o in options) == sorted(quick_methods())
+            page.get_by_role("option", name=re.compile(r"· greedyhash \(")).click()
+            expect(note).to_be_visible(timeout=30000)
+            expect(page.get_by_text("gives up quality for time", exact=False)).to_be_visible()
+            expect(page.get_by_role("textbox", name="Model name")).to_have_attribute("placeholder", new, timeout=30000)
+            expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value(str(quick["epochs"]))
+
+            page.get_by_role("button", name="Start training").click()
+            chart = page.locator('[data-testid="stPlotlyChart"]').first
+            chart.wait_for(timeout=240000)
+            # drawn while the run goes on: the cancel button is still there (encoding 69,000 images follows)
+            assert page.get_by_role("button", name="Cancel training").count() == 1
+            page.get_by_text(f"Saved {new}", exact=False).wait_for(timeout=400000)
+            assert not page.locator('[data-testid="stException"]').count()
+            config = json.loads((root / new / "config.json").read_text())
+            assert config["spec"]["quick"] is True and config["bits"] == 32
+            assert config["width"] == quick["width"] and len(config["history"]) == quick["epochs"]
+            assert 0 < config["metrics"]["map_all"] <= 1
+        except Exception:
+            screenshot_on_failure(page, "train-lecture")
+            raise

@@ -165,6 +165,12 @@ class TripletMethod(DeepHashMethod):
 class ClassificationMethod(DeepHashMethod):
     """Classification-oriented: a method learns codes that predict (or sit at) class targets."""
 
+    #: lecture mode (hashviz.lecture, `hashviz train --quick`): the lean stride-2 layout at half
+    #: the width and a quarter of the epochs, so that training and encoding the whole database cost
+    #: a fraction of the full recipe; "max_train" may add a training subset. What it gives up and
+    #: what it costs are measured in docs/recipes.md ("Lecture mode")
+    quick_recipe: dict = {"epochs": 10, "lr": 4e-3, "batch_size": 256, "width": 12, "backbone_layout": 3}
+
     def loss(self, u, labels):
         return self.class_loss(u, labels)
 

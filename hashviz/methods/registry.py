@@ -60,6 +60,7 @@ class MethodInfo:
     constructor: type
     recipe: dict = field(default_factory=dict)   # the trainer's defaults (lr, epochs, ...); {} for shallow
     calibration: bool = False   # a yardstick, not a hashing method (see `is_calibration`)
+    quick: dict = field(default_factory=dict)    # lecture mode's recipe (`hashviz train --quick`); {}: none
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -77,7 +78,8 @@ def register_method(name: str, family: str, paper: str, code_type: str = "binary
         doc = (cls.__doc__ or "").strip().splitlines()
         deep = FAMILY_INFO[family].deep
         _REGISTRY[name] = MethodInfo(name, family, paper, code_type, deep, doc[0] if doc else "", cls,
-                                     dict(getattr(cls, "recipe", {})) if deep else {}, calibration)
+                                     dict(getattr(cls, "recipe", {})) if deep else {}, calibration,
+                                     dict(getattr(cls, "quick_recipe", {})) if deep else {})
         cls.method_name, cls.family, cls.paper, cls.code_type = name, family, paper, code_type
         cls.supervised = FAMILY_INFO[family].supervised
         return cls
@@ -103,6 +105,11 @@ def method_info(name: str) -> MethodInfo:
     if name not in _REGISTRY:
         raise HashvizError(f"unknown method {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def quick_methods() -> list[str]:
+    """The methods lecture mode trains: those with a quick recipe."""
+    return [info.name for info in list_methods() if info.quick]
 
 
 def is_calibration(name: str) -> bool:
