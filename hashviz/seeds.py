@@ -70,8 +70,9 @@ def group_key(model: ModelDir) -> GroupKey:
     own: nothing says which other model is the same recipe."""
     config = model.config
     spec = config.get("spec")
-    recipe = (json.dumps({k: v for k, v in spec.items() if k not in _NOT_RECIPE}, sort_keys=True, default=str)
-              if isinstance(spec, dict) else f"model {model.name}")
+    # None is left out: a spec field added after a model was trained (default None) is the same recipe
+    recipe = (json.dumps({k: v for k, v in spec.items() if k not in _NOT_RECIPE and v is not None},
+                         sort_keys=True, default=str) if isinstance(spec, dict) else f"model {model.name}")
     return GroupKey(str(model.dataset), str(model.protocol), int(model.bits), str(model.method),
                     str(model.family), str(model.code_type), regularisers_text(config), backbone_text(config),
                     json.dumps(config.get("hyper") or {}, sort_keys=True, default=str), recipe)

@@ -185,3 +185,17 @@ def test_results_run_writes_the_settings_section_and_keeps_the_rest(tmp_path):
     text = out.read_text()
     assert "not trained yet: sh-32 (seeds 0, 1)." in text and "| itq |" in text and "| lsh |" not in text
     assert not (tmp_path / "models" / "sh-32").exists()
+
+
+def test_a_spec_field_added_later_as_none_keeps_seeds_in_one_group(tiny_zoo, tmp_path):
+    """Models of one results run trained before and after TrainSpec gained a field (None by default)."""
+    import shutil
+    from hashviz.seeds import group_by_seed
+    from hashviz.zoo import load_model_dir
+    for name, seed, extra in (("old", 0, {}), ("new", 1, {"resolution": None}), ("other", 2, {"resolution": 48})):
+        shutil.copytree(tiny_zoo / "itq-16", tmp_path / name)
+        config = json.loads((tmp_path / name / "config.json").read_text())
+        config["seed"], config["spec"] = seed, {**config["spec"], "seed": seed, **extra}
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+    groups = group_by_seed([load_model_dir(tmp_path / n) for n in ("old", "new", "other")])
+    assert [[m.name for m in g.models] for g in groups] == [["old", "new"], ["other"]]
