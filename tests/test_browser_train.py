@@ -94,7 +94,7 @@ def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path)
             chart.wait_for(timeout=240000)
             # drawn while the run goes on: the cancel button is still there (encoding 69,000 images follows)
             assert page.get_by_role("button", name="Cancel training").count() == 1
-            page.get_by_text(f"Saved {new}", exact=False).wait_for(timeout=400000)
+            page.get_by_text(f"Saved {new}", exact=False).wait_for(timeout=900000)
             assert not page.locator('[data-testid="stException"]').count()
             config = json.loads((root / new / "config.json").read_text())
             assert config["spec"]["quick"] is True and config["bits"] == 32
