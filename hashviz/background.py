@@ -43,7 +43,8 @@ __all__ = ["Job", "JobRunner", "TRAINING_RUNNER", "JobSnapshot", "TrainingJob", 
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STAGE_TEXT = {"starting": "loading the data", "train": "training", "epoch": "validating",
-              "encode": "encoding the database", "evaluate": "evaluating on the queries"}
+              "encode": "encoding the database", "evaluate": "evaluating on the queries",
+              "features": "computing the pretrained features (once per dataset and resolution)"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -225,7 +226,8 @@ class JobSnapshot:
 
     @property
     def fraction(self) -> float:
-        """Training steps count 90 %, encoding and evaluating the last 10 %."""
+        """Training steps count 90 %, encoding and evaluating the last 10 % (a frozen pretrained
+        backbone's features, computed first, fill the bar on their own)."""
         if self.state == DONE:
             return 1.0
         part = min(self.done / self.total, 1.0) if self.total else 0.0
@@ -235,6 +237,8 @@ class JobSnapshot:
             return 0.9 * min(self.epoch / max(self.epochs, 1), 1.0)
         if self.stage == "encode":
             return 0.9 + 0.08 * part
+        if self.stage == "features":        # a phase of its own before training: the bar fills for it
+            return part
         return 0.98 if self.stage == "evaluate" else 0.0
 
     @property
