@@ -19,6 +19,7 @@ from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.search import build_index, pq_metric_of
 from hashviz.search.base import _exact_topk_rows
+from hashviz.search.pq import pq_reconstruct
 from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 
 __all__ = ["CodeSpace", "HammingSpace", "PQSpace", "OneQuery", "code_space", "outputs_space"]
@@ -83,6 +84,11 @@ class CodeSpace:
     def code_text(self, code: np.ndarray) -> str:
         """One stored code (a database row) as text: codeword indices joined by '-' (pq)."""
         return "-".join(str(int(v)) for v in code)
+
+    def sample_neighbour_scores(self, rows: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+        """float64 (len(rows),): share of each database row's k nearest neighbours *among `rows`* that
+        have its label (labels int (len(rows),)), ties by row; NaN when fewer than two rows."""
+        raise NotImplementedError
 
     def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
         """(AP@all, tie-aware AP or None, tie range or None) of one query's ranking."""
@@ -153,6 +159,10 @@ class HammingSpace(CodeSpace):
     def code_text(self, code: np.ndarray) -> str:
         return bit_strip(code)
 
+    def sample_neighbour_scores(self, rows: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+        from hashviz.projection import neighbours_correct
+        return neighbours_correct(self.database[rows], labels, k=k)
+
     def distances(self, query: np.ndarray) -> np.ndarray:
         return hamming_distances(np.atleast_2d(query), self.database)[0]
 
@@ -209,6 +219,23 @@ class PQSpace(CodeSpace):
         return M.evaluate_index(self.index, self.queries(), self.query_labels, self.database_labels,
                                 per_query=True)
 
+    def sample_neighbour_scores(self, rows: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+        """Euclidean distance of the reconstructed vectors (rounded so near-equal ones tie), ties by row."""
+        vectors = pq_reconstruct(self.database[rows], self.codebooks).astype(np.float64)
+        n = rows.shape[0]
+        k = int(min(k, n - 1))
+        out = np.full(n, np.nan)
+        if k < 1:
+            return out
+        sq = (vectors ** 2).sum(1)
+        for s in range(0, n, 512):
+            d = sq[s:s + 512, None] + sq[None, :] - 2 * vectors[s:s + 512] @ vectors.T
+            d = np.round(np.maximum(d, 0), 6)              # stable ties
+            d[np.arange(d.shape[0]), np.arange(s, s + d.shape[0])] = np.inf
+            nn = np.lexsort((np.broadcast_to(np.arange(n), d.shape), d), axis=1)[:, :k]
+            out[s:s + d.shape[0]] = (labels[nn] == labels[s:s + d.shape[0], None]).mean(1)
+        return out
+
     def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "PQSpace":
         return PQSpace(self.database[database_rows], self.database_labels[database_rows],
                        self.queries()[query_rows], self.query_labels[query_rows],
@@ -217,12 +244,14 @@ class PQSpace(CodeSpace):
 
 def code_space(model, index=None, kind: str = "flat") -> CodeSpace:
     """The code space of a model directory (``index``: one already built over its database codes,
-    e.g. a page's cached one; ``kind``: the HammingIndex kind to build otherwise)."""
+    e.g. a page's cached one; ``kind``: the HammingIndex kind to build otherwise). A model without a
+    query set (a database alone) gives a space whose `queries` refuses."""
+    query_labels = getattr(model, "query_labels", None)
     if model.code_type == "pq":
-        return PQSpace(model.database_codes, model.database_labels, model.query_vectors, model.query_labels,
-                       index=index, codebooks=model.codebooks, pq_metric=pq_metric_of(model))
-    return HammingSpace(model.database_codes, model.database_labels, model.query_codes, model.query_labels,
-                        index=index, kind=kind)
+        return PQSpace(model.database_codes, model.database_labels, getattr(model, "query_vectors", None),
+                       query_labels, index=index, codebooks=model.codebooks, pq_metric=pq_metric_of(model))
+    return HammingSpace(model.database_codes, model.database_labels, getattr(model, "query_codes", None),
+                        query_labels, index=index, kind=kind)
 
 
 def outputs_space(method, query_outputs, database_outputs, query_labels, database_labels) -> CodeSpace:

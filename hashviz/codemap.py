@@ -38,6 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hashviz.background import DONE, FAILED, Job, JobRunner
+from hashviz.code_space import code_space
 from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
 from hashviz.distinct import count_of, distinct_codes, marker_sizes
@@ -286,23 +287,7 @@ def neighbour_scores(model, rows: np.ndarray, k: int = 10) -> np.ndarray:
     that have its (primary) label. Binary codes: Hamming, ties by row. pq: Euclidean distance of the
     reconstructed vectors, ties by row."""
     rows = np.asarray(rows, dtype=np.int64)
-    labels = primary_labels(model.database_labels)[rows]
-    if model.code_type == "binary":
-        return neighbours_correct(model.database_codes[rows], labels, k=k)
-    vectors = pq_reconstruct(model.database_codes[rows], model.codebooks).astype(np.float64)
-    n = rows.shape[0]
-    k = int(min(k, n - 1))
-    out = np.full(n, np.nan)
-    if k < 1:
-        return out
-    sq = (vectors ** 2).sum(1)
-    for s in range(0, n, 512):
-        d = sq[s:s + 512, None] + sq[None, :] - 2 * vectors[s:s + 512] @ vectors.T
-        d = np.round(np.maximum(d, 0), 6)              # stable ties
-        d[np.arange(d.shape[0]), np.arange(s, s + d.shape[0])] = np.inf
-        nn = np.lexsort((np.broadcast_to(np.arange(n), d.shape), d), axis=1)[:, :k]
-        out[s:s + d.shape[0]] = (labels[nn] == labels[s:s + d.shape[0], None]).mean(1)
-    return out
+    return code_space(model).sample_neighbour_scores(rows, primary_labels(model.database_labels)[rows], k)
 
 
 def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10,
@@ -355,7 +340,7 @@ def selection_table(model, rows: Sequence[int], class_names: Sequence[str] = ())
     codes without ids), labels (class names, "+"-joined for multi-label items), image_path (the file
     an import names, else None)."""
     import pandas as pd
-    from hashviz.neighbours import image_paths_of
+    from hashviz.neighbour_table import image_paths_of
     rows = [int(r) for r in rows]
     paths, ids = image_paths_of(model), model.database_ids
     return pd.DataFrame({
