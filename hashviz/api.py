@@ -121,7 +121,7 @@ def neighbours(model, query, n: int = 20) -> pd.DataFrame:
     (1-D: bits values in {0,1} / {-1,+1}, or packed uint8 bytes), or an image (H, W[, C]) that the
     model's network encodes (HashvizError when the model has none).
     """
-    from hashviz.neighbours import query_neighbours
+    from hashviz.neighbour_table import query_neighbours
     return query_neighbours(model, query, n)
 
 

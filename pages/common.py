@@ -74,16 +74,10 @@ def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
     return _faiss_index(model_key, model, kind)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _code_space(model_key: str, index_id: int, _model: ModelDir, _index):
-    from hashviz.code_space import code_space
-    return code_space(_model, _index)
-
-
 def get_code_space(model_key: str, model: ModelDir):
-    """The model's CodeSpace (hashviz.code_space) over the sidebar's search index: what ranks a query."""
-    index = get_index(model_key, model)
-    return _code_space(model_key, id(index), model, index)
+    """The model's CodeSpace (hashviz.code_space) over the sidebar's cached search index: what ranks a query."""
+    from hashviz.code_space import code_space
+    return code_space(model, get_index(model_key, model))     # holds no computed state: nothing else to cache
 
 
 @st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)

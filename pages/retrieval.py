@@ -7,7 +7,7 @@ import streamlit as st
 from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
-from hashviz.neighbours import ranking_table
+from hashviz.neighbour_table import ranking_table
 from hashviz.safe_text import fill
 from hashviz.zoo import check_ids_within, class_names_of
 from pages.common import (as_text, current_models, get_code_space, get_encoder, model_by_name, or_stop, show_error,

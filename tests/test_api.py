@@ -209,3 +209,12 @@ def test_launch_app_serves_a_models_root_as_a_demo(tmp_path):
     assert (tmp_path / "root" / "one" / "config.json").is_file()      # a root of the user's is left as it was
     with pytest.raises(hv.HashvizError, match="is not a folder"):
         hv.launch_app(tmp_path / "nowhere")
+
+
+def test_hv_neighbours_is_the_api_function_even_after_its_module_is_imported():
+    import inspect
+
+    import hashviz as hv
+    import hashviz.api
+    import hashviz.neighbour_table  # noqa: F401  (importing the table module must not shadow the function)
+    assert inspect.isfunction(hv.neighbours) and hv.neighbours is hashviz.api.neighbours

@@ -14,7 +14,7 @@ from browser_support import chromium_page, running_app, screenshot_on_failure, w
 from compare_reference import brute_force_distances, brute_force_rankings, expected_counts
 import hashviz as hv
 from hashviz.exports import read_export
-from hashviz.neighbours import NEIGHBOUR_COLUMNS, neighbour_table
+from hashviz.neighbour_table import NEIGHBOUR_COLUMNS, neighbour_table
 from hashviz.zoo import load_model_dir
 
 pytestmark = pytest.mark.browser

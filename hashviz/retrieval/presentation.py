@@ -82,7 +82,7 @@ def ball_grid_data(ball: Ball, images: np.ndarray | None, class_names: Sequence[
 
 def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
     """pandas DataFrame of the top n: rank, database_index, dataset_index, distance, label,
-    right_wrong, tie_group (the page's results table; its CSV is hashviz.neighbours.ranking_table)."""
+    right_wrong, tie_group (the page's results table; its CSV is hashviz.neighbour_table.ranking_table)."""
     import pandas as pd
     marks = ranking.marks()
     return pd.DataFrame({

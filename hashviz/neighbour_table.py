@@ -7,14 +7,11 @@ distance), tie_group_size (items of the whole database at that distance), releva
 None when the query's label is unknown), labels (class names, "+"-joined for multi-label items),
 image_path (the file an import names, else None).
 
-`hv.neighbours(model, query, n)` is `query_neighbours`; since importing this module makes it the
-package's attribute `neighbours`, the module itself can be called the same way.
+`hv.neighbours(model, query, n)` is `query_neighbours`.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -146,13 +143,3 @@ def encoder_of(model) -> Callable[[], object] | None:
         return lambda: load_encoder(model)
     return None
 
-
-class _CallableModule(types.ModuleType):
-    """Importing this module makes it the package's attribute `neighbours`, where `hv.neighbours`
-    (the API function) is expected: so the module, called, is that function."""
-
-    def __call__(self, model, query, n: int = 20) -> pd.DataFrame:
-        return query_neighbours(model, query, n)
-
-
-sys.modules[__name__].__class__ = _CallableModule
