@@ -60,6 +60,7 @@ def test_train_page_trains_digits_and_the_model_reaches_the_picker(tiny_zoo, tmp
             raise
 
 
+@pytest.mark.timeout(1500)     # a whole fmnist-1k run with encoding: minutes on a loaded 2-core machine
 def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path):
     """The switch keeps the quick-recipe methods, says what the quick recipe gives up, draws the
     curve while the run goes on, and saves a model trained with the quick recipe."""
@@ -94,7 +95,7 @@ def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path)
             chart.wait_for(timeout=240000)
             # drawn while the run goes on: the cancel button is still there (encoding 69,000 images follows)
             assert page.get_by_role("button", name="Cancel training").count() == 1
-            page.get_by_text(f"Saved {new}", exact=False).wait_for(timeout=900000)
+            page.get_by_text(f"Saved {new}", exact=False).wait_for(timeout=1300000)
             assert not page.locator('[data-testid="stException"]').count()
             config = json.loads((root / new / "config.json").read_text())
             assert config["spec"]["quick"] is True and config["bits"] == 32
