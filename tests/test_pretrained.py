@@ -136,3 +136,10 @@ def test_cli_trains_a_frozen_pretrained_model(photo_folder, tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["pretrained_mode"] == "frozen" and config["resolution"] == 32
     assert "mAP@all" in capsys.readouterr().out
+
+
+def test_the_taxonomy_overview_says_what_the_papers_regime_is_and_does_here():
+    from hashviz.taxonomy import load_taxonomy
+    overview = load_taxonomy().overview
+    assert "The papers' regime: a pretrained network." in overview
+    assert all(word in overview for word in ("ImageNet", "--backbone efficientnet-lite0", "*frozen*", "*finetune*"))
