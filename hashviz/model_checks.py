@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from hashviz.errors import HashvizError
+from hashviz.metrics import reported_metrics
 
 CODE_FILES = ("database", "query", "database_labels", "query_labels")
 # key -> allowed types; the rest of config.json is free-form but must be JSON.
@@ -161,7 +162,7 @@ def check_labels(labels: np.ndarray, what: str) -> None:
                                f"must be below {limit} (renumber them 0..{distinct - 1})")
 
 
-METRIC_NUMBERS = ("map_all", "map_1000", "map_tie_aware", "p_h2", "p_h2_empty")
+METRIC_NUMBERS = tuple(m.key for m in reported_metrics())    # the schema is the one list of metrics
 # The seen/unseen-class settings (hashviz.unseen): metrics.settings maps each to a metric dict.
 SETTINGS = ("seen@seen", "seen@all", "unseen@unseen", "unseen@all")
 

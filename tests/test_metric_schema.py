@@ -70,3 +70,12 @@ def test_adding_a_column_is_one_schema_row(tiny_zoo, monkeypatch, capsys):
     assert "| P@3 |" in render_results([tiny_zoo / "itq-16"], [])
     assert main(["eval", str(tiny_zoo / "itq-16")]) == 0
     assert "share of relevant items in the top 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", [m.key for m in metrics.reported_metrics()])
+def test_stored_metric_validation_checks_every_schema_key(key):
+    from hashviz.errors import HashvizError
+    from hashviz.model_checks import check_metrics
+    check_metrics({key: float("nan")}, "config.json")            # a number (NaN: not applicable) passes
+    with pytest.raises(HashvizError, match=f"metrics.{key} must be a number"):
+        check_metrics({key: "0.9"}, "config.json")
