@@ -102,6 +102,8 @@ def cmd_eval(args, header: str | None = None) -> int:
     from hashviz.metrics import format_metric, reported_metrics
     from hashviz.protocol_card import protocol_card
     from hashviz.zoo import load_model_dir
+    if getattr(args, "write", False):
+        return _eval_write(Path(args.model))
     model = load_model_dir(Path(args.model))
     if getattr(args, "rule", None):
         return _eval_rule(model, args)
@@ -132,6 +134,22 @@ def cmd_eval(args, header: str | None = None) -> int:
     if unseen:
         from hashviz.unseen import settings_lines, unseen_classes_of
         print("\n".join(settings_lines(model, *unseen, recorded=unseen[0] == unseen_classes_of(model))))
+    return 0
+
+
+def _eval_write(path: Path) -> int:
+    """`hashviz eval DIR --write` (a model directory) or `hashviz eval ROOT --write` (every model under it)."""
+    from hashviz.metric_refresh import write_metrics, write_metrics_under
+    from hashviz.zoo import CONFIG
+    if (path / CONFIG).is_file():
+        metrics = write_metrics(path)
+        print(f"{path}: metrics recomputed and written (mAP@all {metrics['map_all']:.4f})")
+        return 0
+    results = write_metrics_under(path)
+    for name, problem in results:
+        print(f"{name}: " + ("metrics recomputed and written" if problem is None else f"skipped ({problem})"))
+    if not results:
+        raise HashvizError(f"{path} is neither a model directory nor a folder holding any")
     return 0
 
 
@@ -338,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default=None, metavar="NAME",
                    help="score under a published rule: hashviz, deephash-pytorch, hashnet, 11-point")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --rule: the cut-off (top K items)")
+    p.add_argument("--write", action="store_true",
+                   help="recompute the metrics from the codes and store them in config.json (MODEL may be a "
+                        "models root: every model under it)")
     p.add_argument("--unseen-classes", default=None, metavar="IDS",
                    help="score seen@seen, seen@all, unseen@unseen, unseen@all with these classes (ids or names, "
                         "comma-separated) taken as held out; models trained with held-out classes print them anyway")
