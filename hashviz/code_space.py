@@ -49,7 +49,8 @@ class CodeSpace:
     first use through hashviz.search.build_index unless one is given (a page's cached index)."""
 
     code_type = ""
-    distance_name = ""
+    distance_name = ""      # what ranks, in words
+    tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
 
     def __init__(self, database: np.ndarray, database_labels: np.ndarray, queries: np.ndarray | None,
                  query_labels: np.ndarray | None, *, index=None):
@@ -143,6 +144,7 @@ class HammingSpace(CodeSpace):
 
     code_type = "binary"
     distance_name = "Hamming distance"
+    tie_aware = True
     _top_dtype = np.int32
 
     def __init__(self, *args, kind: str = "flat", **kwargs):
@@ -199,7 +201,7 @@ class PQSpace(CodeSpace):
     def __init__(self, *args, codebooks: np.ndarray, pq_metric: str = "l2", **kwargs):
         super().__init__(*args, **kwargs)
         self.codebooks, self.pq_metric = codebooks, pq_metric
-        self.distance_name = f"asymmetric {pq_metric} distance"
+        self.distance_name = f"asymmetric {pq_metric} distance to the quantised codes"
 
     def _build_index(self):
         return build_index(self.database, code_type="pq", codebooks=self.codebooks, pq_metric=self.pq_metric)

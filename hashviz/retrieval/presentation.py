@@ -37,7 +37,7 @@ def enlarge(image: np.ndarray, side: int = 160) -> np.ndarray:
 
 
 def _tile(ranking: Ranking, i: int, images, class_names, mark: str) -> dict:
-    d = format_distance(ranking.distances[i], ranking.code_type)
+    d = format_distance(ranking.distances[i])
     ds_id = None if ranking.dataset_ids is None else int(ranking.dataset_ids[i])
     return {"rank": int(i) + 1, "row": int(ranking.rows[i]), "distance": d, "mark": mark,
             "symbol": SYMBOL[mark], "label": label_text(ranking.labels[i], class_names),
@@ -56,7 +56,7 @@ def grid_data(ranking: Ranking, images: np.ndarray | None, class_names: Sequence
         if not group.tied and groups and not groups[-1]["tied"]:
             groups[-1]["tiles"].extend(tiles)      # a run of distinct distances needs no bracket
         else:
-            groups.append({"title": group.title(ranking.code_type) if group.tied else "",
+            groups.append({"title": group.title() if group.tied else "",
                            "tied": group.tied, "tiles": tiles})
     selected = None if selected_rank is None else int(selected_rank)
     return {"groups": groups, "selected": selected, "size": int(size), "clickable": bool(clickable)}
@@ -92,7 +92,7 @@ def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
         "distance": ranking.distances,
         "label": [label_text(lab, class_names) for lab in ranking.labels],
         "right_wrong": marks,
-        "tie_group": [ranking.groups[g].title(ranking.code_type) for g in ranking.group_of],
+        "tie_group": [ranking.groups[g].title() for g in ranking.group_of],
     })
 
 

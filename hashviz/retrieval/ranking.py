@@ -36,8 +36,8 @@ class TieGroup:
     def tied(self) -> bool:
         return self.total > 1
 
-    def title(self, code_type: str = "binary") -> str:
-        d = format_distance(self.distance, code_type)
+    def title(self) -> str:
+        d = format_distance(self.distance)
         if not self.tied:
             return f"d = {d}"
         more = f", {self.total - self.shown} more beyond the top n" if self.total > self.shown else ""
@@ -79,8 +79,9 @@ class Ranking:
         return [(PARTIAL if p else RIGHT) if r else WRONG for r, p in zip(self.relevant, partial)]
 
 
-def format_distance(d, code_type: str) -> str:
-    return f"{int(d)}" if code_type != "pq" else f"{float(d):.4g}"
+def format_distance(d) -> str:
+    """A Hamming distance (an integer) as it is, a real-valued one (pq) to 4 significant digits."""
+    return f"{int(d)}" if isinstance(d, (int, np.integer)) else f"{float(d):.4g}"
 
 
 def tie_groups(distances: np.ndarray, totals: Callable[[float], int]) -> tuple[list[TieGroup], np.ndarray]:
@@ -133,18 +134,14 @@ def protocol_note(model, database_row: int | None = None) -> str:
     """Plain sentence stating how the numbers beside a ranking are defined; `database_row`: the query
     is that database item (sent from the Code map or Evaluate), which finds itself."""
     protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
-    if model.code_type == "pq":
-        metric = (model.config.get("pq") or {}).get("metric", "l2")
-        order = f"asymmetric {metric} distance to the quantised codes"
-    else:
-        order = "Hamming distance"
-    text = (f"Protocol {protocol}. Ranked by {order} ascending, ties by database index ascending "
+    space = code_space(model)
+    text = (f"Protocol {protocol}. Ranked by {space.distance_name} ascending, ties by database index ascending "
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
             "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
     if is_multi_label(model.database_labels):
         text = text.replace("same class as the query", "shares at least one label with the query "
                             "(multi-label); ◐ = right, but the label sets differ")
-    if model.code_type != "pq":
+    if space.tie_aware:
         text += ("; tie-aware AP = expected AP when each tie group is shuffled; tie range = the lowest and "
                  "highest AP any order inside the ties gives (relevant items last / first)")
     if database_row is not None:
