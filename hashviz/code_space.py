@@ -82,6 +82,16 @@ class CodeSpace:
         """The same space over some query rows and database rows (a new index over those rows)."""
         raise NotImplementedError
 
+    def database_row_query(self, row: int) -> np.ndarray | None:
+        """A database item's code as a query (1, width), or None where the space has no query
+        representation for a database item (pq: queries are vectors, not stored)."""
+        return None
+
+    def query_vector(self, row: int | None = None, *, hasher=None, outputs=None) -> np.ndarray | None:
+        """pq: the query vector (1, d) of query row `row`, or of an image's `outputs` by `hasher`;
+        binary codes search with the code itself (None)."""
+        return None
+
     def code_text(self, code: np.ndarray) -> str:
         """One stored code (a database row) as text: codeword indices joined by '-' (pq)."""
         return "-".join(str(int(v)) for v in code)
@@ -158,6 +168,9 @@ class HammingSpace(CodeSpace):
     def query_of(self, qcode) -> np.ndarray:
         return qcode.code
 
+    def database_row_query(self, row: int) -> np.ndarray:
+        return self.database[row:row + 1]
+
     def code_text(self, code: np.ndarray) -> str:
         return bit_strip(code)
 
@@ -213,6 +226,9 @@ class PQSpace(CodeSpace):
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         return self.index.distances(np.atleast_2d(query))[0]
+
+    def query_vector(self, row: int | None = None, *, hasher=None, outputs=None) -> np.ndarray:
+        return self.queries()[row:row + 1] if row is not None else hasher.query_vectors(outputs)
 
     def evaluate(self) -> dict:
         return M.evaluate_index(self.index, self.queries(), self.query_labels, self.database_labels)

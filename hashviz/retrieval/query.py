@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from hashviz.code_space import code_space
 from hashviz.errors import HashvizError
 
 if TYPE_CHECKING:
@@ -139,12 +140,14 @@ def query_code(model, query: Query, encoder: Callable[[], object] | None = None)
     """The query's code in `model`: its stored code when the image is in the model's query set
     (exactly what the metrics used), else the model's hasher encodes the image (`encoder()`
     returns it: hashviz.encoders.load_encoder)."""
-    if query.db_row is not None and query.row_of == model.name and model.code_type != "pq":
-        return QueryCode(model.database_codes[query.db_row:query.db_row + 1])
+    space = code_space(model)
+    if query.db_row is not None and query.row_of == model.name:
+        code = space.database_row_query(query.db_row)
+        if code is not None:
+            return QueryCode(code)
     row = _stored_row(model, query)
     if row is not None:
-        vector = None if model.code_type != "pq" else model.query_vectors[row:row + 1]
-        return QueryCode(model.query_codes[row:row + 1], vector)
+        return QueryCode(model.query_codes[row:row + 1], space.query_vector(row))
     if query.image is None:
         raise HashvizError(f"{model.name} has no code for {query.source} and there is no image to encode")
     live_network = getattr(model, "network", None) is not None      # a Model of hv.from_network, not saved yet
@@ -153,5 +156,5 @@ def query_code(model, query: Query, encoder: Callable[[], object] | None = None)
     hasher = encoder()
     outputs = hasher.outputs(np.array(query.image[None]))  # a writable copy for torch
     code = hasher.codes_from_outputs(outputs)
-    vector = hasher.query_vectors(outputs) if model.code_type == "pq" else None
+    vector = space.query_vector(hasher=hasher, outputs=outputs)
     return QueryCode(np.ascontiguousarray(code, dtype=np.uint8), vector, encoded=True)
