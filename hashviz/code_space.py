@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hashviz import metrics as M
-from hashviz.codes import bit_strip
+from hashviz.codes import bit_strip, pack_any
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.search import build_index, pq_metric_of
@@ -81,6 +81,11 @@ class CodeSpace:
     def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "CodeSpace":
         """The same space over some query rows and database rows (a new index over those rows)."""
         raise NotImplementedError
+
+    def code_query(self, array: np.ndarray, name: str = "this model") -> np.ndarray:
+        """A code given by hand (1-D) as a query (1, width); refused where codes are no query (pq)."""
+        raise HashvizError(f"{name} stores pq codes: a code query is not defined for it; give a "
+                           "query-set row, a database row or an image")
 
     def database_row_query(self, row: int) -> np.ndarray | None:
         """A database item's code as a query (1, width), or None where the space has no query
@@ -170,6 +175,16 @@ class HammingSpace(CodeSpace):
 
     def database_row_query(self, row: int) -> np.ndarray:
         return self.database[row:row + 1]
+
+    def code_query(self, array: np.ndarray, name: str = "this model") -> np.ndarray:
+        """Packed uint8 bytes (bits / 8 of them), or one {0,1} / {-1,+1} value per bit."""
+        width = self.database.shape[1]
+        if array.dtype == np.uint8 and array.shape == (width,):   # bits / 8 bytes: never a bit count
+            return np.ascontiguousarray(array[None])
+        if array.shape != (self.bits,):
+            raise HashvizError(f"a code for {name} has {self.bits} values in {{0,1}} / {{-1,+1}} or "
+                               f"{width} packed bytes, got shape {array.shape}")
+        return pack_any(array[None])
 
     def code_text(self, code: np.ndarray) -> str:
         return bit_strip(code)

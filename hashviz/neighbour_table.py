@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from hashviz.code_space import code_space
-from hashviz.codes import pack_any
 from hashviz.data.images import PATHS_FILE, image_path_table
 from hashviz.errors import HashvizError
 from hashviz.labels import label_text
@@ -97,7 +96,7 @@ def resolve_query(model, query, encoder: Callable[[], object] | None = None) -> 
     if isinstance(query, (np.ndarray, list)) or hasattr(query, "__array__"):
         array = np.asarray(query)
         if array.ndim == 1:
-            return Query("code", None, None), QueryCode(code_of(model, array))
+            return Query("code", None, None), QueryCode(code_space(model).code_query(array, model.name))
         if array.ndim in (2, 3):
             q = Query("image", array, None)
             if encoder is None:
@@ -106,21 +105,6 @@ def resolve_query(model, query, encoder: Callable[[], object] | None = None) -> 
             return q, query_code(model, q, encoder)
     raise HashvizError("query must be a query-set row (int or ('query', i)), a database row (('database', i)), "
                        f"a code (1-D array) or an image (2-D or 3-D array), got {type(query).__name__}")
-
-
-def code_of(model, array: np.ndarray) -> np.ndarray:
-    """A 1-D code as packed uint8 (1, bits/8) of the model's width: packed uint8 bytes, or one
-    {0,1} / {-1,+1} value per bit."""
-    if model.code_type == "pq":
-        raise HashvizError(f"{model.name} stores pq codes: a code query is not defined for it; give a "
-                           "query-set row, a database row or an image")
-    width = model.database_codes.shape[1]
-    if array.dtype == np.uint8 and array.shape == (width,):   # bits / 8 bytes: never a bit count
-        return np.ascontiguousarray(array[None])
-    if array.shape != (model.bits,):
-        raise HashvizError(f"a code for {model.name} has {model.bits} values in {{0,1}} / {{-1,+1}} or "
-                           f"{width} packed bytes, got shape {array.shape}")
-    return pack_any(array[None])
 
 
 def query_neighbours(model, query, n: int = 20) -> pd.DataFrame:
