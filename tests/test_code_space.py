@@ -118,3 +118,14 @@ def test_outputs_space_of_a_pq_method_ranks_its_query_embeddings_against_its_cod
         rel = ref_relevant(q_labels[qi:qi + 1], db_labels)[0]
         assert aps[qi] == pytest.approx(ref_ap(ref_ranked_relevance(dist, rel)), abs=1e-9)
     assert space.evaluate()["map_all"] == pytest.approx(aps.mean(), abs=1e-12)
+
+
+def test_a_code_given_by_hand_is_packed_for_binary_and_refused_for_pq():
+    space = _binary(width=1)
+    signs = np.array([1, -1, -1, 1, 1, 1, -1, 1])
+    assert space.code_query(signs).tolist() == [[0b10011101]]
+    assert space.code_query(np.array([7], dtype=np.uint8)).tolist() == [[7]]
+    with pytest.raises(HashvizError, match="8 values"):
+        space.code_query(np.zeros(5))
+    with pytest.raises(HashvizError, match="a code query is not defined"):
+        _pq().code_query(np.zeros(2, dtype=np.uint8))
