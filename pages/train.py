@@ -64,7 +64,7 @@ def job_view():
 st.title("Train a model")
 job = st.session_state.get(JOB)
 running = job is not None and not job.snapshot().finished
-lecture = st.toggle("Lecture mode: a 32-bit model in seconds, its curve drawn live", key="train_lecture",
+lecture = st.toggle("Lecture mode: a quick 32-bit model, its curve drawn live", key="train_lecture",
                     disabled=running, help="The classification family's quick recipes (hashviz train --quick)")
 infos = {m.name: m for m in list_methods() if m.quick or not lecture}
 

@@ -77,7 +77,7 @@ def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path)
             page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
             page.get_by_role("heading", name="Train a model").wait_for(timeout=60000)
             wait_for_app(page)
-            page.get_by_text("Lecture mode: a 32-bit model in seconds", exact=False).click()
+            page.get_by_text("Lecture mode: a quick 32-bit model", exact=False).click()
             wait_for_app(page)
             note = page.get_by_text(f"Lecture mode trains greedyhash for {quick['epochs']} epochs instead of 40",
                                     exact=False)
