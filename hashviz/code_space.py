@@ -51,6 +51,7 @@ class CodeSpace:
     code_type = ""
     distance_name = ""      # what ranks, in words
     tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
+    tie_rule = ""           # the ranking and its tie order, in words (the protocol card)
 
     def __init__(self, database: np.ndarray, database_labels: np.ndarray, queries: np.ndarray | None,
                  query_labels: np.ndarray | None, *, index=None):
@@ -160,6 +161,8 @@ class HammingSpace(CodeSpace):
     code_type = "binary"
     distance_name = "Hamming distance"
     tie_aware = True
+    tie_rule = ("ranked by Hamming distance, ties by database index (tie-aware mAP and the tie range "
+                "shown beside)")
     _top_dtype = np.int32
 
     def __init__(self, *args, kind: str = "flat", **kwargs):
@@ -230,6 +233,8 @@ class PQSpace(CodeSpace):
         super().__init__(*args, **kwargs)
         self.codebooks, self.pq_metric = codebooks, pq_metric
         self.distance_name = f"asymmetric {pq_metric} distance to the quantised codes"
+        self.tie_rule = (f"ranked by {self.distance_name}, ties by database index (real-valued distances: "
+                         "no Hamming tie range)")
 
     def _build_index(self):
         return build_index(self.database, code_type="pq", codebooks=self.codebooks, pq_metric=self.pq_metric)

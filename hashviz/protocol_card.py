@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from hashviz import metrics as M
+from hashviz.code_space import code_space
 from hashviz.data import describe_protocol
 from hashviz.labels import is_multi_label
 from hashviz.safe_text import escape
@@ -106,8 +107,7 @@ def protocol_card(model) -> ProtocolCard:
         relevance=("multi-label: relevant = shares at least one label with the query" if multi
                    else "single-label: relevant = same class as the query"),
         top_k=f"mAP@all over the whole database; mAP@{M.MAP_K} over the top {M.MAP_K}",
-        ties="ranked by Hamming distance, ties by database index (tie-aware mAP and the tie range shown "
-             "beside); product-quantised codes by asymmetric distance, ties by index",
+        ties=code_space(model).tie_rule,
         no_relevant_item="scores AP 0 and stays in the mean (it is not dropped)",
         model_selection=_selection(model, imported),
         convention=convention.name if convention else None,

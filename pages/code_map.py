@@ -23,10 +23,11 @@ ensure_app_shell()  # before anything is drawn: a page opened on its own goes th
 
 
 @st.cache_resource
-def projection_jobs():
+def projection_jobs(demo: bool):
     """The whole app's map jobs: a missing UMAP map is computed once, for everyone; one pending map per
-    session, a few in all; a demo offers a few point counts only."""
-    return MapJobs(workers=2, sizes=DEMO_POINTS if current_deployment().demo else None)
+    session, a few in all; a demo offers a few point counts only (keyed by the flag, which a server
+    fixes at start, so a runner made for one mode never serves the other)."""
+    return MapJobs(workers=2, sizes=DEMO_POINTS if demo else None)
 
 
 @st.cache_resource(show_spinner="Colouring the points…", max_entries=64)
@@ -46,7 +47,7 @@ method = c1.radio("Projection", ["umap", "pca"], horizontal=True, key="cm_method
                   format_func={"umap": "UMAP", "pca": "PCA (instant)"}.get)
 if method == "umap" and st.session_state.get(f"cm_size_{model.name}", 0) > codemap.MAX_UMAP_POINTS:
     st.session_state[f"cm_size_{model.name}"] = codemap.MAX_UMAP_POINTS     # chosen under PCA: capped
-if (choices := projection_jobs().size_choices(n_db)) is not None:
+if (choices := projection_jobs(current_deployment().demo).size_choices(n_db)) is not None:
     size = c2.selectbox("Points", choices, choices.index(min(codemap.DEFAULT_SAMPLE, n_db)),
                         key=f"cm_points_{model.name}", help=codemap.POINTS_HELP)
 else:
@@ -71,7 +72,7 @@ def get_map(source):
     found = job = None
     if method == "umap":
         try:
-            found, job = codemap.map_or_start(projection_jobs(), model, "umap", size, 0, source, dataset=dataset,
+            found, job = codemap.map_or_start(projection_jobs(current_deployment().demo), model, "umap", size, 0, source, dataset=dataset,
                                               owner=st.session_state.setdefault("cm_session", uuid.uuid4().hex))
         except MapsBusy as exc:
             st.info(as_text(exc))

