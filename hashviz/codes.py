@@ -9,6 +9,8 @@ import numpy as np
 
 from hashviz.errors import HashvizError
 
+MAX_BITS = 1024   # the longest code trained or imported: every per-bit view stays drawable
+
 
 def check_bits(bits: int) -> int:
     """Return bits if it is a positive multiple of 8, else raise HashvizError."""

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from hashviz.codes import pack_any
+from hashviz.codes import MAX_BITS, pack_any
 from hashviz.data.trusted_roots import trust_root
 from hashviz.data.images import PATH_ENDS_FILE, PATHS_FILE, encode_paths, paths_digest
 from hashviz.errors import HashvizError
@@ -39,7 +39,6 @@ from hashviz.zoo import _load_npy, save_model_dir
 
 __all__ = ["ImageList", "find_deephash_arrays", "import_codes", "read_image_list", "MAX_BITS"]
 
-MAX_BITS = 1024     # as training caps it: every per-bit view (Diagnostics' bit-by-bit figures) stays drawable
 
 _SAVED = re.compile(r"^(?P<stem>.*?)-?(?P<map>\d+(?:\.\d+)?(?:e-?\d+)?)-(?P<part>trn|database)_binary\.npy$")
 _PARTS = {"trn": ("trn_binary", "trn_label", "tst_binary", "tst_label"),

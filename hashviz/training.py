@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hashviz.codes import MAX_BITS
 from hashviz.data import default_protocol, describe_protocol, load_dataset, make_split, seen_labels
 from hashviz.errors import HashvizError
 from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop,
@@ -210,8 +211,8 @@ def check_spec(spec: TrainSpec, saving: bool = True) -> None:
 
     def bad(flag, why):
         raise HashvizError(f"--{flag} {why}")
-    if not isinstance(spec.bits, int) or spec.bits <= 0 or spec.bits % 8 or spec.bits > 1024:
-        bad("bits", f"must be a multiple of 8 from 8 to 1024, got {spec.bits}")
+    if not isinstance(spec.bits, int) or spec.bits <= 0 or spec.bits % 8 or spec.bits > MAX_BITS:
+        bad("bits", f"must be a multiple of 8 from 8 to {MAX_BITS}, got {spec.bits}")
     if not 0 <= spec.seed <= MAX_SEED:
         bad("seed", f"must be 0..{MAX_SEED}, got {spec.seed}")
     if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):

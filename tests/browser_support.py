@@ -86,3 +86,18 @@ def wait_for_app(page, timeout_ms: int = 60000) -> None:
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def open_app(page, url: str) -> None:
+    """Open the app's root and wait for its first run: a fresh server runs a deep link's page file
+    alone until app.py has run once, so tests open / before any page URL."""
+    page.goto(url)
+    page.get_by_text("Models root").first.wait_for(timeout=60000)
+    wait_for_app(page)
+
+
+def download(page, button) -> tuple[bytes, str]:
+    """Click a download button (a name or a pattern) and return the file's bytes and suggested name."""
+    with page.expect_download() as file:
+        page.get_by_role("button", name=button).click()
+    return open(file.value.path(), "rb").read(), file.value.suggested_filename

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import chromium_page, running_app, screenshot_on_failure, wait_for_app
+from browser_support import chromium_page, open_app, running_app, screenshot_on_failure, wait_for_app
 from hashviz import codemap, projection
 from hashviz.zoo import load_model_dir
 
@@ -30,11 +30,7 @@ def test_code_map_renders_and_a_box_selection_shows_the_images(tiny_zoo, tmp_pat
     with running_app(tiny_zoo, extra_env={codemap.CACHE_ENV: str(cache)}) as (url, _proc, _cold), \
             chromium_page() as page:
         try:
-            # A fresh server runs a deep link's page file alone until app.py has run once (Streamlit
-            # treats pages/ as a v1 multipage folder until st.navigation is called), so open / first.
-            page.goto(url)
-            page.get_by_text("Models root").first.wait_for(timeout=60000)
-            wait_for_app(page)
+            open_app(page, url)     # a deep link works once app.py has run (browser_support.open_app)
             ready = []
             for _ in range(2):                        # first visit, then a warm reload
                 start = time.perf_counter()

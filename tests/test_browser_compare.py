@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import chromium_page, running_app, screenshot_on_failure, wait_for_app
+from browser_support import chromium_page, download, open_app, running_app, screenshot_on_failure, wait_for_app
 from compare_reference import brute_force_distances, brute_force_rankings, expected_counts
 import hashviz as hv
 from hashviz.exports import read_export
@@ -46,11 +46,10 @@ def test_compare_counts_scatter_click_and_neighbours_csv(tiny_zoo, tmp_path):
             assert shown_counts(page) == {"dpsh-16 (A) wins": want["A wins"], "itq-16 (B) wins": want["B wins"],
                                           "Ties": want["ties"], "Both fail": want["both fail"]}
 
-            with page.expect_download() as compare_file:
-                page.get_by_role("button", name=re.compile("Download the compare table")).click()
-            context, table = read_export(open(compare_file.value.path(), "rb").read())
+            data, file_name = download(page, re.compile("Download the compare table"))
+            context, table = read_export(data)
             assert context["model"] == "A = dpsh-16; B = itq-16" and len(table) == len(a.query_codes)
-            assert compare_file.value.suggested_filename == "hashviz-dpsh-16-vs-itq-16-per-query.csv"
+            assert file_name == "hashviz-dpsh-16-vs-itq-16-per-query.csv"
 
             point = page.locator(".js-plotly-plot .scatterlayer .point").first
             point.scroll_into_view_if_needed()
@@ -63,10 +62,7 @@ def test_compare_counts_scatter_click_and_neighbours_csv(tiny_zoo, tmp_path):
             page.goto(f"{url}/?model=dpsh-16&query={QUERY}&n={N}&view=top-n")
             page.locator(".hv-grid .hv-tile").first.wait_for(timeout=60000)
             wait_for_app(page)
-            with page.expect_download() as neighbours_file:
-                page.get_by_role("button", name="Download the top n as CSV").click()
-            data = open(neighbours_file.value.path(), "rb").read()
-            file_name = neighbours_file.value.suggested_filename
+            data, file_name = download(page, "Download the top n as CSV")
         except Exception:
             screenshot_on_failure(page, "compare")
             raise
@@ -102,9 +98,7 @@ def test_code_map_selection_downloads_the_selected_rows(tiny_zoo, tmp_path, monk
     with running_app(tiny_zoo, extra_env={codemap.CACHE_ENV: str(cache)}) as (url, _proc, _cold), \
             chromium_page() as page:
         try:
-            page.goto(url)
-            page.get_by_text("Models root").first.wait_for(timeout=60000)
-            wait_for_app(page)
+            open_app(page, url)
             page.goto(f"{url}/code_map?model=dpsh-16")
             page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=60000)
             wait_for_app(page)
@@ -117,10 +111,7 @@ def test_code_map_selection_downloads_the_selected_rows(tiny_zoo, tmp_path, monk
             heading.wait_for(timeout=60000)
             wait_for_app(page)
             n_selected = int(re.match(r"([\d,]+) selected", heading.inner_text()).group(1).replace(",", ""))
-            with page.expect_download() as selection_file:
-                page.get_by_role("button", name="Download the selection (CSV)").click()
-            data = open(selection_file.value.path(), "rb").read()
-            file_name = selection_file.value.suggested_filename
+            data, file_name = download(page, "Download the selection (CSV)")
         except Exception:
             screenshot_on_failure(page, "code_map_download")
             raise

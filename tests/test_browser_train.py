@@ -14,16 +14,21 @@ pytestmark = pytest.mark.browser
 NEW = "dpsh-16-digits"
 
 
+def open_train_page(page, url: str) -> None:
+    """The app, then its Train page through the sidebar navigation, as a visitor gets there."""
+    page.goto(url)
+    wait_for_app(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
+    page.get_by_role("heading", name="Train a model").wait_for(timeout=60000)
+    wait_for_app(page)
+
+
 def test_train_page_trains_digits_and_the_model_reaches_the_picker(tiny_zoo, tmp_path):
     root = tmp_path / "models"
     shutil.copytree(tiny_zoo, root)
     with running_app(root) as (url, _proc, _cold), chromium_page() as page:
         try:
-            page.goto(url)
-            wait_for_app(page)
-            page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
-            page.get_by_role("heading", name="Train a model").wait_for(timeout=60000)
-            wait_for_app(page)
+            open_train_page(page, url)
 
             page.get_by_role("combobox", name="Method (grouped by family)").click()
             page.get_by_role("option", name=re.compile(r"· dpsh \(")).click()
@@ -72,11 +77,7 @@ def test_lecture_mode_trains_a_quick_model_with_a_live_curve(tiny_zoo, tmp_path)
     new = "greedyhash-32-quick"
     with running_app(root) as (url, _proc, _cold), chromium_page() as page:
         try:
-            page.goto(url)
-            wait_for_app(page)
-            page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
-            page.get_by_role("heading", name="Train a model").wait_for(timeout=60000)
-            wait_for_app(page)
+            open_train_page(page, url)
             page.get_by_text("Lecture mode: a quick 32-bit model", exact=False).click()
             wait_for_app(page)
             note = page.get_by_text(f"Lecture mode trains greedyhash for {quick['epochs']} epochs instead of 40",
