@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hashviz.code_space import code_space
 from hashviz.data.images import image_set_key
 from hashviz.errors import HashvizError
 from hashviz.failures import per_query_ap, top_n
@@ -55,9 +56,10 @@ def relevant_in_top(model, k: int, block: int = 1024) -> np.ndarray:
     """int64 (n_q,): relevant items among each query's top k (the model's own ranking)."""
     k = min(k, len(model.database_codes))
     counts = np.zeros(len(model.query_codes), dtype=np.int64)
+    space = code_space(model)                               # one index for every block
     for start in range(0, len(counts), block):
         rows = np.arange(start, min(start + block, len(counts)))
-        _, top = top_n(model, rows, k)
+        _, top = space.knn(rows, k)
         got = model.database_labels[top]                    # (b, k) or (b, k, C)
         want = model.query_labels[rows][:, None]
         counts[rows] = (got == want).sum(1) if got.ndim == 2 else ((got != 0) & (want != 0)).any(-1).sum(1)

@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from hashviz.code_space import code_space
 from hashviz.data import describe_protocol
 from hashviz.labels import is_multi_label
 
@@ -63,9 +64,7 @@ def model_context(model, rule: str | None = None) -> dict[str, str]:
     (for numbers under another metric-lens rule)."""
     protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
     if rule is None:
-        order = "Hamming distance"
-        if model.code_type == "pq":
-            order = f"asymmetric {(model.config.get('pq') or {}).get('metric', 'l2')} distance to the quantised codes"
+        order = code_space(model).distance_name
         multi = is_multi_label(model.database_labels)
         rule = ranking_rule(order, "shares at least one label with the query" if multi else "same class as the query")
     return {"model": model.name, "protocol": protocol, "rule": rule}

@@ -108,12 +108,8 @@ def resolve_query(model, query, encoder: Callable[[], object] | None = None) -> 
 
 
 def query_neighbours(model, query, n: int = 20) -> pd.DataFrame:
-    """`hv.neighbours`: the neighbour table of a model (hashviz.zoo.ModelDir or hashviz.api.Model),
-    an image query encoded by its network (`encoder_of`)."""
-    from hashviz.zoo import ModelDir
-    if not isinstance(model, ModelDir):
-        raise HashvizError(f"expected a hashviz Model (hv.load, hv.from_arrays, hv.from_network), got "
-                           f"{type(model).__name__}")
+    """`hv.neighbours`: the neighbour table of a model directory (hashviz.zoo.ModelDir or
+    hashviz.api.Model), an image query encoded by its network (`encoder_of`)."""
     return neighbour_table(model, query, n, encoder=encoder_of(model))
 
 

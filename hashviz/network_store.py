@@ -197,7 +197,7 @@ class NetworkEncoder:
 
     @staticmethod
     def codes_from_outputs(outputs: np.ndarray) -> np.ndarray:
-        return np.packbits(np.asarray(outputs) > 0, axis=1)
+        return np.packbits(np.asarray(outputs) > 0, axis=1)   # any width: a 12-bit network pads as its import did
 
 
 def load_network_encoder(path: Path, weights: dict[str, np.ndarray]) -> NetworkEncoder:

@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from hashviz.data.datasets import list_image_folder
-from hashviz.data.pixels import IMAGE_FORMATS, MAX_IMAGE_PIXELS, flatten, image_format, shrink, to_8bit
+from hashviz.data.pixels import (IMAGE_FORMATS, MAX_IMAGE_PIXELS, exif_orientation, flatten, image_format, shrink,
+                                 to_8bit, undo_orientation)
 from hashviz.data.roots import inside_data_roots
 from hashviz.errors import HashvizError
 
@@ -138,11 +139,9 @@ def read_thumbnail(path: Path, side: int = THUMB_SIDE, max_pixels: int = MAX_IMA
 
 def _to_thumbnail(pic, side: int) -> np.ndarray:
     notes: list[str] = []
-    read_mode, orientation = pic.mode, _orientation(pic)
+    read_mode, orientation = pic.mode, exif_orientation(pic)
     pic = shrink(pic, max(pic.size) // (2 * side), notes)         # box-reduce first: conversions stay small
-    if orientation in _EXIF_TURNS:
-        from PIL import Image
-        pic = pic.transpose(getattr(Image.Transpose, _EXIF_TURNS[orientation]))
+    pic = undo_orientation(pic, orientation)
     pic = flatten(to_8bit(pic, notes, read_mode), notes)
     pic = pic.convert("L" if read_mode in _GREY_MODES else "RGB")
     pic.thumbnail((side, side))
@@ -150,16 +149,6 @@ def _to_thumbnail(pic, side: int) -> np.ndarray:
 
 
 _GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
-# EXIF orientation 2..8 -> the Image.Transpose that undoes it (as ImageOps.exif_transpose)
-_EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
-               7: "TRANSVERSE", 8: "ROTATE_90"}
-
-
-def _orientation(pic) -> int | None:
-    try:
-        return pic.getexif().get(0x0112)
-    except Exception:  # a broken EXIF block is no reason to show a placeholder
-        return None
 
 
 def placeholder(path, side: int = THUMB_SIDE, why: str = "missing") -> np.ndarray:

@@ -95,3 +95,25 @@ def flatten(pic, notes: list[str]):
     flat = Image.alpha_composite(Image.new("RGBA", rgba.size, colour), rgba).convert("RGB")
     notes.append(f"flattened the transparency on {'black' if light else 'white'}")
     return flat
+
+
+# EXIF orientation 2..8 -> the Image.Transpose that undoes it (as ImageOps.exif_transpose); 1 is
+# upright and any other value is no orientation at all: both are left alone.
+EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+              7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def exif_orientation(pic) -> int | None:
+    """The picture's EXIF orientation tag, read before any conversion drops it (None: none or unreadable)."""
+    try:
+        return pic.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block is no reason to refuse or blank the picture
+        return None
+
+
+def undo_orientation(pic, orientation: int | None):
+    """The picture turned upright as its EXIF orientation says (unchanged when it says nothing)."""
+    if orientation not in EXIF_TURNS:
+        return pic
+    from PIL import Image
+    return pic.transpose(getattr(Image.Transpose, EXIF_TURNS[orientation]))

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from hashviz.data.pixels import MAX_IMAGE_PIXELS as MAX_UPLOAD_PIXELS
-from hashviz.data.pixels import flatten, shrink, to_8bit
+from hashviz.data.pixels import EXIF_TURNS, exif_orientation, flatten, shrink, to_8bit, undo_orientation
 from hashviz.errors import HashvizError
 
 
@@ -109,13 +109,13 @@ def _decode(data: bytes, shape: tuple, max_pixels: int) -> tuple[np.ndarray, tup
         raise HashvizError(f"the image has too many pixels (limit {max_pixels / 1e6:.0f} MP)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise HashvizError(f"the image is truncated or damaged and cannot be decoded ({exc})") from None
-    read_mode, orientation = pic.mode, _orientation(pic)
+    read_mode, orientation = pic.mode, exif_orientation(pic)
     notes.append(f"read a {pic.format} image, {w}×{h}, mode {pic.mode}")
     if pic.size != (w, h):
         notes.append(f"decoded at reduced scale, {pic.size[0]}×{pic.size[1]}")
     pic = _shrink(pic, shape, notes)
     if orientation in EXIF_TURNS:
-        pic = pic.transpose(getattr(Image.Transpose, EXIF_TURNS[orientation]))
+        pic = undo_orientation(pic, orientation)
         notes.append("rotated as its EXIF orientation says")
     pic = to_8bit(pic, notes, read_mode)
     pic = flatten(pic, notes)
@@ -142,19 +142,6 @@ def _shrink(pic, shape: tuple, notes: list[str]):
     """Box-average by the largest integer factor that keeps >= 4x the target size."""
     w, h = pic.size
     return shrink(pic, min(w // (4 * shape[1]), h // (4 * shape[0])), notes)
-
-
-def _orientation(pic) -> int | None:
-    try:
-        return pic.getexif().get(0x0112)
-    except Exception:  # a broken EXIF block is no reason to refuse the picture
-        return None
-
-
-# EXIF orientation 2..8 -> the Image.Transpose that undoes it (as ImageOps.exif_transpose); 1 is
-# upright and any other value is no orientation at all: both are left alone.
-EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
-              7: "TRANSVERSE", 8: "ROTATE_90"}
 
 
 def _crop_resize(pic, height: int, width: int, notes):
