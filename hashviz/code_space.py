@@ -107,11 +107,15 @@ class CodeSpace:
         have its label (labels int (len(rows),)), ties by row; NaN when fewer than two rows."""
         raise NotImplementedError
 
-    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
+    def _distance_counts(self, distances: np.ndarray):
+        """Items at each distance, counted once per ranking when distances are integers (else None)."""
+        return None
+
+    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray, counts=None) -> tuple:
         """(AP@all, tie-aware AP or None, tie range or None) of one query's ranking."""
         return float(M.distance_ranking(distances[None], relevant[None])[0][0]), None, None
 
-    def _tie_totals(self, distances: np.ndarray, top: np.ndarray) -> dict:
+    def _tie_totals(self, distances: np.ndarray, top: np.ndarray, counts=None) -> dict:
         within = distances[distances <= top.max()] if len(top) else distances[:0]
         values, counts = np.unique(within, return_counts=True)
         return {v.item(): int(c) for v, c in zip(values, counts)}
@@ -145,11 +149,12 @@ class CodeSpace:
         else:
             top, rows = _exact_topk_rows(dist[None], int(n))
         top, rows = top[0].astype(self._top_dtype, copy=False), rows[0].astype(np.int64)
-        result = OneQuery(rows, top, self._tie_totals(dist, top))
+        counts = self._distance_counts(dist)
+        result = OneQuery(rows, top, self._tie_totals(dist, top, counts))
         if label is None:
             return result
         relevant = M.relevance(np.asarray(label)[None], self.database_labels)[0]
-        ap, ap_tie, tie_range = self._one_query_ap(dist, relevant)
+        ap, ap_tie, tie_range = self._one_query_ap(dist, relevant, counts)
         return OneQuery(rows, top, result.tie_totals, relevant, ap, ap_tie, tie_range)
 
     _top_dtype = np.float32
@@ -210,13 +215,16 @@ class HammingSpace(CodeSpace):
         return HammingSpace(self.database[database_rows], self.database_labels[database_rows],
                             self.queries()[query_rows], self.query_labels[query_rows], kind=self.kind)
 
-    def _tie_totals(self, distances: np.ndarray, top: np.ndarray) -> dict:
-        counts = np.bincount(distances, minlength=self.bits + 1)
+    def _distance_counts(self, distances: np.ndarray) -> np.ndarray:
+        return np.bincount(distances, minlength=self.bits + 1)
+
+    def _tie_totals(self, distances: np.ndarray, top: np.ndarray, counts=None) -> dict:
+        counts = self._distance_counts(distances) if counts is None else counts
         return {int(d): int(counts[d]) for d in np.unique(top)}
 
-    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray) -> tuple:
+    def _one_query_ap(self, distances: np.ndarray, relevant: np.ndarray, counts=None) -> tuple:
         ap = float(M.distance_ranking(distances[None], relevant[None])[0][0])
-        counts = np.bincount(distances, minlength=self.bits + 1)[None]
+        counts = (self._distance_counts(distances) if counts is None else counts)[None]
         relevant_counts = np.bincount(distances[relevant], minlength=self.bits + 1)[None]
         low, high = tie_range_ap_from_counts(counts, relevant_counts)
         return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))

@@ -45,7 +45,7 @@ from hashviz.distinct import count_of, distinct_codes, marker_sizes
 from hashviz.errors import HashvizError
 from hashviz.labels import label_groups, label_text
 from hashviz.map_jobs import MapJobs
-from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, neighbours_correct,
+from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection,
                                 project_array, project_codes, projection_cache_path, sample_rows)
 from hashviz.search.pq import pq_reconstruct
 from hashviz.zoo import class_names_of

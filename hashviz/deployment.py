@@ -148,7 +148,8 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
     if not root.is_dir():
         raise HashvizError(f"models root {args.models} is not a folder: pass --models DIR, or build the "
                            f"starter zoo there first (hashviz zoo build --root {args.models})")
-    if args.default_model and args.default_model not in {m.name for m in discover(root)[0]}:
+    models = discover(root)[0]                   # read once: the default-model check and the demo's pick
+    if args.default_model and args.default_model not in {m.name for m in models}:
         raise HashvizError(f"--default-model {args.default_model!r} is not a valid model in {root}")
     if not 1 <= args.port <= 65535:
         raise HashvizError(f"--port must be 1..65535, got {args.port}")
@@ -160,7 +161,7 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
     upload_pixels = upload_cap("--max-upload-mp", args.max_upload_mp, 1_000_000)
     default_model = args.default_model
     if args.demo and default_model is None:      # pinned now: a directory added later cannot take over
-        chosen = verified_first_model(discover(root)[0], log=lambda line: print(line, file=sys.stderr))
+        chosen = verified_first_model(models, log=lambda line: print(line, file=sys.stderr))
         default_model = chosen.name if chosen is not None else None
     settings = Deployment(demo=args.demo, models_root=str(root), default_model=default_model,
                           backend=args.backend, milvus_uri=os.environ.get(ENV["milvus_uri"]) or None,
