@@ -9,11 +9,9 @@ Stored keys the recomputation does not produce (the seen/unseen settings) are ke
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
-from hashviz.errors import HashvizError
+from hashviz.atomic_files import write_text_atomically
 
 __all__ = ["write_metrics", "write_metrics_under"]
 
@@ -44,16 +42,4 @@ def write_metrics_under(root) -> list[tuple[str, str | None]]:
 
 
 def _replace_file(target: Path, text: str) -> None:
-    mode = target.stat().st_mode & 0o777
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        if "tmp" in locals() and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise HashvizError(f"could not write {target}: {exc.strerror or exc} (the file is unchanged)") from None
+    write_text_atomically(target, text, mode=target.stat().st_mode & 0o777)

@@ -9,14 +9,13 @@ its notes marker on).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from hashviz import metrics
 from hashviz.data import describe_protocol
-from hashviz.errors import HashvizError
+from hashviz.atomic_files import write_text_atomically
 from hashviz.seeds import group_by_seed, mean_sd_text
 from hashviz.unseen import SETTINGS, SETTINGS_TEXT, unseen_classes_of
 from hashviz.zoo import class_names_of, load_model_dir
@@ -78,11 +77,4 @@ def write_section(out: Path, protocol: str, section: str) -> None:
         text = head + section.rstrip("\n") + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise HashvizError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_text_atomically(out, text)

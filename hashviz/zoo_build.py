@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 from hashviz.ablations import ABLATIONS, Ablation
 from hashviz.data import PROTOCOLS, describe_protocol
 from hashviz.data.protocols import UNSEEN_PROTOCOLS
+from hashviz.atomic_files import write_text_atomically
 from hashviz.errors import HashvizError
 from hashviz import metrics
 from hashviz.seeds import SeedGroup, group_by_seed, mean_sd_text
@@ -188,14 +189,7 @@ def write_results(out: Path, table: str) -> None:
         old = out.read_text()
         if NOTES_MARKER in old:
             notes = old[old.index(NOTES_MARKER):]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_text(table + ("\n" + notes if notes else ""))
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise HashvizError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_text_atomically(out, table + ("\n" + notes if notes else ""))
 
 
 def render_results(rows: list[Path], ablations: Sequence[tuple[Ablation, list[Path]]] = (), seeds: int = 1,

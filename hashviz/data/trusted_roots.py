@@ -13,9 +13,9 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from hashviz.atomic_files import write_text_atomically
 from hashviz.errors import HashvizError
 
 CONFIG_ENV = "HASHVIZ_CONFIG"
@@ -84,18 +84,4 @@ def _locked_list():
         fcntl.flock(lock, fcntl.LOCK_EX)
         roots = trusted_roots()
         yield roots
-        _write_atomically(path, json.dumps({"roots": [str(r) for r in roots]}, indent=2) + "\n")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        write_text_atomically(path, json.dumps({"roots": [str(r) for r in roots]}, indent=2) + "\n")
