@@ -113,18 +113,9 @@ def model_settings(model, unseen: Sequence[int] | None = None) -> tuple[tuple[in
 
 def _codes_scorer(model) -> Score:
     """Score query rows against database rows from a model directory's stored codes."""
-    from hashviz import metrics as M
-    if model.code_type != "pq":
-        return lambda q, db: M.evaluate(model.query_codes[q], model.database_codes[db],
-                                        model.query_labels[q], model.database_labels[db])
-    from hashviz.search import build_index
-    from hashviz.search.service import pq_metric_of
-
-    def score(q, db):
-        index = build_index(model.database_codes[db], code_type="pq", codebooks=model.codebooks,
-                            pq_metric=pq_metric_of(model))
-        return M.evaluate_index(index, model.query_vectors[q], model.query_labels[q], model.database_labels[db])
-    return score
+    from hashviz.code_space import code_space
+    space = code_space(model)
+    return lambda q, db: space.subset(q, db).evaluate()
 
 
 def parse_classes(text: str, class_names: Sequence[str]) -> tuple[int, ...]:
