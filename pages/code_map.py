@@ -11,13 +11,12 @@ from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.map_jobs import DEMO_POINTS, MapJobs, MapsBusy
 from hashviz.labels import group_names, grouping_choices, is_multi_label
-from hashviz.zoo import class_names_of
 from pages.common import as_text, or_stop
+from pages.context import require_context
 from pages.downloads import table_download
-from pages.images import dataset_of, images_of
 from pages.lenses_ui import colour_kinds, trust_figure, trust_metric
 from pages.navigation import send_to_retrieval
-from pages.shell import ensure_app_shell, require_model
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
@@ -35,11 +34,12 @@ def point_colours(model_key: str, _model, rows, kind: str, bit: int, group=None)
     return codemap.color_values(_model, rows, kind, bit, group=group)
 
 
-model = require_model()
+ctx = require_context()
+model = ctx.model
 st.title("Code map")
 st.caption("Each point is a database image placed by its code: nearby points have similar codes. "
            "Drag a box (or lasso) over points to see their images.")
-dataset = dataset_of(model)
+dataset = ctx.dataset
 n_db = model.database_codes.shape[0]
 
 c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1.6])
@@ -59,7 +59,7 @@ beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_besi
 kinds = colour_kinds(model, codemap.colour_kinds(model))
 kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True, key="cm_colour")
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
-groups = grouping_choices(model.database_labels, class_names_of(model)) if kind == "label" else {}
+groups = grouping_choices(model.database_labels, ctx.class_names) if kind == "label" else {}
 group = st.selectbox("Label", list(groups), format_func=groups.get, key="cm_group") if groups else None
 if model.code_type == "pq":
     st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
@@ -100,7 +100,7 @@ if pending:
 drawn, sizes_of, counts_of = codemap.drawn_note(model, size)
 if drawn:
     st.caption(f"Drawn: {drawn}.")
-names = group_names(class_names_of(model, dataset), group, is_multi_label(model.database_labels))
+names = group_names(ctx.class_names, group, is_multi_label(model.database_labels))
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
     shown = "pca" if job is not None or method == "pca" else "umap"
@@ -109,7 +109,7 @@ for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
         if kind == "trust":
             fig = trust_figure(trust, xy, rows, title, shown.upper())
         else:
-            fig = plots.code_map_figure(xy, rows, point_colours(model.content_key, model, rows, kind, bit, group),
+            fig = plots.code_map_figure(xy, rows, point_colours(ctx.key, model, rows, kind, bit, group),
                                         kind, names, dragmode="select", title=title, x_label=f"{shown.upper()} 1",
                                         marker_size=sizes_of(rows) if sizes_of and source == "codes" else 5,
                                         y_label=f"{shown.upper()} 2", counts=counts_of(rows) if counts_of else None)
@@ -127,7 +127,7 @@ if not selected:
 
 LIMIT = 48
 st.subheader(f"{len(selected):,} selected" + (f" (showing the first {LIMIT})" if len(selected) > LIMIT else ""))
-images = images_of(model)
+images = ctx.images
 items = codemap.gallery(model, selected, dataset, limit=LIMIT, images=images)
 if images is None:
     st.caption("This model's codes carry no image ids, so only rows and labels are listed.")
@@ -139,7 +139,7 @@ for start in range(0, len(items), 8):
             col.write(as_text(caption))
 
 table_download("Download the selection (CSV)", model=model, what="code-map-selection",
-               table=codemap.selection_table(model, selected, class_names_of(model, dataset)),
+               table=codemap.selection_table(model, selected, ctx.class_names),
                title=f"{len(selected)} database items selected on the Code map")
 choices = codemap.row_choices(model, [r for r, _, _ in items], dataset)
 q1, q2 = st.columns([2, 1], vertical_alignment="bottom")

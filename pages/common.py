@@ -74,12 +74,6 @@ def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
     return _faiss_index(model_key, model, kind)
 
 
-def get_code_space(model_key: str, model: ModelDir):
-    """The model's CodeSpace (hashviz.code_space) over the sidebar's cached search index: what ranks a query."""
-    from hashviz.code_space import code_space
-    return code_space(model, get_index(model_key, model))     # holds no computed state: nothing else to cache
-
-
 @st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)
 def get_encoder(model_key: str, _model: ModelDir):
     from hashviz.encoders import load_encoder

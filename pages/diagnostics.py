@@ -5,12 +5,11 @@ import streamlit as st
 
 from hashviz import plots
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
-from hashviz.errors import HashvizError
 from hashviz.labels import group_names, grouping_choices, is_multi_label
-from hashviz.zoo import class_names_of
-from pages.common import as_text, current_models, get_dataset, model_by_name, or_stop
+from pages.common import as_text, current_models, model_by_name, or_stop
+from pages.context import context_of, require_context
 from pages.lenses_ui import hamming_cube, hash_lookup
-from pages.shell import ensure_app_shell, require_model
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
@@ -21,19 +20,16 @@ def diagnosis(model_key: str, _model, group=None):
     return diagnose_model(_model, group_label=group)
 
 
-def class_names(m):
-    try:
-        names = class_names_of(m, get_dataset(m.dataset))
-    except HashvizError:
-        names = class_names_of(m)
-    return group_names(names, group_of(m), is_multi_label(m.database_labels))
+def class_names(c):
+    return group_names(c.class_names, group_of(c.model), is_multi_label(c.model.database_labels))
 
 
 def chart(fig, key):
     st.plotly_chart(fig, key=key)
 
 
-model = require_model()
+ctx = require_context()
+model = ctx.model
 st.title("Diagnostics")
 st.caption("Statistics of the model's database codes: are the bits balanced and independent, how far "
            "the network's outputs are from ±1, how the codes fill the code space, and how well Hamming "
@@ -42,31 +38,31 @@ others = [m.name for m in sorted(current_models(), key=lambda m: (m.method != mo
           if m.name != model.name]                  # the same method first (e.g. with a regulariser)
 compare = st.toggle("Compare with a second model", key="diag_compare", disabled=not others,
                     help="e.g. the same method with and without the balance regulariser")
-models = [model]
+contexts = [ctx]
 if compare and others:
-    models.append(model_by_name(st.selectbox("Second model", others, key="diag_other")))
-choices = grouping_choices(model.database_labels, class_names_of(model))
+    contexts.append(context_of(model_by_name(st.selectbox("Second model", others, key="diag_other"))))
+choices = grouping_choices(model.database_labels, ctx.class_names)
 group = st.selectbox("Group by label", list(choices), format_func=choices.get, key="diag_group",
                      help="multi-label data: classes below are 'with / without' this label") if choices else None
 group_of = lambda m: group if m is model else None  # noqa: E731
-diags = or_stop(lambda: [(m, diagnosis(m.content_key, m, group_of(m))) for m in models])
+diags = or_stop(lambda: [(c, diagnosis(c.key, c.model, group_of(c.model))) for c in contexts])
 
 
 def side_by_side(section, render):
-    for col, (m, d) in zip(st.columns(len(diags)), diags):
+    for col, (c, d) in zip(st.columns(len(diags)), diags):
         with col:
             if len(diags) > 1:
-                st.subheader(as_text(m.name), divider="gray")
-            render(m, d, f"{section}-{m.name}")
+                st.subheader(as_text(c.model.name), divider="gray")
+            render(c, d, f"{section}-{c.model.name}")
 
 
-def balance(m, d, key):
+def balance(c, d, key):
     if d.balance is None:
         st.info("Product-quantisation codes are codebook indices, not bits: see *Quantization* for "
                 "how evenly the codewords are used.")
         return
     b = d.balance
-    st.metric("Dead bits (near-constant)", f"{b.n_dead} of {m.bits}",
+    st.metric("Dead bits (near-constant)", f"{b.n_dead} of {c.model.bits}",
               help=f"share of +1 below {b.threshold:.0%} or above {1 - b.threshold:.0%}")
     chart(plots.bit_balance_figure(b.share_plus, b.dead, b.threshold), f"{key}-share")
     chart(plots.bit_entropy_figure(b.entropy, b.dead), f"{key}-entropy")
@@ -74,7 +70,7 @@ def balance(m, d, key):
         st.dataframe(bit_table(b), hide_index=True)
 
 
-def independence(m, d, key):
+def independence(c, d, key):
     if d.independence is None:
         st.info("Not applicable to product-quantisation codes.")
         return
@@ -89,7 +85,7 @@ def independence(m, d, key):
         f"{i}–{j} ({c:+.2f})" for i, j, c in ind.most_correlated_pairs(5)))
 
 
-def quantization(m, d, key):
+def quantization(c, d, key):
     if d.usage is not None:
         u = d.usage
         c1, c2 = st.columns(2)
@@ -110,7 +106,7 @@ def quantization(m, d, key):
         st.info("This model saved no continuous outputs, so there is no quantization error to show.")
 
 
-def buckets(m, d, key):
+def buckets(c, d, key):
     bk = d.buckets
     c1, c2, c3 = st.columns(3)
     c1.metric("Distinct codes", f"{bk.n_distinct:,}", help=f"of {bk.n_codes:,} codes ({bk.distinct_share:.1%})")
@@ -119,10 +115,10 @@ def buckets(m, d, key):
               help=f"pairs of different classes with the same code; {bk.mixed_buckets:,} buckets mix classes")
     chart(plots.bucket_size_figure(bk.size_values, bk.size_counts), f"{key}-sizes")
     st.markdown("**Largest buckets**")
-    st.dataframe(bucket_table(bk, class_names(m)), hide_index=True)
+    st.dataframe(bucket_table(bk, class_names(c)), hide_index=True)
 
 
-def distances(m, d, key):
+def distances(c, d, key):
     if d.distances is None:
         st.info("Hamming distances do not apply to product-quantisation codes.")
         return
@@ -138,10 +134,10 @@ def distances(m, d, key):
 tabs = st.tabs(["Summary", "Bit balance", "Bit independence", "Quantization", "Buckets", "Distances",
                 "Hash lookup", "Hamming cube"])
 with tabs[0]:
-    st.dataframe(summary_table({m.name: d for m, d in diags}), hide_index=True)
-    for m, d in diags:
+    st.dataframe(summary_table({c.model.name: d for c, d in diags}), hide_index=True)
+    for c, d in diags:
         for note in d.notes:
-            st.caption(f"{as_text(m.name)}: {note}")
+            st.caption(f"{as_text(c.model.name)}: {note}")
 for tab, (name, render) in zip(tabs[1:], [("balance", balance), ("independence", independence),
                                            ("quantization", quantization), ("buckets", buckets),
                                            ("distances", distances), ("lookup", hash_lookup),

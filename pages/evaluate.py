@@ -10,8 +10,8 @@ from hashviz.codemap import gallery
 from hashviz.protocol_card import protocol_summary
 from hashviz.safe_text import fill
 from pages.common import as_text, current_models, models_root, or_stop, selected_model
+from pages.context import context_of
 from pages.downloads import csv_download, table_download
-from pages.images import images_of
 from pages.metric_lens import metric_lens_tab
 from pages.navigation import send_to_retrieval
 from pages.protocol_ui import protocol_details
@@ -117,7 +117,7 @@ with finder:
     st.subheader(f"Worst queries by AP ({among}mAP@all {report.mean_ap:.3f})")
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
     table_download("Download these queries (CSV)", report.worst, model, f"worst-{worst}-queries-top{n}")
-    if (images := images_of(model)) is not None:          # the worst queries' pictures, read on demand
+    if (images := context_of(model).images) is not None:          # the worst queries' pictures, read on demand
         pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
         for col, (_, image, caption) in zip(st.columns(10), pictures):
             col.image(image, caption=as_text(caption))

@@ -9,9 +9,7 @@ import streamlit as st
 
 from hashviz import plots, retrieval as R
 from hashviz.lenses import cube, lookup, trust
-from hashviz.zoo import class_names_of
 from pages.common import as_text
-from pages.images import dataset_of, images_of
 
 PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
 
@@ -29,10 +27,10 @@ def _collisions(model_key: str, _model):
 
 
 @st.cache_resource(show_spinner="Building the Hamming cube…", max_entries=16)
-def _cube(model_key: str, _model, max_nodes: int):
+def _cube(model_key: str, _model, max_nodes: int, _names):
     """(Cube, its figure)."""
     view = cube.hamming_cube(_model.database_codes, _model.database_labels, max_nodes)
-    return view, plots.cube_figure(view, class_names_of(_model))
+    return view, plots.cube_figure(view, _names)
 
 
 @st.cache_resource(show_spinner="Judging the map…", max_entries=32)
@@ -42,35 +40,37 @@ def _trust(model_key: str, _model, rows: np.ndarray, xy: np.ndarray):
 
 # ---------------------------------------------------------------- shared drawing
 
-def images_row(model, rows, images, names, label: str) -> None:
-    """A caption and one small image per database row (nothing to show without images)."""
+def images_row(ctx, rows, label: str) -> None:
+    """A caption and one small image per database row of the context's model (rows only without images)."""
     st.caption(f"{as_text(label)} ({len(rows)})")
+    model, images = ctx.model, ctx.images
     if images is None or model.database_ids is None or not len(rows):
         st.write(", ".join(f"row {r}" for r in rows) or "—")
         return
     st.image([R.enlarge(images[model.database_ids[r]], 56) for r in rows],
-             caption=[as_text(R.label_text(model.database_labels[r], names)) for r in rows])
+             caption=[as_text(R.label_text(model.database_labels[r], ctx.class_names)) for r in rows])
 
 
 # ---------------------------------------------------------------- Diagnostics: hash lookup, Hamming cube
 
-def hash_lookup(m, d, key: str) -> None:
+def hash_lookup(ctx, d, key: str) -> None:
     """Recall of table lookup vs candidates scanned for a grid of (b, nflip); cross-class collisions."""
+    m = ctx.model
     if m.code_type == "pq":
         st.info(PQ_NOTE)
         return
     k = st.select_slider("k (neighbours to find)", [1, 10, 100, 1000], value=100, key=f"{key}-k")
-    grid, fig = _lookup(m.content_key, m, int(k))
+    grid, fig = _lookup(ctx.key, m, int(k))
     st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(grid.note())
     with st.expander("The grid as a table"):
         st.dataframe(grid.rows(), hide_index=True)
     st.markdown("**Collisions: distinct codes shared by several classes, worst first**")
-    found = _collisions(m.content_key, m)
+    found = _collisions(ctx.key, m)
     if not found:
         st.success("No code is shared by items of different classes.")
         return
-    names = class_names_of(m, dataset_of(m) if m.has_images else None)
+    names = ctx.class_names
     st.dataframe(lookup.collision_table(found, names), hide_index=True)
     st.caption("cross-class pairs = pairs of items of different classes with this very code (Hamming "
                "distance 0): no ranking can tell them apart. Multi-label items count by their first label.")
@@ -78,18 +78,18 @@ def hash_lookup(m, d, key: str) -> None:
                            format_func=lambda i: f"{found[i].code} · {found[i].size:,} items · "
                                                  f"{found[i].cross_pairs:,} cross-class pairs")]
     for cls, rows in c.class_rows.items():
-        images_row(m, rows, images_of(m), names,
-                   f"{names[cls] if 0 <= cls < len(names) else cls} ×{c.class_counts[cls]:,}")
+        images_row(ctx, rows, f"{names[cls] if 0 <= cls < len(names) else cls} ×{c.class_counts[cls]:,}")
 
 
-def hamming_cube(m, d, key: str) -> None:
+def hamming_cube(ctx, d, key: str) -> None:
     """The occupied corners of the code space as a graph (edges one bit apart)."""
+    m = ctx.model
     if m.code_type == "pq":
         st.info(PQ_NOTE)
         return
     nodes = st.select_slider("Corners shown (most occupied first)", [16, 32, 64, 128, 256, 512],
                              value=64 if m.bits > 8 else 256, key=f"{key}-nodes")
-    view, fig = _cube(m.content_key, m, int(nodes))
+    view, fig = _cube(ctx.key, m, int(nodes), ctx.class_names)
     st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(view.note())
 

@@ -9,23 +9,21 @@ from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.neighbour_table import ranking_table
 from hashviz.safe_text import fill
-from hashviz.zoo import check_ids_within, class_names_of
-from pages.common import (as_text, current_models, get_code_space, get_encoder, model_by_name, or_stop, show_error,
-                          sync_query_params, thumbnail_grid)
+from hashviz.zoo import check_ids_within
+from pages.common import as_text, current_models, model_by_name, or_stop, show_error, sync_query_params, thumbnail_grid
+from pages.context import context_of, require_context
 from pages.downloads import table_download
-from pages.images import dataset_of, images_of
 from pages.lenses_retrieval import lens_view
 from pages.navigation import take_retrieval_link
-from pages.shell import ensure_app_shell, require_model
+from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
 
-model = require_model()
+ctx = require_context(warn=True)
+model = ctx.model
 st.title("Retrieval")
-images = images_of(model, warn=True)      # an image source, read on demand (hashviz.data.images)
-names = class_names_of(model, dataset_of(model) if model.has_images else None)
+images, names = ctx.images, ctx.class_names     # images: a source read on demand (hashviz.data.images)
 n_queries = len(model.query_codes)
-encoder_of = lambda m: (lambda: get_encoder(m.content_key, m))  # noqa: E731
 
 if "rq_url_read" not in st.session_state:           # a shared link opens the same view, once
     st.session_state.rq_url_read = True
@@ -86,7 +84,7 @@ if message := st.session_state.pop("rq_draw_error", None):
 
 query = R.choose_query(model, images, upload=upload, upload_class=label, query_row=int(st.session_state.rq_q),
                        database_row=st.session_state.get("rq_db_row") if mode == "By index" else None)
-qcode = or_stop(R.query_code, model, query, encoder_of(model))
+qcode = or_stop(R.query_code, model, query, ctx.encoder)
 left, right = st.columns([1, 4])
 if query.image is not None:
     left.image(R.enlarge(query.image), caption=as_text(query.source))
@@ -101,7 +99,7 @@ n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
 view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True, key="rq_view")
 compare: list[str] = []
 if view == "top-n":
-    ranking = R.rank_query(model, get_code_space(model.content_key, model), qcode, query.label, n)
+    ranking = R.rank_query(model, ctx.code_space, qcode, query.label, n)
     st.markdown(R.scores_text(ranking))
     st.caption(as_text(R.protocol_note(model, query.db_row)))
     if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
@@ -127,13 +125,13 @@ elif view == "side-by-side":
     if len(compare) < 2:
         st.info("Choose at least two models.")
     for col, name in zip(st.columns(max(len(compare), 1)), compare):
-        other = model_by_name(name)
+        other = context_of(model_by_name(name))
         with col:
-            st.markdown(fill("**{}**", other.label))
+            st.markdown(fill("**{}**", other.model.label))
             try:
-                check_ids_within(other, images)
-                r = R.rank_query(other, get_code_space(other.content_key, other),
-                                 R.query_code(other, query, encoder_of(other)), query.label, n)
+                check_ids_within(other.model, images)
+                r = R.rank_query(other.model, other.code_space, R.query_code(other.model, query, other.encoder),
+                                 query.label, n)
             except HashvizError as exc:
                 show_error(exc)
                 continue
@@ -141,7 +139,7 @@ elif view == "side-by-side":
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
     st.caption(as_text(R.protocol_note(model, query.db_row)))
 else:                                               # the Hamming lenses: ball, bit flip, backends
-    lens_view(view, model, qcode, query.label, n, images, names)
+    lens_view(view, ctx, qcode, query.label, n)
 
 sync_query_params(R.url_params(model.name, None if upload else int(st.session_state.rq_q), n, view, compare),
                   drop=("query", "compare"))
