@@ -14,6 +14,7 @@ from hashviz.errors import HashvizError
 from hashviz.safe_text import escape as as_text  # noqa: F401  (the pages' name for it)
 from hashviz.model_listing import ModelListing
 from hashviz.zoo import ModelDir
+from pages.session_keys import MILVUS_FAILED, MILVUS_URI, MODEL_NAME, MODELS_ROOT, SEARCH_BACKEND
 
 FAISS, MILVUS = "faiss (in-process)", "Milvus"
 
@@ -57,14 +58,14 @@ def search_backend() -> tuple[str, str]:
     """(backend label, Milvus uri): a demo's come from the server only, else from the sidebar."""
     if (server := current_deployment()).demo:
         return (MILVUS, server.default_milvus_uri) if server.backend == MILVUS_KIND else (FAISS, "")
-    return st.session_state.get("search_backend", FAISS), st.session_state.get("milvus_uri", "")
+    return st.session_state.get(SEARCH_BACKEND, FAISS), st.session_state.get(MILVUS_URI, "")
 
 
 def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
     """The search index of the sidebar's backend; Milvus falls back to faiss with a warning."""
     backend, uri = search_backend()
     if backend == MILVUS and model.code_type == "binary" and uri:
-        failed = st.session_state.setdefault("milvus_failed", {})
+        failed = st.session_state.setdefault(MILVUS_FAILED, {})
         if uri not in failed:
             try:
                 return _milvus_index(model_key, uri, model)
@@ -89,7 +90,7 @@ def default_root() -> str:
 
 def models_root() -> str:
     """The sidebar's models root; a demo's is the server's, whatever the session holds."""
-    return default_root() if current_deployment().demo else st.session_state.get("models_root", default_root())
+    return default_root() if current_deployment().demo else st.session_state.get(MODELS_ROOT, default_root())
 
 
 def current_models() -> list[ModelDir]:
@@ -102,7 +103,7 @@ def model_by_name(name: str | None) -> ModelDir | None:
 
 def selected_model() -> ModelDir | None:
     """The model chosen in the sidebar (None when the root holds no valid model)."""
-    return model_by_name(st.session_state.get("model_name"))
+    return model_by_name(st.session_state.get(MODEL_NAME))
 
 
 def show_error(exc: Exception) -> None:

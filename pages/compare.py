@@ -9,7 +9,7 @@ from hashviz.comparison import compare_models, outcome_counts
 from hashviz.exports import export_file_name
 from pages.common import as_text, current_models, model_by_name, or_stop, selected_model
 from pages.downloads import csv_download
-from pages.navigation import send_to_retrieval
+from pages.navigation import follow_side_by_side, send_side_by_side
 from pages.shell import ensure_app_shell, require_model
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -30,11 +30,7 @@ def partner_names(model_keys: tuple, _models):
 
 def open_side_by_side(query_row: int) -> None:
     """Run as a callback (before the sidebar is drawn), so the sidebar's model can become A."""
-    a, b = model_by_name(st.session_state.compare_a), model_by_name(st.session_state.compare_b)
-    st.session_state.update(model_name=a.name)
-    send_to_retrieval(a, query_row=int(query_row), switch=False)
-    st.session_state.pop("rq_url_read", None)       # Retrieval reads the link below once more
-    st.session_state.compare_open = cv.side_by_side_link(a, b, query_row, st.session_state.get("rq_n", 20))
+    send_side_by_side(model_by_name(st.session_state.compare_a), model_by_name(st.session_state.compare_b), query_row)
 
 
 def point_clicked() -> None:
@@ -43,8 +39,7 @@ def point_clicked() -> None:
         open_side_by_side(int(points[0]["customdata"]))
 
 
-if link := st.session_state.pop("compare_open", None):
-    st.switch_page("pages/retrieval.py", query_params=link)
+follow_side_by_side()
 
 models = current_models()
 partners = partner_names(tuple(m.content_key for m in models), models)

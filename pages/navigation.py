@@ -2,13 +2,19 @@
 finder, the Code map, Compare) writes one link tied to the model it was made for, and Retrieval
 takes it only for that model. The sidebar may show another model by the time the link is read (a
 second tab, a changed selection, a retrained directory), and row k of another model is another
-image: such a link is ignored with a note, never applied to the wrong codes."""
+image: such a link is ignored with a note, never applied to the wrong codes. Compare opens a query
+side by side (`send_side_by_side`): the view travels in the URL, which Retrieval then reads again."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-RETRIEVAL_LINK = "retrieval_link"          # session state: the one pending link to Retrieval
+from hashviz.compare_view import side_by_side_link
+from pages.session_keys import MODEL_NAME, RETRIEVAL_LINK, RETRIEVAL_TOP_N, RETRIEVAL_URL_READ, RETRIEVAL_VIEW
+
+__all__ = ["RETRIEVAL_LINK", "RETRIEVAL_PAGE", "retrieval_link", "send_to_retrieval", "send_side_by_side",
+           "follow_side_by_side", "take_retrieval_link"]
+
 RETRIEVAL_PAGE = "pages/retrieval.py"
 
 
@@ -26,6 +32,22 @@ def send_to_retrieval(model, query_row: int | None = None, database_row: int | N
     st.session_state[RETRIEVAL_LINK] = retrieval_link(model, query_row, database_row)
     if switch:
         st.switch_page(RETRIEVAL_PAGE)
+
+
+def send_side_by_side(model_a, model_b, query_row: int) -> None:
+    """In a callback (before the sidebar is drawn): make A the sidebar's model, leave a link to its
+    query row, and the view of A and B side by side (at Retrieval's top n) for `follow_side_by_side`."""
+    st.session_state[MODEL_NAME] = model_a.name
+    send_to_retrieval(model_a, query_row=int(query_row), switch=False)
+    st.session_state.pop(RETRIEVAL_URL_READ, None)       # Retrieval reads the view from the URL once more
+    st.session_state[RETRIEVAL_VIEW] = side_by_side_link(model_a, model_b, query_row,
+                                                         st.session_state.get(RETRIEVAL_TOP_N, 20))
+
+
+def follow_side_by_side() -> None:
+    """Go to Retrieval when a callback of this run left a side-by-side view for it."""
+    if view := st.session_state.pop(RETRIEVAL_VIEW, None):
+        st.switch_page(RETRIEVAL_PAGE, query_params=view)
 
 
 def take_retrieval_link(model) -> tuple[dict, str | None]:

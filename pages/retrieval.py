@@ -15,6 +15,7 @@ from pages.context import context_of, require_context
 from pages.downloads import table_download
 from pages.lenses_retrieval import lens_view
 from pages.navigation import take_retrieval_link
+from pages.session_keys import RETRIEVAL_TOP_N, RETRIEVAL_URL_READ
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -25,8 +26,8 @@ st.title("Retrieval")
 images, names = ctx.images, ctx.class_names     # images: a source read on demand (hashviz.data.images)
 n_queries = len(model.query_codes)
 
-if "rq_url_read" not in st.session_state:           # a shared link opens the same view, once
-    st.session_state.rq_url_read = True
+if RETRIEVAL_URL_READ not in st.session_state:      # a shared link opens the same view, once
+    st.session_state[RETRIEVAL_URL_READ] = True
     url = R.parse_url_state(st.query_params, n_queries, [m.name for m in current_models()])
     st.session_state.update({"rq_" + {"query": "q", "compare": "cmp"}.get(k, k): v for k, v in url.given().items()})
     for warning in url.warnings:
@@ -40,7 +41,7 @@ if "database_row" in link:
     st.session_state.update(rq_db_row=link["database_row"], rq_mode="By index")
 if not 0 <= st.session_state.setdefault("rq_q", 0) < n_queries:
     st.session_state.rq_q = 0
-st.session_state.setdefault("rq_n", 20)
+st.session_state.setdefault(RETRIEVAL_TOP_N, 20)
 
 
 def draw(class_index=None):
@@ -95,7 +96,7 @@ right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.quer
 
 # ---------------------------------------------------------------- the results
 c1, c2 = st.columns([1, 1])
-n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key="rq_n")
+n = c1.slider("Top n", R.N_RANGE[0], R.N_RANGE[1], key=RETRIEVAL_TOP_N)
 view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True, key="rq_view")
 compare: list[str] = []
 if view == "top-n":

@@ -15,6 +15,7 @@ from hashviz.safe_text import fill
 from hashviz.zoo import ModelDir
 from pages.common import (FAISS, MILVUS, as_text, default_root, listing_of, models_in, models_root, search_backend,
                           selected_model)
+from pages.session_keys import MILVUS_FAILED, MILVUS_URI, MODEL_NAME, MODELS_ROOT, SEARCH_BACKEND
 
 
 def ensure_app_shell() -> None:
@@ -36,7 +37,7 @@ def render_sidebar() -> ModelDir | None:
     demo = current_deployment().demo
     with st.sidebar:
         if not demo:    # a demo's models root is the server's: no box
-            st.text_input("Models root", value=default_root(), key="models_root",
+            st.text_input("Models root", value=default_root(), key=MODELS_ROOT,
                           help="A folder of model directories (default models/, or $HASHVIZ_MODELS)")
         root = models_root()
         valid, invalid = models_in(root)
@@ -45,14 +46,14 @@ def render_sidebar() -> ModelDir | None:
         if valid:
             names = [m.name for m in valid]
             labels = {m.name: m.label for m in valid}
-            if st.session_state.get("model_name") not in names:
+            if st.session_state.get(MODEL_NAME) not in names:
                 wanted = st.query_params.get("model")
-                st.session_state["model_name"] = wanted if wanted in names else \
+                st.session_state[MODEL_NAME] = wanted if wanted in names else \
                     first_model(valid, current_deployment().default_model).name
                 if wanted and wanted not in names:    # a stale or mistyped link: say so, once
                     st.warning(f"No model named {as_text(wanted)} in this root; showing "
-                               f"{as_text(st.session_state['model_name'])}.")
-            st.selectbox("Model", names, key="model_name", format_func=labels.get)
+                               f"{as_text(st.session_state[MODEL_NAME])}.")
+            st.selectbox("Model", names, key=MODEL_NAME, format_func=labels.get)
             model = selected_model()
             st.caption(fill("{} · {} ({}) · {} bits · dataset **{}** · protocol {}", model.family, model.method,
                             model.config.get("paper") or "no paper id", model.bits, model.dataset, model.protocol))
@@ -61,13 +62,13 @@ def render_sidebar() -> ModelDir | None:
             st.info(f"No valid model in {as_text(root)} yet.")
         if demo:
             st.caption(f"Search: {search_backend()[0]} (set by the server) · a read-only demo")
-        elif st.radio("Search backend", [FAISS, MILVUS], key="search_backend", horizontal=True,
+        elif st.radio("Search backend", [FAISS, MILVUS], key=SEARCH_BACKEND, horizontal=True,
                       help="Milvus: a server (http://host:19530) or a Milvus Lite .db file") == MILVUS:
             local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
             if Path(root).is_dir():
                 local.parent.mkdir(exist_ok=True)
             st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", str(local)),
-                          key="milvus_uri", on_change=lambda: st.session_state.pop("milvus_failed", None))
+                          key=MILVUS_URI, on_change=lambda: st.session_state.pop(MILVUS_FAILED, None))
         if invalid:
             with st.expander(f"{len(invalid)} invalid model dir(s)"):
                 for path, reason in invalid:

@@ -15,6 +15,7 @@ from hashviz.plots import training_curves_figure
 from hashviz.safe_text import fill
 from hashviz.training import TrainSpec
 from pages.common import models_root, show_error
+from pages.session_keys import MODEL_NAME
 from pages.shell import ensure_app_shell
 
 ensure_app_shell()  # before anything is drawn: a page opened on its own goes through app.py
@@ -31,7 +32,7 @@ BACKBONES = {None: "a small CNN from scratch", "frozen": "EfficientNet-Lite0 (Im
 
 
 def select_model(name):
-    st.session_state["model_name"] = name   # a callback: runs before the sidebar's picker is drawn
+    st.session_state[MODEL_NAME] = name     # a callback: runs before the sidebar's picker is drawn
 
 
 def job_view():
