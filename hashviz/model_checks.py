@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from hashviz.code_kinds import code_kind
 from hashviz.errors import HashvizError
 from hashviz.metrics import reported_metrics
 
@@ -45,10 +46,7 @@ def check_config(config, source: str = "config.json") -> dict:
     bits = config["bits"]
     if bits <= 0 or bits % 8:
         raise HashvizError(f"{source}: bits must be a positive multiple of 8, got {bits}")
-    if config["code_type"] not in ("binary", "pq"):
-        raise HashvizError(f"{source}: code_type must be 'binary' or 'pq', got {config['code_type']!r}")
-    if config["code_type"] == "pq" and not _pq_shape(config):
-        raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
+    code_kind(config["code_type"], source).check_config(config, source)
     if "num_classes" in config and not 1 <= config["num_classes"] <= MAX_CLASSES:
         raise HashvizError(f"{source}: num_classes must be 1..{MAX_CLASSES:,}, got {config['num_classes']}")
     held_out = config.get("unseen_classes", [])
@@ -58,21 +56,14 @@ def check_config(config, source: str = "config.json") -> dict:
     return config
 
 
-def _pq_shape(config) -> tuple[int, int] | None:
-    pq = config.get("pq") or {}
-    m, k = pq.get("M"), pq.get("K")
-    if isinstance(m, int) and isinstance(k, int) and m > 0 and k > 1:
-        return m, k
-    return None
-
-
 def code_width(config: dict) -> int:
-    """Bytes per stored code: bits/8 for binary codes, M for pq codes."""
-    return _pq_shape(config)[0] if config["code_type"] == "pq" else config["bits"] // 8
+    """Bytes per stored code, as the model's kind of code says (hashviz.code_kinds)."""
+    return code_kind(config["code_type"]).code_width(config)
 
 
 def check_arrays(config: dict, arrays: dict) -> None:
-    width = code_width(config)
+    kind = code_kind(config["code_type"])
+    width = kind.code_width(config)
     for name in CODE_FILES:
         if name not in arrays:
             raise HashvizError(f"codes/{name}.npy is missing")
@@ -93,12 +84,10 @@ def check_arrays(config: dict, arrays: dict) -> None:
             raise HashvizError(f"codes/{part}_ids.npy must be int (n,) with one id per code")
         if ids is not None and ids.size and int(ids.min()) < 0:
             raise HashvizError(f"codes/{part}_ids.npy holds a negative image id ({int(ids.min())})")
-        if config["code_type"] == "pq" and codes.size and int(codes.max()) >= _pq_shape(config)[1]:
-            raise HashvizError(f"codes/{part}.npy holds codeword indices beyond K")
+        kind.check_stored_codes(config, codes, part)
     if arrays["database_labels"].ndim != arrays["query_labels"].ndim:
         raise HashvizError("database and query labels differ in kind (single vs multi-label)")
-    if config["code_type"] == "pq":
-        _check_pq_arrays(config, arrays)
+    kind.check_kind_arrays(config, arrays)
     query_ap = arrays.get("query_ap")
     if query_ap is not None and (query_ap.shape != (len(arrays["query"]),) or query_ap.dtype.kind != "f"
                                  or not np.isfinite(query_ap).all()):
@@ -210,15 +199,3 @@ def check_ids_within(model, images) -> None:
             raise HashvizError(f"{model.name}: codes/{part}_ids.npy points at image {int(ids.max())} but "
                                f"{model.dataset} has {n_images} images")
 
-
-def _check_pq_arrays(config: dict, arrays: dict) -> None:
-    m, k = _pq_shape(config)
-    books, vectors = arrays.get("codebooks"), arrays.get("query_vectors")
-    if books is None or vectors is None:
-        raise HashvizError("pq models need codes/codebooks.npy and codes/query_vectors.npy")
-    if books.ndim != 3 or books.shape[:2] != (m, k) or books.dtype.kind != "f":
-        raise HashvizError(f"codes/codebooks.npy must be float (M={m}, K={k}, d_sub), got {books.shape}")
-    if vectors.shape != (len(arrays["query"]), m * books.shape[2]):
-        raise HashvizError(f"codes/query_vectors.npy must be ({len(arrays['query'])}, {m * books.shape[2]})")
-    if not (np.isfinite(books).all() and np.isfinite(vectors).all()):
-        raise HashvizError("pq codebooks or query vectors hold NaN or infinite values")

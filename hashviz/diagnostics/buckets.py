@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from hashviz.codes import bit_strip, check_packed, code_keys
+from hashviz.code_kinds import code_kind
+from hashviz.codes import code_keys
 from hashviz.diagnostics.common import check_labels
 from hashviz.errors import HashvizError
 
@@ -58,15 +59,11 @@ def bucket_occupancy(codes: np.ndarray, labels: np.ndarray, bits: int | None = N
                      code_type: str = "binary", top: int = 10) -> BucketStats:
     """Buckets of identical codes: how many, how big, which classes share them.
 
-    Bucket ids are ranks of the sorted codes (bucket 0 = smallest code value).
+    Bucket ids are ranks of the sorted codes (bucket 0 = smallest code value). `code_type` names the
+    kind of code (hashviz.code_kinds), which checks the codes and writes a bucket's code.
     """
-    if code_type == "binary":
-        check_packed(codes, bits)
-    elif code_type == "pq":
-        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8 or codes.ndim != 2:
-            raise HashvizError("pq codes must be a uint8 array (n, M)")
-    else:
-        raise HashvizError(f"code_type must be 'binary' or 'pq', got {code_type!r}")
+    kind = code_kind(code_type)
+    kind.check_codes(codes, bits)
     n = codes.shape[0]
     labels = check_labels(labels, n)
     if n == 0:
@@ -97,11 +94,7 @@ def bucket_occupancy(codes: np.ndarray, labels: np.ndarray, bits: int | None = N
         labs, cnts = ulab[pk[sel] % len(ulab)], pc[sel]
         o = np.lexsort((labs, -cnts))
         row = int(first[b])
-        if code_type == "binary":
-            code = bit_strip(codes[row])
-        else:
-            code = "-".join(str(int(v)) for v in codes[row])
-        largest.append(Bucket(code=code, size=int(sizes[b]),
+        largest.append(Bucket(code=kind.code_text(codes[row]), size=int(sizes[b]),
                               class_counts={int(labs[i]): int(cnts[i]) for i in o}, first_row=row))
     return BucketStats(n_codes=int(n), n_distinct=int(n_b), largest=largest,
                        size_values=size_values.astype(np.int64), size_counts=size_counts.astype(np.int64),

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from hashviz.codes import check_bits
-from hashviz.diagnostics.balance import BitBalance, bit_balance
+from hashviz.code_kinds import code_kind
+from hashviz.diagnostics.balance import BitBalance
 from hashviz.diagnostics.buckets import BucketStats, bucket_occupancy
-from hashviz.diagnostics.common import bits01_of, check_labels
-from hashviz.diagnostics.distances import DistanceStats, distance_distributions
-from hashviz.diagnostics.independence import BitIndependence, bit_independence
-from hashviz.diagnostics.quantization import CodewordUsage, OutputError, codeword_usage, output_error
+from hashviz.diagnostics.common import check_labels
+from hashviz.diagnostics.distances import DistanceStats
+from hashviz.diagnostics.independence import BitIndependence
+from hashviz.diagnostics.quantization import CodewordUsage, OutputError
 from hashviz.errors import HashvizError
 from hashviz.labels import label_groups
 from hashviz.methods.registry import family_info
@@ -74,42 +74,21 @@ def diagnose(codes: np.ndarray, labels: np.ndarray, bits: int, outputs: np.ndarr
              code_type: str = "binary", *, output_rows: np.ndarray | None = None,
              n_codewords: int = 256, dead_threshold: float = 0.02, n_pairs: int = 20_000,
              top_buckets: int = 10, n_bins: int = 50, seed: int = 0) -> Diagnosis:
-    """Run every diagnostic that applies to `code_type` ("binary" packed codes or "pq" indices).
+    """Run every diagnostic that applies to the kind of code `code_type` names ("binary" packed
+    codes or "pq" indices; hashviz.code_kinds says which apply).
 
     bits: code length (binary: codes.shape[1] * 8; pq: M * log2(K), only reported).
     outputs / output_rows: optional continuous outputs (n_s, bits) of a deep model and the database
     row of each; used for the quantization-error part.
     """
-    if code_type not in ("binary", "pq"):
-        raise HashvizError(f"code_type must be 'binary' or 'pq', got {code_type!r}")
+    kind = code_kind(code_type)
     if not isinstance(codes, np.ndarray):
         raise HashvizError(f"codes must be a numpy array, got {type(codes).__name__}")
     labels = check_labels(labels, codes.shape[0] if codes.ndim >= 1 else -1)
-    n_classes = int(np.unique(labels).size)
-    if code_type == "pq":
-        usage = codeword_usage(codes, n_codewords)
-        d = Diagnosis(code_type="pq", bits=int(bits), n_codes=int(codes.shape[0]), n_classes=n_classes,
-                      usage=usage, buckets=bucket_occupancy(codes, labels, code_type="pq", top=top_buckets))
-        d.notes.append("product-quantisation codes: bit balance, bit independence and Hamming distances "
-                       "do not apply; codeword usage is shown instead")
-        if outputs is not None:
-            d.notes.append("continuous outputs were ignored for pq codes")
-        return d
-
-    bits = check_bits(bits)
-    x = bits01_of(codes, bits)
-    d = Diagnosis(code_type="binary", bits=bits, n_codes=int(codes.shape[0]), n_classes=n_classes)
-    d.balance = bit_balance(codes, bits, dead_threshold, bits01=x)
-    d.independence = bit_independence(codes, bits, seed=seed, bits01=x)
-    d.buckets = bucket_occupancy(codes, labels, bits, top=top_buckets)
-    d.distances = distance_distributions(codes, labels, bits, n_pairs=n_pairs, seed=seed)
-    if outputs is not None:
-        outputs = np.asarray(outputs)
-        if outputs.ndim != 2 or outputs.shape[1] != bits:
-            raise HashvizError(f"outputs must have shape (n, {bits}) to match the codes, got {outputs.shape}")
-        d.output_error = output_error(outputs, codes if output_rows is not None else None, output_rows,
-                                      n_bins=n_bins)
-    return d
+    parts = kind.code_diagnostics(codes, labels, bits, outputs, output_rows=output_rows, n_codewords=n_codewords,
+                                  dead_threshold=dead_threshold, n_pairs=n_pairs, n_bins=n_bins, seed=seed)
+    return Diagnosis(code_type=kind.code_type, n_codes=int(codes.shape[0]), n_classes=int(np.unique(labels).size),
+                     buckets=bucket_occupancy(codes, labels, parts["bits"], code_type, top=top_buckets), **parts)
 
 
 def model_is_shallow(model) -> bool:
@@ -124,19 +103,13 @@ def diagnose_model(model, group_label: int | None = None, **kw: Any) -> Diagnosi
     grouped by one chosen label (with it / without it) or, by default, each item's first label
     (hashviz.labels.label_groups; said in the notes)."""
     labels = label_groups(model.database_labels, group_label)
-    outputs = rows = None
-    if model.code_type == "binary" and model.outputs_sample is not None \
-            and model.outputs_sample.ndim == 2 and model.outputs_sample.shape[1] == model.bits:
-        outputs, rows = model.outputs_sample, model.outputs_sample_rows
-    k = int((model.config.get("pq") or {}).get("K", 256))
-    d = diagnose(model.database_codes, labels, model.bits, outputs, model.code_type, output_rows=rows,
-                 n_codewords=k, **kw)
+    inputs, lacking = code_kind(model.code_type).diagnosis_inputs(model)
+    d = diagnose(model.database_codes, labels, model.bits, code_type=model.code_type, **inputs, **kw)
     if np.asarray(model.database_labels).ndim == 2:
         d.notes.append("multi-label data: classes here are each item's first label" if group_label is None else
                        f"multi-label data: two classes here, with and without label {group_label}")
-    if model.code_type == "binary" and outputs is None:
-        d.notes.append("this model saved no continuous outputs, so the quantization error is not shown")
-    elif outputs is not None and model_is_shallow(model):
+    d.notes.extend(lacking)
+    if inputs.get("outputs") is not None and model_is_shallow(model):
         d.notes.append("shallow hasher: the 'outputs' are its real-valued projections before the sign")
     return d
 
