@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 
 from hashviz import plots
 from hashviz.ablations import ABLATIONS, Ablation
+from hashviz.code_kinds import code_kind
 from hashviz.data import describe_protocol
 from hashviz.exports import csv_bytes, models_context
 from hashviz import metrics as M
@@ -61,6 +62,12 @@ def hamming_only_columns() -> list[str]:
     return [m.label for m in M.reported_metrics() if m.hamming_only]
 
 
+def _label(quantity: str) -> str:
+    """The schema's label of the metric computed as `quantity` (hashviz.metrics.Metric.quantity), so
+    every sentence names a metric as its column does."""
+    return next(m.label for m in M.reported_metrics() if m.quantity == quantity)
+
+
 def _number(value) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
@@ -71,22 +78,25 @@ def protocol_statement(models: Sequence[ModelDir] = ()) -> str:
     named = "; ".join(escape(describe_protocol(p)) for p in protocols) or "no models yet"
     ks = ", ".join(str(k) for k in M.PRECISION_KS)
     map_k, radius = M.MAP_K, M.LOOKUP_RADIUS
+    label = {q: _label(q) for q in ("map_all", "map_k", "map_tie_aware", "map_tie_min", "map_tie_max", "p_ball",
+                                    "p_ball_empty")}
     return (
         f"**Protocol.** {named}. **Relevant** = same class as the query; for multi-label data "
         f"(several labels per image) **relevant = shares at least one label with the query**. "
         f"Each query ranks the whole database by **Hamming distance, ties "
         f"broken by database index** (product-quantised models rank by asymmetric distance to their "
-        f"codewords, ties by index too). **mAP@all** averages AP over the full ranking, "
-        f"**mAP@{map_k}** over the top {map_k}; AP@k divides by the relevant items found in the top "
-        f"k, and **a query with no relevant item there scores 0** (it is not dropped). **Tie-aware "
-        f"mAP** (He et al., arXiv:1705.08562) is the expected AP when the items at one Hamming distance "
-        f"come in random order, so it does not reward lucky index order; **mAP tie min / max** are the lowest "
-        f"and highest mAP@all any order inside the ties can give (relevant items last / first in every "
+        f"codewords, ties by index too). **{label['map_all']}** averages AP over the full ranking, "
+        f"**{label['map_k']}** over the top {map_k}; AP@k divides by the relevant items found in the top "
+        f"k, and **a query with no relevant item there scores 0** (it is not dropped). The "
+        f"**{label['map_tie_aware']}** (He et al., arXiv:1705.08562) is the expected AP when the items at "
+        f"one Hamming distance come in random order, so it does not reward lucky index order; "
+        f"**{label['map_tie_min']}** and **{label['map_tie_max']}** are the lowest and highest "
+        f"{label['map_all']} any order inside the ties can give (relevant items last / first in every "
         f"group at equal distance): a gap between two models smaller than this range is decided by tie "
-        f"order, not by the codes. **P@H<={radius}** is the "
+        f"order, not by the codes. **{label['p_ball']}** is the "
         f"precision of the Hamming ball of radius {radius}, where **an empty ball counts as "
-        f"precision 0**; the empty-ball share says how often that happened. Precision@k uses k = {ks}. "
-        f"**Model selection**: a deep model keeps the epoch with the best validation mAP@all "
+        f"precision 0**; the {label['p_ball_empty']} says how often that happened. Precision@k uses k = {ks}. "
+        f"**Model selection**: a deep model keeps the epoch with the best validation {label['map_all']} "
         f"(validation queries against the training images); the query set is never used before "
         f"these numbers. **Seeds**: models that differ only by seed (which also draws the protocol's "
         f"sample) form a group, shown as mean ± sample sd over its n seeds."
@@ -113,7 +123,7 @@ def leaderboard_table(models: Iterable[ModelDir]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=leaderboard_columns())
     for col in metric_columns():
         table[col] = table[col].astype(float)
-    return table.sort_values("mAP@all", ascending=False, na_position="last", kind="stable") \
+    return table.sort_values(_label("map_all"), ascending=False, na_position="last", kind="stable") \
         .reset_index(drop=True)
 
 
@@ -148,15 +158,21 @@ def leaderboard_csv(table: pd.DataFrame, models: Sequence[ModelDir]) -> bytes:
 
 
 def not_applicable_note(table: pd.DataFrame) -> str | None:
-    """Why some cells read "n/a" (None when none do)."""
-    pq = table.loc[table["code type"] == "pq", "model"].tolist()
-    reported = [m.label for m in M.reported_metrics()]
-    missing = table.loc[(table["code type"] != "pq") & table[reported].isna().any(axis=1), "model"].tolist()
-    parts = []
-    if pq:
-        parts.append(f"{', '.join(escape_all(pq))}: product-quantised codes are codeword indices ranked by asymmetric "
-                     "distance, not bit strings, so they have no Hamming distance, no Hamming ties and "
-                     "no Hamming ball: " + ", ".join(hamming_only_columns()) + " are n/a.")
+    """Why some cells read "n/a" (None when none do): the metrics a model's kind of code leaves
+    undefined (hashviz.code_kinds), and the defined ones its directory does not store."""
+    schema = M.reported_metrics()
+    undefined: dict = {}                  # kind -> its models in the table
+    missing = []
+    for _, row in table.iterrows():
+        kind = code_kind(row["code type"])
+        defined = [m.label for m in schema if kind.defines(m)]
+        if len(defined) < len(schema):
+            undefined.setdefault(kind, []).append(row["model"])
+        if row[defined].isna().any():
+            missing.append(row["model"])
+    parts = [f"{', '.join(escape_all(names))}: {kind.undefined_metrics_reason}: "
+             + ", ".join(m.label for m in schema if not kind.defines(m)) + " are n/a."
+             for kind, names in undefined.items()]
     if missing:
         parts.append(f"{', '.join(escape_all(missing))}: the model directory stores no such metric (re-evaluate it).")
     return " ".join(parts) or None
@@ -167,8 +183,9 @@ CALIBRATION_READING = (
     "a plain classifier that emits its predicted class's codeword (Sablayrolles et al., arXiv:1609.06753): "
     "a method that does not beat it has not shown its codes hold more than the class; all images "
     "predicted in one class share one code, so its ranking is nearly all ties, which hashviz orders by "
-    "database index (unrelated to relevance): its mAP@all therefore sits near its tie-aware mAP, and "
-    "mAP tie min / max show how far tie order alone could move it.")
+    f"database index (unrelated to relevance): its {_label('map_all')} therefore sits near its "
+    f"{_label('map_tie_aware')}, and {_label('map_tie_min')} / {_label('map_tie_max')} show how far tie "
+    "order alone could move it.")
 
 
 def calibration_note(table: pd.DataFrame) -> str | None:
@@ -232,7 +249,7 @@ def precision_at_k_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
 
 
 def map_vs_bits_curve_figure(models: Iterable[ModelDir]) -> go.Figure:
-    return plots.map_vs_bits_figure(map_vs_bits_rows(models), title="mAP@all vs code length, per method")
+    return plots.map_vs_bits_figure(map_vs_bits_rows(models), title=f"{_label('map_all')} vs code length, per method")
 
 
 # ---------------------------------------------------------------------------------- conclusions
@@ -295,7 +312,7 @@ def _judged(key, claim, test, needs, rows: list[dict], pairs, columns, name_a, n
         return Conclusion(key, claim, test, CANNOT_CHECK, "", evidence, needs)
     k = len(pairs)
     gap = compare([t for a, b in pairs for t in ((1 / k, a), (-1 / k, b))], noise)
-    summary = f"{gap.text()}; mAP@all, {name_a} minus {name_b}" + (f", the mean of {k} comparisons" if k > 1 else "")
+    summary = f"{gap.text()}; {_label('map_all')}, {name_a} minus {name_b}" + (f", the mean of {k} comparisons" if k > 1 else "")
     if gap.pairing != PAIRED:          # a group of one seed borrowed the pooled sd: say which
         settings = sorted({(g.key.dataset, g.key.protocol) for pair in pairs for g in pair})
         summary += "; noise: " + "; ".join(noise[s].describe() for s in settings)
@@ -352,7 +369,7 @@ def check_conclusions(models: Sequence[ModelDir], ablations: Sequence[Ablation] 
     out = [
         _best_vs_best(
             "deep_beats_shallow", "Deep hashing methods are far ahead of shallow ones (LSH, PCAH, ITQ, SH).",
-            "Per setting, the deep group with the best mean mAP@all against the best shallow group.",
+            f"Per setting, the deep group with the best mean {_label('map_all')} against the best shallow group.",
             "a deep model and a shallow baseline (LSH, PCAH, ITQ or SH) trained on the same dataset, "
             "protocol and code length", plain, deep, shallow, "deep", "shallow", noise),
         _best_vs_best(
