@@ -64,8 +64,7 @@ def test_eval_write_stores_the_recomputed_metrics_and_nothing_else(tmp_path, nam
     assert all(_same(after["metrics"][k], v) for k, v in expected.items())
     assert after["metrics"]["map_all"] != 0.123 and "map_tie_min" in after["metrics"]
     assert {k: v for k, v in after.items() if k != "metrics"} == {k: v for k, v in before.items() if k != "metrics"}
-    assert _files(model) == files
-    assert not [p for p in model.iterdir() if p.name.startswith(".tmp")]
+    assert _files(model) == files                    # no other file changed, no temporary file left
 
 
 def test_eval_write_on_a_root_refreshes_every_model(tmp_path, capsys):
@@ -77,3 +76,19 @@ def test_eval_write_on_a_root_refreshes_every_model(tmp_path, capsys):
         stored = json.loads((tmp_path / name / "config.json").read_text())["metrics"]
         assert _same(stored["map_all"], _plain_metrics(tmp_path / name)["map_all"])
         assert f"{name}: metrics recomputed and written" in out
+
+
+def test_eval_write_that_fails_leaves_config_json_as_it_was(tmp_path, monkeypatch, capsys):
+    """The new config.json replaces the old one in one rename: when that fails, the old file stays
+    byte for byte and the temporary file is gone."""
+    import hashviz.atomic_files as atomic
+    model = Path(shutil.copytree(MODELS / "lsh-16", tmp_path / "lsh-16"))
+    _tamper(model)
+    before, files = (model / "config.json").read_bytes(), _files(model)
+
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(atomic.os, "replace", no_rename)
+    assert main(["eval", str(model), "--write"]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert (model / "config.json").read_bytes() == before and _files(model) == files
