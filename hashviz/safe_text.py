@@ -8,7 +8,11 @@ plotly's text renderer all decode them back to the literal character *after* par
 sees exactly what was typed and nothing in it can become a link, an image, a tag, a
 ``:material/icon:`` or ``$math$`` directive, or a plotly ``%{placeholder}``. Plain-text sinks
 (dataframes, select boxes, CSV, textContent) take the raw string: escaping there would show the
-references themselves."""
+references themselves.
+
+Pages pass a markup sink only a literal, `fill(template, ...)`, `escape(value)` (pages call it
+`as_text`) or `trusted(markdown)` (tests/test_page_text.py reads every page for it): text from outside
+is escaped unless a page says, by name, that hashviz already made it safe."""
 
 from __future__ import annotations
 
@@ -52,6 +56,13 @@ def fill(template: str, *args, **kwargs) -> str:
     """`template.format(*args, **kwargs)` with every substituted value (but numbers) escaped: the template (written
     in hashviz) keeps its markdown, the values cannot add any."""
     return _FORMATTER.format(template, *args, **kwargs)
+
+
+def trusted(markdown: str) -> str:
+    """`markdown` unchanged: hashviz wrote it (a shipped text, a sentence of numbers and fixed words, or
+    one whose outside values went through escape or fill), so its markup is meant. The one way a page
+    hands a markup sink a string that is neither a literal nor escaped here, named so it can be checked."""
+    return markdown
 
 
 def escape_all(values) -> list[str]:
