@@ -7,6 +7,7 @@ import streamlit as st
 from hashviz import compare_view as cv
 from hashviz.comparison import compare_models, outcome_counts
 from hashviz.exports import export_file_name
+from hashviz.safe_text import fill
 from pages.common import as_text, current_models, model_by_name, or_stop, selected_model
 from pages.downloads import csv_download
 from pages.navigation import follow_side_by_side, send_side_by_side
@@ -59,14 +60,15 @@ if st.session_state.get("compare_b") not in others:
     st.session_state.compare_b = others[0]
 model_b = model_by_name(right.selectbox("Model B (same queries and database as A)", others, key="compare_b"))
 if skipped := len(models) - 1 - len(others):
-    right.caption(f"{skipped} other model(s) rank other queries or another database and are not offered.")
+    right.caption(fill("{} other model(s) rank other queries or another database and are not offered.", skipped))
 
 frame = or_stop(compare_table, model_a.content_key, model_b.content_key, model_a, model_b)
 counts = outcome_counts(frame)
-for col, (label, count) in zip(st.columns(4), [(f"{as_text(model_a.name)} (A) wins", counts["A wins"]),
-                                               (f"{as_text(model_b.name)} (B) wins", counts["B wins"]),
-                                               ("Ties", counts["ties"]), ("Both fail", counts["both fail"])]):
-    col.metric(label, f"{count:,}", help="queries", border=True)
+a_wins, b_wins, ties, fails = st.columns(4)
+a_wins.metric(fill("{} (A) wins", model_a.name), f"{counts['A wins']:,}", help="queries", border=True)
+b_wins.metric(fill("{} (B) wins", model_b.name), f"{counts['B wins']:,}", help="queries", border=True)
+ties.metric("Ties", f"{counts['ties']:,}", help="queries", border=True)
+fails.metric("Both fail", f"{counts['both fail']:,}", help="queries", border=True)
 st.caption(as_text(cv.rule_note(model_a, model_b)))
 
 st.plotly_chart(cv.scatter(frame, model_a, model_b), key="compare_scatter", on_select=point_clicked,

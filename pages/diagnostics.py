@@ -6,6 +6,7 @@ import streamlit as st
 from hashviz import plots
 from hashviz.diagnostics import bit_table, bucket_table, diagnose_model, summary_table
 from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.safe_text import fill
 from pages.common import as_text, current_models, model_by_name, or_stop
 from pages.context import context_of, require_context
 from pages.lenses_ui import hamming_cube, hash_lookup
@@ -63,7 +64,7 @@ def balance(c, d, key):
         return
     b = d.balance
     st.metric("Dead bits (near-constant)", f"{b.n_dead} of {c.model.bits}",
-              help=f"share of +1 below {b.threshold:.0%} or above {1 - b.threshold:.0%}")
+              help=fill("share of +1 below {:.0%} or above {:.0%}", b.threshold, 1 - b.threshold))
     chart(plots.bit_balance_figure(b.share_plus, b.dead, b.threshold), f"{key}-share")
     chart(plots.bit_entropy_figure(b.entropy, b.dead), f"{key}-entropy")
     with st.expander("Per-bit table"):
@@ -81,8 +82,8 @@ def independence(c, d, key):
     chart(plots.effective_bits_figure(ind.nominal_bits, ind.entropy_sum, ind.effective_bits), f"{key}-eff")
     chart(plots.correlation_heatmap(ind.correlation), f"{key}-corr")
     chart(plots.mutual_info_heatmap(ind.mutual_info), f"{key}-mi")
-    st.caption("Most correlated bit pairs: " + ", ".join(
-        f"{i}–{j} ({c:+.2f})" for i, j, c in ind.most_correlated_pairs(5)))
+    st.caption(fill("Most correlated bit pairs: {}", ", ".join(
+        f"{i}–{j} ({c:+.2f})" for i, j, c in ind.most_correlated_pairs(5))))
 
 
 def quantization(c, d, key):
@@ -97,11 +98,11 @@ def quantization(c, d, key):
         c1, c2, c3 = st.columns(3)
         c1.metric("Mean |u|", f"{e.overall_mean_abs:.3f}")
         c2.metric("Mean |u − sign(u)|", f"{e.overall_mean_err:.3f}")
-        c3.metric(f"|u| < {e.near_zero:g}", f"{e.near_zero_share.mean():.1%}",
+        c3.metric(fill("|u| < {:g}", e.near_zero), f"{e.near_zero_share.mean():.1%}",
                   help="outputs close to 0, whose sign flips easily")
         chart(plots.quantization_error_figure(e.edges, e.abs_hist, e.err_hist), f"{key}-err")
         chart(plots.output_error_per_bit_figure(e.edges, e.abs_hist_per_bit), f"{key}-perbit")
-        st.caption(f"From {e.n_samples:,} saved outputs of the database.")
+        st.caption(fill("From {:,} saved outputs of the database.", e.n_samples))
     else:
         st.info("This model saved no continuous outputs, so there is no quantization error to show.")
 
@@ -109,10 +110,11 @@ def quantization(c, d, key):
 def buckets(c, d, key):
     bk = d.buckets
     c1, c2, c3 = st.columns(3)
-    c1.metric("Distinct codes", f"{bk.n_distinct:,}", help=f"of {bk.n_codes:,} codes ({bk.distinct_share:.1%})")
+    c1.metric("Distinct codes", f"{bk.n_distinct:,}",
+              help=fill("of {:,} codes ({:.1%})", bk.n_codes, bk.distinct_share))
     c2.metric("Largest bucket", f"{bk.largest[0].size:,}" if bk.largest else "0")
     c3.metric("Cross-class collisions", f"{bk.cross_class_pairs:,}",
-              help=f"pairs of different classes with the same code; {bk.mixed_buckets:,} buckets mix classes")
+              help=fill("pairs of different classes with the same code; {:,} buckets mix classes", bk.mixed_buckets))
     chart(plots.bucket_size_figure(bk.size_values, bk.size_counts), f"{key}-sizes")
     st.markdown("**Largest buckets**")
     st.dataframe(bucket_table(bk, class_names(c)), hide_index=True)
@@ -128,7 +130,7 @@ def distances(c, d, key):
     c2.metric("Mean distance, different class", f"{ds.mean_diff:.2f}")
     c3.metric("Overlap", f"{ds.overlap:.2f}", help="0 = the two histograms are fully separated")
     chart(plots.distance_distribution_figure(ds.same_hist, ds.diff_hist, ds.overlap), f"{key}-dist")
-    st.caption(f"{ds.n_same:,} same-class and {ds.n_diff:,} different-class pairs, sampled with seed 0.")
+    st.caption(fill("{:,} same-class and {:,} different-class pairs, sampled with seed 0.", ds.n_same, ds.n_diff))
 
 
 tabs = st.tabs(["Summary", "Bit balance", "Bit independence", "Quantization", "Buckets", "Distances",
@@ -137,7 +139,7 @@ with tabs[0]:
     st.dataframe(summary_table({c.model.name: d for c, d in diags}), hide_index=True)
     for c, d in diags:
         for note in d.notes:
-            st.caption(f"{as_text(c.model.name)}: {note}")
+            st.caption(fill("{}: {}", c.model.name, note))
 for tab, (name, render) in zip(tabs[1:], [("balance", balance), ("independence", independence),
                                            ("quantization", quantization), ("buckets", buckets),
                                            ("distances", distances), ("lookup", hash_lookup),

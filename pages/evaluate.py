@@ -8,7 +8,7 @@ from hashviz import failures as ff
 from hashviz import leaderboard as lb
 from hashviz.codemap import gallery
 from hashviz.protocol_card import protocol_summary
-from hashviz.safe_text import fill
+from hashviz.safe_text import fill, trusted
 from pages.common import as_text, current_models, models_root, or_stop, selected_model
 from pages.context import context_of
 from pages.downloads import csv_download, table_download
@@ -33,8 +33,9 @@ def numbers_table(table, numbers=None, **kw):
 
 
 def opener(label, rows, key, kind="query_row", describe=str):
+    """A picker of rows (`label`: the page's own words) and a button that opens the chosen one on Retrieval."""
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    row = left.selectbox(label, rows, key=key, format_func=describe)
+    row = left.selectbox(trusted(label), rows, key=key, format_func=describe)
     if right.button("Open on Retrieval", key=f"{key}_open", disabled=row is None):
         send_to_retrieval(selected_model() or models[0], **{kind: row})
 
@@ -53,7 +54,7 @@ board, curves, claims, lens, finder, seen = st.tabs(["Leaderboard", "Curves", "S
 
 model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
 with board:                                  # the numbers first; the full protocol one click away
-    st.caption(protocol_summary(models))
+    st.caption(trusted(protocol_summary(models)))
     st.subheader("Mean ± sd over seeds")
     st.caption("One row per group of models that differ only by seed: mean ± sample sd over its n seeds "
                "(the value alone when n = 1), best mean mAP@all first.")
@@ -63,9 +64,9 @@ with board:                                  # the numbers first; the full proto
     table = lb.leaderboard_table(models)
     numbers_table(table, key="evaluate_leaderboard")
     if note := lb.not_applicable_note(table):
-        st.caption(note)
+        st.caption(trusted(note))
     if note := lb.calibration_note(table):
-        st.caption(note)
+        st.caption(trusted(note))
     csv_download("Download the leaderboard (CSV)", lb.leaderboard_csv(table, models), "hashviz-leaderboard.csv")
     protocol_details(models, model)
 
@@ -90,14 +91,14 @@ with claims:
     st.markdown("The survey's conclusions and the ablations, judged on the models in this root. Only "
                 "models of the same dataset, protocol and code length are compared (deep against deep also "
                 "on the same backbone), on mAP@all over the queries.")
-    st.markdown(lb.conclusions_rule(models))
+    st.markdown(trusted(lb.conclusions_rule(models)))
     for c in lb.check_conclusions(models):
         with st.container(border=True):
-            st.markdown(f"#### {VERDICT_ICON[c.verdict]} {c.claim}")
+            st.markdown(trusted(f"#### {VERDICT_ICON[c.verdict]} {c.claim}"))
             st.markdown(fill("**Verdict: {}.** {}", c.verdict, c.summary))
-            st.caption(f"Test: {c.test}")
+            st.caption("Test: " + trusted(c.test))
             if c.needs:
-                st.caption(f"Needs {c.needs}.")
+                st.caption("Needs " + trusted(c.needs) + ".")
             else:
                 numbers_table(c.evidence, lb.evidence_number_columns(c.evidence), key=f"evaluate_claim_{c.key}")
 
@@ -107,14 +108,14 @@ with lens:                                   # before the failure finder, whose 
 unseen_tab(seen, models, model)
 
 with finder:
-    st.markdown(f"Where **{as_text(model.name)}** (the sidebar's model) fails. Every row can be opened on the "
-                "Retrieval page.")
+    st.markdown(fill("Where **{}** (the sidebar's model) fails. Every row can be opened on the Retrieval page.",
+                     model.name))
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
     worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
     report = or_stop(failure_report, model.content_key, model, n, worst, unseen_query_filter(st, model))
     among = "held-out classes' queries, " if report.query_classes else ""
-    st.subheader(f"Worst queries by AP ({among}mAP@all {report.mean_ap:.3f})")
+    st.subheader(fill("Worst queries by AP ({}mAP@all {:.3f})", among, report.mean_ap))
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
     table_download("Download these queries (CSV)", report.worst, model, f"worst-{worst}-queries-top{n}")
     if (images := context_of(model).images) is not None:          # the worst queries' pictures, read on demand
@@ -130,7 +131,7 @@ with finder:
     opener("Worst query of a class", list(worst_of.index), "evaluate_open_class",
            describe=lambda r: f"{worst_of.loc[r, 'class']}: query row {r} · AP {worst_of.loc[r, 'worst AP']:.3f}")
     if not report.single_label:
-        st.info(report.multi_label_note())
+        st.info(trusted(report.multi_label_note()))
         st.stop()
     st.plotly_chart(ff.confusion_figure(report.confusion, report.class_names, n), key="evaluate_confusion")
     st.subheader("Cross-class collisions: different labels, identical code")

@@ -5,8 +5,9 @@ import streamlit as st
 
 from hashviz.data.images import ArrayImages, model_images, references_files
 from hashviz.errors import HashvizError
+from hashviz.safe_text import fill
 from hashviz.zoo import check_ids_within
-from pages.common import as_text, get_dataset
+from pages.common import get_dataset
 
 
 def dataset_of(model, warn: bool = False):
@@ -18,7 +19,7 @@ def dataset_of(model, warn: bool = False):
         return dataset
     except HashvizError as exc:
         if warn:
-            st.warning(f"No thumbnails: {as_text(exc)}")
+            st.warning(fill("No thumbnails: {}", exc))
         return None
 
 
@@ -36,7 +37,7 @@ def images_of(model, warn: bool = False):
             return _file_images(model.content_key, model)
         except HashvizError as exc:
             if warn:
-                st.warning(f"No thumbnails: {as_text(exc)}")
+                st.warning(fill("No thumbnails: {}", exc))
             return None
     dataset = dataset_of(model, warn) if model.has_images else None
     return ArrayImages(dataset.images) if dataset is not None else None

@@ -5,6 +5,7 @@ import streamlit as st
 
 from hashviz import metric_rules as mr
 from hashviz.errors import HashvizError
+from hashviz.safe_text import fill, trusted
 from pages.common import as_text
 from hashviz.byte_cache import ByteCache
 from hashviz.lens_scores import LENS_CACHE_BYTES, lens_scores
@@ -69,8 +70,8 @@ def _controls():
 
 def metric_lens_tab(model) -> None:
     """The whole tab for one model directory."""
-    st.markdown(f"**{as_text(model.name)}** (the sidebar's model) scored under the rules papers and repositories "
-                "use. The same codes, the same labels: only the rule changes.")
+    st.markdown(fill("**{}** (the sidebar's model) scored under the rules papers and repositories use. The same "
+                     "codes, the same labels: only the rule changes.", model.name))
     _controls()
     try:
         mr.check_lens_model(model)
@@ -85,8 +86,8 @@ def metric_lens_tab(model) -> None:
     a, b = st.columns([1, 2])
     a.metric("mAP under this rule", f"{result.value:.4f}", delta=f"{result.value - hashviz_map:+.4f} vs hashviz",
              delta_color="off")
-    b.markdown(f"**Tie range under this rule:** {low:.4f} – {high:.4f} (the lowest and highest any order "
-               f"inside the ties gives). **Counted:** {result.summary()}.")
-    st.caption(f"Rule: {rule.text()}")
+    b.markdown(fill("**Tie range under this rule:** {:.4f} – {:.4f} (the lowest and highest any order inside the "
+                    "ties gives). **Counted:** {}.", low, high, result.summary()))
+    st.caption("Rule: " + trusted(rule.text()))
     if (key := st.session_state.lens_preset) in mr.PRESETS:
-        st.caption(f"Source: {mr.PRESETS[key].citation}")
+        st.caption("Source: " + trusted(mr.PRESETS[key].citation))

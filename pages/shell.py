@@ -51,17 +51,17 @@ def render_sidebar() -> ModelDir | None:
                 st.session_state[MODEL_NAME] = wanted if wanted in names else \
                     first_model(valid, current_deployment().default_model).name
                 if wanted and wanted not in names:    # a stale or mistyped link: say so, once
-                    st.warning(f"No model named {as_text(wanted)} in this root; showing "
-                               f"{as_text(st.session_state[MODEL_NAME])}.")
+                    st.warning(fill("No model named {} in this root; showing {}.", wanted,
+                                    st.session_state[MODEL_NAME]))
             st.selectbox("Model", names, key=MODEL_NAME, format_func=labels.get)
             model = selected_model()
             st.caption(fill("{} · {} ({}) · {} bits · dataset **{}** · protocol {}", model.family, model.method,
                             model.config.get("paper") or "no paper id", model.bits, model.dataset, model.protocol))
         else:
             model = None
-            st.info(f"No valid model in {as_text(root)} yet.")
+            st.info(fill("No valid model in {} yet.", root))
         if demo:
-            st.caption(f"Search: {search_backend()[0]} (set by the server) · a read-only demo")
+            st.caption(fill("Search: {} (set by the server) · a read-only demo", search_backend()[0]))
         elif st.radio("Search backend", [FAISS, MILVUS], key=SEARCH_BACKEND, horizontal=True,
                       help="Milvus: a server (http://host:19530) or a Milvus Lite .db file") == MILVUS:
             local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
@@ -70,9 +70,9 @@ def render_sidebar() -> ModelDir | None:
             st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", str(local)),
                           key=MILVUS_URI, on_change=lambda: st.session_state.pop(MILVUS_FAILED, None))
         if invalid:
-            with st.expander(f"{len(invalid)} invalid model dir(s)"):
+            with st.expander(fill("{} invalid model dir(s)", len(invalid))):
                 for path, reason in invalid:
-                    st.warning(f"**{as_text(path.name)}**: {as_text(reason)}")
+                    st.warning(fill("**{}**: {}", path.name, reason))
     return model
 
 
@@ -91,8 +91,8 @@ def no_models_screen(root: str) -> None:
         st.write("This demo server has no trained model to show yet.")
         return
     if not Path(root).is_dir():   # a typo or a file: building a zoo there would be a mistake
-        st.error(f"The models root {as_text(root)} is {'a file' if Path(root).exists() else 'missing'}: "
-                 "choose a folder of model directories in the sidebar.")
+        st.error(fill("The models root {} is {}: choose a folder of model directories in the sidebar.", root,
+                      "a file" if Path(root).exists() else "missing"))
         return
     st.write(fill("The models root **{}** holds no trained model yet. Build the starter zoo (one 32-bit model "
                   "per family of the survey, plus ITQ and LSH, on Fashion-MNIST) with `hashviz zoo build --root "
@@ -102,11 +102,11 @@ def no_models_screen(root: str) -> None:
         bar = st.progress(0.0, text="starting…")
 
         def progress(stage, done, total, info):
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
+            bar.progress(min(done / max(total, 1), 1.0), text=fill("{}: {}/{}", stage, done, total))
 
         try:
             with st.status("Building the starter zoo…", expanded=True) as status:
-                build_starter_zoo(Path(root), progress=progress, log=st.write)
+                build_starter_zoo(Path(root), progress=progress, log=lambda line: st.write(as_text(line)))
                 status.update(label="Starter zoo ready", state="complete")
             st.rerun()
         except HashvizError as exc:

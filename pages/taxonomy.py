@@ -7,7 +7,7 @@ assets/taxonomy/*.md via hashviz.taxonomy."""
 import streamlit as st
 
 from hashviz import leaderboard as lb
-from hashviz.safe_text import fill
+from hashviz.safe_text import fill, trusted
 from hashviz.taxonomy import (SURVEY_ID, calibration_line, family_methods, family_models, load_taxonomy,
                               new_directions)
 from pages.common import current_models, models_root, or_stop
@@ -30,27 +30,27 @@ def show_models(table, key: str) -> None:
 
 tax = or_stop(taxonomy)
 
-st.title(tax.title)
-st.caption(f"After the survey {SURVEY_ID} (Luo et al., *A Survey on Deep Hashing Methods*).")
-st.markdown(tax.overview)
-st.info(tax.journal_version, icon=":material/menu_book:")
+st.title(trusted(tax.title))                          # the texts of assets/taxonomy/, shipped with hashviz
+st.caption(fill("After the survey {} (Luo et al., *A Survey on Deep Hashing Methods*).", SURVEY_ID))
+st.markdown(trusted(tax.overview))
+st.info(trusted(tax.journal_version), icon=":material/menu_book:")
 with st.expander("Notation"):
-    st.markdown(tax.notation)
+    st.markdown(trusted(tax.notation))
 
 models = current_models()
-for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
+for tab, fam in zip(st.tabs([trusted(label) for label in tax.tab_labels()]), tax.families):
     with tab:
-        st.caption(f"Journal version of the survey: {fam.journal_group}")
-        st.markdown(f"**Similarity it preserves.** {fam.similarity}")
+        st.caption("Journal version of the survey: " + trusted(fam.journal_group))
+        st.markdown("**Similarity it preserves.** " + trusted(fam.similarity))
         st.markdown("**Loss**")
         for equation in fam.equations:
             st.latex(equation)
-        st.markdown(fam.reading)
-        st.markdown(f"**Methods the survey puts here:** {', '.join(fam.survey_methods)}")
+        st.markdown(trusted(fam.reading))
+        st.markdown("**Methods the survey puts here:** " + trusted(", ".join(fam.survey_methods)))
         st.markdown("**Implemented in hashviz** (read live from the method registry)")
         st.dataframe(family_methods(fam.key), hide_index=True, key=f"taxonomy_methods_{fam.key}")
         if line := calibration_line(fam.key):
-            st.caption(line)
+            st.caption(trusted(line))
         live = family_models(models, fam.key)
         if live.empty:
             st.caption(fill("No model of this family in **{}** yet (train one on the Train page).", models_root()))
@@ -61,12 +61,12 @@ for tab, fam in zip(st.tabs(tax.tab_labels()), tax.families):
 
 st.header("New directions")
 overview, directions = or_stop(lambda: new_directions(models))
-st.markdown(overview)
+st.markdown(trusted(overview))
 for direction in directions:
-    with st.expander(direction.title + ("" if direction.family else " (not implemented in hashviz)"),
+    with st.expander(trusted(direction.title) + ("" if direction.family else " (not implemented in hashviz)"),
                      expanded=direction.live):
-        st.markdown(direction.text)
-        st.caption(direction.status())
+        st.markdown(trusted(direction.text))
+        st.caption(trusted(direction.status()))
         if direction.live:
             st.dataframe(direction.methods, hide_index=True, key=f"directions_methods_{direction.family}")
         if direction.models is not None and not direction.models.empty:

@@ -12,9 +12,9 @@ from hashviz.errors import HashvizError
 from hashviz.lecture import quick_note
 from hashviz.methods import FAMILY_TITLES, list_methods
 from hashviz.plots import training_curves_figure
-from hashviz.safe_text import fill
+from hashviz.safe_text import fill, trusted
 from hashviz.training import TrainSpec
-from pages.common import models_root, show_error
+from pages.common import as_text, models_root, show_error
 from pages.session_keys import MODEL_NAME
 from pages.shell import ensure_app_shell
 
@@ -40,7 +40,7 @@ def job_view():
     if job is None:
         return
     snap = job.snapshot()
-    st.progress(snap.fraction, text=f"{snap.name}: {snap.text}")
+    st.progress(snap.fraction, text=fill("{}: {}", snap.name, snap.text))
     if snap.history:
         st.plotly_chart(training_curves_figure(snap.history), key="train_curves")
     elif snap.state == bg.RUNNING and snap.stage in ("starting", "train"):
@@ -52,14 +52,14 @@ def job_view():
         st.session_state[SEEN] = id(job)
         st.rerun()                          # the whole app: the sidebar rescans the models root
     elif snap.state == bg.DONE:
-        st.success(f"Saved **{snap.name}** in `{snap.out.parent}` after {snap.seconds:.0f} s; it is in the "
-                   "sidebar's model picker now.")
-        if st.button(f"Show {snap.name} in the sidebar", on_click=select_model, args=(snap.name,)):
+        st.success(fill("Saved **{}** in {} after {:.0f} s; it is in the sidebar's model picker now.", snap.name,
+                        snap.out.parent, snap.seconds))
+        if st.button(fill("Show {} in the sidebar", snap.name), on_click=select_model, args=(snap.name,)):
             st.rerun()                      # a click inside a fragment reruns only the fragment
     elif snap.state == bg.CANCELLED:
-        st.warning(snap.message)
+        st.warning(as_text(snap.message))
     else:
-        st.error(f"Training failed: {snap.message}")
+        st.error(fill("Training failed: {}", snap.message))
 
 
 st.title("Train a model")
@@ -72,10 +72,10 @@ infos = {m.name: m for m in list_methods() if m.quick or not lecture}
 method = st.selectbox("Method (grouped by family)", list(infos), key="train_method", disabled=running,
                       format_func=lambda n: f"{FAMILY_TITLES[infos[n].family]} · {n} ({infos[n].paper})")
 info = infos[method]
-st.caption(info.summary)
+st.caption(trusted(info.summary))                     # the method registry's own words
 recipe = info.quick if lecture else info.recipe
 if lecture:
-    st.info(quick_note(info), icon=":material/school:")
+    st.info(trusted(quick_note(info)), icon=":material/school:")
 left, mid, right = st.columns(3)
 dataset = left.radio("Dataset", list(DATASETS), format_func=DATASETS.get, key="train_dataset",
                      disabled=running or lecture)
@@ -88,11 +88,11 @@ lr = right.number_input("Learning rate", 1e-6, 1.0, float(recipe.get("lr", 1e-3)
 left, right = st.columns([3, 1])
 modes = [None, "frozen"] + (["finetune"] if info.deep else [])
 mode = left.selectbox("Backbone", modes, format_func=BACKBONES.get, key=f"train_backbone_{info.deep}",
-                      disabled=running or lecture, help=pretrained.MODES_HELP) if not lecture else None
+                      disabled=running or lecture, help=trusted(pretrained.MODES_HELP)) if not lecture else None
 resolution = right.selectbox("Resolution (px)", pretrained.RESOLUTIONS, index=1, key="train_resolution",
                              disabled=running or mode is None)
 st.markdown("**Regularisers** (the survey's tricks; weight 0 = off; deep methods only)")
-weights = {name: col.number_input(label, 0.0, 10.0, 0.0, step=0.05, key=f"train_reg_{name}",
+weights = {name: col.number_input(trusted(label), 0.0, 10.0, 0.0, step=0.05, key=f"train_reg_{name}",
                                   disabled=running or not info.deep)
            for col, (name, label) in zip(st.columns(3), REGULARISERS.items())}
 regularizers = {k: float(v) for k, v in weights.items() if v > 0 and info.deep}

@@ -8,7 +8,8 @@ from hashviz import failures as ff
 from hashviz import unseen as U
 from hashviz.errors import HashvizError
 from hashviz.zoo import class_names_of
-from pages.common import as_text, show_error
+from hashviz.safe_text import fill, trusted
+from pages.common import show_error
 
 NAMED = "evaluate_unseen_named"      # session key prefix: classes the user names as held out, per model
 
@@ -41,7 +42,7 @@ def unseen_tab(tab, models, model) -> None:
 
 
 def _unseen_tab(models, model) -> None:
-    st.markdown(U.SETTINGS_TEXT)
+    st.markdown(trusted(U.SETTINGS_TEXT))
     board = U.held_out_table(models)
     if board.empty:
         st.info("No model in this root was trained with held-out classes. `hashviz train --method greedyhash "
@@ -50,14 +51,14 @@ def _unseen_tab(models, model) -> None:
     else:
         st.subheader("Models trained with held-out classes: mAP@all in each setting")
         _numbers(board, "evaluate_unseen_board")
-    st.subheader(f"{as_text(model.name)} in each setting")
+    st.subheader(fill("{} in each setting", model.name))
     if model.query_labels.ndim != 1:
         st.info("These settings need one class per item; this model's labels are multi-label.")
         return
     names = class_names_of(model)
     recorded = U.unseen_classes_of(model)
     if recorded:
-        st.caption("Held out of its training (config.json): " + ", ".join(as_text(names[c]) for c in recorded) + ".")
+        st.caption(fill("Held out of its training (config.json): {}.", ", ".join(names[c] for c in recorded)))
     else:
         st.multiselect("Classes held out of this model's training", list(range(len(names))), key=_named_key(model),
                        format_func=lambda c: names[c],
@@ -79,7 +80,7 @@ def unseen_query_filter(container, model) -> tuple[int, ...]:
     if not held:
         return ()
     names = class_names_of(model)
-    only = container.checkbox(f"Only queries of held-out classes ({', '.join(names[c] for c in held)})",
+    only = container.checkbox(fill("Only queries of held-out classes ({})", ", ".join(names[c] for c in held)),
                               key="evaluate_only_unseen",
                               help="Their AP is against the whole database: the unseen@all setting.")
     return held if only else ()
