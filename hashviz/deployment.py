@@ -14,73 +14,11 @@ import ipaddress
 import math
 import os
 import sys
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 from hashviz.errors import HashvizError
-
-FAISS, MILVUS = "faiss", "milvus"
-MB = 1 << 20
-ENV = {"demo": "HASHVIZ_DEMO", "models_root": "HASHVIZ_MODELS", "default_model": "HASHVIZ_DEFAULT_MODEL",
-       "backend": "HASHVIZ_SEARCH_BACKEND", "milvus_uri": "HASHVIZ_MILVUS_URI", "cache_dir": "HASHVIZ_CACHE",
-       "upload_max_bytes": "HASHVIZ_UPLOAD_MAX_BYTES", "upload_max_pixels": "HASHVIZ_UPLOAD_MAX_PIXELS"}
-PROJECTION_CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"   # hashviz.codemap's cache of UMAP maps
-
-
-@dataclass(frozen=True)
-class Deployment:
-    demo: bool = False
-    models_root: str = "models"
-    default_model: str | None = None
-    backend: str = FAISS
-    milvus_uri: str | None = None
-    cache_dir: str | None = None          # None: <models_root>/.cache
-    upload_max_bytes: int = 10 * MB       # .streamlit/config.toml's maxUploadSize
-    upload_max_pixels: int = 16_000_000   # hashviz.retrieval.upload.MAX_UPLOAD_PIXELS
-
-    @classmethod
-    def from_env(cls, env=None) -> "Deployment":
-        """The settings of this process (os.environ); unset or malformed values take the defaults."""
-        env = os.environ if env is None else env
-        values = {}
-        for f in fields(cls):
-            raw = env.get(ENV[f.name])
-            if not raw:
-                continue
-            if f.name == "demo":
-                values["demo"] = raw == "1"
-            elif f.name.startswith("upload_"):
-                if raw.isdigit() and int(raw) > 0:
-                    values[f.name] = int(raw)
-            else:
-                values[f.name] = raw
-        if values.get("backend") not in (None, FAISS, MILVUS):
-            values.pop("backend")
-        return cls(**values)
-
-    def environment(self) -> dict[str, str]:
-        """The HASHVIZ_* variables that make a Streamlit process run with these settings."""
-        env = {ENV[f.name]: ("1" if v is True else str(v)) for f in fields(self)
-               if (v := getattr(self, f.name)) not in (None, False)}
-        env[PROJECTION_CACHE_ENV] = str(Path(self.cache) / "projections")
-        return env
-
-    def upload_caps(self) -> dict[str, int]:
-        """decode_upload's keyword arguments for this server's caps."""
-        return {"max_bytes": self.upload_max_bytes, "max_pixels": self.upload_max_pixels}
-
-    @property
-    def cache(self) -> str:
-        """The one folder the app writes to (UMAP maps, the default Milvus Lite file)."""
-        return self.cache_dir or str(Path(self.models_root) / ".cache")
-
-    @property
-    def default_milvus_uri(self) -> str:
-        return self.milvus_uri or str(Path(self.cache) / "milvus.db")
-
-
-def current_deployment() -> Deployment:
-    return Deployment.from_env()
+# the settings live below everything that serves or discovers models; the app imports them from here too
+from hashviz.settings import ENV, MB, MILVUS, PROJECTION_CACHE_ENV, Deployment, current_deployment  # noqa: F401
 
 
 def first_model(models, default_name: str | None = None):
@@ -174,7 +112,8 @@ def serve_plan(args) -> tuple[list[str], dict[str, str]]:
             "--server.address", args.address, "--server.port", str(args.port), "--server.headless", "true",
             "--server.maxUploadSize", str(upload_mb), "--server.fileWatcherType", "none",
             "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
-            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal"]
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+            "--runner.postScriptGC", "false"]       # see .streamlit/config.toml
     return argv, env
 
 

@@ -7,8 +7,8 @@
   so a page can show PCA at once and swap in UMAP when its file appears.
 * `neighbours_correct` -- share of each point's k Hamming neighbours with the same label.
 
-UMAP (umap-learn + numba) is imported lazily: the first fit in a fresh process compiles for a
-minute or two; later fits of ~10k points take tens of seconds.
+UMAP (umap-learn + numba) runs in one spawned process of its own (`_umap_process`): its first fit
+compiles for a minute or two; later fits of ~10k points take tens of seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -54,25 +55,57 @@ def _pca(x: np.ndarray, seed: int) -> np.ndarray:
 
 def _umap(x: np.ndarray, metric: str, n_neighbors: int, seed: int, min_dist: float,
           n_epochs: int | None) -> np.ndarray:
-    n = x.shape[0]
-    if n < 4:                                           # UMAP needs a few points; PCA says as much
+    if x.shape[0] < 4:                                  # UMAP needs a few points; PCA says as much
         return _pca(x.astype(np.float64), seed)
-    import umap                                         # lazy: heavy import + numba compilation
+    from concurrent.futures.process import BrokenProcessPool
+    try:
+        xy = _umap_process().submit(_fit_umap, x, metric, n_neighbors, seed, min_dist, n_epochs).result()
+    except BrokenProcessPool:
+        _forget_umap_process()
+        raise HashvizError("the UMAP process stopped (out of memory?); try PCA or fewer points") from None
+    if not np.isfinite(xy).all():
+        raise HashvizError("the UMAP projection produced NaN values; try PCA or another sample")
+    return xy
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=int(min(max(n_neighbors, 2), n - 1)),
-                        metric=metric, min_dist=min_dist, random_state=seed, init="spectral",
-                        n_epochs=n_epochs)
+
+_umap_pool = None
+_umap_pool_lock = threading.Lock()
+
+
+def _umap_process():
+    """The one spawned process every UMAP fit runs in. numba's compilation (half a minute to minutes
+    on a first fit) and UMAP's Python parts hold the GIL: in the app's own process they would stall
+    every page while a map computes. The process keeps its compiled code for the next fits."""
+    global _umap_pool
+    with _umap_pool_lock:
+        if _umap_pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            _umap_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return _umap_pool
+
+
+def _forget_umap_process() -> None:
+    global _umap_pool
+    with _umap_pool_lock:
+        _umap_pool = None
+
+
+def _fit_umap(x: np.ndarray, metric: str, n_neighbors: int, seed: int, min_dist: float,
+              n_epochs: int | None) -> np.ndarray:
+    """Runs inside the UMAP process: seeded (hence single-threaded) umap-learn, float32 (n, 2)."""
     import warnings
 
+    import umap                                         # heavy import + numba compilation, once per process
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=int(min(max(n_neighbors, 2), x.shape[0] - 1)),
+                        metric=metric, min_dist=min_dist, random_state=seed, init="spectral",
+                        n_epochs=n_epochs)
     with warnings.catch_warnings():
         # seeded UMAP runs single-threaded and says so; duplicate codes make it warn about
         # disconnected components. Neither is actionable for the user.
         warnings.simplefilter("ignore", UserWarning)
-        xy = reducer.fit_transform(x)
-    xy = np.asarray(xy, dtype=np.float32)
-    if not np.isfinite(xy).all():
-        raise HashvizError("the UMAP projection produced NaN values; try PCA or another sample")
-    return xy
+        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
 
 def project_codes(codes: np.ndarray, method: str = "umap", n_neighbors: int = 15, seed: int = 0,
