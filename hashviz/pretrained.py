@@ -60,8 +60,8 @@ def _packages():
 
 
 def cache_folder() -> Path:
-    """The app's one cache folder (hashviz.deployment: $HASHVIZ_CACHE, else <models root>/.cache)."""
-    from hashviz.deployment import current_deployment
+    """The app's one cache folder (hashviz.settings: $HASHVIZ_CACHE, else <models root>/.cache)."""
+    from hashviz.settings import current_deployment
     return Path(current_deployment().cache)
 
 
