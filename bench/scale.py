@@ -13,11 +13,12 @@
    127.0.0.1 and one headless Chromium (/usr/bin/chromium). For the 1M model and for --zoo-model:
    open Retrieval (the model's first opening), then Diagnostics, Code map and Evaluate, then every
    page again. A page is ready when Streamlit's "running" widget is gone and the page's own content
-   is drawn (tiles, a chart, a table). Goal: <= 5 s for every page after the first opening; a
-   longer first computation must show progress (the spinner/status the pages draw).
+   is drawn (tiles, a chart, a table). Goal: <= 3 s for every page after its first computation for
+   the model, which may take up to 10 s if it shows progress (the spinner/status the pages draw).
 4. Retrieval clicks: a new query index, Enter, until the page names the query and its grid is
-   drawn; median over --clicks (goal <= 0.5 s).
-5. The server's resident memory with the 1M model open (after all its pages) and its peak (goal <=
+   drawn; median over --clicks (goal <= 0.35 s).
+5. The server's resident memory with the 1M model open (after all its pages), beside that of its
+   UMAP process (hashviz.projection runs every UMAP fit in one process of its own), and its peak (goal <=
    2 GiB).
 Figures are printed side by side with the zoo model's and the goal, with the ratio to the goal.
 The browser runs on the same machine as the server: on a small machine its CPU use is part of
@@ -46,6 +47,15 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from load import CHROMIUM, CHROMIUM_ARGS, GRID_FOR, cpu_seconds, rss_mib, start_server, stop_server  # noqa: E402
 
+
+def children_rss_mib(pid: int) -> float:
+    """Resident memory of the server's child processes (the UMAP process), MiB."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    return sum(rss_mib(int(k)) for k in kids)
+
 CLASSES = 21
 PAGES = {   # page -> (url path, what the page draws when it is ready)
     "Retrieval": ("", ".hv-grid .hv-tile"),
@@ -56,7 +66,7 @@ PAGES = {   # page -> (url path, what the page draws when it is ready)
 READY = """([title, selector]) => !document.querySelector('[data-testid="stStatusWidget"]')
     && [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === title)
     && !!document.querySelector(selector)"""
-GOALS = {"import s": 60.0, "page s": 5.0, "click s": 0.5, "rss MiB": 2048.0}
+GOALS = {"import s": 60.0, "first page s": 10.0, "page s": 3.0, "click s": 0.35, "rss MiB": 2048.0}
 
 
 def cpu_name() -> str:
@@ -220,7 +230,7 @@ def main(argv=None) -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 results = {big: measure_model(page, url, big, args.queries, args.clicks, args.timeout, proc.pid)}
-                rss_big = rss_mib(proc.pid)
+                rss_big, rss_maps = rss_mib(proc.pid), children_rss_mib(proc.pid)
                 zoo_queries = len(load_model_dir(root / args.zoo_model).query_codes)
                 results[args.zoo_model] = measure_model(page, url, args.zoo_model, zoo_queries, args.clicks,
                                                         args.timeout, proc.pid)
@@ -234,13 +244,14 @@ def main(argv=None) -> int:
         print(row("import, CPU seconds", import_cpu, None, GOALS["import s"]))
         print(row("model first opened on Retrieval (s)", a["opened"], b["opened"]))
         for name in PAGES:
-            print(row(f"{name}: first click (s)", a["first"][name], b["first"][name], GOALS["page s"]))
+            print(row(f"{name}: first click (s)", a["first"][name], b["first"][name], GOALS["first page s"]))
             print(row(f"{name}: next click (s)", a["again"][name], b["again"][name], GOALS["page s"]))
-            print(row(f"{name}: first click, server CPU s", a["cpu"][name], b["cpu"][name], GOALS["page s"]))
+            print(row(f"{name}: first click, server CPU s", a["cpu"][name], b["cpu"][name]))
         print(row("Retrieval click -> grid, median (s)", a["click median"], b["click median"], GOALS["click s"]))
         print(row("Retrieval click -> grid, max (s)", a["click max"], b["click max"]))
         print(row("server RSS, 1M model open (MiB)", rss_big, None, GOALS["rss MiB"]))
         print(row("server RSS, both models open (MiB)", rss_both, None, GOALS["rss MiB"]))
+        print(row("UMAP process RSS, 1M model (MiB)", rss_maps, None))
         print(f"\nPages are opened by clicking the sidebar's navigation after the model was first opened "
               f"(load + index); 'first click' includes each page's first computation (Code map: PCA at once, "
               f"UMAP in the background). load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
