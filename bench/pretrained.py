@@ -36,7 +36,8 @@ def main(argv=None) -> int:
 
     from hashviz.data import load_dataset, make_split
     from hashviz.feature_cache import cached_features
-    from hashviz.methods import create_hasher, method_info
+    from hashviz.hashers import create_hasher
+    from hashviz.methods import method_info
     from hashviz.metrics import evaluate
     from hashviz.pretrained import describe_weights
     from hashviz.zoo import load_model_dir

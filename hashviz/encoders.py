@@ -23,7 +23,7 @@ def expected_weight_shapes(config: dict) -> dict[str, tuple]:
     try:
         import torch
 
-        from hashviz.methods import create_hasher     # torch loads with the methods: only when needed
+        from hashviz.hashers import create_hasher     # torch loads with the methods: only when needed
         with torch.device("meta"):   # shapes only: a config asking for a huge network costs no memory
             return create_hasher(config).weight_shapes()
     except HashvizError:
@@ -37,7 +37,7 @@ def load_encoder(model):
     .name, .path, .config, .has_weights), to encode new images exactly like its stored codes;
     HashvizError for codes-only models and for weights that do not conform to the config's method
     (discovery read only their header)."""
-    from hashviz.methods import create_hasher
+    from hashviz.hashers import create_hasher
     if not model.has_weights:
         raise HashvizError(f"{model.name} holds imported codes only; it cannot encode new images")
     from hashviz.network_store import is_network_config, load_network_encoder

@@ -1,14 +1,15 @@
 """Hashers as estimators, deep and shallow alike (scikit-learn style):
 
-    hasher = create_hasher(config)        # hashviz.methods.registry: the only door from a config
+    hasher = create_hasher(config)        # hashviz.hashers: the only door from a config
     hasher.fit(images, labels, ...)       # learns; what it learned ends in `_`
     codes = hasher.encode(images)         # uint8 (n, H, W[, C]) -> packed codes uint8 (n, bits // 8)
                                           # (pq methods: codeword indices uint8 (n, M))
 
 `outputs(images)` gives the continuous outputs u before the sign (or before the codebook lookup),
-`codes_from_outputs(u)` the codes from them, so a caller that keeps u encodes once. `weights()` and
+`codes_from_outputs(u)` the codes from them, so a caller that keeps u encodes once, and
+`score_outputs` / `search_arrays` what the model directory records of them. `weights()` and
 `load_weights(...)` move the learned state to and from weights.safetensors ("net.*" and "method.*"
-for deep hashers, "hasher.*" for shallow ones, "member<k>." before a member's names for ensembles).
+for deep hashers, "hasher.*" for shallow ones; ensembles: hashviz.ensemble_hasher).
 
 The deep trainer's loop lives in `DeepHasher.fit`: seeded, a progress callback, model selection on
 the validation split only (never the queries), a cancel check before every step.
@@ -29,6 +30,7 @@ import numpy as np
 
 from hashviz.codes import pack_signs
 from hashviz.errors import HashvizError
+from hashviz.methods.protocols import DeepMethod
 
 NET, METHOD, HASHER = "net.", "method.", "hasher."
 VALIDATION_DATABASE = 2000
@@ -115,7 +117,7 @@ def training_autocast(precision: str, device: str):
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16)
 
 
-def score_outputs(method, query_outputs, database_outputs, query_labels, database_labels) -> dict:
+def score_outputs(method: DeepMethod, query_outputs, database_outputs, query_labels, database_labels) -> dict:
     """Metrics of a deep method's outputs in its code space (hashviz.code_space.outputs_space): Hamming
     metrics for binary codes, asymmetric-distance ranking metrics for pq codes."""
     import torch
@@ -154,6 +156,18 @@ class ImageHasher:
         """The outputs of images[rows], `images` a whole dataset (a frozen pretrained model reads
         its cached features of the dataset instead: hashviz.frozen)."""
         return self.outputs(images[rows], progress=progress)
+
+    def score_outputs(self, query_outputs, database_outputs, query_labels, database_labels) -> dict:
+        """The metric dict (hashviz.metrics' keys) of queries against a database given as outputs:
+        here both are encoded, and each query ranks the database by its own packed bits."""
+        from hashviz.metrics import evaluate
+        return evaluate(self.codes_from_outputs(query_outputs), self.codes_from_outputs(database_outputs),
+                        query_labels, database_labels)
+
+    def search_arrays(self, query_outputs: np.ndarray) -> dict[str, np.ndarray]:
+        """What the model directory stores beside the codes for its queries to search with: nothing,
+        where a query's code is its search key."""
+        return {}
 
 
 class ShallowImageHasher(ImageHasher):
@@ -197,11 +211,12 @@ class ShallowImageHasher(ImageHasher):
 
 class DeepHasher(ImageHasher):
     """A network (backbone + hash head, hashviz.nets) trained with a deep method's loss module
-    (hashviz.methods), which may own parameters of its own (a classifier, codebooks)."""
+    (hashviz.methods; what the hasher asks of it: hashviz.methods.protocols.DeepMethod), which may
+    own parameters of its own (a classifier, codebooks)."""
 
     deep = True
 
-    def __init__(self, method, image_shape, backbone: str = "small-cnn", width: int = 32, layout: int = 1,
+    def __init__(self, method: DeepMethod, image_shape, backbone: str = "small-cnn", width: int = 32, layout: int = 1,
                  resolution: int | None = None):
         from hashviz.nets import HashNetwork
         super().__init__(image_shape)
@@ -209,10 +224,6 @@ class DeepHasher(ImageHasher):
         self.method_ = method
         self.net_ = HashNetwork(backbone, channels, method.output_dim, width=width, layout=layout,
                                 resolution=resolution)
-
-    @property
-    def code_type(self) -> str:
-        return getattr(self.method_, "code_type", "binary")
 
     # ------------------------------------------------------------ learned state
     def weights(self) -> dict[str, np.ndarray]:
@@ -246,9 +257,18 @@ class DeepHasher(ImageHasher):
         return self.method_.encode_outputs(torch.from_numpy(np.asarray(outputs, dtype=np.float32)))
 
     def query_vectors(self, outputs: np.ndarray) -> np.ndarray:
-        """pq methods: the query embeddings that asymmetric distances compare with the codebooks."""
+        """pq methods (hashviz.methods.protocols.ProductQuantizer): the query embeddings that
+        asymmetric distances compare with the codebooks."""
         import torch
         return self.method_.embed_outputs(torch.from_numpy(np.asarray(outputs, dtype=np.float32)))
+
+    def score_outputs(self, query_outputs, database_outputs, query_labels, database_labels) -> dict:
+        """The metrics in the method's code space: a pq method's queries rank by their vectors."""
+        return score_outputs(self.method_, query_outputs, database_outputs, query_labels, database_labels)
+
+    def search_arrays(self, query_outputs: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+        return self.method_.search_arrays(torch.from_numpy(np.asarray(query_outputs, dtype=np.float32)))
 
     # ------------------------------------------------------------ learning
     def fit(self, images: np.ndarray, labels: np.ndarray, *, epochs: int, lr: float, batch_size: int,
@@ -261,12 +281,13 @@ class DeepHasher(ImageHasher):
         are ranked against a fixed seeded set of VALIDATION_DATABASE training images and the
         epoch with the best mAP@all is kept (labels are used there, to measure, for every method;
         an unsupervised method's loss gets the network's input, `method.views` augmented views
-        of the batch, instead of the labels). Every random draw (dropout, augmentation, the loss's
-        sampling) comes from `generator`, the run's own (hashviz.randomness.seeded_build; None:
-        torch's global). Sets history_ (one entry per epoch), best_epoch_ and phase_seconds_ (data,
+        of the batch, instead of the labels: hashviz.methods.protocols.MultiView). Every random
+        draw (dropout, augmentation, the loss's sampling) comes from `generator`, the run's own
+        (hashviz.randomness.seeded_build; None: torch's global). Sets history_ (one entry per epoch), best_epoch_ and phase_seconds_ (data,
         forward, backward, optimizer, validation)."""
         import torch
 
+        from hashviz.augment import batch_augmentation
         from hashviz.methods.regularizers import regularization
         from hashviz.nets import network_outputs, to_tensor
         from hashviz.randomness import draw_from
@@ -282,7 +303,7 @@ class DeepHasher(ImageHasher):
             optimizer, max_lr=lr, total_steps=max(1, epochs) * steps_per_epoch, pct_start=0.2)
         # two-view methods always augment: identical views would teach them nothing
         views = method.views
-        augment_batch = method.augmentation(self.image_shape) if augment or views > 1 else None
+        augment_batch = batch_augmentation(self.image_shape, views) if augment or views > 1 else None
         drawing = (net, method) + ((augment_batch,) if augment_batch is not None else ())
         draw_from(generator, *drawing)
         val_images, val_labels = validation if validation is not None else (images[:0], labels.numpy()[:0])
@@ -346,131 +367,3 @@ class DeepHasher(ImageHasher):
         self.history_, self.best_epoch_ = history, best[1]
         self.phase_seconds_ = dict(clock.seconds)
         return self
-
-
-# ---------------------------------------------------------------- ensembles
-
-def member_seeds(seed: int, members: int) -> list[int]:
-    """Member k trains with seed * members + k: distinct within an ensemble and, for ensembles of
-    seeds 0, 1, 2 (the 3-seed tables), disjoint between them too."""
-    return [(seed * members + k) % 2 ** 32 for k in range(members)]
-
-
-def member_prefix(k: int) -> str:
-    return f"member{k}."
-
-
-class EnsembleHasher(ImageHasher):
-    """An ensemble (hashviz.methods.ensemble): K deep member hashers trained one after another, each
-    alone; outputs and codes are the members' concatenated, so K members at bits/K cost K trainings
-    of bits/K. Weights are the members' under "member<k>." ("member0.net.*", "member0.method.*").
-    Members are built by `hasher_for` from the ensemble's config."""
-
-    deep = True
-    code_type = "binary"
-
-    def __init__(self, method, member_hasher, image_shape):
-        super().__init__(image_shape)
-        self.method_ = method
-        self._member_hasher = member_hasher          # member method -> DeepHasher, shaped by the config
-        self.members_ = [member_hasher(m) for m in method.members]
-        self.member_records_: list[dict] = []
-
-    # ------------------------------------------------------------ learned state
-    def weights(self) -> dict[str, np.ndarray]:
-        return {member_prefix(k) + name: value for k, member in enumerate(self.members_)
-                for name, value in member.weights().items()}
-
-    def load_weights(self, weights: dict[str, np.ndarray]) -> "EnsembleHasher":
-        for k, member in enumerate(self.members_):
-            prefix = member_prefix(k)
-            member.load_weights({name[len(prefix):]: v for name, v in weights.items() if name.startswith(prefix)})
-        return self
-
-    def weight_shapes(self) -> dict[str, tuple]:
-        return {member_prefix(k) + name: shape for k, member in enumerate(self.members_)
-                for name, shape in member.weight_shapes().items()}
-
-    def config(self) -> dict:
-        """The hyper-parameters and, once trained, each member's seed, bits, validation mAP,
-        best epoch and seconds."""
-        records = {"members": self.member_records_} if self.member_records_ else {}
-        return {"hyper": dict(self.method_.hyper), **records}
-
-    # ------------------------------------------------------------ encoding
-    def outputs(self, images: np.ndarray, progress=None) -> np.ndarray:
-        images, count = self.check_images(images), len(self.members_)
-        return np.concatenate([m.outputs(images, progress=progress and (
-            lambda done, total, k=k: progress(k * total + done, count * total)))
-            for k, m in enumerate(self.members_)], axis=1)
-
-    def codes_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
-        outputs = np.asarray(outputs, dtype=np.float32)
-        return np.concatenate([m.codes_from_outputs(part) for m, part in
-                               zip(self.members_, self.method_.split_outputs(outputs))], axis=1)
-
-    # ------------------------------------------------------------ learning
-    def fit(self, images: np.ndarray, labels: np.ndarray, *, seed: int = 0, progress=None,
-            should_stop=None, generator=None, **member_fit) -> "EnsembleHasher":
-        """Train the members one after another, member k afresh from torch seed member_seeds(seed)[k]
-        (as `hashviz train --seed` seeds a single model), on all training images ("seeds") or a
-        bootstrap sample of as many drawn with replacement ("bootstrap"); each member draws from its
-        own generator (`generator` is not used). history_ runs on across members (each entry names
-        its member); member_records_ holds what config.json records."""
-        from hashviz.randomness import seeded_build
-        count, sampling = len(self.members_), self.method_.hyper["sampling"]
-        self.history_, self.member_records_, self.phase_seconds_ = [], [], {}
-        for k, member_seed in enumerate(member_seeds(seed, count)):
-            rows = np.arange(len(images))
-            if sampling == "bootstrap":
-                rows = np.sort(np.random.default_rng(member_seed).integers(0, len(images), len(images)))
-            member, member_generator = seeded_build(member_seed,
-                                                    lambda: self._member_hasher(self.method_.new_member()))
-            self.members_[k] = member
-            member.fit(images[rows], np.asarray(labels)[rows], seed=member_seed, should_stop=should_stop,
-                       progress=_member_progress(progress, k, count), generator=member_generator, **member_fit)
-            offset = k * len(member.history_)
-            self.history_ += [{**h, "epoch": h["epoch"] + offset, "member": k} for h in member.history_]
-            val_maps = [h["val_map"] for h in member.history_ if "val_map" in h]
-            self.member_records_.append({
-                "member": k, "seed": member_seed, "bits": self.method_.member_bits, "sampling": sampling,
-                "distinct_training_images": int(len(np.unique(rows))), "best_epoch": member.best_epoch_,
-                "val_map": max(val_maps) if val_maps else None,
-                "train_seconds": member.history_[-1]["seconds"] if member.history_ else 0.0})
-            for phase, seconds in member.phase_seconds_.items():
-                self.phase_seconds_[phase] = self.phase_seconds_.get(phase, 0.0) + seconds
-        self.best_epoch_ = 0     # each member has its own: member_records_
-        return self
-
-
-def _member_progress(progress, k: int, count: int):
-    """Member k's progress as part of the whole: steps and epochs numbered on across members."""
-    if progress is None:
-        return None
-
-    def forward(stage, done, total, info):
-        if stage in ("train", "epoch"):
-            info = {**info, "member": k}
-            if stage == "epoch":
-                info["epoch"] = k * total + info["epoch"]
-            emit(progress, stage, k * total + done, count * total, **info)
-        else:
-            emit(progress, stage, done, total, **info)
-    return forward
-
-
-def hasher_for(method, config: dict, deep: bool) -> ImageHasher:
-    """The estimator around a method object built by the registry, shaped as the config says
-    (called by hashviz.methods.registry.create_hasher, the one door from a config)."""
-    shape = config.get("image_shape") or [28, 28]
-    if not deep:
-        return ShallowImageHasher(method, shape)
-    if hasattr(method, "members"):       # hashviz.methods.ensemble: one deep hasher per member
-        return EnsembleHasher(method, lambda member: _deep_hasher(member, config), shape)
-    return _deep_hasher(method, config)
-
-
-def _deep_hasher(method, config: dict) -> DeepHasher:
-    return DeepHasher(method, config.get("image_shape") or [28, 28], config.get("backbone") or "small-cnn",
-                      width=config.get("width", 32), layout=config.get("backbone_layout", 1),
-                      resolution=config.get("resolution"))

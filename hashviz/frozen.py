@@ -5,6 +5,7 @@
 features of uint8 images itself (an uploaded query), `dataset_outputs` reads the dataset's cached
 ones. Saved weights are the head's alone ("net.head.*", "method.*", or "hasher.*"); config.json
 names the backbone and the digest of its weights, checked before the first image is encoded.
+Both are built by hashviz.hashers.create_hasher for a config with pretrained_mode "frozen".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashviz.errors import HashvizError
-from hashviz.estimators import DeepHasher, ImageHasher, ShallowImageHasher
+from hashviz.estimators import HASHER, DeepHasher, ImageHasher, ShallowImageHasher
 
 
 class FrozenBackbone:
@@ -47,7 +48,7 @@ class FrozenHeadHasher(FrozenBackbone, DeepHasher):
     def __init__(self, method, config: dict):
         ImageHasher.__init__(self, config.get("image_shape") or [28, 28])
         from hashviz.nets import HashNetwork
-        if method.views > 1:
+        if method.views > 1:       # hashviz.methods.protocols.MultiView
             raise HashvizError(f"{config['method']} learns from augmented views of each image, which frozen "
                                "features cannot give; use --pretrained-mode finetune")
         self._init_backbone(config)
@@ -87,13 +88,5 @@ class FrozenShallowHasher(FrozenBackbone, ShallowImageHasher):
         return self.hasher.outputs(np.asarray(self.dataset_features(images, progress)[rows], dtype=np.float32))
 
     def weight_shapes(self) -> dict[str, tuple]:
-        from hashviz.estimators import HASHER
         from hashviz.pretrained import FEATURES
         return {HASHER + k: tuple(v) for k, v in self.hasher.state_shapes(FEATURES).items()}
-
-
-def frozen_hasher(method, config: dict, deep: bool) -> ImageHasher:
-    """The hasher of a config with pretrained_mode "frozen" (from hashviz.methods.create_hasher)."""
-    if deep and hasattr(method, "members"):
-        raise HashvizError("an ensemble cannot train on frozen features yet; train its members one by one")
-    return FrozenHeadHasher(method, config) if deep else FrozenShallowHasher(method, config)

@@ -1,6 +1,6 @@
 """A training run: spec -> data -> hasher.fit -> encode the database and queries -> evaluate -> save.
 
-The hasher comes from the registry (hashviz.methods.registry.create_hasher) and learns in its own
+The hasher comes from its config (hashviz.hashers.create_hasher, by the registry's facts) and learns in its own
 `fit` (hashviz.estimators: seeded, progress callback, per-epoch history and model selection on the
 validation split only, never the queries).
 
@@ -27,7 +27,8 @@ from hashviz.data import default_protocol, describe_protocol, load_dataset, make
 from hashviz.errors import HashvizError
 from hashviz.estimators import (VALIDATION_DATABASE, Progress, TrainingCancelled, bf16_is_fast, check_stop,
                                 default_precision, emit, is_validation_epoch, score_outputs, training_autocast)
-from hashviz.methods import create_hasher, method_info
+from hashviz.hashers import create_hasher
+from hashviz.methods import method_info
 
 __all__ = ["TrainSpec", "TrainResult", "TrainingCancelled", "train", "build_model", "is_validation_epoch",
            "training_autocast", "bf16_is_fast", "score_outputs", "Progress", "OUTPUT_SAMPLE"]
@@ -66,7 +67,7 @@ class TrainSpec:
     def resolved(self) -> "TrainSpec":
         info = method_info(self.method)
         spec = copy.deepcopy(self)
-        recipe = getattr(info.constructor, "recipe_for", lambda _hyper: info.recipe)(spec.hyper)
+        recipe = info.recipe_for(spec.hyper)
         if spec.quick:
             recipe = _quick_recipe(spec, info)
         spec.protocol = spec.protocol or default_protocol(spec.dataset)
@@ -228,14 +229,13 @@ def check_spec(spec: TrainSpec, saving: bool = True) -> None:
     if spec.regularizers and not info.deep:
         bad("reg", f"applies to deep methods only; {spec.method} is {info.family} (closed form): it would be "
             "recorded but never applied")
-    defaults = getattr(info.constructor, "defaults", {})
+    defaults = info.defaults
     for name, value in spec.hyper.items():
         if name not in defaults:
             bad("hyper", f"{name} is not a {spec.method} hyper-parameter; known: {', '.join(sorted(defaults)) or 'none'}")
         if not _same_kind(defaults[name], value):
             bad("hyper", f"{name}={value!r} must be {type(defaults[name]).__name__} like its default {defaults[name]!r}")
-    if hasattr(info.constructor, "check_spec"):    # hyper-parameters that depend on each other (the ensemble)
-        info.constructor.check_spec(spec)
+    info.check_spec(spec)     # hyper-parameters that depend on each other (the ensemble's)
 
 
 def _same_kind(default, value) -> bool:
@@ -269,7 +269,6 @@ def build_model(spec: TrainSpec, out: Path, progress: Progress | None = None, sh
 
 
 def _build_model(spec: TrainSpec, out: Path, progress: Progress | None, should_stop, overwrite: bool) -> Path:
-    from hashviz.metrics import evaluate
     from hashviz.zoo import check_can_write, save_model_dir
     out = Path(out)
     check_spec(spec)
@@ -296,15 +295,10 @@ def _build_model(spec: TrainSpec, out: Path, progress: Progress | None, should_s
     emit(progress, "evaluate", 0, 1)
     db_labels = np.asarray(dataset.labels[split.database])
     q_labels = np.asarray(dataset.labels[split.query])
-    extra = {}
 
     def score(q=slice(None), db=slice(None)):   # query rows against database rows
-        if encoder.deep:
-            return score_outputs(encoder.method_, q_outputs[q], db_outputs[db], q_labels[q], db_labels[db])
-        return evaluate(q_codes[q], db_codes[db], q_labels[q], db_labels[db])
+        return encoder.score_outputs(q_outputs[q], db_outputs[db], q_labels[q], db_labels[db])
     metrics = score()
-    if encoder.deep and config["code_type"] == "pq":
-        extra = {"query_vectors": encoder.query_vectors(q_outputs), "codebooks": encoder.method_.codebooks()}
     if split.unseen_classes:
         from hashviz.unseen import settings_metrics
         metrics["settings"] = settings_metrics(score, q_labels, db_labels, split.unseen_classes)
@@ -322,7 +316,7 @@ def _build_model(spec: TrainSpec, out: Path, progress: Progress | None, should_s
     arrays = {"database": db_codes, "query": q_codes, "database_labels": db_labels,
               "query_labels": q_labels, "database_ids": split.database, "query_ids": split.query,
               "outputs_sample": db_outputs[sample_rows].astype(np.float16),
-              "outputs_sample_rows": sample_rows, **extra}
+              "outputs_sample_rows": sample_rows, **encoder.search_arrays(q_outputs)}
     check_stop(should_stop)
     return save_model_dir(out, config, arrays, result.encoder_weights, overwrite=overwrite)
 

@@ -1,4 +1,4 @@
-"""Ensemble hashing (hashviz.methods.ensemble, hashviz.estimators.EnsembleHasher): K members of bits/K whose codes are
+"""Ensemble hashing (hashviz.methods.ensemble, hashviz.ensemble_hasher.EnsembleHasher): K members of bits/K whose codes are
 concatenated. Truth here: each member loaded and encoded on its own, as a single model of its method."""
 
 import numpy as np
@@ -9,7 +9,8 @@ from hashviz.cli import main
 from hashviz.data import load_dataset
 from hashviz.encoders import load_encoder, read_weights
 from hashviz.errors import HashvizError
-from hashviz.methods import create_hasher, method_info
+from hashviz.hashers import create_hasher
+from hashviz.methods import method_info
 from hashviz.retrieval.query import Query, query_code
 from hashviz.training import TrainSpec, check_spec
 from hashviz.zoo import load_model_dir
@@ -143,5 +144,5 @@ def test_the_ensemble_ablation_compares_with_its_member_at_the_same_bits():
     assert ENSEMBLE in ABLATIONS and STARTER_ZOO[arm.name] == "ensemble"
     assert arm.baseline == f"{member}-{spec.bits}" and arm.baseline_method == member
     ensemble = create_hasher({**config("ensemble", spec.bits, **spec.hyper)})
-    assert sum(m.bits for m in ensemble.method_.members) == spec.bits == ensemble.encode(
+    assert sum(m.method_.bits for m in ensemble.members_) == spec.bits == ensemble.encode(
         np.zeros((1, 8, 8), np.uint8)).shape[1] * 8

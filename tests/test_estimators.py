@@ -5,7 +5,7 @@ import pytest
 
 from hashviz.data import load_dataset
 from hashviz.errors import HashvizError
-from hashviz.methods import create_hasher
+from hashviz.hashers import create_hasher
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hashviz.errors import HashvizError
-from hashviz.methods import create_method, list_methods
+from hashviz.methods import create_method, list_methods, method_info
 from hashviz.methods.base import DeepHashMethod, batch_triplets, similarity_matrix
 from hashviz.methods.pairwise import DCH, DSH, HashNet, balance_weights
 from hashviz.methods.regularizers import REGULARIZERS, parse_reg, regularization
@@ -26,34 +26,30 @@ def _pair(first, second):
 # ---------------------------------------------------------------- registry
 
 
-def _subclasses(cls):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
 def test_every_registered_name_is_unique_and_points_at_its_class():
     infos = list_methods()
     assert len({i.name for i in infos}) == len(infos)
     assert set(NEW_DEEP) <= {i.name for i in infos}
-    by_name = {i.name: i.constructor for i in infos}
-    registered = [c for c in (*_subclasses(DeepHashMethod), *_subclasses(ShallowHasher))
-                  if "method_name" in vars(c)]
-    for cls in registered:  # a second class under the same name would shadow the first
-        assert by_name[cls.method_name] is cls, cls.method_name
+    for info in infos:
+        if info.kind == "ensemble":        # built by its estimator from member methods
+            assert info.implementation is None and info.constructor is None
+            continue
+        base = DeepHashMethod if info.kind == "deep" else ShallowHasher
+        assert issubclass(info.constructor, base) and info.constructor.method_name == info.name, info.name
 
 
-def test_every_deep_method_docstring_cites_its_paper():
+def test_every_deep_method_summary_and_docstring_cite_its_paper():
     for info in list_methods():
         if info.deep:
-            assert info.paper in (info.constructor.__doc__ or ""), info.name
+            assert info.paper in info.summary, info.name
+            assert info.constructor is None or info.paper in (info.constructor.__doc__ or ""), info.name
 
 
 @pytest.mark.parametrize("name", NEW_DEEP)
 def test_recipe_and_defaults_build_through_the_registry(name):
     method = create_method(name, 16, num_classes=3)
-    assert set(method.recipe) >= {"lr", "epochs"}
-    assert method.hyper == type(method).defaults
+    assert set(method_info(name).recipe) >= {"lr", "epochs"}
+    assert method.hyper == method_info(name).defaults
     with pytest.raises(HashvizError, match="bad hyper-parameters"):
         create_method(name, 16, not_a_knob=1.0)
 

@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from hashviz.nets import BatchShiftFlip, HashNetwork, network_outputs, to_tensor
+from hashviz.augment import BatchShiftFlip
+from hashviz.nets import HashNetwork, network_outputs, to_tensor
 
 
 def test_batch_shift_only_moves_pixels():
@@ -42,7 +43,7 @@ def test_network_outputs_match_batched_and_unbatched():
 
 
 def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
-    from hashviz.nets import augmentation
+    from hashviz.augment import augmentation
     grey, colour = augmentation((28, 28)), augmentation((32, 32, 3))
     assert (grey.max_shift, grey.flip) == (1, False)
     assert (colour.max_shift, colour.flip) == (4, True)
@@ -55,7 +56,7 @@ def test_augmentation_shifts_grey_by_one_pixel_and_mirrors_only_colour():
 
 def test_backbone_layouts_lean_pooled_by_default_older_ones_load():
     from hashviz.errors import HashvizError
-    from hashviz.methods import create_hasher
+    from hashviz.hashers import create_hasher
     default = HashNetwork("small-cnn", 1, 16, width=8)   # layout 4
     pooled, lean, old = (HashNetwork("small-cnn", 1, 16, width=8, layout=k) for k in (2, 3, 1))
     x = torch.randn(3, 1, 28, 28)

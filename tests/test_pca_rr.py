@@ -7,7 +7,8 @@ import pytest
 
 from hashviz.codes import unpack_bits01
 from hashviz.data import load_dataset
-from hashviz.methods import create_hasher, create_method, method_info
+from hashviz.hashers import create_hasher
+from hashviz.methods import create_method, method_info
 
 
 def pca_rr_by_definition(train: np.ndarray, test: np.ndarray, bits: int, seed: int) -> np.ndarray:

@@ -1,16 +1,12 @@
 """Hashing methods: one module per family of the survey, plus shallow baselines and regularisers.
 
-Importing the package imports every family module, whose `register_method` decorators fill the
-registry (hashviz.methods.registry), so the registry itself never imports a family.
+The registry (hashviz.methods.registry) is a table of every method's facts; importing this package
+imports it alone, so listing methods loads no family module and no torch. A family module is
+imported when one of its methods is built (`create_method`, or an estimator via hashviz.hashers).
 """
 
 from hashviz.methods.registry import (FAMILIES, FAMILY_INFO, FAMILY_TITLES, TEACHING_ORDER, FamilyInfo, MethodInfo,
-                                      create_hasher, create_method, family_info, list_methods, method_info,
-                                      register_method)
-# importing the family modules registers their methods
-from hashviz.methods import (classification, implicit, multiwise, pairwise, quantization, shallow,  # noqa: F401
-                             unsupervised)
-from hashviz.methods import ensemble  # noqa: F401  (after the families: its members are theirs)
+                                      create_method, family_info, list_methods, method_info)
 
-__all__ = ["FAMILIES", "FAMILY_INFO", "FAMILY_TITLES", "TEACHING_ORDER", "FamilyInfo", "MethodInfo", "create_hasher",
-           "create_method", "family_info", "list_methods", "method_info", "register_method"]
+__all__ = ["FAMILIES", "FAMILY_INFO", "FAMILY_TITLES", "TEACHING_ORDER", "FamilyInfo", "MethodInfo", "create_method",
+           "family_info", "list_methods", "method_info"]

@@ -14,26 +14,30 @@ import torch
 from torch import nn
 
 from hashviz.codes import check_bits, pack_signs
-from hashviz.methods.registry import merge_hyper
 from hashviz.errors import HashvizError
+from hashviz.methods.registry import bind_facts, merge_hyper
 
 
 class DeepHashMethod(nn.Module):
-    """Base of all deep methods: hyper-parameters, the training recipe and sign encoding."""
+    """Base of all deep methods (hashviz.methods.protocols.DeepMethod): hyper-parameters and sign
+    encoding. A method's class statement names its registry row, `class DPSH(PairwiseMethod,
+    method="dpsh")`, which gives it method_name, code_type, defaults (hyper-parameter defaults;
+    unknown keywords are refused), views and supervised (whether the loss gets the labels or, for
+    an unsupervised method, the network's input images)."""
 
-    #: hyper-parameter defaults; unknown keywords are refused.
-    defaults: dict = {}
-    #: trainer recipe this method was tuned with (overridable from the CLI / Train page).
-    recipe: dict = {"lr": 1e-3, "epochs": 25}
-    #: augmented views of each image per step: the trainer runs the network on all views of the
-    #: batch at once and hands the loss u with views * B rows (view v of item i at row v * B + i).
-    views: int = 1
-    #: whether the loss learns from labels (the registry sets it from the family's FamilyInfo);
-    #: the loss of an unsupervised method gets the network's input images instead of the labels.
-    supervised: bool = True
+    method_name: str
+    code_type: str
+    defaults: dict
+    views: int
+    supervised: bool
     #: where the loss draws (hashviz.randomness): the training run's own generator, set while it
     #: trains; None: torch's global generator.
     generator = None
+
+    def __init_subclass__(cls, method: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if method is not None:
+            bind_facts(cls, method)
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()
@@ -46,11 +50,6 @@ class DeepHashMethod(nn.Module):
     def output_dim(self) -> int:
         """Width of the network output u."""
         return self.bits
-
-    def augmentation(self, image_shape: tuple[int, ...]):
-        """The trainer's per-image augmentation of each view (hashviz.nets)."""
-        from hashviz.nets import augmentation
-        return augmentation(image_shape)
 
     def start_epoch(self, epoch: int, epochs: int) -> None:
         """Called by the trainer before each epoch (continuation schedules hook in here)."""
@@ -69,6 +68,11 @@ class DeepHashMethod(nn.Module):
 
     def extra_config(self) -> dict:
         """What config.json should record beyond bits and hyper-parameters."""
+        return {}
+
+    def search_arrays(self, query_outputs: torch.Tensor) -> dict[str, np.ndarray]:
+        """What a model directory stores beside the codes for its queries to search with: nothing
+        here, where a query's code is its search key (pq methods store more)."""
         return {}
 
 
@@ -140,8 +144,6 @@ class TripletMethod(DeepHashMethod):
     seed samples the same triplets again.
     """
 
-    defaults: dict = {"max_triplets": 100_000}
-
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__(bits, num_classes, **hyper)
         cap = self.hyper["max_triplets"]
@@ -164,12 +166,6 @@ class TripletMethod(DeepHashMethod):
 
 class ClassificationMethod(DeepHashMethod):
     """Classification-oriented: a method learns codes that predict (or sit at) class targets."""
-
-    #: lecture mode (hashviz.lecture, `hashviz train --quick`): the lean stride-2 layout at half
-    #: the width and a quarter of the epochs, so that training and encoding the whole database cost
-    #: a fraction of the full recipe; "max_train" may add a training subset. What it gives up and
-    #: what it costs are measured in docs/recipes.md ("Lecture mode")
-    quick_recipe: dict = {"epochs": 10, "lr": 4e-3, "batch_size": 256, "width": 12, "backbone_layout": 3}
 
     def loss(self, u, labels):
         return self.class_loss(u, labels)

@@ -10,19 +10,14 @@ from torch import nn
 from hashviz.codes import pack_signs
 from hashviz.errors import HashvizError
 from hashviz.methods.base import ClassificationMethod, hadamard_centres, orthogonal_targets, straight_through
-from hashviz.methods.registry import register_method
 
 
-@register_method("csq", family="classification", paper="arXiv:1908.00347")
-class CSQ(ClassificationMethod):
+class CSQ(ClassificationMethod, method="csq"):
     """CSQ, central similarity quantization (Yuan et al.; arXiv:1908.00347).
 
     Each class gets a hash centre (Hadamard rows, see `hadamard_centres`); with
     v = tanh(u), L = BCE((v + 1)/2, (c_y + 1)/2) + lambda mean (|v| - 1)^2.
     """
-
-    defaults = {"lam": 1e-4}
-    recipe = {"lr": 1e-3, "epochs": 46, "batch_size": 64, "weight_decay": 0.5}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -51,8 +46,7 @@ def binary_signs(u: torch.Tensor) -> torch.Tensor:
     return torch.where(u > 0, 1.0, -1.0).to(u.dtype)
 
 
-@register_method("greedyhash", family="classification", paper="NeurIPS 2018")
-class GreedyHash(ClassificationMethod):
+class GreedyHash(ClassificationMethod, method="greedyhash"):
     """GreedyHash, greedy hash (Su, Zhang, Tian, Gao, Zhou; Su et al., NeurIPS 2018).
 
     b = sign(u) in the forward pass and the identity in the backward pass (dL/du = dL/db,
@@ -61,11 +55,6 @@ class GreedyHash(ClassificationMethod):
     items and bits like the authors' code, pulls u onto +/-1 so the straight-through gradient
     is nearly exact). u is not squashed: sign needs none and the cubic term bounds |u|.
     """
-
-    defaults = {"alpha": 0.1}
-    # batch 256 at twice the rate: 0.863 mAP@all at 32 bits on the lean backbone (layout 4), against
-    # 0.854 at batch 128 and 0.862 on the old one, in half the steps (docs/recipes.md, issue 20)
-    recipe = {"lr": 2e-3, "epochs": 40, "batch_size": 256}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -77,8 +66,7 @@ class GreedyHash(ClassificationMethod):
         return label_loss(self.classifier(b), labels) + self.hyper["alpha"] * cubic
 
 
-@register_method("ssdh", family="classification", paper="arXiv:1507.00101")
-class SSDH(ClassificationMethod):
+class SSDH(ClassificationMethod, method="ssdh"):
     """SSDH, supervised semantics-preserving deep hashing (Yang, Lin, Chen; arXiv:1507.00101).
 
     A latent layer h = sigmoid(u) feeds a linear classifier W (bits -> classes, a module
@@ -87,9 +75,6 @@ class SSDH(ClassificationMethod):
     the second term pushes every h to 0 or 1, the third asks each code to be half ones.
     The sigmoid is the paper's latent layer; it bounds h so the push to 0/1 has an end.
     """
-
-    defaults = {"alpha": 1.0, "beta": 1.0}
-    recipe = {"lr": 1e-3, "epochs": 40}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -103,8 +88,7 @@ class SSDH(ClassificationMethod):
                 + self.hyper["alpha"] * binarize + self.hyper["beta"] * balance)
 
 
-@register_method("orthohash", family="classification", paper="arXiv:2109.14449")
-class OrthoHash(ClassificationMethod):
+class OrthoHash(ClassificationMethod, method="orthohash"):
     """OrthoHash, one cosine loss for all (Hoe, Ng, Zhang, Chan, Song, Xiang; NeurIPS 2021, arXiv:2109.14449).
 
     Class c has a fixed target code o_c in {-1,+1}^K (`orthogonal_targets`: orthogonal Hadamard
@@ -116,10 +100,6 @@ class OrthoHash(ClassificationMethod):
     loss (pulling v towards a {-1,+1} target already shrinks its quantization gap); q > 0 adds the
     cosine quantization term of the authors' code (kamwoh/orthohash, off by default there too).
     """
-
-    defaults = {"scale": 8.0, "margin": 0.2, "quantization": 0.0}   # the authors' s, m and q
-    # batch 256 at lr 2e-3 beat batch 128 at 1e-3 on validation (0.891 / 0.884): 0.849 mAP@all at 32 bits
-    recipe = {"lr": 2e-3, "epochs": 40, "batch_size": 256}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -156,9 +136,7 @@ class OrthoHash(ClassificationMethod):
             self.balance.train(was_training)
 
 
-@register_method("classifier-code", family="classification", paper="arXiv:1609.06753",
-                 calibration=True)
-class ClassifierCode(ClassificationMethod):
+class ClassifierCode(ClassificationMethod, method="classifier-code"):
     """Calibration row: a plain classifier whose predicted class's codeword is the code
     (Sablayrolles, Douze, Usunier, Jegou; arXiv:1609.06753).
 
@@ -167,9 +145,6 @@ class ClassifierCode(ClassificationMethod):
     image predicted in one class gets the same code and two classes' codes are bits/2 (or bits)
     apart. Single-label data only.
     """
-
-    # batch 256 at lr 2e-3 beat batch 128 at 1e-3 on validation (0.878 / 0.853): 0.791 mAP@all at 32 bits
-    recipe = {"lr": 2e-3, "epochs": 40, "batch_size": 256}
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)

@@ -14,7 +14,6 @@ import math
 import torch
 
 from hashviz.methods.base import DeepHashMethod, off_diagonal, similarity_matrix
-from hashviz.methods.registry import register_method
 from hashviz.methods.regularizers import bit_balance
 
 
@@ -106,8 +105,7 @@ def distance_mutual_information(c_pos: torch.Tensor, c_neg: torch.Tensor) -> tor
     return (h_d - n_pos / n_all * h_pos - n_neg / n_all * h_neg) / math.log(2)
 
 
-@register_method("hashap", family="implicit", paper="arXiv:1705.08562")
-class HashAP(ImplicitMethod):
+class HashAP(ImplicitMethod, method="hashap"):
     """HashAP, hashing as tie-aware ranking (He, Cakir, Bargal, Sclaroff; arXiv:1705.08562).
 
     Every batch item queries the rest; L = 1 - mean AP_T over the queries with at least one
@@ -116,9 +114,6 @@ class HashAP(ImplicitMethod):
     [0, 1] whatever the batch size.
     """
 
-    defaults: dict = {}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
-
     def histogram_loss(self, c_pos, c_neg):
         has_pos = c_pos.sum(1) > 0.5
         if not has_pos.any():
@@ -126,8 +121,7 @@ class HashAP(ImplicitMethod):
         return 1 - tie_aware_ap(c_pos, c_neg)[has_pos].mean()
 
 
-@register_method("mihash", family="implicit", paper="arXiv:1703.08919")
-class MIHash(ImplicitMethod):
+class MIHash(ImplicitMethod, method="mihash"):
     """MIHash, hashing with mutual information (Cakir, He, Bargal, Sclaroff; arXiv:1703.08919).
 
     For each query, I(D; C) = H(D) - p+ H(D|+) - p- H(D|-) between the Hamming distance D to a
@@ -144,9 +138,6 @@ class MIHash(ImplicitMethod):
     positives over 65 bins and training stalled (mAP@all 0.369; 0.623 with 16 bins; at 32 bits
     0.666 and 0.669, at 16 bits the two are the same loss).
     """
-
-    defaults: dict = {"balance": 0.1, "bins": 16}
-    recipe = {"lr": 1e-3, "epochs": 36}
 
     @property
     def histogram_step(self) -> int:

@@ -7,11 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from hashviz.methods.base import TripletMethod
-from hashviz.methods.registry import register_method
 
 
-@register_method("dtsh", family="multiwise", paper="arXiv:1612.03900")
-class DTSH(TripletMethod):
+class DTSH(TripletMethod, method="dtsh"):
     """DTSH, deep supervised hashing with triplet labels (Wang, Shi, Kitani; arXiv:1612.03900).
 
     L = -sum_(q,p,n) [Theta_qp - Theta_qn - alpha - log(1 + e^(Theta_qp - Theta_qn - alpha))]
@@ -23,9 +21,6 @@ class DTSH(TripletMethod):
     on digits at 16 and 64 bits.
     """
 
-    defaults = {**TripletMethod.defaults, "alpha": 2.0, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
-
     def triplet_loss(self, u, a, p, n):
         u = torch.tanh(u)
         theta = u @ u.T / 2
@@ -35,8 +30,7 @@ class DTSH(TripletMethod):
         return likelihood.mean() + self.hyper["lam"] * quantization
 
 
-@register_method("triplet-margin", family="multiwise", paper="arXiv:1508.04535")
-class TripletMargin(TripletMethod):
+class TripletMargin(TripletMethod, method="triplet-margin"):
     """Margin triplet ranking on a Hamming-like distance, the core of DRSCH (Zhang et al.,
     bit-scalable deep hashing with regularized similarity learning; arXiv:1508.04535).
 
@@ -46,9 +40,6 @@ class TripletMargin(TripletMethod):
     the code length) means the same at every length. DRSCH's bit-scalable weights and its
     Laplacian regulariser are left out.
     """
-
-    defaults = {**TripletMethod.defaults, "margin": 0.25, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def triplet_loss(self, u, a, p, n):
         v = torch.tanh(u)

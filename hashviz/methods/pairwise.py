@@ -7,11 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from hashviz.methods.base import PairwiseMethod, off_diagonal, quantization_gap
-from hashviz.methods.registry import register_method
 
 
-@register_method("dpsh", family="pairwise", paper="arXiv:1511.03855")
-class DPSH(PairwiseMethod):
+class DPSH(PairwiseMethod, method="dpsh"):
     """DPSH, deep pairwise-supervised hashing (Li, Wang, Kang; arXiv:1511.03855).
 
     L = -sum_ij (s_ij Theta_ij - log(1 + e^Theta_ij)) + eta sum_i ||b_i - u_i||^2,
@@ -21,9 +19,6 @@ class DPSH(PairwiseMethod):
     (Pairs against a memory of past outputs, like the paper's U, collapsed here to mAP 0.25: with
     nine dissimilar pairs for every similar one and no weighting, codes drift apart class-blind.)
     """
-
-    defaults = {"eta": 0.2}  # validation mAP 0.843 against 0.820 at 0.1 (32 bits; docs/recipes.md)
-    recipe = {"lr": 1e-3, "epochs": 40, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def pair_loss(self, u, s):
         u = torch.tanh(u)
@@ -46,8 +41,7 @@ def balance_weights(s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return w
 
 
-@register_method("hashnet", family="pairwise", paper="arXiv:1702.00758")
-class HashNet(PairwiseMethod):
+class HashNet(PairwiseMethod, method="hashnet"):
     """HashNet, deep learning to hash by continuation (Cao et al.; arXiv:1702.00758).
 
     L = sum_ij w_ij [log(1 + exp(alpha z_i.z_j)) - alpha s_ij z_i.z_j] / |S|, z = tanh(beta u),
@@ -57,9 +51,6 @@ class HashNet(PairwiseMethod):
     tanh(beta u) tends to sign(u) and the codes need no separate quantization term. alpha = 0.1 follows
     DeepHash-pytorch; alpha * bits sets the logit range, so short codes give soft similarities.
     """
-
-    defaults = {"alpha": 0.1, "beta_step": 2, "beta_gamma": 2.0}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -78,8 +69,7 @@ class HashNet(PairwiseMethod):
         return (balance_weights(s, mask) * likelihood)[mask].mean()
 
 
-@register_method("dsh", family="pairwise", paper="Liu et al., CVPR 2016")
-class DSH(PairwiseMethod):
+class DSH(PairwiseMethod, method="dsh"):
     """DSH, deep supervised hashing (Liu, Wang, Shan, Chen; Liu et al., CVPR 2016).
 
     L = 1/2 (1 - y) ||u_1 - u_2||^2 + 1/2 y max(m - ||u_1 - u_2||^2, 0)
@@ -89,9 +79,6 @@ class DSH(PairwiseMethod):
     and the margin bounds how far dissimilar pairs are pushed. At +/-1 codes ||b_1 - b_2||^2 is 4x
     the Hamming distance, so m = 2 bits asks dissimilar codes to differ in half their bits.
     """
-
-    defaults = {"alpha": 0.01}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def pair_loss(self, u, s):
         y = 1 - s  # the paper's y: 1 for dissimilar pairs
@@ -103,8 +90,7 @@ class DSH(PairwiseMethod):
         return loss[off_diagonal(len(u), u.device)].mean()
 
 
-@register_method("dch", family="pairwise", paper="Cao et al., CVPR 2018")
-class DCH(PairwiseMethod):
+class DCH(PairwiseMethod, method="dch"):
     """DCH, deep Cauchy hashing (Cao, Long, Liu, Wang; Cao et al., CVPR 2018).
 
     d_ij = K/2 (1 - cos(u_i, u_j)) (the Hamming distance at +/-1 codes, K = bits);
@@ -114,9 +100,6 @@ class DCH(PairwiseMethod):
     s log(1 + d/gamma) + (1 - s) log(1 + gamma/d) (no log 0 at d = 0). u is not squashed: the
     cosine ignores scale, and the quantization term pulls |u| towards the all-ones direction.
     """
-
-    defaults = {"gamma": 20.0, "lam": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 36, "batch_size": 64}  # small batches: see docs/recipes.md
 
     def cauchy_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """K/2 (1 - cos(a_i, b_j)), (len(a), len(b))."""

@@ -1,6 +1,7 @@
 """Quantization methods (survey family 5): the network output is cut into M sub-vectors and
 each is replaced by the nearest of K learned codewords, so an image's code is M codeword
-indices: uint8 (n, M), with codebooks float32 (M, K, d_sub) (code_type "pq").
+indices: uint8 (n, M), with codebooks float32 (M, K, d_sub) (code_type "pq"; the protocol these
+methods follow is hashviz.methods.protocols.ProductQuantizer).
 
 Search is asymmetric (ADC, Jegou et al.): the query keeps its real embedding
 (`QuantizationMethod.embed_outputs`), the database keeps only its indices, and the distance
@@ -23,7 +24,6 @@ from hashviz import randomness
 from hashviz.errors import HashvizError
 from hashviz.methods.base import DeepHashMethod, off_diagonal, similarity_matrix, straight_through
 from hashviz.methods.classification import label_loss
-from hashviz.methods.registry import register_method
 from hashviz.search.pq import pq_reconstruct
 
 
@@ -55,10 +55,10 @@ class QuantizationMethod(DeepHashMethod):
     The base quantizes each batch once (`quantize`); a method writes `pq_loss(q, labels)`.
     """
 
-    defaults = {"K": 256, "d_sub": 16, "restart_after": 100}
-    recipe = {"lr": 1e-3, "epochs": 25}
     #: whether the embedding is u / ||u|| (search queries must be embedded the same way).
     normalize = False
+    #: the distance training assigns codewords by and search ranks by (hashviz.methods.protocols)
+    pq_metric = "l2"
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -96,7 +96,7 @@ class QuantizationMethod(DeepHashMethod):
     def extra_config(self) -> dict:
         """pq: the code shape, whether queries are u / ||u||, and the search metric (squared L2)."""
         return {"pq": {"M": self.M, "K": self.K, "d_sub": self.d_sub, "code_bits": self.code_bits,
-                       "normalize": self.normalize, "metric": "l2"}}
+                       "normalize": self.normalize, "metric": self.pq_metric}}
 
     def embed(self, u: torch.Tensor) -> torch.Tensor:
         """Network output -> the embedding that is quantized (and that queries search with)."""
@@ -168,6 +168,10 @@ class QuantizationMethod(DeepHashMethod):
         """The learned codebooks, float32 (M, K, d_sub)."""
         return self.codewords.detach().cpu().numpy().astype(np.float32)
 
+    def search_arrays(self, query_outputs: torch.Tensor) -> dict[str, np.ndarray]:
+        """A pq model's queries search with vectors against the codebooks: both are stored."""
+        return {"query_vectors": self.embed_outputs(query_outputs), "codebooks": self.codebooks()}
+
 
 def _class_targets(labels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Row y of table per item; for multi-hot labels the mean of the rows of its labels."""
@@ -177,8 +181,7 @@ def _class_targets(labels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return table[labels]
 
 
-@register_method("dpq", family="quantization", paper="arXiv:1711.08589", code_type="pq")
-class DPQ(QuantizationMethod):
+class DPQ(QuantizationMethod, method="dpq"):
     """DPQ, end-to-end supervised product quantization (Klein & Wolf; arXiv:1711.08589).
 
     soft s_m = sum_k softmax_k(-||z_m - C_mk||^2 / T) C_mk, hard h_m = C_m[argmin_k] with the
@@ -190,10 +193,6 @@ class DPQ(QuantizationMethod):
     dimensions and averaged over the batch. u is not squashed: the codebooks live in the same
     unbounded space and the centre and quantization terms keep its scale.
     """
-
-    defaults = {**QuantizationMethod.defaults, "temperature": 1.0, "lam_centre": 0.1,
-                "lam_quant": 0.1, "lam_gini": 0.1}
-    recipe = {"lr": 1e-3, "epochs": 32}  # its codebook losses cost more per step
 
     def __init__(self, bits, num_classes=10, **hyper):
         super().__init__(bits, num_classes, **hyper)
@@ -213,8 +212,7 @@ class DPQ(QuantizationMethod):
                 + h["lam_gini"] * (gini_item - gini_batch))
 
 
-@register_method("dqn", family="quantization", paper="Cao et al., AAAI 2016", code_type="pq")
-class DQN(QuantizationMethod):
+class DQN(QuantizationMethod, method="dqn"):
     """DQN, deep quantization network (Cao, Long, Wang, Zhu, Wen; Cao et al., AAAI 2016).
 
     z = u / ||u||; L = mean_{i != j} (s_ij - z_i.z_j)^2 + lam mean_i ||z_i - C h_i||^2: a
@@ -227,8 +225,6 @@ class DQN(QuantizationMethod):
     shrinking z to 0, and makes ADC's L2 ranking a cosine ranking.
     """
 
-    defaults = {**QuantizationMethod.defaults, "lam": 0.1, "neg_target": 0.0}
-    recipe = {"lr": 1e-3, "epochs": 32}
     normalize = True
 
     def pq_loss(self, q, labels):

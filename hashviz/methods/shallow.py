@@ -12,7 +12,7 @@ import numpy as np
 
 from hashviz.codes import check_bits, pack_signs
 from hashviz.errors import HashvizError
-from hashviz.methods.registry import merge_hyper, register_method
+from hashviz.methods.registry import bind_facts, merge_hyper
 
 #: a pixel's scale is at least this fraction of the mean pixel scale: pixels that vary more than
 #: average are standardised, quieter ones (a digit's empty border) are only centred and divided
@@ -23,16 +23,23 @@ MIN_RELATIVE_SCALE = 1.0
 class ShallowHasher:
     """Base of the shallow hashers: hyper-parameters, standardisation, state and sign encoding.
 
-    A subclass sets `defaults`, `_fit(Xs)` (learn from standardised float32 data (n, d)),
+    A subclass names its registry row in its class statement (`class ITQ(ShallowHasher,
+    method="itq")`, which gives it method_name and `defaults`, the hyper-parameter defaults; unknown
+    keywords are refused) and sets `_fit(Xs)` (learn from standardised float32 data (n, d)),
     `_project(Xs)` (continuous outputs (n, bits)) and `_state_spec`: learned name -> shape, with
     "d" (input width), "bits", and the symbols of `_symbols(d)` standing for sizes.
     """
 
-    #: hyper-parameter defaults; unknown keywords are refused.
-    defaults: dict = {}
+    method_name: str
+    defaults: dict
     _state_spec: dict = {}
     #: whether fit divides each input by its scale (False: centred only; scale_ is then all ones)
     standardises: bool = True
+
+    def __init_subclass__(cls, method: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if method is not None:
+            bind_facts(cls, method)
 
     def __init__(self, bits: int, seed: int = 0, **hyper):
         self._hyper = merge_hyper(self.defaults, hyper)
@@ -176,8 +183,7 @@ def _check_pca_bits(hasher: ShallowHasher, d: int) -> None:
                            f"bits need at least {hasher.bits} features per image, got {d}")
 
 
-@register_method("lsh", family="shallow", paper="Charikar, STOC 2002")
-class LSH(ShallowHasher):
+class LSH(ShallowHasher, method="lsh"):
     """LSH, random-hyperplane locality-sensitive hashing (Charikar, STOC 2002).
 
     b = sign(W^T x) with W Gaussian (d, bits), on standardised pixels: the probability that a bit
@@ -194,8 +200,7 @@ class LSH(ShallowHasher):
         return Xs @ self.projection_
 
 
-@register_method("pcah", family="shallow", paper="Wang, Kumar, Chang, TPAMI 2012")
-class PCAH(ShallowHasher):
+class PCAH(ShallowHasher, method="pcah"):
     """PCAH, PCA hashing (as the baseline of Wang, Kumar, Chang, TPAMI 2012).
 
     b = sign(P^T x) with P the top `bits` principal directions: each bit halves the data along
@@ -212,8 +217,7 @@ class PCAH(ShallowHasher):
         return Xs @ self.components_
 
 
-@register_method("itq", family="shallow", paper="Gong & Lazebnik, CVPR 2011")
-class ITQ(ShallowHasher):
+class ITQ(ShallowHasher, method="itq"):
     """ITQ, iterative quantization (Gong & Lazebnik, CVPR 2011).
 
     V = X P (PCA to `bits` dims); starting from a random orthogonal R, alternate n_iter times
@@ -222,7 +226,6 @@ class ITQ(ShallowHasher):
     (n_iter + 1 values: the initial rotation's, then after each alternation).
     """
 
-    defaults = {"n_iter": 50}
     _state_spec = {"mean_": ("d",), "scale_": ("d",), "components_": ("d", "bits"),
                    "rotation_": ("bits", "bits"), "quantization_loss_": ("iters",)}
 
@@ -259,8 +262,7 @@ class ITQ(ShallowHasher):
         return (Xs @ self.components_) @ self.rotation_
 
 
-@register_method("sh", family="shallow", paper="Weiss, Torralba, Fergus, NIPS 2008")
-class SH(ShallowHasher):
+class SH(ShallowHasher, method="sh"):
     """SH, spectral hashing (Weiss, Torralba, Fergus, NIPS 2008).
 
     PCA to p = min(bits, d) dims; on the box [a_j, b_j] spanned by the training data along each
@@ -310,8 +312,7 @@ class SH(ShallowHasher):
             raise HashvizError("sh state ranges_ must be positive")
 
 
-@register_method("pca-rr", family="shallow", paper="Hashing-Baseline, arXiv 2509.14427")
-class PCARR(ShallowHasher):
+class PCARR(ShallowHasher, method="pca-rr"):
     """PCA-RR, the training-free baseline of Hashing-Baseline (arXiv 2509.14427): centre the
     inputs (pixels, or a frozen pretrained network's features), project on the top `bits`
     principal directions, rotate by a seeded random orthogonal matrix R (the Q of the QR

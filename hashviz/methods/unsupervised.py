@@ -2,7 +2,7 @@
 scratch on the same backbone as the supervised families, but the loss never sees a label. Its
 second argument is the network's input (the batch's augmented views, float (views * B, C, H, W)
 in [-1, 1]), where the supervised families get the labels; the trainer (DeepHasher.fit) builds
-the views with `augmentation` and runs the network on all of them at once. Labels still pick the
+the views (hashviz.augment) and runs the network on all of them at once. Labels still pick the
 best epoch on the validation split, as for every method (model selection, not training).
 """
 
@@ -14,7 +14,6 @@ from torch import nn
 
 from hashviz import randomness
 from hashviz.methods.base import DeepHashMethod, off_diagonal, straight_through
-from hashviz.methods.registry import register_method
 
 
 class UnsupervisedMethod(DeepHashMethod):
@@ -44,25 +43,15 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-8) -> torch.T
     return kl.sum(1).mean()
 
 
-@register_method("cibhash", family="unsupervised", paper="IJCAI 2021")
-class CIBHash(UnsupervisedMethod):
+class CIBHash(UnsupervisedMethod, method="cibhash"):
     """CIBHash, contrastive information bottleneck hashing (Qiu, Su, Yang, Chen; IJCAI 2021).
 
-    Two augmented views of each image; each bit is a Bernoulli variable with p = sigmoid(u) and a
-    view's code z = sign(p - e), e ~ U(0, 1), with the straight-through gradient (dz/dp = 1;
-    `stochastic` False uses e = 0.5). L = NT-Xent(z_1, z_2; temperature) + beta (KL(p_1 || p_2)
+    Two augmented views of each image (its registry row's `views`, hashviz.methods.protocols.MultiView);
+    each bit is a Bernoulli variable with p = sigmoid(u) and a view's code z = sign(p - e), e ~ U(0, 1),
+    with the straight-through gradient (dz/dp = 1; `stochastic` False uses e = 0.5). L = NT-Xent(z_1, z_2; temperature) + beta (KL(p_1 || p_2)
     + KL(p_2 || p_1)) / 2, the KL against the other view's detached p (the information-bottleneck
     term, as in the authors' code). The code of an image is sign(u) = [p > 0.5].
     """
-
-    views = 2
-    defaults = {"temperature": 0.3, "beta": 0.001, "stochastic": True}
-    recipe = {"lr": 3e-3, "epochs": 30, "batch_size": 128}  # docs/recipes.md, the unsupervised family
-
-    def augmentation(self, image_shape):
-        """Views that differ in position, scale, lighting and a missing part (hashviz.nets.BatchViews)."""
-        from hashviz.nets import view_augmentation
-        return view_augmentation(image_shape)
 
     def loss(self, u, images):
         p = torch.sigmoid(u)
@@ -108,8 +97,7 @@ def bi_half(u: torch.Tensor, gamma: float) -> torch.Tensor:
     return BiHalfFunction.apply(u, gamma)
 
 
-@register_method("bihalf", family="unsupervised", paper="AAAI 2021")
-class BiHalf(UnsupervisedMethod):
+class BiHalf(UnsupervisedMethod, method="bihalf"):
     """Bi-half Net, deep unsupervised hashing by maximizing bit entropy (Li, van Gemert; AAAI 2021).
 
     The bi-half layer (`bi_half`) codes the batch b = bihalf(u); a decoder (bits -> 256 -> 28x28
@@ -121,8 +109,6 @@ class BiHalf(UnsupervisedMethod):
     mAP fell from epoch 1). One view per step (the usual augmentation); the code is sign(u).
     """
 
-    defaults = {"gamma": 6.0}
-    recipe = {"lr": 3e-3, "epochs": 30, "batch_size": 128}  # docs/recipes.md, the unsupervised family
     #: the decoder's target side (a fixed size keeps the weights independent of the image shape)
     side = 28
 
