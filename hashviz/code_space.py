@@ -5,6 +5,7 @@ asymmetric distance of a query vector to their reconstruction. Everything that r
 (evaluation, training validation, the failure finder, Retrieval, Code map neighbours, the API) asks its
 `CodeSpace`, so every caller ranks the same way: distance ascending, ties by database row ascending
 (docs/CONTRACTS.md). `code_space(model)` picks the kind; nothing outside this module asks a code type.
+How each kind's codes are shown (code strips, words, Code map points) is hashviz.code_display, mixed in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hashviz import metrics as M
+from hashviz.code_display import BitsDisplay, CodeDisplay, PQDisplay
 from hashviz.codes import bit_strip, pack_any
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
@@ -42,7 +44,7 @@ class OneQuery:
     ap_tie_range: tuple[float, float] | None = None
 
 
-class CodeSpace:
+class CodeSpace(CodeDisplay):
     """Database codes and labels, the queries' representation and labels, and the index over them.
 
     Subclasses say how a query is represented and how distances are computed; the index is built on
@@ -52,6 +54,7 @@ class CodeSpace:
     distance_name = ""      # what ranks, in words
     tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
     tie_rule = ""           # the ranking and its tie order, in words (the protocol card)
+    remote_index = False    # its index can be a search server's collection (Milvus)
 
     def __init__(self, database: np.ndarray, database_labels: np.ndarray, queries: np.ndarray | None,
                  query_labels: np.ndarray | None, *, index=None):
@@ -97,6 +100,11 @@ class CodeSpace:
         """pq: the query vector (1, d) of query row `row`, or of an image's `outputs` by `hasher`;
         binary codes search with the code itself (None)."""
         return None
+
+    def within(self, code: np.ndarray, radius: int, name: str = "this model") -> tuple[np.ndarray, np.ndarray]:
+        """(database rows int64 (m,), distances (m,)) of every item within `radius` of a stored code
+        (1, width), by (distance, row): the Hamming ball."""
+        raise NotImplementedError
 
     def code_text(self, code: np.ndarray) -> str:
         """One stored code (a database row) as text: codeword indices joined by '-' (pq)."""
@@ -160,12 +168,13 @@ class CodeSpace:
     _top_dtype = np.float32
 
 
-class HammingSpace(CodeSpace):
+class HammingSpace(BitsDisplay, CodeSpace):
     """Packed binary codes uint8 (n, bits // 8), Hamming distance."""
 
     code_type = "binary"
     distance_name = "Hamming distance"
     tie_aware = True
+    remote_index = True
     tie_rule = ("ranked by Hamming distance, ties by database index (tie-aware mAP and the tie range "
                 "shown beside)")
     _top_dtype = np.int32
@@ -193,6 +202,10 @@ class HammingSpace(CodeSpace):
             raise HashvizError(f"a code for {name} has {self.bits} values in {{0,1}} / {{-1,+1}} or "
                                f"{width} packed bytes, got shape {array.shape}")
         return pack_any(array[None])
+
+    def within(self, code: np.ndarray, radius: int, name: str = "this model") -> tuple[np.ndarray, np.ndarray]:
+        rows, distances = self.index.radius(code, radius)[0]
+        return rows.astype(np.int64), distances
 
     def code_text(self, code: np.ndarray) -> str:
         return bit_strip(code)
@@ -230,7 +243,7 @@ class HammingSpace(CodeSpace):
         return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
 
 
-class PQSpace(CodeSpace):
+class PQSpace(PQDisplay, CodeSpace):
     """Codeword indices uint8 (n, M) with codebooks float32 (M, K, d_sub); queries are vectors
     float32 (n_q, M * d_sub) ranked by asymmetric distance (``pq_metric`` "l2" or "ip")."""
 
@@ -254,6 +267,10 @@ class PQSpace(CodeSpace):
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         return self.index.distances(np.atleast_2d(query))[0]
+
+    def within(self, code: np.ndarray, radius: int, name: str = "this model") -> tuple[np.ndarray, np.ndarray]:
+        raise HashvizError(f"{name} has pq codes (codeword indices, not bits): there is no Hamming ball; "
+                           "use the top-n view")
 
     def query_vector(self, row: int | None = None, *, hasher=None, outputs=None) -> np.ndarray:
         return self.queries()[row:row + 1] if row is not None else hasher.query_vectors(outputs)
@@ -302,9 +319,10 @@ def code_space(model, index=None, kind: str = "flat") -> CodeSpace:
 
 def outputs_space(method, query_outputs, database_outputs, query_labels, database_labels) -> CodeSpace:
     """The code space of a deep method's continuous outputs (torch float32 (n, d)): its codes for the
-    database and, as queries, its codes (binary) or its query embeddings (pq)."""
+    database and, as queries, its codes (binary) or its query embeddings (pq). `method` follows
+    hashviz.methods.protocols: a DeepMethod, and a ProductQuantizer where its code_type is "pq"."""
     database = method.encode_outputs(database_outputs)
-    if getattr(method, "code_type", "binary") == "pq":
+    if method.code_type == "pq":
         return PQSpace(database, database_labels, method.embed_outputs(query_outputs), query_labels,
-                       codebooks=method.codebooks(), pq_metric=method.extra_config()["pq"]["metric"])
+                       codebooks=method.codebooks(), pq_metric=method.pq_metric)
     return HammingSpace(database, database_labels, method.encode_outputs(query_outputs), query_labels)
