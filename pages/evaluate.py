@@ -52,7 +52,8 @@ board, curves, claims, lens, finder, seen = st.tabs(["Leaderboard", "Curves", "S
                                                       "Failure finder", "Seen & unseen"],
                                                      key="evaluate_tab", on_change="rerun")
 
-model = selected_model() or models[0]        # no sidebar choice yet (a page opened on its own)
+ctx = context_of(selected_model() or models[0])   # no sidebar choice yet (a page opened on its own)
+model = ctx.model
 with board:                                  # the numbers first; the full protocol one click away
     st.caption(trusted(protocol_summary(models)))
     st.subheader("Mean ± sd over seeds")
@@ -105,7 +106,7 @@ with claims:
 with lens:                                   # before the failure finder, whose st.stop() ends the run
     if lens.open:
         metric_lens_tab(model)
-unseen_tab(seen, models, model)
+unseen_tab(seen, models, ctx)
 
 with finder:
     st.markdown(fill("Where **{}** (the sidebar's model) fails. Every row can be opened on the Retrieval page.",
@@ -113,12 +114,12 @@ with finder:
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
     worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
-    report = or_stop(failure_report, model.content_key, model, n, worst, unseen_query_filter(st, model))
+    report = or_stop(failure_report, ctx.key, model, n, worst, unseen_query_filter(st, ctx))
     among = "held-out classes' queries, " if report.query_classes else ""
     st.subheader(fill("Worst queries by AP ({}mAP@all {:.3f})", among, report.mean_ap))
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")
     table_download("Download these queries (CSV)", report.worst, model, f"worst-{worst}-queries-top{n}")
-    if (images := context_of(model).images) is not None:          # the worst queries' pictures, read on demand
+    if (images := ctx.images) is not None:          # the worst queries' pictures, read on demand
         pictures = gallery(model, report.worst["query row"], limit=10, images=images, part="query")
         for col, (_, image, caption) in zip(st.columns(10), pictures):
             col.image(image, caption=as_text(caption))

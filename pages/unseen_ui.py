@@ -7,7 +7,6 @@ import streamlit as st
 from hashviz import failures as ff
 from hashviz import unseen as U
 from hashviz.errors import HashvizError
-from hashviz.zoo import class_names_of
 from hashviz.safe_text import fill, trusted
 from pages.common import show_error
 
@@ -35,13 +34,15 @@ def _numbers(table, key):
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in numeric})
 
 
-def unseen_tab(tab, models, model) -> None:
-    """The tab's content: what each setting asks, every model with held-out classes, the sidebar model."""
+def unseen_tab(tab, models, ctx) -> None:
+    """The tab's content: what each setting asks, every model with held-out classes, the sidebar model
+    (its page context)."""
     with tab:
-        _unseen_tab(models, model)
+        _unseen_tab(models, ctx)
 
 
-def _unseen_tab(models, model) -> None:
+def _unseen_tab(models, ctx) -> None:
+    model = ctx.model
     st.markdown(trusted(U.SETTINGS_TEXT))
     board = U.held_out_table(models)
     if board.empty:
@@ -55,7 +56,7 @@ def _unseen_tab(models, model) -> None:
     if model.query_labels.ndim != 1:
         st.info("These settings need one class per item; this model's labels are multi-label.")
         return
-    names = class_names_of(model)
+    names = ctx.class_names
     recorded = U.unseen_classes_of(model)
     if recorded:
         st.caption(fill("Held out of its training (config.json): {}.", ", ".join(names[c] for c in recorded)))
@@ -74,12 +75,12 @@ def _unseen_tab(models, model) -> None:
     _numbers(table, "evaluate_unseen_settings")
 
 
-def unseen_query_filter(container, model) -> tuple[int, ...]:
-    """A checkbox (when the model has held-out classes) limiting the failure finder to their queries."""
-    held = held_out_classes(model)
+def unseen_query_filter(container, ctx) -> tuple[int, ...]:
+    """A checkbox (when the context's model has held-out classes) limiting the failure finder to their queries."""
+    held = held_out_classes(ctx.model)
     if not held:
         return ()
-    names = class_names_of(model)
+    names = ctx.class_names
     only = container.checkbox(fill("Only queries of held-out classes ({})", ", ".join(names[c] for c in held)),
                               key="evaluate_only_unseen",
                               help="Their AP is against the whole database: the unseen@all setting.")
