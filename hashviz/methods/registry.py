@@ -218,11 +218,12 @@ METHODS = (
 
 
 def _check_row(info: MethodInfo) -> MethodInfo:
+    """The row, checked, with dicts of its own (rows share constants such as SMALL_BATCHES)."""
     if info.family not in FAMILIES or info.kind not in KINDS or info.code_type not in CODE_TYPES:
         raise ValueError(f"{info.name}: unknown family, kind or code type")
     if (info.kind == "shallow") == info.deep:
         raise ValueError(f"{info.name}: a shallow kind belongs to a shallow family and only there")
-    return info
+    return replace(info, defaults=dict(info.defaults), recipe=dict(info.recipe), quick=dict(info.quick))
 
 
 _REGISTRY: dict[str, MethodInfo] = {info.name: _check_row(info) for info in METHODS}
