@@ -228,7 +228,7 @@ def _check_row(info: MethodInfo) -> MethodInfo:
 
 _REGISTRY: dict[str, MethodInfo] = {info.name: _check_row(info) for info in METHODS}
 # a recipe taken from another method: the recipe of the one its defaults name (the ensemble's member)
-_REGISTRY.update({name: replace(info, recipe=_REGISTRY[info.defaults[info.recipe_from]].recipe)
+_REGISTRY.update({name: replace(info, recipe=dict(_REGISTRY[info.defaults[info.recipe_from]].recipe))
                   for name, info in _REGISTRY.items() if info.recipe_from})
 
 
