@@ -97,6 +97,7 @@ def _parse_hyper(items: list[str]) -> dict:
 
 
 def cmd_eval(args, header: str | None = None) -> int:
+    from hashviz.code_space import code_space
     from hashviz.data import describe_protocol
     from hashviz.evaluation import metric_keys, model_metrics
     from hashviz.metrics import format_metric, reported_metrics
@@ -123,9 +124,8 @@ def cmd_eval(args, header: str | None = None) -> int:
         print(header)
     print(f"{model.name}: {model.method} ({model.family}), {model.bits} bits, {model.code_type} codes")
     print(f"protocol: {protocol}")
-    ranking = ("asymmetric distance to the pq codewords (no Hamming ball: Hamming-only metrics are n/a)"
-               if model.code_type == "pq" else "Hamming distance")
-    print(f"ranking: {ranking}, ties by database index; a query with no relevant item in the top k scores AP 0")
+    print(f"ranking: {code_space(model).ranking_text}, ties by database index; a query with no relevant item "
+          "in the top k scores AP 0")
     for metric in reported_metrics():
         print(f"  {metric.label:<18} {format_metric(metric, metrics.get(metric.key)):>6}  {metric.definition}")
     for k, value in metrics["precision_at_k"].items():
@@ -140,10 +140,12 @@ def cmd_eval(args, header: str | None = None) -> int:
 def _eval_write(path: Path) -> int:
     """`hashviz eval DIR --write` (a model directory) or `hashviz eval ROOT --write` (every model under it)."""
     from hashviz.metric_refresh import write_metrics, write_metrics_under
+    from hashviz.metrics import reported_metrics
     from hashviz.zoo import CONFIG
     if (path / CONFIG).is_file():
         metrics = write_metrics(path)
-        print(f"{path}: metrics recomputed and written (mAP@all {metrics['map_all']:.4f})")
+        headline = next(m for m in reported_metrics() if m.key == "map_all")
+        print(f"{path}: metrics recomputed and written ({headline.label} {metrics[headline.key]:.4f})")
         return 0
     results = write_metrics_under(path)
     for name, problem in results:
@@ -284,11 +286,12 @@ def cmd_serve(args) -> int:
 
 
 def cmd_index_push(args) -> int:
+    from hashviz.code_space import code_space
     from hashviz.search.milvus import TOKEN_ENV, collection_name_for, push_codes
     from hashviz.zoo import load_model_dir
     from tqdm import tqdm
     model = load_model_dir(Path(args.model))
-    if model.code_type != "binary":
+    if not code_space(model).remote_index:
         raise HashvizError("only binary codes can be pushed to Milvus")
     name = args.collection or collection_name_for(model.path, model.database_codes)
     with tqdm(total=len(model.database_codes), desc="push", unit="code", file=sys.stderr) as bar:

@@ -53,11 +53,6 @@ class CodeKind:
         """One stored code as text: codeword indices joined by '-'."""
         return "-".join(str(int(v)) for v in code)
 
-    @classmethod
-    def require_binary(cls, action: str) -> None:
-        """Refuse an action only bit strings allow ("be pushed to Milvus")."""
-        raise HashvizError(f"only binary codes can {action}")
-
     # ------------------------------------------------------------ metrics and diagnostics
     @staticmethod
     def defines(metric) -> bool:
@@ -95,10 +90,6 @@ class BinaryCodes(CodeKind):
     @staticmethod
     def code_text(code: np.ndarray) -> str:
         return bit_strip(code)
-
-    @classmethod
-    def require_binary(cls, action: str) -> None:
-        return None
 
     @staticmethod
     def diagnosis_inputs(model) -> tuple[dict, list[str]]:
@@ -143,7 +134,7 @@ class PQCodes(CodeKind):
                                 "Hamming ball")
 
     @staticmethod
-    def shape(config: dict) -> tuple[int, int] | None:
+    def codebook_shape(config: dict) -> tuple[int, int] | None:
         """(M, K) from config.json's "pq", or None when it does not give both."""
         pq = config.get("pq") or {}
         m, k = pq.get("M"), pq.get("K")
@@ -153,21 +144,21 @@ class PQCodes(CodeKind):
 
     @classmethod
     def check_config(cls, config: dict, source: str) -> None:
-        if not cls.shape(config):
+        if not cls.codebook_shape(config):
             raise HashvizError(f"{source}: pq models need pq.M and pq.K in the config")
 
     @classmethod
     def code_width(cls, config: dict) -> int:
-        return cls.shape(config)[0]
+        return cls.codebook_shape(config)[0]
 
     @classmethod
     def check_stored_codes(cls, config: dict, codes: np.ndarray, part: str) -> None:
-        if codes.size and int(codes.max()) >= cls.shape(config)[1]:
+        if codes.size and int(codes.max()) >= cls.codebook_shape(config)[1]:
             raise HashvizError(f"codes/{part}.npy holds codeword indices beyond K")
 
     @classmethod
     def check_kind_arrays(cls, config: dict, arrays: dict) -> None:
-        m, k = cls.shape(config)
+        m, k = cls.codebook_shape(config)
         books, vectors = arrays.get("codebooks"), arrays.get("query_vectors")
         if books is None or vectors is None:
             raise HashvizError("pq models need codes/codebooks.npy and codes/query_vectors.npy")

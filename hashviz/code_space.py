@@ -5,7 +5,8 @@ asymmetric distance of a query vector to their reconstruction. Everything that r
 (evaluation, training validation, the failure finder, Retrieval, Code map neighbours, the API) asks its
 `CodeSpace`, so every caller ranks the same way: distance ascending, ties by database row ascending
 (docs/CONTRACTS.md). `code_space(model)` picks the kind; nothing outside this module asks a code type.
-How each kind's codes are shown (code strips, words, Code map points) is hashviz.code_display, mixed in.
+How each kind's codes are shown (code strips, words, Code map points) is hashviz.code_display, mixed in;
+what each kind stores, how it is checked and which metrics and diagnostics apply is hashviz.code_kinds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 
 from hashviz import metrics as M
 from hashviz.code_display import BitsDisplay, CodeDisplay, PQDisplay
-from hashviz.codes import bit_strip, pack_any
+from hashviz.code_kinds import BinaryCodes, CodeKind, PQCodes
+from hashviz.codes import pack_any
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.search import build_index, pq_metric_of
@@ -44,13 +46,12 @@ class OneQuery:
     ap_tie_range: tuple[float, float] | None = None
 
 
-class CodeSpace(CodeDisplay):
+class CodeSpace(CodeDisplay, CodeKind):
     """Database codes and labels, the queries' representation and labels, and the index over them.
 
     Subclasses say how a query is represented and how distances are computed; the index is built on
     first use through hashviz.search.build_index unless one is given (a page's cached index)."""
 
-    code_type = ""
     distance_name = ""      # what ranks, in words
     tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
     tie_rule = ""           # the ranking and its tie order, in words (the protocol card)
@@ -106,10 +107,6 @@ class CodeSpace(CodeDisplay):
         (1, width), by (distance, row): the Hamming ball."""
         raise NotImplementedError
 
-    def code_text(self, code: np.ndarray) -> str:
-        """One stored code (a database row) as text: codeword indices joined by '-' (pq)."""
-        return "-".join(str(int(v)) for v in code)
-
     def sample_neighbour_scores(self, rows: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
         """float64 (len(rows),): share of each database row's k nearest neighbours *among `rows`* that
         have its label (labels int (len(rows),)), ties by row; NaN when fewer than two rows."""
@@ -145,6 +142,12 @@ class CodeSpace(CodeDisplay):
         """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order."""
         return self.index.knn(self.queries(rows), n)
 
+    def buckets(self, top: int = 10):
+        """The database's buckets of identical codes (hashviz.diagnostics.buckets.BucketStats), the
+        `top` largest written out."""
+        from hashviz.diagnostics.buckets import bucket_occupancy
+        return bucket_occupancy(self.database, self.database_labels, code_type=self.code_type, top=top)
+
     def rank_one(self, query: np.ndarray, label: np.ndarray | None, n: int) -> OneQuery:
         """One query (1, ...) against the database in one pass: every distance computed once gives the
         top n (distance, then row), the tie totals and, with a label, the relevance and the AP.
@@ -168,10 +171,9 @@ class CodeSpace(CodeDisplay):
     _top_dtype = np.float32
 
 
-class HammingSpace(BitsDisplay, CodeSpace):
+class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
     """Packed binary codes uint8 (n, bits // 8), Hamming distance."""
 
-    code_type = "binary"
     distance_name = "Hamming distance"
     tie_aware = True
     remote_index = True
@@ -207,9 +209,6 @@ class HammingSpace(BitsDisplay, CodeSpace):
         rows, distances = self.index.radius(code, radius)[0]
         return rows.astype(np.int64), distances
 
-    def code_text(self, code: np.ndarray) -> str:
-        return bit_strip(code)
-
     def sample_neighbour_scores(self, rows: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
         from hashviz.projection import neighbours_correct
         return neighbours_correct(self.database[rows], labels, k=k)
@@ -243,11 +242,10 @@ class HammingSpace(BitsDisplay, CodeSpace):
         return ap, float(tie_aware_ap_from_counts(counts, relevant_counts)[0]), (float(low[0]), float(high[0]))
 
 
-class PQSpace(PQDisplay, CodeSpace):
+class PQSpace(PQDisplay, PQCodes, CodeSpace):
     """Codeword indices uint8 (n, M) with codebooks float32 (M, K, d_sub); queries are vectors
     float32 (n_q, M * d_sub) ranked by asymmetric distance (``pq_metric`` "l2" or "ip")."""
 
-    code_type = "pq"
     _top_dtype = np.float32
 
     def __init__(self, *args, codebooks: np.ndarray, pq_metric: str = "l2", **kwargs):

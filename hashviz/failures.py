@@ -14,7 +14,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hashviz import plots
-from hashviz.diagnostics import bucket_occupancy
 from hashviz.errors import HashvizError
 from hashviz.labels import label_set, label_text
 from hashviz.labels import members as label_members
@@ -108,7 +107,8 @@ def cross_class_collisions(model: ModelDir, limit: int = 50) -> pd.DataFrame:
     items share the code, and its first database row. Empty when no code is shared across classes."""
     _single_label(model)
     names = class_names_of(model)
-    stats = bucket_occupancy(model.database_codes, model.database_labels, code_type=model.code_type, top=0)
+    space = code_space(model)
+    stats = space.buckets(top=0)
     bucket = stats.bucket_of_row
     labels = np.asarray(model.database_labels, dtype=np.int64)
     n_classes = np.bincount(np.unique(bucket * (labels.max() + 1) + labels) // (labels.max() + 1),
@@ -117,7 +117,7 @@ def cross_class_collisions(model: ModelDir, limit: int = 50) -> pd.DataFrame:
     np.minimum.at(first_row, bucket, np.arange(len(bucket)))
     mixed = np.flatnonzero(n_classes > 1)
     mixed = mixed[np.lexsort((first_row[mixed], -stats.bucket_sizes[mixed]))]
-    rows, space = [], code_space(model)
+    rows = []
     for b in mixed:
         members = np.flatnonzero(bucket == b)
         code_row = model.database_codes[members[0]]

@@ -78,12 +78,6 @@ def test_pq_codes_leave_exactly_the_hamming_only_metrics_undefined():
     assert "no Hamming ball" in PQCodes.undefined_metrics_reason
 
 
-def test_only_binary_codes_go_to_a_hamming_server():
-    BinaryCodes.require_binary("be pushed to Milvus")
-    with pytest.raises(HashvizError, match="^only binary codes can be pushed to Milvus$"):
-        PQCodes.require_binary("be pushed to Milvus")
-
-
 def test_diagnosis_inputs_of_a_model_directory():
     sample, rows = np.zeros((3, 16), np.float32), np.array([0, 4, 7])
     binary = ModelDir(Path("b"), {"bits": 16, "code_type": "binary"},
@@ -108,3 +102,17 @@ def test_code_diagnostics_of_each_kind():
     parts = PQCodes.code_diagnostics(pq, labels, 4, outputs=np.zeros((3, 4)), n_codewords=4)
     assert parts["bits"] == 4 and parts["usage"].counts.tolist() == [[2, 0, 1, 0], [0, 1, 0, 2]]
     assert len(parts["notes"]) == 2 and "ignored" in parts["notes"][1]
+
+
+def test_each_code_space_is_its_kind_and_buckets_its_database():
+    from hashviz.code_space import HammingSpace, PQSpace
+    labels = np.array([0, 1, 1])
+    hamming = HammingSpace(np.array([[0xF0], [0xF0], [0x0F]], np.uint8), labels, None, None)
+    assert isinstance(hamming, BinaryCodes) and hamming.code_type == "binary"
+    stats = hamming.buckets(top=1)               # {0, 1} share 11110000: one cross-class pair
+    assert stats.n_distinct == 2 and stats.cross_class_pairs == 1
+    assert [(b.code, b.size) for b in stats.largest] == [("11110000", 2)]
+    pq = PQSpace(np.array([[0, 1], [2, 3], [0, 1]], np.uint8), labels, None, None,
+                 codebooks=np.zeros((2, 4, 1), np.float32))
+    assert isinstance(pq, PQCodes) and pq.code_type == "pq" and pq.code_text(pq.database[1]) == "2-3"
+    assert [(b.code, b.size, b.first_row) for b in pq.buckets().largest] == [("0-1", 2, 0), ("2-3", 1, 1)]
