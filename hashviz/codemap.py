@@ -2,18 +2,18 @@
 
 What a map projects (`source`):
 
-* "codes"   -- binary models: the database codes, UMAP with the Hamming metric (PCA of ±1 codes
-               for the instant view). pq models: the reconstructed vectors (concatenated codewords,
-               Euclidean), since a Hamming map of codeword indices means nothing.
+* "codes"   -- the database codes as the model's code space maps them (hashviz.code_display): binary
+               codes with the Hamming metric (PCA of ±1 codes for the instant view); pq codes by their
+               reconstructed vectors (concatenated codewords, Euclidean).
 * "pixels"  -- the same sampled images' pixels (scaled to 0..1), Euclidean.
 * "outputs" -- the network's continuous outputs u before the sign (model.outputs_sample). When the
                code map's sample rows all lie in model.outputs_sample_rows (the default: both are
                the seeded sample of 5,000 rows) the same points are projected.
 
-Every map is (xy float32 (m, 2), rows int64 (m,)) where rows are database rows of the model. A binary
-model's points are its most frequent distinct codes, each at its first row (hashviz.distinct: sized
-by count, a selected code expands to its items with `code_members`); the pixels and outputs maps
-beside it draw the same rows. pq models: a seeded sample of rows.
+Every map is (xy float32 (m, 2), rows int64 (m,)) where rows are database rows of the model, the ones
+its code space draws: a binary model's most frequent distinct codes, each at its first row
+(hashviz.distinct: sized by count, a selected code expands to its items with `code_members`), a pq
+model's seeded sample of rows; the pixels and outputs maps beside it draw the same rows.
 
 Disk cache: ``<models_root>/.cache/projections/`` (models_root = the model directory's parent;
 discover() skips dot-folders), or ``$HASHVIZ_PROJECTION_CACHE`` when set. File names are content
@@ -29,7 +29,6 @@ server a bounded number. Nothing here imports streamlit.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +38,12 @@ import numpy as np
 
 from hashviz.background import DONE, FAILED, Job, JobRunner
 from hashviz.code_space import code_space
-from hashviz.codes import unpack_bits01
 from hashviz.diagnostics import primary_labels
-from hashviz.distinct import count_of, distinct_codes, marker_sizes
 from hashviz.errors import HashvizError
 from hashviz.labels import label_groups, label_text
 from hashviz.map_jobs import MapJobs
-from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection,
-                                project_array, project_codes, projection_cache_path, sample_rows)
-from hashviz.search.pq import pq_reconstruct
+from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, project_array,
+                                projection_cache_path, sample_rows)
 from hashviz.zoo import class_names_of
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
@@ -72,11 +68,6 @@ def projection_cache_dir(model) -> Path:
     return Path(env) if env else Path(model.path).parent / ".cache" / "projections"
 
 
-def _digest(array: np.ndarray) -> str:
-    a = np.ascontiguousarray(array)
-    return hashlib.sha256(memoryview(a).cast("B") if a.size else b"").hexdigest()[:16]
-
-
 # --------------------------------------------------------------------------------------------
 # what a map projects
 
@@ -97,26 +88,16 @@ def _method_params(method: str) -> dict:
 def _plan(model, source: str, method: str, sample_size: int | None, seed: int, dataset=None) -> _Plan:
     if source not in SOURCES:
         raise HashvizError(f"map source must be one of {', '.join(SOURCES)}, got {source!r}")
-    codes = model.database_codes
-    n = codes.shape[0]
+    n = len(model.database_codes)
     if sample_size is not None and int(sample_size) < 1:
         raise HashvizError(f"sample size must be at least 1, got {sample_size}")
     sample_size = None if sample_size is None or int(sample_size) >= n else int(sample_size)   # one key for "all"
-    all_rows = np.arange(n, dtype=np.int64)
     params = _method_params(method)
-    if source == "codes" and model.code_type == "binary":
-        rows = drawn_rows(model, sample_size, seed)
-        return _Plan(codes[rows], None, rows, {**params, "source": "distinct codes"},
-                     lambda sample: project_codes(sample, method, seed=seed, **params))
-    if source == "codes":                                   # pq: reconstructed vectors
-        books = model.codebooks
-        if books is None:
-            raise HashvizError(f"{model.name}: pq model without codebooks; no code map available")
-
-        def compute_pq(sample):
-            return project_array(pq_reconstruct(sample, books), method, seed=seed, **params)
-        return _Plan(codes, sample_size, all_rows, {**params, "source": "pq-reconstruction",
-                                                      "codebooks": _digest(books)}, compute_pq)
+    if source == "codes":
+        space = code_space(model)
+        data, cache_sample, rows, key = space.map_data(sample_size, seed, model.content_key)
+        return _Plan(data, cache_sample, rows, {**params, **key},
+                     lambda sample: space.project(sample, method, seed=seed, **params))
     if source == "pixels":
         if model.database_ids is None:
             raise HashvizError(f"{model.name} holds imported codes without image ids; no pixel map")
@@ -183,30 +164,21 @@ def load_code_map(model, method: str = "umap", sample_size: int | None = DEFAULT
 
 def drawn_rows(model, sample_size: int | None, seed: int = 0) -> np.ndarray:
     """int64: the database rows a map draws: a binary model's `sample_size` most frequent distinct
-    codes (each at its first row), else a seeded sample of rows."""
-    n = len(model.database_codes)
-    if model.code_type == "binary":
-        return distinct_codes(model.database_codes, model.content_key).shown(sample_size or n)[0]
-    return sample_rows(n, sample_size, seed)
+    codes (each at its first row), a pq model's seeded sample of rows."""
+    return code_space(model).map_rows(sample_size, seed, model.content_key)
 
 
 def drawn_note(model, sample_size: int) -> tuple[str | None, Callable[[np.ndarray], np.ndarray] | None,
                                                  Callable[[np.ndarray], np.ndarray] | None]:
     """(what the codes map draws, in words; rows -> point sizes; rows -> items sharing each row's
     code) for a binary model (hashviz.distinct), else (None, None, None): a sample, one size each."""
-    if model.code_type != "binary":
-        return None, None, None
-    distinct = distinct_codes(model.database_codes, model.content_key)
-    return (distinct.describe(sample_size), lambda rows: marker_sizes(count_of(distinct, rows)),
-            lambda rows: count_of(distinct, rows))
+    return code_space(model).points_note(sample_size, model.content_key)
 
 
 def code_members(model, rows) -> np.ndarray:
     """int64: every database row whose code is the code of one of `rows` (binary models; code by code
     in the order of `rows`, ascending within a code); pq models: `rows` as they are."""
-    if model.code_type != "binary":
-        return np.asarray(rows, dtype=np.int64)
-    return distinct_codes(model.database_codes, model.content_key).members(rows)
+    return code_space(model).code_members(rows, model.content_key)
 
 
 def available_sources(model) -> dict[str, str | None]:
@@ -220,11 +192,9 @@ def available_sources(model) -> dict[str, str | None]:
 
 
 def colour_kinds(model) -> dict[str, str]:
-    """color_kind -> picker label (no per-bit colouring for pq codes)."""
-    kinds = {"label": "label", "correct": "right/wrong of its top-10 neighbours", "bit": "one bit"}
-    if model.code_type != "binary":
-        del kinds["bit"]
-    return kinds
+    """color_kind -> picker label (per-bit colouring where the codes have bits)."""
+    kinds = {"label": "label", "correct": "right/wrong of its top-10 neighbours"}
+    return kinds if code_space(model).no_bits_reason else {**kinds, "bit": "one bit"}
 
 
 def map_title(model, source: str, method: str, n_points: int) -> str:
@@ -232,10 +202,7 @@ def map_title(model, source: str, method: str, n_points: int) -> str:
     name = method.upper()
     what = {"pixels": "the pixels", "outputs": "the continuous outputs u"}.get(source)
     if what is None:
-        if model.code_type == "pq":
-            what = "the pq reconstructions"
-        else:
-            what = "the codes (Hamming)" if method == "umap" else "the ±1 codes"
+        what = code_space(model).map_subject(method)
     return f"{name} of {what} · {n_points:,} points"
 
 
@@ -301,11 +268,7 @@ def color_values(model, rows: np.ndarray, kind: str, bit: int = 0, k: int = 10,
     if kind == "correct":
         return neighbour_scores(model, rows, k)
     if kind == "bit":
-        if model.code_type != "binary":
-            raise HashvizError("pq codes have no bits to colour by; colour by label or neighbours instead")
-        if not 0 <= int(bit) < model.bits:
-            raise HashvizError(f"bit must be 0..{model.bits - 1}, got {bit}")
-        return unpack_bits01(model.database_codes[rows], model.bits)[:, int(bit)].astype(np.int8)
+        return code_space(model).bit_column(rows, bit)
     raise HashvizError(f"colour by 'label', 'correct' or 'bit', got {kind!r}")
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from hashviz.code_space import code_space
 from hashviz.codes import unpack_bits01
 from hashviz.errors import HashvizError
 from hashviz.metrics import _NONE, _prepare, _single_pass, relevance
@@ -440,7 +441,8 @@ def _positions_from_counts(ranked: Ranked, relevant_last: bool) -> np.ndarray:
 # Model directories
 
 def check_lens_model(model) -> None:
-    if model.code_type != "binary":
+    """The metric lens reads Hamming tie groups: refused for a code space without them (pq)."""
+    if not code_space(model).tie_aware:
         raise HashvizError(f"{model.name} stores {model.code_type} codes: the metric lens needs binary codes "
                            "(product-quantised codes have no Hamming ties)")
 

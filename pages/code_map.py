@@ -7,10 +7,12 @@ import uuid
 import streamlit as st
 
 from hashviz import codemap, plots
+from hashviz.code_space import code_space
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.map_jobs import DEMO_POINTS, MapJobs, MapsBusy
 from hashviz.labels import group_names, grouping_choices, is_multi_label
+from hashviz.safe_text import fill, trusted
 from pages.common import as_text, or_stop
 from pages.context import require_context
 from pages.downloads import table_download
@@ -49,11 +51,11 @@ if method == "umap" and st.session_state.get(f"cm_size_{model.name}", 0) > codem
     st.session_state[f"cm_size_{model.name}"] = codemap.MAX_UMAP_POINTS     # chosen under PCA: capped
 if (choices := projection_jobs(current_deployment().demo).size_choices(n_db)) is not None:
     size = c2.selectbox("Points", choices, choices.index(min(codemap.DEFAULT_SAMPLE, n_db)),
-                        key=f"cm_points_{model.name}", help=codemap.POINTS_HELP)
+                        key=f"cm_points_{model.name}", help=trusted(codemap.POINTS_HELP))
 else:
     size = int(c2.number_input("Points", min_value=min(100, n_db), step=500, key=f"cm_size_{model.name}",
                                max_value=min(n_db, codemap.MAX_UMAP_POINTS) if method == "umap" else n_db,
-                               value=min(codemap.DEFAULT_SAMPLE, n_db), help=codemap.POINTS_HELP))
+                               value=min(codemap.DEFAULT_SAMPLE, n_db), help=trusted(codemap.POINTS_HELP)))
 sources = codemap.available_sources(model)
 beside = sources[c3.selectbox("Beside it, a map of", list(sources), key="cm_beside")]
 kinds = colour_kinds(model, codemap.colour_kinds(model))
@@ -61,9 +63,8 @@ kind = c4.radio("Colour by", list(kinds), format_func=kinds.get, horizontal=True
 bit = st.slider("Bit", 0, model.bits - 1, 0, key="cm_bit") if kind == "bit" else 0
 groups = grouping_choices(model.database_labels, ctx.class_names) if kind == "label" else {}
 group = st.selectbox("Label", list(groups), format_func=groups.get, key="cm_group") if groups else None
-if model.code_type == "pq":
-    st.info("This model stores product-quantisation codes (codeword indices); a Hamming map of indices "
-            "means nothing, so the map shows the reconstructed vectors (concatenated codewords).")
+if note := code_space(model).map_note:       # the codes cannot be mapped as they are: what is mapped instead
+    st.info(trusted(note))
 
 
 def get_map(source):
@@ -85,8 +86,8 @@ maps = or_stop(lambda: {src: get_map(src) for src in ["codes"] + ([beside] if be
 
 pending = [job for _, _, job in maps.values() if job is not None]
 if pending:
-    st.info(f"Computing the UMAP map in the background (the first one after a restart also compiles UMAP, "
-            f"about half a minute). Meanwhile this is the instant PCA view; the page switches by itself.",
+    st.info("Computing the UMAP map in the background (the first one after a restart also compiles UMAP, "
+            "about half a minute). Meanwhile this is the instant PCA view; the page switches by itself.",
             icon=":material/hourglass_top:")
 
     @st.fragment(run_every=2)
@@ -99,7 +100,7 @@ if pending:
 
 drawn, sizes_of, counts_of = codemap.drawn_note(model, size)
 if drawn:
-    st.caption(f"Drawn: {drawn}.")
+    st.caption(fill("Drawn: {}.", drawn))
 names = group_names(ctx.class_names, group, is_multi_label(model.database_labels))
 selected = []
 for col, (source, (xy, rows, job)) in zip(st.columns(len(maps)), maps.items()):
@@ -126,7 +127,7 @@ if not selected:
     st.stop()
 
 LIMIT = 48
-st.subheader(f"{len(selected):,} selected" + (f" (showing the first {LIMIT})" if len(selected) > LIMIT else ""))
+st.subheader(fill("{:,} selected" + (" (showing the first {})" if len(selected) > LIMIT else ""), len(selected), LIMIT))
 images = ctx.images
 items = codemap.gallery(model, selected, dataset, limit=LIMIT, images=images)
 if images is None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from hashviz.deployment import MILVUS as MILVUS_KIND, current_deployment
 from hashviz.errors import HashvizError
-from hashviz.safe_text import escape as as_text  # noqa: F401  (the pages' name for it)
+from hashviz.safe_text import escape as as_text, fill  # noqa: F401  (as_text: the pages' name for escape)
 from hashviz.model_listing import ModelListing
 from hashviz.zoo import ModelDir
 from pages.session_keys import MILVUS_FAILED, MILVUS_URI, MODEL_NAME, MODELS_ROOT, SEARCH_BACKEND
@@ -62,16 +62,18 @@ def search_backend() -> tuple[str, str]:
 
 
 def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
-    """The search index of the sidebar's backend; Milvus falls back to faiss with a warning."""
+    """The search index of the sidebar's backend (Milvus where the model's code space can use a server's
+    collection); Milvus falls back to faiss with a warning."""
+    from hashviz.code_space import code_space
     backend, uri = search_backend()
-    if backend == MILVUS and model.code_type == "binary" and uri:
+    if backend == MILVUS and uri and code_space(model).remote_index:
         failed = st.session_state.setdefault(MILVUS_FAILED, {})
         if uri not in failed:
             try:
                 return _milvus_index(model_key, uri, model)
             except HashvizError as exc:
                 failed[uri] = str(exc)  # remembered: a dead server must not slow every click
-        st.warning(f"Milvus is not usable ({as_text(failed[uri])}); searching in-process with faiss instead.")
+        st.warning(fill("Milvus is not usable ({}); searching in-process with faiss instead.", failed[uri]))
     return _faiss_index(model_key, model, kind)
 
 
@@ -108,7 +110,7 @@ def selected_model() -> ModelDir | None:
 
 def show_error(exc: Exception) -> None:
     """One place that turns a hashviz error into a message (never a traceback)."""
-    st.error(as_text(exc) if isinstance(exc, HashvizError) else f"Unexpected problem: {as_text(exc)}")
+    st.error(as_text(exc) if isinstance(exc, HashvizError) else fill("Unexpected problem: {}", exc))
 
 
 def or_stop(compute, *args, **kwargs):

@@ -10,6 +10,7 @@ import streamlit as st
 from hashviz import plots, retrieval as R
 from hashviz.errors import HashvizError
 from hashviz.lenses import bitflip, parity
+from hashviz.safe_text import fill, trusted
 from pages.common import MILVUS, _faiss_index, search_backend, show_error, thumbnail_grid
 from pages.lenses_ui import images_row
 
@@ -43,7 +44,8 @@ def bit_flip_view(ctx, qcode, label, n: int) -> None:
         st.info("Click one or more bits above: the query's code with those bits flipped is searched again.")
         return
     probe = bitflip.flip_probe(ctx.index, qcode.code, flipped, n, R.BALL_RADIUS)
-    st.html(R.bit_strip_html({"query": qcode.code, "flipped": probe.flipped_code}, title=probe.summary()))
+    st.html(trusted(R.bit_strip_html({"query": qcode.code, "flipped": probe.flipped_code}, ctx.code_space,
+                                     title=probe.summary())))
     st.caption("Flipping bit b moves every item by one: items whose bit b matches the new query bit come one "
                "nearer, the others one farther. Ranked by Hamming distance, ties by database row.")
     after, before = (dict(zip(probe.top_after, probe.dist_after)), dict(zip(probe.top_before, probe.dist_before)))
@@ -57,20 +59,20 @@ def bit_flip_view(ctx, qcode, label, n: int) -> None:
     split, information = _bit_split(ctx.key, model, len(names))
     bits = list(probe.bits)
     st.plotly_chart(plots.bit_split_figure(split[bits], bits, names, information[bits]), key="rq_flip_split")
-    st.caption(f"Hamming ball r ≤ {probe.radius}: {len(probe.ball_entered)} entered, {len(probe.ball_left)} left. "
-               "I(bit; class) = mutual information between the bit and the class over the database, in bits.")
+    st.caption(fill("Hamming ball r ≤ {}: {} entered, {} left. I(bit; class) = mutual information between the "
+                    "bit and the class over the database, in bits.",
+                    probe.radius, len(probe.ball_entered), len(probe.ball_left)))
     for b in bits[:SHOWN_BITS]:
         sides = bitflip.bit_side_examples(model.database_codes, b)
-        with st.expander(f"Bit {b}: examples from each side", expanded=b == bits[0]):
+        with st.expander(fill("Bit {}: examples from each side", b), expanded=b == bits[0]):
             images_row(ctx, sides[1], f"bit {b} = 1")
             images_row(ctx, sides[0], f"bit {b} = 0")
 
 
 def lens_view(view: str, ctx, qcode, label, n: int) -> None:
     """Draw the Retrieval view "hamming-ball", "bit-flip" or "backends" for the query (binary codes)."""
-    if ctx.model.code_type == "pq":
-        st.info("This model stores pq codes (codeword indices), not bits: there is no Hamming ball, bit flip "
-                "or backend comparison; use Top n.")
+    if reason := ctx.code_space.no_bits_reason:
+        st.info(trusted(f"{reason}: there is no Hamming ball, bit flip or backend comparison; use Top n."))
     elif view == "bit-flip":
         bit_flip_view(ctx, qcode, label, n)
     elif view == "backends":
@@ -83,7 +85,7 @@ def hamming_ball_view(ctx, qcode, label) -> None:
     """Every database item within Hamming distance R.BALL_RADIUS of the query, by distance and class."""
     names = ctx.class_names
     ball = R.hamming_ball(ctx.model, ctx.index, qcode, label, R.BALL_RADIUS)
-    st.caption(R.ball_note(ball))
+    st.caption(trusted(R.ball_note(ball)))
     a, b = st.columns([3, 2])
     a.dataframe(R.ball_table(ball, names), hide_index=True)
     b.plotly_chart(plots.ball_figure(R.class_counts_by_distance(ball, len(names)), names), key="rq_ball_fig")
@@ -103,9 +105,9 @@ def backends_view(ctx, qcode, n: int) -> None:
     except HashvizError as exc:
         show_error(exc)
         return
-    st.markdown("\n".join(f"- **{r.name}** ({1000 * r.seconds:.1f} ms): {r.verdict(result.reference)}"
-                           for r in result.runs))
-    st.caption(parity.__doc__.split("\n\n")[1].replace("\n", " "))
+    st.markdown(trusted("\n".join(f"- **{r.name}** ({1000 * r.seconds:.1f} ms): {r.verdict(result.reference)}"
+                                   for r in result.runs)))        # backend names and counts
+    st.caption(trusted(parity.__doc__.split("\n\n")[1].replace("\n", " ")))
     st.dataframe(parity.parity_table(result), hide_index=True)
     if diffs := parity.differences_table(result):
         st.markdown("**Every difference, explained**")

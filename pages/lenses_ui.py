@@ -8,10 +8,10 @@ import numpy as np
 import streamlit as st
 
 from hashviz import plots, retrieval as R
+from hashviz.code_space import code_space
 from hashviz.lenses import cube, lookup, trust
+from hashviz.safe_text import fill, trusted
 from pages.common import as_text
-
-PQ_NOTE = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
 
 
 @st.cache_resource(show_spinner="Measuring table lookup…", max_entries=16)
@@ -42,10 +42,10 @@ def _trust(model_key: str, _model, rows: np.ndarray, xy: np.ndarray):
 
 def images_row(ctx, rows, label: str) -> None:
     """A caption and one small image per database row of the context's model (rows only without images)."""
-    st.caption(f"{as_text(label)} ({len(rows)})")
+    st.caption(fill("{} ({})", label, len(rows)))
     model, images = ctx.model, ctx.images
     if images is None or model.database_ids is None or not len(rows):
-        st.write(", ".join(f"row {r}" for r in rows) or "—")
+        st.write(as_text(", ".join(f"row {r}" for r in rows) or "—"))
         return
     st.image([R.enlarge(images[model.database_ids[r]], 56) for r in rows],
              caption=[as_text(R.label_text(model.database_labels[r], ctx.class_names)) for r in rows])
@@ -53,16 +53,22 @@ def images_row(ctx, rows, label: str) -> None:
 
 # ---------------------------------------------------------------- Diagnostics: hash lookup, Hamming cube
 
+def _without_bits(model) -> bool:
+    """Where the model's codes have no bits, say so (these lenses read bits) and return True."""
+    if reason := code_space(model).no_bits_reason:
+        st.info(trusted(f"{reason}: this lens applies to binary codes only."))
+    return bool(reason)
+
+
 def hash_lookup(ctx, d, key: str) -> None:
     """Recall of table lookup vs candidates scanned for a grid of (b, nflip); cross-class collisions."""
     m = ctx.model
-    if m.code_type == "pq":
-        st.info(PQ_NOTE)
+    if _without_bits(m):
         return
     k = st.select_slider("k (neighbours to find)", [1, 10, 100, 1000], value=100, key=f"{key}-k")
     grid, fig = _lookup(ctx.key, m, int(k))
     st.plotly_chart(fig, key=f"{key}-fig")
-    st.caption(grid.note())
+    st.caption(trusted(grid.note()))
     with st.expander("The grid as a table"):
         st.dataframe(grid.rows(), hide_index=True)
     st.markdown("**Collisions: distinct codes shared by several classes, worst first**")
@@ -84,26 +90,25 @@ def hash_lookup(ctx, d, key: str) -> None:
 def hamming_cube(ctx, d, key: str) -> None:
     """The occupied corners of the code space as a graph (edges one bit apart)."""
     m = ctx.model
-    if m.code_type == "pq":
-        st.info(PQ_NOTE)
+    if _without_bits(m):
         return
     nodes = st.select_slider("Corners shown (most occupied first)", [16, 32, 64, 128, 256, 512],
                              value=64 if m.bits > 8 else 256, key=f"{key}-nodes")
     view, fig = _cube(ctx.key, m, int(nodes), ctx.class_names)
     st.plotly_chart(fig, key=f"{key}-fig")
-    st.caption(view.note())
+    st.caption(trusted(view.note()))
 
 
 # ---------------------------------------------------------------- Code map: projection trust
 
 def trust_metric(col, model, xy, rows):
-    """Write the map's projection trust into `col`; return the Trust (None for pq codes)."""
-    if model.code_type != "binary":
+    """Write the map's projection trust into `col`; return the Trust (None where the codes have no bits)."""
+    if code_space(model).no_bits_reason:
         return None
     t = _trust(model.content_key, model, np.asarray(rows), np.asarray(xy))
-    col.metric("Projection trust", f"{t.mean:.1%}", help=t.note())
-    col.caption(f"{int(t.torn.sum()):,} of {len(t.kept):,} points torn (keep < half of their "
-                f"{t.k} nearest Hamming neighbours on this map).")
+    col.metric("Projection trust", f"{t.mean:.1%}", help=trusted(t.note()))
+    col.caption(fill("{:,} of {:,} points torn (keep < half of their {} nearest Hamming neighbours on this map).",
+                     int(t.torn.sum()), len(t.kept), t.k))
     return t
 
 
@@ -112,5 +117,5 @@ def trust_figure(t, xy, rows, title: str, axis: str):
 
 
 def colour_kinds(model, kinds: dict) -> dict:
-    """The Code map's colour choices plus projection trust (binary codes)."""
-    return {**kinds, "trust": "projection trust"} if model.code_type == "binary" else kinds
+    """The Code map's colour choices plus projection trust (codes with bits)."""
+    return kinds if code_space(model).no_bits_reason else {**kinds, "trust": "projection trust"}

@@ -8,7 +8,7 @@ from hashviz import retrieval as R
 from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
 from hashviz.neighbour_table import ranking_table
-from hashviz.safe_text import fill
+from hashviz.safe_text import fill, trusted
 from hashviz.zoo import check_ids_within
 from pages.common import as_text, current_models, model_by_name, or_stop, show_error, sync_query_params, thumbnail_grid
 from pages.context import context_of, require_context
@@ -61,7 +61,7 @@ mode = st.radio("Query", modes, horizontal=True, key="rq_mode")
 upload = label = None
 if mode == "By index":
     st.session_state.rq_index = st.session_state.rq_q
-    st.number_input(f"Query-set index (0 to {n_queries - 1})", 0, n_queries - 1, key="rq_index",
+    st.number_input(fill("Query-set index (0 to {})", n_queries - 1), 0, n_queries - 1, key="rq_index",
                     on_change=lambda: st.session_state.update(rq_q=st.session_state.rq_index, rq_db_row=None))
 elif mode == "Random":
     st.button("Draw a random query", icon=":material/casino:", on_click=draw)
@@ -91,8 +91,8 @@ if query.image is not None:
     left.image(R.enlarge(query.image), caption=as_text(query.source))
 right.markdown(fill("**Query:** {} · **label:** {}", query.source, R.label_text(query.label, names)))
 if query.notes:
-    right.caption("What was done to the upload: " + "; ".join(query.notes) + ".")
-right.html(R.bit_strip_html({"query": qcode.code}, model.code_type, title=R.query_strip_title(model)))
+    right.caption(fill("What was done to the upload: {}.", "; ".join(query.notes)))
+right.html(trusted(R.query_strip_html(model, qcode)))
 
 # ---------------------------------------------------------------- the results
 c1, c2 = st.columns([1, 1])
@@ -101,7 +101,7 @@ view = c2.radio("View", list(R.VIEWS), format_func=R.VIEWS.get, horizontal=True,
 compare: list[str] = []
 if view == "top-n":
     ranking = R.rank_query(model, ctx.code_space, qcode, query.label, n)
-    st.markdown(R.scores_text(ranking))
+    st.markdown(trusted(R.scores_text(ranking)))
     st.caption(as_text(R.protocol_note(model, query.db_row)))
     if st.session_state.get("rq_detail") not in range(1, ranking.n + 1):
         st.session_state.rq_detail = 1
@@ -115,7 +115,7 @@ if view == "top-n":
     a, b = st.columns([1, 4])
     if image is not None:
         a.image(image, caption=as_text(caption))
-    b.html(strip)
+    b.html(trusted(strip))
     with st.expander("Results as a table"):
         st.dataframe(R.ranking_frame(ranking, names), hide_index=True)
 elif view == "side-by-side":
@@ -136,7 +136,7 @@ elif view == "side-by-side":
             except HashvizError as exc:
                 show_error(exc)
                 continue
-            st.markdown(R.scores_text(r))
+            st.markdown(trusted(R.scores_text(r)))
             thumbnail_grid(R.grid_data(r, images, names, size=48, clickable=False), key=f"rq_cmp_{name}")
     st.caption(as_text(R.protocol_note(model, query.db_row)))
 else:                                               # the Hamming lenses: ball, bit flip, backends

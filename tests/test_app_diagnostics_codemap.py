@@ -101,6 +101,8 @@ def test_diagnostics_of_a_pq_model_shows_codeword_usage_instead_of_bits(tiny_zoo
     assert titles(at) == ["Codeword usage per codebook", "Bucket sizes: how many codes share one code"]
     infos = " ".join(i.value for i in at.info)
     assert "Product-quantisation codes are codebook indices" in infos and "Hamming distances do not apply" in infos
+    lens_note = "This model stores pq codes (codeword indices), not bits: this lens applies to binary codes only."
+    assert infos.count(lens_note) == 2                                   # hash lookup and the Hamming cube
 
 
 def test_diagnostics_compare_mode_puts_two_models_side_by_side(tiny_zoo, monkeypatch):

@@ -150,7 +150,11 @@ def test_a_broken_upload_is_an_error_message_not_a_traceback(app):
 
 def test_a_pq_model_has_no_hamming_ball(tiny_zoo, monkeypatch):
     at = make_app(tiny_zoo, monkeypatch, {"model": "dpq-16", "view": "hamming-ball"})
-    assert any("no Hamming ball" in i.value for i in at.info)
+    assert [i.value for i in at.info] == ["This model stores pq codes (codeword indices), not bits: there is no "
+                                          "Hamming ball, bit flip or backend comparison; use Top n."]
+    strip = at.get("html")[0].proto.body
+    assert "Query&#x27;s pq code: codeword index per sub-space (pq codes have no bit strip)" in strip
+    assert ">sub-space</th>" in strip and "#0072B2" not in strip          # indices, no filled bit cells
 
 
 def test_a_codes_only_model_runs_without_pictures_or_uploads(tmp_path, monkeypatch):

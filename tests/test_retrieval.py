@@ -9,6 +9,7 @@ from PIL import Image
 
 from hashviz import plots
 from hashviz import retrieval as R
+from hashviz.code_space import HammingSpace, PQSpace
 from hashviz.data import load_dataset
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
@@ -228,6 +229,8 @@ def test_hamming_ball_holds_every_item_within_the_radius(zoo):
     d = hamming_distances(model.query_codes[4:5], model.database_codes)[0]
     assert sorted(ball.rows.tolist()) == np.flatnonzero(d <= 3).tolist()
     assert f"{len(ball.rows)} items within 3" in R.ball_note(ball)
+    assert R.ball_note(ball).endswith("p_h2 (P@H<=2) is the mean precision of the Hamming ball of radius 2; "
+                                      "an empty ball counts as 0.")
     assert np.array_equal(ball.distances, d[ball.rows])
     assert np.array_equal(ball.relevant, model.database_labels[ball.rows] == query.label)
 
@@ -265,7 +268,7 @@ def test_ball_figure_stacks_one_bar_trace_per_class_present(zoo, digits):
 def test_pq_models_have_no_hamming_ball(zoo):
     model = zoo["dpq-16"]
     query = R.query_from_set(model, 0)
-    with pytest.raises(HashvizError, match="no Hamming ball"):
+    with pytest.raises(HashvizError, match="dpq-16 has pq codes .* no Hamming ball"):
         R.hamming_ball(model, index_of(model), R.query_code(model, query), query.label)
 
 
@@ -285,7 +288,8 @@ def test_grid_data_has_a_tile_per_result_with_mark_symbol_and_picture(zoo, digit
 
 
 def test_grid_data_puts_consecutive_untied_items_in_one_group():
-    ranking = R.Ranking("m", "binary", np.arange(5), np.array([1, 2, 3, 3, 5]), np.zeros(5, int), None, None,
+    space = HammingSpace(np.zeros((9, 1), np.uint8), np.zeros(9, int), None, None)
+    ranking = R.Ranking("m", space, np.arange(5), np.array([1, 2, 3, 3, 5]), np.zeros(5, int), None, None,
                         *tie_groups(np.array([1, 2, 3, 3, 5]), lambda d: 2 if d == 3 else 1), n_database=9)
     data = R.grid_data(ranking, None, ["a"])
     assert json.loads(json.dumps(data)) == data
@@ -294,16 +298,19 @@ def test_grid_data_puts_consecutive_untied_items_in_one_group():
     assert all(t["uri"] is None and t["symbol"] == "·" for g in data["groups"] for t in g["tiles"])
 
 
-def test_differing_positions_and_bit_strip_mark_the_differing_bits():
+def test_bit_strip_marks_the_differing_bits_and_shows_pq_indices_unfilled():
+    bits = HammingSpace(np.zeros((1, 2), np.uint8), np.zeros(1, int), None, None)
     a, b = np.array([[0b10100000, 0]], np.uint8), np.array([[0b00100001, 0]], np.uint8)
-    assert R.differing_positions(a, b).tolist() == [0, 7]
-    strip = R.bit_strip_html({"query": a, "#1 <b>": b}, title="Query & #1")
+    strip = R.bit_strip_html({"query": a, "#1 <b>": b}, bits, title="Query & #1")
     rows = strip.split("<tr>")[1:]
     assert len(rows) == 4 and "differs (2)" in rows[2] and "&lt;b&gt;" in rows[1] and "Query &amp; #1" in strip
     assert rows[2].count("×") == 2 and rows[0].count(">1</td>") == 2 and rows[0].count("<td") == 16
-    assert R.differing_positions([3, 4], [3, 5], "pq").tolist() == [1]
-    pq = R.bit_strip_html({"query": np.array([7, 200], np.uint8)}, "pq")
-    assert ">7</td>" in pq and ">200</td>" in pq and "sub-space" in pq
+    assert rows[0].count("#0072B2") == 2 and rows[1].count("#0072B2") == 2 and ">bit</th>" in rows[3]
+    pq_space = PQSpace(np.zeros((1, 2), np.uint8), np.zeros(1, int), None, None,
+                       codebooks=np.zeros((2, 256, 1), np.float32))
+    pq = R.bit_strip_html({"query": np.array([7, 200], np.uint8), "#1": np.array([7, 9], np.uint8)}, pq_space)
+    assert ">7</td>" in pq and ">200</td>" in pq and ">sub-space</th>" in pq and "differs (1)" in pq
+    assert "#0072B2" not in pq                                  # a codeword index is no on/off cell
 
 
 def test_item_note_names_the_item_and_the_bits_it_differs_in(zoo, digits):
@@ -312,7 +319,7 @@ def test_item_note_names_the_item_and_the_bits_it_differs_in(zoo, digits):
     code = R.query_code(model, query)
     r = R.rank_query(model, index_of(model), code, query.label, 30)
     i = int(np.argmax(r.distances))
-    diff = R.differing_positions(code.code, r.codes[i])
+    diff = np.flatnonzero(np.unpackbits(code.code.ravel()) != np.unpackbits(r.codes[i]))
     note = R.item_note(r, code, i, digits.class_names)
     assert note.startswith(f"#{i + 1} · label {digits.class_names[r.labels[i]]} · ")
     assert f"database index {r.rows[i]}" in note and len(diff) == r.distances[i]
@@ -339,8 +346,9 @@ def test_choose_query_prefers_upload_then_database_row_then_query_row(zoo, digit
     assert from_db.db_row == 5 and from_db.row is None
     out_of_range = R.choose_query(model, digits.images, database_row=10**6, query_row=2)
     assert out_of_range.row == 2
-    assert R.query_strip_title(model) == "Query code (16 bits)"
-    assert "no bit strip" in R.query_strip_title(zoo["dpq-16"])
+    assert "Query code (16 bits)" in R.query_strip_html(model, R.query_code(model, from_db))
+    pq = zoo["dpq-16"]
+    assert "no bit strip" in R.query_strip_html(pq, R.query_code(pq, R.query_from_set(pq, 0)))
 
 
 def test_label_text_and_class_names(zoo, imported, digits):

@@ -12,11 +12,10 @@ One module per concern, all re-exported here so the page reads `from hashviz imp
 
 from hashviz.retrieval.ball import BALL_RADIUS, Ball, ball_note, ball_table, class_counts_by_distance, hamming_ball
 from hashviz.retrieval.pairing import comparable_models, comparison_choice, default_comparison
-from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, bit_strip_html, differing_positions, enlarge,
-                                            grid_data, item_detail, item_note, label_text, png_data_uri,
-                                            ranking_frame)
+from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, bit_strip_html, enlarge, grid_data, item_detail,
+                                            item_note, label_text, png_data_uri, query_strip_html, ranking_frame)
 from hashviz.retrieval.query import (Query, QueryCode, choose_query, query_code, query_from_database, query_from_set,
-                                     query_from_upload, query_strip_title, random_query_row, upload_label)
+                                     query_from_upload, random_query_row, upload_label)
 from hashviz.retrieval.ranking import (RIGHT, UNKNOWN, WRONG, Ranking, TieGroup, format_distance, protocol_note,
                                        rank_query, scores_text)
 from hashviz.retrieval.upload import INVERT_CHOICES, MAX_UPLOAD_PIXELS, Upload, dark_background, decode_upload
@@ -25,10 +24,10 @@ from hashviz.retrieval.url_state import N_RANGE, VIEWS, UrlState, parse_url_stat
 __all__ = [
     "BALL_RADIUS", "Ball", "ball_note", "ball_table", "class_counts_by_distance", "hamming_ball",
     "comparable_models", "comparison_choice", "default_comparison",
-    "SYMBOL", "ball_grid_data", "bit_strip_html", "differing_positions", "enlarge", "grid_data",
-    "item_detail", "item_note", "label_text", "png_data_uri", "ranking_frame",
+    "SYMBOL", "ball_grid_data", "bit_strip_html", "enlarge", "grid_data",
+    "item_detail", "item_note", "label_text", "png_data_uri", "query_strip_html", "ranking_frame",
     "Query", "QueryCode", "choose_query", "query_code", "query_from_database", "query_from_set", "query_from_upload",
-    "query_strip_title", "random_query_row", "upload_label",
+    "random_query_row", "upload_label",
     "RIGHT", "UNKNOWN", "WRONG", "Ranking", "TieGroup", "format_distance", "protocol_note", "rank_query",
     "scores_text",
     "INVERT_CHOICES", "MAX_UPLOAD_PIXELS", "Upload", "dark_background", "decode_upload",

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hashviz.errors import HashvizError
-from hashviz.metrics import relevance
+from hashviz.code_space import code_space
+from hashviz.metrics import relevance, reported_metrics
 from hashviz.retrieval.query import QueryCode
 
 BALL_RADIUS = 3             # Hamming-ball view: distances 0 .. 3
@@ -29,12 +29,8 @@ class Ball:
 
 def hamming_ball(model, index, qcode: QueryCode, label: np.ndarray | None, radius: int = BALL_RADIUS) -> Ball:
     """Every item of `model`'s database within `radius` of the query code, through the search
-    index's radius search; right/wrong marks when the query's label is known."""
-    if model.code_type == "pq":
-        raise HashvizError(f"{model.name} has pq codes (codeword indices, not bits): there is no "
-                           "Hamming ball; use the top-n view")
-    rows, dist = index.radius(qcode.code, radius)[0]
-    rows = rows.astype(np.int64)
+    index's radius search (a pq space refuses: no bits); right/wrong marks when the query's label is known."""
+    rows, dist = code_space(model, index).within(qcode.code, radius, model.name)
     rel = None if label is None else relevance(np.asarray(label)[None], model.database_labels[rows])[0]
     ids = model.database_ids[rows] if model.database_ids is not None else None
     return Ball(radius, rows, dist, model.database_labels[rows], rel, ids)
@@ -53,10 +49,11 @@ def class_counts_by_distance(ball: Ball, n_classes: int) -> np.ndarray:
 
 
 def ball_note(ball: Ball) -> str:
-    """How the Hamming-ball view is defined (the hash-lookup protocol)."""
+    """How the Hamming-ball view is defined (the hash-lookup protocol) and the leaderboard's ball metric."""
+    metric = next(m for m in reported_metrics() if m.quantity == "p_ball")
     return (f"Hash lookup: every database item within Hamming distance r of the query code, found by "
-            f"radius search ({len(ball.rows)} items within {ball.radius}). The leaderboard's p_h2 is the "
-            "precision within r = 2 (an empty ball counts as 0).")
+            f"radius search ({len(ball.rows)} items within {ball.radius}). The leaderboard's {metric.key} "
+            f"({metric.label}) is the {metric.definition}.")
 
 
 def ball_table(ball: Ball, class_names: Sequence[str]):

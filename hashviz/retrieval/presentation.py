@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from hashviz.code_space import CodeSpace, code_space
 from hashviz.errors import HashvizError
 from hashviz.labels import label_text
 from hashviz.retrieval.ball import Ball
@@ -96,21 +97,10 @@ def ranking_frame(ranking: Ranking, class_names: Sequence[str]):
     })
 
 
-def differing_positions(a: np.ndarray, b: np.ndarray, code_type: str = "binary") -> np.ndarray:
-    """Bit positions (binary, bit 0 first as in codes.bit_strip) or sub-code positions (pq) where
-    two codes (uint8 (width,) or (1, width)) differ."""
-    a, b = np.asarray(a, np.uint8).ravel(), np.asarray(b, np.uint8).ravel()
-    if a.shape != b.shape:
-        raise HashvizError(f"codes of different widths: {a.size} and {b.size} bytes")
-    if code_type == "pq":
-        return np.flatnonzero(a != b)
-    return np.flatnonzero(np.unpackbits(a) != np.unpackbits(b))
-
-
 def item_note(ranking: Ranking, qcode: QueryCode, i: int, class_names: Sequence[str]) -> str:
     """'#3 · label 7 · ✓ right · database index 812 · differs from the query in 2 bits: 4, 9'."""
-    diff = differing_positions(qcode.code, ranking.codes[i], ranking.code_type)
-    what = "sub-codes" if ranking.code_type == "pq" else "bits"
+    diff = ranking.space.differing_positions(qcode.code, ranking.codes[i])
+    what = ranking.space.positions_name
     mark = ranking.marks()[i]
     where = f": {', '.join(map(str, diff))}" if len(diff) else ""
     return (f"#{i + 1} · label {label_text(ranking.labels[i], class_names)} · {SYMBOL[mark]} {mark} · "
@@ -124,39 +114,46 @@ def item_detail(ranking: Ranking, qcode: QueryCode, i: int, images: np.ndarray |
     if images is not None and ranking.dataset_ids is not None:
         image = enlarge(images[ranking.dataset_ids[i]])
     caption = f"#{i + 1} · {label_text(ranking.labels[i], class_names)}"
-    strip = bit_strip_html({"query": qcode.code, f"#{i + 1}": ranking.codes[i]}, ranking.code_type,
+    strip = bit_strip_html({"query": qcode.code, f"#{i + 1}": ranking.codes[i]}, ranking.space,
                            title=item_note(ranking, qcode, i, class_names))
     return image, caption, strip
 
 
-def bit_strip_html(codes: Mapping[str, np.ndarray], code_type: str = "binary", title: str = "") -> str:
-    """Codes as strips of cells, one row per named code (uint8 (width,) or (1, width)): bits
-    (binary, bit 0 first, 1 filled blue) or codeword indices (pq). With two codes a third row marks
-    with '×' the positions where they differ (a mark, not colour alone). HTML for st.html."""
+def query_strip_html(model, qcode: QueryCode) -> str:
+    """The query's code as a strip, titled (bits with their count, or a pq code's indices)."""
+    space = code_space(model)
+    return bit_strip_html({"query": qcode.code}, space, title=space.strip_title)
+
+
+def bit_strip_html(codes: Mapping[str, np.ndarray], space: CodeSpace, title: str = "") -> str:
+    """Codes of `space` as strips of cells, one row per named code (uint8 (width,) or (1, width)), a
+    cell per position as the space shows it (bits, bit 0 first, 1 filled blue; or codeword indices).
+    With two codes a third row marks with '×' the positions where they differ (a mark, not colour
+    alone). HTML for st.html."""
     names = list(codes)
     if not names:
         raise HashvizError("bit_strip_html needs at least one code")
     arrays = [np.asarray(c, np.uint8).ravel() for c in codes.values()]
-    values = [np.unpackbits(a) if code_type != "pq" else a for a in arrays]
+    values = [space.code_cells(a) for a in arrays]
     cell = "min-width:15px;padding:1px 2px;text-align:center;border-radius:2px"
     head = "text-align:right;padding-right:6px;font-weight:400"
 
     def row(name: str, cells: str, extra: str = "") -> str:
         return f'<tr><th style="{head}{extra}">{html.escape(name)}</th>{cells}</tr>'
 
-    def paint(v) -> str:
-        colours = "background:#0072B2;color:#fff" if v and code_type != "pq" else "background:#eef0f3;color:#222"
+    def paint(v, filled) -> str:
+        colours = "background:#0072B2;color:#fff" if filled else "background:#eef0f3;color:#222"
         return f'<td style="{cell};{colours}">{int(v)}</td>'
 
-    rows = [row(name, "".join(paint(v) for v in bits)) for name, bits in zip(names, values)]
+    rows = [row(name, "".join(map(paint, cells, space.filled_cells(cells)))) for name, cells in zip(names, values)]
     if len(values) == 2:
-        diff = set(differing_positions(arrays[0], arrays[1], code_type).tolist())
+        diff = set(space.differing_positions(arrays[0], arrays[1]).tolist())
         marks = "".join(f'<td style="{cell};color:#C04A00;font-weight:700">{"×" if i in diff else ""}</td>'
                         for i in range(len(values[0])))
         rows.append(row(f"differs ({len(diff)})", marks))
     ticks = "".join(f'<td style="{cell};color:#888;font-size:10px">{i if i % 4 == 0 else ""}</td>'
                     for i in range(len(values[0])))
-    rows.append(row("bit" if code_type != "pq" else "sub-space", ticks, ";color:#888;font-size:10px"))
+    rows.append(row(space.position_name, ticks, ";color:#888;font-size:10px"))
     title = f'<div style="font-weight:600;margin-bottom:2px">{html.escape(title)}</div>' if title else ""
     return (f'<div class="hv-bits" style="font:12px ui-monospace,monospace;overflow-x:auto">{title}'
             f'<table style="border-collapse:separate;border-spacing:2px">{"".join(rows)}</table></div>')

@@ -98,12 +98,6 @@ def choose_query(model, images: np.ndarray | None, *, upload: "Upload | None" = 
     return query_from_set(model, query_row, images)
 
 
-def query_strip_title(model) -> str:
-    if model.code_type == "pq":
-        return "Query's pq code: codeword index per sub-space (pq codes have no bit strip)"
-    return f"Query code ({model.bits} bits)"
-
-
 def random_query_row(model, rng: np.random.Generator, class_index: int | None = None) -> int:
     """A random row of the model's query set, optionally of one class (multi-hot: holding it)."""
     labels = model.query_labels

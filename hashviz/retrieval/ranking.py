@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from hashviz.data import describe_protocol
-from hashviz.errors import HashvizError
 from hashviz.code_space import CodeSpace, code_space
 from hashviz.labels import is_multi_label, partial_matches
+from hashviz.metrics import reported_metrics
 from hashviz.retrieval.query import QueryCode
 
 RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
@@ -46,12 +46,13 @@ class TieGroup:
 
 @dataclass(frozen=True, eq=False)
 class Ranking:
-    """Top n of one model for one query. rows: int64 (n,) database rows; distances (n,) int32
-    (Hamming) or float32 (pq); labels (n,) or (n, C); relevant bool (n,) or None (label unknown);
-    dataset_ids int64 (n,) or None; group_of int (n,) index into groups."""
+    """Top n of one model for one query. space: the model's CodeSpace (how its codes are shown);
+    rows: int64 (n,) database rows; distances (n,) int32 (Hamming) or float32 (pq); labels (n,) or
+    (n, C); relevant bool (n,) or None (label unknown); dataset_ids int64 (n,) or None; group_of int
+    (n,) index into groups."""
 
     model_name: str
-    code_type: str
+    space: CodeSpace = field(repr=False)
     rows: np.ndarray
     distances: np.ndarray
     labels: np.ndarray
@@ -113,7 +114,7 @@ def rank_query(model, space, qcode: QueryCode, label: np.ndarray | None, n: int)
         rel, rel_total = one.relevant[rows], int(one.relevant.sum())
         precision = float(rel.mean())
         partial = partial_matches(label, db_labels[rows])
-    return Ranking(model.name, model.code_type, rows, dist, db_labels[rows], rel, ids, groups, group_of,
+    return Ranking(model.name, space, rows, dist, db_labels[rows], rel, ids, groups, group_of,
                    len(db), precision, one.ap, one.ap_tie_aware, rel_total, db[rows], partial, one.ap_tie_range)
 
 
@@ -135,9 +136,10 @@ def protocol_note(model, database_row: int | None = None) -> str:
     is that database item (sent from the Code map or Evaluate), which finds itself."""
     protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
     space = code_space(model)
+    map_all = next(m.label for m in reported_metrics() if m.key == "map_all")
     text = (f"Protocol {protocol}. Ranked by {space.distance_name} ascending, ties by database index ascending "
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
-            "set is the leaderboard's mAP@all. Right (✓) = same class as the query")
+            f"set is the leaderboard's {map_all}. Right (✓) = same class as the query")
     if is_multi_label(model.database_labels):
         text = text.replace("same class as the query", "shares at least one label with the query "
                             "(multi-label); ◐ = right, but the label sets differ")
@@ -148,5 +150,5 @@ def protocol_note(model, database_row: int | None = None) -> str:
         text += (f". This query is database item #{int(database_row)} itself: it sits at distance 0 in its own "
                  "ranking and counts as one relevant item in its AP, which a query-set query never does (the "
                  "query set is not in the database), so its AP is higher than a query-set query's and is not "
-                 "a term of the leaderboard's mAP@all, the mean over the query set")
+                 f"a term of the leaderboard's {map_all}, the mean over the query set")
     return text + "."
