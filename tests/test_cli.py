@@ -92,6 +92,12 @@ def test_index_push_loads_codes_into_milvus_lite(tiny_zoo, tmp_path, capsys):
         np.testing.assert_array_equal(a, b)
 
 
+def test_index_push_refuses_pq_codes_before_touching_milvus(tiny_zoo, tmp_path, capsys):
+    uri = tmp_path / "codes.db"
+    assert main(["index", "push", str(tiny_zoo / "dpq-16"), "--uri", str(uri)]) == 2
+    assert "only binary codes can be pushed to Milvus" in capsys.readouterr().err and not uri.exists()
+
+
 def test_bench_command_runs_the_search_benchmark(capsys):
     assert main(["bench", "search", "--quick"]) == 0
     assert "flat" in capsys.readouterr().out
