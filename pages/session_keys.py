@@ -10,6 +10,6 @@ MILVUS_URI = "milvus_uri"            # the sidebar's Milvus URI box
 MILVUS_FAILED = "milvus_failed"      # {uri: why Milvus failed there}: a dead server is tried once, not per click
 
 RETRIEVAL_LINK = "retrieval_link"    # the one pending link to a row on Retrieval (pages/navigation.py)
-RETRIEVAL_VIEW = "compare_open"      # URL state Retrieval opens with, left by a callback (pages/navigation.py)
+RETRIEVAL_VIEW = "retrieval_view"    # URL state Retrieval opens with, left by a callback (pages/navigation.py)
 RETRIEVAL_URL_READ = "rq_url_read"   # Retrieval has taken its view from the URL (once, or again after Compare)
 RETRIEVAL_TOP_N = "rq_n"             # Retrieval's top-n slider ("rq_" + the URL's "n"); Compare's link keeps it
