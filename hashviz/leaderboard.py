@@ -65,7 +65,7 @@ def hamming_only_columns() -> list[str]:
 def _label(quantity: str) -> str:
     """The schema's label of the metric computed as `quantity` (hashviz.metrics.Metric.quantity), so
     every sentence names a metric as its column does."""
-    return next(m.label for m in M.reported_metrics() if m.quantity == quantity)
+    return M.metric_of(quantity).label
 
 
 def _number(value) -> float:

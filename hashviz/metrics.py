@@ -116,6 +116,15 @@ def reported_metrics() -> tuple[Metric, ...]:
     )
 
 
+def metric_of(quantity: str) -> Metric:
+    """The schema's entry for one of evaluate's computed quantities ("map_all", "p_ball", ...), so a
+    sentence names a metric as its column does."""
+    found = [m for m in reported_metrics() if m.quantity == quantity]
+    if not found:
+        raise KeyError(f"no reported metric computes {quantity!r}")
+    return found[0]
+
+
 def format_metric(metric: Metric, value) -> str:
     """One value as the schema prints it; "n/a" when missing (None or NaN, e.g. Hamming-only of pq)."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -127,7 +136,7 @@ def _reported(quantities: dict) -> dict:
     """{key: float} for every reported metric from evaluate's computed quantities (NaN when absent)."""
     return {m.key: float(quantities.get(m.quantity, float("nan"))) for m in reported_metrics()}
 
-__all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics", "format_metric", "evaluate",
+__all__ = ["PRECISION_KS", "MAP_K", "LOOKUP_RADIUS", "Metric", "reported_metrics", "metric_of", "format_metric", "evaluate",
            "average_precision_per_query", "relevance", "rank_database", "tie_aware_ap_from_counts",
            "tie_range_per_query", "distance_ranking", "evaluate_index"]
 

@@ -79,3 +79,18 @@ def test_stored_metric_validation_checks_every_schema_key(key):
     check_metrics({key: float("nan")}, "config.json")            # a number (NaN: not applicable) passes
     with pytest.raises(HashvizError, match=f"metrics.{key} must be a number"):
         check_metrics({key: "0.9"}, "config.json")
+
+
+def test_sentences_name_a_metric_by_its_schema_entry(monkeypatch):
+    """metric_of finds a quantity's row; a changed radius reaches the ball's sentence, and an unknown
+    quantity is an error, not a silent guess."""
+    assert metrics.metric_of("map_all").label == "mAP@all"
+    assert metrics.metric_of("p_ball").key == "p_h2"
+    monkeypatch.setattr(metrics, "LOOKUP_RADIUS", 3)
+    assert metrics.metric_of("p_ball").label == "P@H<=3"
+    from hashviz.retrieval.ball import Ball, ball_note
+    note = ball_note(Ball(radius=3, rows=np.arange(4), distances=np.zeros(4, np.int32), labels=np.zeros(4, np.int64),
+                          relevant=None, dataset_ids=None))
+    assert "p_h3 (P@H<=3)" in note and "radius 3" in note
+    with pytest.raises(KeyError, match="no reported metric computes 'map_foo'"):
+        metrics.metric_of("map_foo")

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from hashviz.code_space import code_space
-from hashviz.metrics import relevance, reported_metrics
+from hashviz.metrics import metric_of, relevance
 from hashviz.retrieval.query import QueryCode
 
 BALL_RADIUS = 3             # Hamming-ball view: distances 0 .. 3
@@ -50,7 +50,7 @@ def class_counts_by_distance(ball: Ball, n_classes: int) -> np.ndarray:
 
 def ball_note(ball: Ball) -> str:
     """How the Hamming-ball view is defined (the hash-lookup protocol) and the leaderboard's ball metric."""
-    metric = next(m for m in reported_metrics() if m.quantity == "p_ball")
+    metric = metric_of("p_ball")
     return (f"Hash lookup: every database item within Hamming distance r of the query code, found by "
             f"radius search ({len(ball.rows)} items within {ball.radius}). The leaderboard's {metric.key} "
             f"({metric.label}) is the {metric.definition}.")

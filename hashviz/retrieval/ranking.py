@@ -15,7 +15,7 @@ import numpy as np
 from hashviz.data import describe_protocol
 from hashviz.code_space import CodeSpace, code_space
 from hashviz.labels import is_multi_label, partial_matches
-from hashviz.metrics import reported_metrics
+from hashviz.metrics import metric_of
 from hashviz.retrieval.query import QueryCode
 
 RIGHT, WRONG, UNKNOWN, PARTIAL = "right", "wrong", "unknown", "partial"   # partial: relevant, label sets differ
@@ -136,7 +136,7 @@ def protocol_note(model, database_row: int | None = None) -> str:
     is that database item (sent from the Code map or Evaluate), which finds itself."""
     protocol = model.metrics.get("protocol") or describe_protocol(model.protocol)
     space = code_space(model)
-    map_all = next(m.label for m in reported_metrics() if m.key == "map_all")
+    map_all = metric_of("map_all").label
     text = (f"Protocol {protocol}. Ranked by {space.distance_name} ascending, ties by database index ascending "
             "(the leaderboard's rule); AP = AP@all over the whole ranking, its mean over the query "
             f"set is the leaderboard's {map_all}. Right (✓) = same class as the query")
