@@ -91,9 +91,9 @@ def open_page(page, url: str, wait_text: str) -> str:
 
 
 QUERY_LABEL = re.escape("label: ") + ANY_CLASS        # Retrieval's query line names the query's class
-PAGES = [  # (path and query, text that says the page is drawn, what else it shows as typed: regexes)
+PAGES = [  # (path and query, text drawn after the rest, what else the page shows as typed: regexes)
     ("/?model={m}&view=top-n", "Look closer", [QUERY_LABEL]),
-    ("/?model={m}&view=side-by-side" + LINK_PARAMS, "Models side by side",
+    ("/?model={m}&view=side-by-side" + LINK_PARAMS, "ties by database index",
      [QUERY_LABEL, re.escape(f"the link compares unknown model(s) {PLANTED}; left out"),
       re.escape(f"{FOLDERS[1]} ({PLANTED} method, 16 bits")]),
     ("/?model={m}&view=hamming-ball", "Hash lookup", [QUERY_LABEL]),
@@ -101,7 +101,7 @@ PAGES = [  # (path and query, text that says the page is drawn, what else it sho
     ("/diagnostics?model={m}", "Statistics of the model", []),
     ("/code_map?model={m}", "Each point is a database image", []),
     ("/evaluate?model={m}", "Every model", [re.escape(f"{PLANTED} protocol")]),
-    ("/compare?model={m}", "Compare", [re.escape(f"{FOLDERS[0]} (A) wins")]),
+    ("/compare?model={m}", "(A) wins", [re.escape(f"{FOLDERS[0]} (A) wins")]),
     ("/taxonomy?model={m}", "New directions", []),
     ("/?model=" + quote(PLANTED), "Look closer", [re.escape(f"No model named {PLANTED} in this root")]),
 ]
