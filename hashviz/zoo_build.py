@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -76,6 +77,23 @@ def precompute_projections(root: Path, log: Callable[[str], None] = print) -> No
 SEEDED_BITS = 32    # the table's length of record: its rows and the ablations run with several seeds
 
 
+def _with_extra_seeds(paths: list[Path]) -> list[Path]:
+    """paths plus, after each seed-0 model, its seeds 1, 2, ... present in the same folder: a row is
+    the mean of every seed trained for it (a row that a verdict needed more seeds for is trained with
+    a larger --seeds and --methods), and its n says how many."""
+    out = []
+    for path in paths:
+        out.append(path)
+        seed = 1
+        while not _SEEDED.search(path.name) and _present(more := path.parent / seed_name(path.name, seed)):
+            out.append(more)
+            seed += 1
+    return list(dict.fromkeys(out))
+
+
+_SEEDED = re.compile(r"-s\d+$")
+
+
 def seed_name(stem: str, seed: int) -> str:
     """Seed 0 keeps the plain name (models of earlier runs stay valid); seed s adds -s<s>: dpsh-32-s1."""
     return stem if seed == 0 else f"{stem}-s{seed}"
@@ -139,6 +157,7 @@ def results_table(root: Path, out: Path, bits=(16, 32, 64), methods: list[str] |
                               run.ensure(seed_name(arm.name, s), arm.method, arm.bits, s, **arm.spec))]
         studied.append((study, [p for p in dict.fromkeys(paths) if p is not None]))
     rows = [p for p in rows if p is not None]
+    rows, studied = _with_extra_seeds(rows), [(study, _with_extra_seeds(paths)) for study, paths in studied]
     minutes, secs = divmod(round(time.perf_counter() - start), 60)
     note = (f"This run took {minutes} min {secs:02d} s wall clock on {os.cpu_count()} CPU cores: {run.trained} "
             f"model(s) trained, {run.kept} already in `{root}` and kept (their training is not in this time).")

@@ -223,5 +223,11 @@ def test_results_run_trains_each_seed_once_and_writes_mean_sd_verdicts_and_its_w
                   log=log.append, **quick)
     assert not [line for line in log if line.startswith("training")]
     assert "0 model(s) trained, 8 already" in out.read_text()    # the baselines are the table's own models
+    results_table(root, out, bits=(32,), methods=["dpsh"], seeds=3, ablations=[], **quick)   # a third seed, one row
+    results_table(root, out, bits=(16, 32), methods=["dpsh", "itq"], seeds=2, ablations=[balance], train=False)
+    maps = [load_model_dir(root / n).config["metrics"]["map_all"] for n in ("dpsh-32", "dpsh-32-s1", "dpsh-32-s2")]
+    text = out.read_text()
+    assert f"| dpsh | pairwise | 32 | 3 | {statistics.mean(maps):.3f} ± {statistics.stdev(maps):.3f} |" in text
+    assert "| itq | shallow | 32 | 2 |" in text and "| dpsh | none | 3 |" in text
     with pytest.raises(HashvizError, match="--seeds must be at least 1"):
         results_table(root, out, seeds=0)
