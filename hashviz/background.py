@@ -4,7 +4,7 @@
 per key, shared by every caller; finished jobs are kept (up to `keep`) so their results can be read.
 A `Job` says its state ("queued", "running", "done", "failed", "cancelled"), its result or error,
 and carries a stop flag the work may check. The Code map submits UMAP maps to one app-wide runner
-(one worker: UMAP's first fit compiles numba code for about half a minute); training runs go to
+(hashviz.map_jobs.MapJobs; the fits run one at a time in hashviz.projection's UMAP process); training runs go to
 `TRAINING_RUNNER` (several workers, so one session's run never waits behind another's).
 
 Training on top of it: `TrainingJob` turns build_model's progress into snapshots.

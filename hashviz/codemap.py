@@ -21,9 +21,9 @@ hashes (codes / outputs bytes, method, sample size, seed, source and UMAP parame
 retrained model never reuses a stale map, the cache survives restarts and every session and
 process shares it; files are written atomically.
 
-`map_or_start` computes a missing map on a hashviz.background.JobRunner (one worker: UMAP's first
-fit in a process compiles numba code for about half a minute), so a page can show PCA meanwhile and
-ask again; on a hashviz.map_jobs.MapJobs runner a session has one pending map at a time and the
+`map_or_start` computes a missing map on a hashviz.background.JobRunner (the fits themselves run one
+at a time in hashviz.projection's UMAP process, whose first fit compiles numba code), so a page can
+show PCA meanwhile and ask again; on a hashviz.map_jobs.MapJobs runner a session has one pending map at a time and the
 server a bounded number. Nothing here imports streamlit.
 """
 
@@ -53,10 +53,11 @@ __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "l
 
 SOURCES = ("codes", "pixels", "outputs")
 DEFAULT_SAMPLE = 5000
-# The most points one interactive UMAP request may project: 69,000 took 468 s on 2 cores and held
-# the shared worker; 20,000 take about a tenth of that. PCA (instant) takes any number.
+# The most points one interactive UMAP request may project, so that no one map holds the shared UMAP
+# process for long (timings: docs/recipes.md). PCA (instant) takes any number.
 MAX_UMAP_POINTS = 20_000
-# 200 epochs (UMAP's own default above 10k points) halve the time of a 5k map; part of the cache key.
+# 200 epochs at every size (UMAP's own default above 10k points; below it, UMAP would run 500): a small
+# map takes fewer epochs than UMAP's default (timings: docs/recipes.md); part of the cache key.
 UMAP_PARAMS = {"n_epochs": 200}
 CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"
 POINTS_HELP = "binary codes: the most frequent distinct codes; product-quantised codes: a seeded sample of items"

@@ -7,8 +7,8 @@
   so a page can show PCA at once and swap in UMAP when its file appears.
 * `neighbours_correct` -- share of each point's k Hamming neighbours with the same label.
 
-UMAP (umap-learn + numba) runs in one spawned process of its own (`_umap_process`): its first fit
-compiles for a minute or two; later fits of ~10k points take tens of seconds.
+UMAP (umap-learn + numba) runs in one spawned process of its own (`_umap_process`), which keeps
+numba's compiled code, so only a process's first fit pays for compilation (timings: docs/recipes.md).
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ _umap_pool_lock = threading.Lock()
 
 
 def _umap_process():
-    """The one spawned process every UMAP fit runs in. numba's compilation (half a minute to minutes
-    on a first fit) and UMAP's Python parts hold the GIL: in the app's own process they would stall
+    """The one spawned process every UMAP fit runs in. numba's compilation (on a first fit) and
+    UMAP's Python parts hold the GIL: in the app's own process they would stall
     every page while a map computes. The process keeps its compiled code for the next fits."""
     global _umap_pool
     with _umap_pool_lock:
@@ -280,7 +280,7 @@ def neighbours_correct(codes: np.ndarray, labels: np.ndarray, k: int = 10, rows:
     Neighbours are searched among all `codes` excluding the point itself, ranked by Hamming distance
     ascending with ties broken by row index ascending (the project-wide ranking order). With `rows`,
     only those points are scored (still against all codes) and the result has len(rows) entries.
-    Cost ~ len(rows) x n: about 1-2 s for 10k x 10k, ~10 s for 10k x 69k on a shared 2-core box.
+    Cost grows as len(rows) x n (timings: docs/recipes.md).
     NaN when there is no other point.
     """
     check_packed(codes)

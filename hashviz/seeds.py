@@ -22,8 +22,8 @@ HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
 INSIDE_NOISE = "inside the noise"
 
-# docs/results.md: two runs of one recipe were about 0.01 mAP@all apart. Assumed only where no group of
-# the same dataset and protocol has two seeds to measure the spread with.
+# The seed-to-seed sd of mAP@all assumed only where no group of the same dataset and protocol has two
+# seeds to measure the spread with (where the value comes from: docs/recipes.md).
 ASSUMED_SD = 0.01
 CONFIDENCE = 0.95           # a verdict's interval for the gap
 NOISE_METRIC = "map_all"

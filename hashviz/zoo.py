@@ -165,7 +165,7 @@ def _save(out: Path, config: dict, arrays: dict, weights: dict | None) -> Path:
 @contextlib.contextmanager
 def interrupts_deferred():
     """Hold a Ctrl-C that arrives during a save until the save (or its cleanup) is over, then raise
-    it: two quick Ctrl-C used to break the cleanup, print tracebacks and leave a .tmp-* folder.
+    it, so a second Ctrl-C cannot break the cleanup and leave a .tmp-* folder behind.
     Only the main thread receives signals; elsewhere (the Train page's worker) nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield

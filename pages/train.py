@@ -96,7 +96,7 @@ weights = {name: col.number_input(trusted(label), 0.0, 10.0, 0.0, step=0.05, key
                                   disabled=running or not info.deep)
            for col, (name, label) in zip(st.columns(3), REGULARISERS.items())}
 regularizers = {k: float(v) for k, v in weights.items() if v > 0 and info.deep}
-if lecture:                                   # the quick recipes are measured on fmnist-1k at 32 bits
+if lecture:                                   # the quick recipes are made for fmnist-1k at 32 bits
     bits, dataset = 32, "fashion-mnist"
 derived = (bg.output_name(method, bits, regularizers, dataset) + ("-quick" if lecture else "")
            + (f"-{pretrained.NAME}-{mode}{resolution}" if mode else ""))

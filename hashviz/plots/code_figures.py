@@ -52,7 +52,7 @@ def _heatmap(m: np.ndarray, title: str, colorbar: str, zmin: float, zmax: float,
     return fig
 
 
-HEATMAP_MAX_BITS = 256   # a bit-by-bit matrix drawn whole: 1024 bits are 1 M cells, about 20 MB sent per figure
+HEATMAP_MAX_BITS = 256   # drawn whole up to this side, in blocks above: a figure's size stays bounded (docs/recipes.md)
 
 
 def strongest_in_blocks(m: np.ndarray, side: int = HEATMAP_MAX_BITS) -> tuple[np.ndarray, int]:

@@ -3,8 +3,8 @@ asymmetric distances for product-quantised codes.
 
 Every page that retrieves goes through this package (never through faiss or numpy directly), so the
 retrieval page and the metrics rank identically: **Hamming distance ascending, ties by database index
-ascending** (docs/CONTRACTS.md). Indexes of a model are built in one place, :func:`model_index`
-(:func:`build_index` for bare codes).
+ascending** (docs/CONTRACTS.md). A model's indexes are built by :func:`model_index` (:func:`build_index`
+for bare codes), which the code space and the app's caches call.
 
 Binary codes (packed ``uint8 (n, bits // 8)``, ``np.packbits`` order)::
 
@@ -23,8 +23,8 @@ Product-quantised codes (code_type "pq": ``uint8 (n, M)`` indices, codebooks ``f
     index = PQIndex(codes, codebooks)                 # metric "l2", as the models store it
     distances, ids = index.knn(query_vectors, k)      # float32 (nq, k), int64 (nq, k)
 
-faiss runs on one thread by default (on two shared cores, two threads measured 1.5x to 100x slower);
-change it with :func:`set_search_threads`.
+faiss runs on one thread by default: where cores are shared, more faiss threads contend with every other
+thread of the process (figures: docs/search.md); change it with :func:`set_search_threads`.
 
 Modules: ``base`` (the HammingIndex front, checks, ordering helpers, numpy reference), ``faiss_kinds``,
 ``milvus``, ``pq`` (PQIndex, pq_reconstruct), ``service`` (build_index, model_index).

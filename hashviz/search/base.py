@@ -53,7 +53,7 @@ _SEARCH_THREADS = _default_threads()
 @contextlib.contextmanager
 def _search_threads():
     """faiss at the search thread count, only for the call: faiss and torch share one OpenMP
-    runtime, so a process-wide setting of 1 also halved training speed on 2 cores."""
+    runtime, so a process-wide setting of 1 would also hold training to one thread."""
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(_SEARCH_THREADS)
     try:

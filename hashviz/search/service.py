@@ -1,8 +1,9 @@
-"""The one place an index is built: a model's (or a method's) database codes -> the index of a backend.
+"""Where a model's index is built: a model's (or a method's) database codes -> the index of a backend.
 
-Everything that ranks goes through :func:`build_index` / :func:`model_index` and the index's
-``knn`` / ``radius`` / ``distances``: the Retrieval page, the failure finder, code-map neighbours,
-validation during training and pq evaluation, so they all rank the same way.
+A code space (hashviz.code_space) builds its index with :func:`build_index`, and the app's cached
+indexes come from :func:`model_index`; so evaluation, validation during training, the failure finder,
+Retrieval and the lenses rank with the same kinds and the same order. (hashviz.projection's
+`neighbours_correct` ranks a map's sample among itself with a flat ``HammingIndex`` of its own.)
 """
 
 from __future__ import annotations
