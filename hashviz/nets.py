@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torchvision.transforms import v2
 
 from hashviz import randomness
 from hashviz.errors import HashvizError
 
-BACKBONES = ("small-cnn", "cifar-cnn", "resnet18", "efficientnet-lite0")
+BACKBONES = ("small-cnn", "cifar-cnn", "tiny-cnn", "resnet18", "efficientnet-lite0")
 
 
 # Layout 4 at width 24 (the default since issue 20): a pooled 3x3 block at 28x28, a pooled block
@@ -138,6 +137,9 @@ class HashNetwork(nn.Module):
             self.backbone = SmallCNN(channels, width, layout=layout)
         elif backbone == "cifar-cnn":
             self.backbone = SmallCNN(channels, width=max(width, 48), features=512, layout=layout)
+        elif backbone == "tiny-cnn":                 # lecture mode's network (hashviz.tiny_cnn)
+            from hashviz.tiny_cnn import TinyCNN
+            self.backbone = TinyCNN(channels, width)
         elif backbone == "resnet18":
             self.backbone = resnet18_backbone(channels)
         elif backbone == "efficientnet-lite0":       # hashviz.pretrained: ImageNet weights put in by training
@@ -183,98 +185,6 @@ class Dropout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return randomness.dropout(x, self.p, self.generator) if self.training and self.p > 0 else x
-
-
-class BatchShiftFlip(v2.Transform):
-    """Random shifts (edge padding) and horizontal flips drawn per image of a batch (n, C, H, W).
-
-    torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so a per-image loop
-    cost as much as the training step itself on 2 cores; this draws all choices at once.
-    """
-
-    generator = None    # hashviz.randomness: the run's own (None: torch's global)
-
-    def __init__(self, max_shift: int, flip: bool = True):
-        super().__init__()
-        self.max_shift, self.flip = int(max_shift), flip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # a batch, not a pytree of samples
-        n, c, h, w = x.shape
-        p = self.max_shift
-        if p > 0:
-            padded = torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
-            dy = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
-            dx = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
-            rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
-            cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
-            x = padded[torch.arange(n, device=x.device)[:, None, None, None],
-                       torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
-        if self.flip:
-            mirrored = (randomness.uniform((n,), self.generator) < 0.5).to(x.device)
-            x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
-        return x
-
-
-def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
-    """Per-image random shifts; for colour photographs also horizontal flips.
-
-    Grey sets (digits, MNIST, Fashion-MNIST) are centred and have one orientation (the digits'
-    meaning, Fashion-MNIST's left-facing shoes), so they get 1-pixel shifts and no flips: on
-    fmnist-1k GreedyHash at 40 epochs gave mAP@all 0.848 without augmentation, 0.866 with
-    1-pixel shifts, 0.856 with 2 and 0.846 with 3, and mirroring cost CSQ 0.008. Colour
-    photographs get the usual CIFAR recipe: shifts of 1/8 the side and flips.
-    """
-    if len(image_shape) == 2:
-        return BatchShiftFlip(1, flip=False)
-    return BatchShiftFlip(max(1, image_shape[0] // 8), flip=True)
-
-
-class BatchViews(v2.Transform):
-    """A stronger per-image augmentation for the views of unsupervised (contrastive) methods, on a
-    batch (n, C, H, W) in [-1, 1]: a random resized crop (a square of `min_side` to 1 times the
-    side, anywhere inside the image, resampled bilinearly to the full size), brightness and
-    contrast jitter, for colour also a horizontal flip, then with probability `erase` one random
-    rectangle set to 0 (mid grey). All draws at once for the whole batch, like BatchShiftFlip.
-
-    Two views of one image must differ in what the codes should ignore (position, scale, lighting,
-    a missing part) and keep what they should not (the object), so these are the usual SimCLR-style
-    choices cut down to 28x28: no colour-dropping or blur, which would leave little of a
-    Fashion-MNIST image."""
-
-    generator = None    # hashviz.randomness: the run's own (None: torch's global)
-
-    def __init__(self, min_side: float = 0.7, jitter: float = 0.3, flip: bool = False, erase: float = 0.3):
-        super().__init__()
-        self.min_side, self.jitter, self.flip, self.erase = float(min_side), float(jitter), flip, float(erase)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # a batch, not a pytree of samples
-        n, _, h, w = x.shape
-        draw = lambda *shape: randomness.uniform(shape, self.generator, x.device)  # noqa: E731
-        side = self.min_side + (1 - self.min_side) * draw(n)
-        centre = (1 - side)[:, None] * (2 * draw(n, 2) - 1)        # the crop stays inside the image
-        theta = torch.zeros(n, 2, 3, device=x.device)
-        theta[:, 0, 0] = side * (torch.where(draw(n) < 0.5, -1.0, 1.0) if self.flip else 1)
-        theta[:, 1, 1] = side
-        theta[:, :, 2] = centre
-        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
-        x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        contrast = 1 + self.jitter * (2 * draw(n, 1, 1, 1) - 1)
-        brightness = self.jitter * (2 * draw(n, 1, 1, 1) - 1)
-        x = (x * contrast + brightness).clamp(-1, 1)
-        if self.erase > 0:
-            eh, ew = (h * (0.2 + 0.3 * draw(n))).long(), (w * (0.2 + 0.3 * draw(n))).long()
-            top, left = ((h - eh) * draw(n)).long(), ((w - ew) * draw(n)).long()
-            rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
-            inside = (((rows[None] >= top[:, None]) & (rows[None] < (top + eh)[:, None]))[:, :, None]
-                      & ((cols[None] >= left[:, None]) & (cols[None] < (left + ew)[:, None]))[:, None, :])
-            x = x.masked_fill((inside & (draw(n) < self.erase)[:, None, None])[:, None], 0.0)
-        return x
-
-
-def view_augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
-    """The views of the unsupervised methods (hashviz.methods.unsupervised): BatchViews, flipped
-    only for colour photographs (grey sets have one orientation, see `augmentation`)."""
-    return BatchViews(flip=len(image_shape) == 3)
 
 
 @torch.inference_mode()
