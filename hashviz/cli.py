@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regulariser: balance, decorrelation or quantization (repeatable)")
     p.add_argument("--hyper", action="append", metavar="NAME=VALUE", help="method hyper-parameter")
     p.add_argument("--backbone", default=None,
-                   help="small-cnn, cifar-cnn, resnet18 or efficientnet-lite0 (ImageNet-pretrained; default: by image shape)")
+                   help="small-cnn, cifar-cnn, tiny-cnn (lecture mode's), resnet18 or efficientnet-lite0 "
+                        "(ImageNet-pretrained; default: by image shape)")
     p.add_argument("--pretrained-weights", default=None, metavar="torchvision|FILE|none",
                    help="resnet18's starting weights: torchvision's ImageNet ones (default; downloaded once), "
                         "a safetensors file of torchvision resnet18's state dict, or none (from scratch)")
@@ -334,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="efficientnet-lite0: images are resized to this side in pixels (32..224, a multiple of 32; default 64)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
     p.add_argument("--quick", action="store_true",
-                   help="lecture mode: the method's quick recipe (classification family; a lean network, a training "
-                        "subset, few epochs: seconds instead of minutes, a lower mAP; docs/recipes.md)")
+                   help="lecture mode: the method's quick recipe (classification family; the tiny CNN, half the "
+                        "epochs: seconds instead of minutes, a lower mAP; docs/recipes.md)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)

@@ -110,8 +110,8 @@ def _quick_recipe(spec: TrainSpec, info) -> dict:
         from hashviz.methods.registry import quick_methods
         raise HashvizError(f"--quick is for {', '.join(quick_methods())}; {spec.method} has no quick recipe")
     recipe = info.quick
+    spec.backbone = spec.backbone or recipe.get("backbone")
     spec.width = spec.width or recipe.get("width")
-    spec.backbone_layout = spec.backbone_layout or recipe.get("backbone_layout")
     spec.max_train = spec.max_train if spec.max_train is not None else recipe.get("max_train")
     return recipe
 

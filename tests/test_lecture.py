@@ -1,10 +1,11 @@
 """Lecture mode: the classification family's quick recipes resolve into the run, other methods are
 refused with one message, and the note states the two recipes."""
 
+import numpy as np
 import pytest
 
 from hashviz.errors import HashvizError
-from hashviz.lecture import quick_note
+from hashviz.lecture import MEASURED_MAP, quick_note
 from hashviz.methods import list_methods, method_info
 from hashviz.methods.registry import quick_methods
 from hashviz.training import TrainSpec
@@ -20,8 +21,7 @@ def test_quick_spec_takes_the_quick_recipe(method):
     quick = method_info(method).quick
     spec = TrainSpec(method, 32, quick=True).resolved()
     assert (spec.epochs, spec.lr, spec.batch_size) == (quick["epochs"], quick["lr"], quick["batch_size"])
-    assert (spec.width, spec.backbone_layout, spec.max_train) == (quick["width"], quick["backbone_layout"],
-                                                                 quick.get("max_train"))
+    assert (spec.backbone, spec.width, spec.max_train) == (quick["backbone"], quick["width"], quick.get("max_train"))
     assert spec.protocol == "fmnist-1k"                 # the protocol is kept
     assert spec.epochs < method_info(method).recipe["epochs"]
     given = TrainSpec(method, 32, quick=True, epochs=3).resolved()
@@ -37,4 +37,35 @@ def test_the_note_states_both_recipes():
     info = method_info("greedyhash")
     note = quick_note(info)
     assert f"for {info.quick['epochs']} epochs instead of {info.recipe['epochs']}" in note
-    assert f"width {info.quick['width']}" in note and "69,000-image database" in note
+    assert f"{info.quick['width']} channels" in note and "69,000-image database" in note
+    quick, full = MEASURED_MAP["greedyhash"]
+    assert f"mAP@all {quick:.3f} at seed 0 against the full recipe's {full:.3f}" in note
+
+
+def test_every_quick_method_has_measured_figures():
+    assert set(MEASURED_MAP) == set(quick_methods())
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 28, 28), (2, 3, 32, 32), (2, 1, 8, 8)])
+def test_tiny_cnn_gives_256_features_for_any_image_size(shape):
+    import torch
+
+    from hashviz.nets import HashNetwork
+    net = HashNetwork("tiny-cnn", shape[1], 32, width=8).eval()
+    assert net.backbone.out_features == 256
+    assert tuple(net(torch.zeros(shape)).shape) == (shape[0], 32)
+
+
+def test_a_quick_model_trains_saves_reloads_and_encodes_the_same_codes(tmp_path):
+    from hashviz.data import load_dataset
+    from hashviz.encoders import load_encoder
+    from hashviz.training import build_model
+    from hashviz.zoo import load_model_dir
+    spec = TrainSpec("greedyhash", 32, quick=True, dataset="digits", protocol="digits-small", epochs=2)
+    model = load_model_dir(build_model(spec, tmp_path / "quick"))
+    quick = method_info("greedyhash").quick
+    assert model.config["backbone"] == quick["backbone"] and model.config["width"] == quick["width"]
+    assert model.config["spec"]["quick"] is True and len(model.config["history"]) == 2
+    images = load_dataset("digits").images
+    np.testing.assert_array_equal(load_encoder(model).encode(images[model.query_ids]), model.query_codes)
+    np.testing.assert_array_equal(load_encoder(model).encode(images[model.database_ids]), model.database_codes)
