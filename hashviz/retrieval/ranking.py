@@ -98,8 +98,8 @@ def tie_groups(distances: np.ndarray, totals: Callable[[float], int]) -> tuple[l
 
 
 def rank_query(model, space, qcode: QueryCode, label: np.ndarray | None, n: int) -> Ranking:
-    """Top-n of `model`'s database for one query through its code space (a CodeSpace, or an index
-    over the model's database codes that one is made around: pages.common.get_code_space), with tie
+    """Top-n of `model`'s database for one query through its code space (a CodeSpace, such as a page
+    context's code_space, or an index over the model's database codes to make one around), with tie
     groups, right/wrong marks, precision@n and, with a label, this query's AP (and for Hamming codes
     the tie-aware AP and the tie range), all from one pass over the database: CodeSpace.rank_one.
     The AP is hashviz.metrics' definition, so the leaderboard's mAP@all is its mean over the query set."""
