@@ -299,8 +299,11 @@ class DeepHasher(ImageHasher):
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
         labels = torch.as_tensor(np.array(labels))      # a copy: dataset arrays are read-only
         steps_per_epoch = max(1, math.ceil(len(images) / batch_size))
+        total_steps = max(1, epochs) * steps_per_epoch
+        # OneCycleLR divides by its warm-up's length, pct_start * total_steps - 1 steps: zero in a
+        # 5-step run (a tiny --max-train), so that one run warms up a little longer.
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=max(1, epochs) * steps_per_epoch, pct_start=0.2)
+            optimizer, max_lr=lr, total_steps=total_steps, pct_start=0.3 if total_steps == 5 else 0.2)
         # two-view methods always augment: identical views would teach them nothing
         views = method.views
         augment_batch = batch_augmentation(self.image_shape, views) if augment or views > 1 else None

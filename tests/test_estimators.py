@@ -53,3 +53,12 @@ def test_the_registry_refuses_unknown_methods_and_images_of_another_shape(digits
     hasher = create_hasher(config("lsh"), seed=0).fit(digits.images[:50])
     with pytest.raises(HashvizError, match=r"uint8 images of shape \(8, 8\)"):
         hasher.encode(np.zeros((2, 28, 28), np.uint8))
+
+
+def test_a_five_step_run_trains(digits):
+    """5 optimizer steps (160 images, batch 32, one epoch) once made OneCycleLR divide by a zero-step
+    warm-up (ZeroDivisionError inside torch); the run trains and encodes."""
+    images, labels = digits.images[:160], np.asarray(digits.labels[:160])
+    hasher = create_hasher(config("dpsh"))
+    hasher.fit(images, labels, epochs=1, lr=1e-3, batch_size=32, weight_decay=1e-5)
+    assert hasher.encode(images[:4]).shape == (4, 2)
