@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 from hashviz.data.trusted_roots import trusted_roots
-from hashviz.deployment import current_deployment
 from hashviz.errors import HashvizError
+from hashviz.settings import current_deployment
 
 DATA_ROOTS_ENV = "HASHVIZ_DATA_ROOTS"
 _operator_roots: list[Path] = []     # image folders named on this process's command line
