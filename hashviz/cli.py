@@ -140,11 +140,11 @@ def cmd_eval(args, header: str | None = None) -> int:
 def _eval_write(path: Path) -> int:
     """`hashviz eval DIR --write` (a model directory) or `hashviz eval ROOT --write` (every model under it)."""
     from hashviz.metric_refresh import write_metrics, write_metrics_under
-    from hashviz.metrics import reported_metrics
+    from hashviz.metrics import metric_of
     from hashviz.zoo import CONFIG
     if (path / CONFIG).is_file():
         metrics = write_metrics(path)
-        headline = next(m for m in reported_metrics() if m.key == "map_all")
+        headline = metric_of("map_all")
         print(f"{path}: metrics recomputed and written ({headline.label} {metrics[headline.key]:.4f})")
         return 0
     results = write_metrics_under(path)

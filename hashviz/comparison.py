@@ -11,7 +11,7 @@ import pandas as pd
 from hashviz.code_space import code_space
 from hashviz.data.images import image_set_key
 from hashviz.errors import HashvizError
-from hashviz.failures import per_query_ap, top_n
+from hashviz.failures import per_query_ap
 from hashviz.labels import label_text
 
 FAIL_TOP = 10           # a query fails under a model when none of its top FAIL_TOP items is relevant

@@ -11,7 +11,6 @@ from hashviz.byte_cache import ByteCache
 from hashviz.lens_scores import LENS_CACHE_BYTES, lens_scores
 
 CUSTOM = "custom"
-TOGGLES = ("lens_tie", "lens_seed", "lens_empty", "lens_cut", "lens_k", "lens_slice", "lens_measure")
 
 
 @st.cache_resource
