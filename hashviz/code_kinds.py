@@ -178,10 +178,10 @@ class PQCodes(CodeKind):
     def defines(metric) -> bool:
         return not metric.hamming_only
 
-    @staticmethod
-    def diagnosis_inputs(model) -> tuple[dict, list[str]]:
+    @classmethod
+    def diagnosis_inputs(cls, model) -> tuple[dict, list[str]]:
         """The codebook size K (codeword usage counts K codewords per codebook)."""
-        return {"n_codewords": int((model.config.get("pq") or {}).get("K", 256))}, []
+        return {"n_codewords": cls.codebook_shape(model.config)[1]}, []
 
     @staticmethod
     def code_diagnostics(codes, labels, bits, outputs=None, *, output_rows=None, n_codewords=256,

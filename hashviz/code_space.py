@@ -22,7 +22,7 @@ from hashviz.codes import pack_any
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
 from hashviz.search import build_index, pq_metric_of
-from hashviz.search.base import _exact_topk_rows
+from hashviz.search.base import exact_topk_rows
 from hashviz.search.pq import pq_reconstruct
 from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 
@@ -56,6 +56,7 @@ class CodeSpace(CodeDisplay, CodeKind):
     tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
     tie_rule = ""           # the ranking and its tie order, in words (the protocol card)
     remote_index = False    # its index can be a search server's collection (Milvus)
+    _top_dtype = np.float32  # the dtype of a ranking's distances
 
     def __init__(self, database: np.ndarray, database_labels: np.ndarray, queries: np.ndarray | None,
                  query_labels: np.ndarray | None, *, index=None):
@@ -89,8 +90,7 @@ class CodeSpace(CodeDisplay, CodeKind):
 
     def code_query(self, array: np.ndarray, name: str = "this model") -> np.ndarray:
         """A code given by hand (1-D) as a query (1, width); refused where codes are no query (pq)."""
-        raise HashvizError(f"{name} stores pq codes: a code query is not defined for it; give a "
-                           "query-set row, a database row or an image")
+        raise NotImplementedError
 
     def database_row_query(self, row: int) -> np.ndarray | None:
         """A database item's code as a query (1, width), or None where the space has no query
@@ -158,7 +158,7 @@ class CodeSpace(CodeDisplay, CodeKind):
         if getattr(self._index, "kind", "flat") == "milvus":
             top, rows = self._index.knn(query, n)
         else:
-            top, rows = _exact_topk_rows(dist[None], int(n))
+            top, rows = exact_topk_rows(dist[None], int(n))
         top, rows = top[0].astype(self._top_dtype, copy=False), rows[0].astype(np.int64)
         counts = self._distance_counts(dist)
         result = OneQuery(rows, top, self._tie_totals(dist, top, counts))
@@ -167,8 +167,6 @@ class CodeSpace(CodeDisplay, CodeKind):
         relevant = M.relevance(np.asarray(label)[None], self.database_labels)[0]
         ap, ap_tie, tie_range = self._one_query_ap(dist, relevant, counts)
         return OneQuery(rows, top, result.tie_totals, relevant, ap, ap_tie, tie_range)
-
-    _top_dtype = np.float32
 
 
 class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
@@ -246,8 +244,6 @@ class PQSpace(PQDisplay, PQCodes, CodeSpace):
     """Codeword indices uint8 (n, M) with codebooks float32 (M, K, d_sub); queries are vectors
     float32 (n_q, M * d_sub) ranked by asymmetric distance (``pq_metric`` "l2" or "ip")."""
 
-    _top_dtype = np.float32
-
     def __init__(self, *args, codebooks: np.ndarray, pq_metric: str = "l2", **kwargs):
         super().__init__(*args, **kwargs)
         self.codebooks, self.pq_metric = codebooks, pq_metric
@@ -265,6 +261,10 @@ class PQSpace(PQDisplay, PQCodes, CodeSpace):
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         return self.index.distances(np.atleast_2d(query))[0]
+
+    def code_query(self, array: np.ndarray, name: str = "this model") -> np.ndarray:
+        raise HashvizError(f"{name} stores pq codes: a code query is not defined for it; give a "
+                           "query-set row, a database row or an image")
 
     def within(self, code: np.ndarray, radius: int, name: str = "this model") -> tuple[np.ndarray, np.ndarray]:
         raise HashvizError(f"{name} has pq codes (codeword indices, not bits): there is no Hamming ball; "

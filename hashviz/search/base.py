@@ -96,7 +96,7 @@ def _check_r(r) -> int:
 
 # --------------------------------------------------------------------------------------------- helpers
 
-def _exact_topk_rows(dist: np.ndarray, k: int):
+def exact_topk_rows(dist: np.ndarray, k: int):
     """Exact top-k of each row of a distance matrix in (distance, column) order.
 
     Returns (distances (nq, k), columns int64 (nq, k)). Uses argpartition, then repairs the rows whose
@@ -178,7 +178,7 @@ def brute_force_knn(queries: np.ndarray, database: np.ndarray, k: int):
     i_out = np.empty((queries.shape[0], k), dtype=np.int64)
     for s in range(0, queries.shape[0], block):
         dist = hamming_distances(queries[s:s + block], database)
-        d_out[s:s + block], i_out[s:s + block] = _exact_topk_rows(dist, k)
+        d_out[s:s + block], i_out[s:s + block] = exact_topk_rows(dist, k)
     return d_out, i_out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
-from hashviz.search.base import _check_k, _exact_topk_rows
+from hashviz.search.base import _check_k, exact_topk_rows
 
 __all__ = ["PQIndex", "pq_reconstruct"]
 
@@ -147,5 +147,5 @@ class PQIndex:
         i_out = np.empty((nq, k), dtype=np.int64)
         for s in range(0, nq, block):
             dist = self._distances_from_tables(tables[s:s + block])
-            d_out[s:s + block], i_out[s:s + block] = _exact_topk_rows(dist, k)
+            d_out[s:s + block], i_out[s:s + block] = exact_topk_rows(dist, k)
         return d_out, i_out
