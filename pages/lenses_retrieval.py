@@ -84,7 +84,7 @@ def lens_view(view: str, ctx, qcode, label, n: int) -> None:
 def hamming_ball_view(ctx, qcode, label) -> None:
     """Every database item within Hamming distance R.BALL_RADIUS of the query, by distance and class."""
     names = ctx.class_names
-    ball = R.hamming_ball(ctx.model, ctx.index, qcode, label, R.BALL_RADIUS)
+    ball = R.hamming_ball(ctx.model, ctx.code_space, qcode, label, R.BALL_RADIUS)
     st.caption(trusted(R.ball_note(ball)))
     a, b = st.columns([3, 2])
     a.dataframe(R.ball_table(ball, names), hide_index=True)

@@ -8,6 +8,7 @@ from app_support import app_on
 from export_fixtures import write_deephash_export
 from hashviz import codemap
 from hashviz import retrieval as R
+from hashviz.code_space import code_space
 from hashviz.data.images import model_images
 from hashviz.importing import import_codes
 from hashviz.zoo import class_names_of, load_model_dir
@@ -33,10 +34,9 @@ def data_roots(imported_root, monkeypatch):
 def test_retrieval_tiles_carry_the_files_pictures_and_every_label(imported_root):
     model = load_model_dir(imported_root / "coco-csq")
     images = model_images(model)
-    from hashviz.search import HammingIndex
     query = R.query_from_set(model, 0, images)
     assert query.image.shape == (52, 30)              # query_0.png, grey, aspect kept
-    ranking = R.rank_query(model, HammingIndex(model.database_codes), R.query_code(model, query), query.label, 10)
+    ranking = R.rank_query(model, code_space(model), R.query_code(model, query), query.label, 10)
     data = R.grid_data(ranking, images, class_names_of(model))
     tiles = [t for g in data["groups"] for t in g["tiles"]]
     assert all(t["uri"].startswith("data:image/png;base64,") for t in tiles)
@@ -59,10 +59,9 @@ def test_every_page_opens_on_an_imported_multi_label_model(imported_root, page, 
 
 
 def test_partial_matches_are_marked_and_the_note_states_the_rule(imported_root):
-    from hashviz.search import HammingIndex
     model = load_model_dir(imported_root / "coco-csq")
     query = R.query_from_set(model, 0, None)              # query 0: person+dog
-    ranking = R.rank_query(model, HammingIndex(model.database_codes), R.query_code(model, query), query.label,
+    ranking = R.rank_query(model, code_space(model), R.query_code(model, query), query.label,
                            len(model.database_codes))
     marks = dict(zip(ranking.rows.tolist(), ranking.marks()))
     # database 0 = person+dog (same set: right), 4 = person (shares one: partial), 2 = car (none: wrong)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from hashviz import plots
 from hashviz import retrieval as R
-from hashviz.code_space import HammingSpace, PQSpace
+from hashviz.code_space import HammingSpace, PQSpace, code_space
 from hashviz.data import load_dataset
 from hashviz.errors import HashvizError
 from hashviz.hamming import hamming_distances
@@ -30,15 +30,16 @@ def digits():
     return load_dataset("digits")
 
 
-def index_of(model):
+def space_of(model):
+    """The model's code space over an index built here from the codes (not a page's cache)."""
     if model.code_type == "pq":
-        return PQIndex(model.database_codes, model.codebooks, metric=model.config["pq"]["metric"])
-    return HammingIndex(model.database_codes)
+        return code_space(model, PQIndex(model.database_codes, model.codebooks, metric=model.config["pq"]["metric"]))
+    return code_space(model, HammingIndex(model.database_codes))
 
 
 def ranked(model, row, n, images=None):
     query = R.query_from_set(model, row, images)
-    return R.rank_query(model, index_of(model), R.query_code(model, query), query.label, n)
+    return R.rank_query(model, space_of(model), R.query_code(model, query), query.label, n)
 
 
 @pytest.fixture
@@ -156,11 +157,11 @@ def test_rank_query_follows_distance_then_index_and_metrics(zoo, name):
 @pytest.mark.parametrize("name", ["itq-16", "dpq-16"])
 def test_mean_of_per_query_ap_is_the_leaderboard_map(zoo, name):
     model = zoo[name]
-    index = index_of(model)
+    space = space_of(model)
     aps = []
     for row in range(len(model.query_codes)):
         query = R.query_from_set(model, row)
-        aps.append(R.rank_query(model, index, R.query_code(model, query), query.label, 5).ap)
+        aps.append(R.rank_query(model, space, R.query_code(model, query), query.label, 5).ap)
     assert np.mean(aps) == pytest.approx(model.metrics["map_all"], abs=1e-9)
 
 
@@ -189,7 +190,7 @@ def test_pq_ranking_has_float_distances_and_no_tie_aware_ap(zoo):
 def test_unknown_label_leaves_right_wrong_unknown(zoo):
     model = zoo["csq-16"]
     query = R.Query("upload", None, None, row=1, row_of=model.name)
-    r = R.rank_query(model, index_of(model), R.query_code(model, query), None, 8)
+    r = R.rank_query(model, space_of(model), R.query_code(model, query), None, 8)
     assert r.relevant is None and r.precision is None and r.ap is None
     assert r.marks() == ["unknown"] * 8
 
@@ -210,13 +211,13 @@ def test_protocol_note_states_the_protocol_and_the_tie_rule(zoo):
 def test_one_ranking_carries_its_ap_and_scores_text_reports_it(zoo):
     model = zoo["dpsh-16"]
     query = R.query_from_set(model, 6)
-    code, index = R.query_code(model, query), index_of(model)
-    full = R.rank_query(model, index, code, query.label, 10)
+    code, space = R.query_code(model, query), space_of(model)
+    full = R.rank_query(model, space, code, query.label, 10)
     dist = np.asarray(ref_distances(code.code, model.database_codes)[0])
     rel = np.asarray(ref_relevant(np.asarray(query.label)[None], model.database_labels)[0])
     assert full.ap == pytest.approx(ref_ap(ref_ranked_relevance(dist.tolist(), rel.tolist())), abs=1e-12)
     assert f"**precision@10** {full.precision:.3f} · **AP** {full.ap:.3f} (tie-aware" in R.scores_text(full)
-    unknown = R.rank_query(model, index, code, None, 10)
+    unknown = R.rank_query(model, space, code, None, 10)
     assert "need the query's class" in R.scores_text(unknown)
 
 
@@ -225,7 +226,7 @@ def test_one_ranking_carries_its_ap_and_scores_text_reports_it(zoo):
 def test_hamming_ball_holds_every_item_within_the_radius(zoo):
     model = zoo["itq-16"]
     query = R.query_from_set(model, 4)
-    ball = R.hamming_ball(model, index_of(model), R.query_code(model, query), query.label, 3)
+    ball = R.hamming_ball(model, space_of(model), R.query_code(model, query), query.label, 3)
     d = hamming_distances(model.query_codes[4:5], model.database_codes)[0]
     assert sorted(ball.rows.tolist()) == np.flatnonzero(d <= 3).tolist()
     assert f"{len(ball.rows)} items within 3" in R.ball_note(ball)
@@ -238,7 +239,7 @@ def test_hamming_ball_holds_every_item_within_the_radius(zoo):
 def test_ball_table_counts_per_radius_and_class(zoo, digits):
     model = zoo["itq-16"]
     query = R.query_from_set(model, 4)
-    ball = R.hamming_ball(model, index_of(model), R.query_code(model, query), query.label, 3)
+    ball = R.hamming_ball(model, space_of(model), R.query_code(model, query), query.label, 3)
     table = R.ball_table(ball, digits.class_names)
     assert table["distance"].tolist() == [0, 1, 2, 3]
     assert table["items at d"].sum() == len(ball.rows) == table["items within d"].iloc[-1]
@@ -251,7 +252,7 @@ def test_ball_table_counts_per_radius_and_class(zoo, digits):
 def test_ball_figure_stacks_one_bar_trace_per_class_present(zoo, digits):
     model = zoo["dpsh-16"]
     query = R.query_from_set(model, 0)
-    ball = R.hamming_ball(model, index_of(model), R.query_code(model, query), query.label, 3)
+    ball = R.hamming_ball(model, space_of(model), R.query_code(model, query), query.label, 3)
     data = R.ball_grid_data(ball, digits.images, digits.class_names, per_radius=5)
     assert json.loads(json.dumps(data)) == data and len(data["groups"]) == 4
     assert all(len(g["tiles"]) <= 5 for g in data["groups"])
@@ -269,7 +270,7 @@ def test_pq_models_have_no_hamming_ball(zoo):
     model = zoo["dpq-16"]
     query = R.query_from_set(model, 0)
     with pytest.raises(HashvizError, match="dpq-16 has pq codes .* no Hamming ball"):
-        R.hamming_ball(model, index_of(model), R.query_code(model, query), query.label)
+        R.hamming_ball(model, space_of(model), R.query_code(model, query), query.label)
 
 
 # ------------------------------------------------------------------------------------- presentation
@@ -317,7 +318,7 @@ def test_item_note_names_the_item_and_the_bits_it_differs_in(zoo, digits):
     model = zoo["itq-16"]
     query = R.query_from_set(model, 2)
     code = R.query_code(model, query)
-    r = R.rank_query(model, index_of(model), code, query.label, 30)
+    r = R.rank_query(model, space_of(model), code, query.label, 30)
     i = int(np.argmax(r.distances))
     diff = np.flatnonzero(np.unpackbits(code.code.ravel()) != np.unpackbits(r.codes[i]))
     note = R.item_note(r, code, i, digits.class_names)
@@ -330,7 +331,7 @@ def test_item_detail_shows_the_item_large_with_its_bit_strip(zoo, digits):
     model = zoo["itq-16"]
     query = R.query_from_set(model, 2, digits.images)
     code = R.query_code(model, query)
-    r = R.rank_query(model, index_of(model), code, query.label, 10)
+    r = R.rank_query(model, space_of(model), code, query.label, 10)
     image, caption, strip = R.item_detail(r, code, 3, digits.images, digits.class_names)
     assert image.shape == (160, 160) and caption == f"#4 · {digits.class_names[r.labels[3]]}"
     assert R.item_note(r, code, 3, digits.class_names) in strip and "#4" in strip

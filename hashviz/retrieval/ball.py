@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hashviz.code_space import code_space
+from hashviz.code_space import CodeSpace
 from hashviz.metrics import metric_of, relevance
 from hashviz.retrieval.query import QueryCode
 
@@ -27,10 +27,11 @@ class Ball:
     dataset_ids: np.ndarray | None
 
 
-def hamming_ball(model, index, qcode: QueryCode, label: np.ndarray | None, radius: int = BALL_RADIUS) -> Ball:
-    """Every item of `model`'s database within `radius` of the query code, through the search
-    index's radius search (a pq space refuses: no bits); right/wrong marks when the query's label is known."""
-    rows, dist = code_space(model, index).within(qcode.code, radius, model.name)
+def hamming_ball(model, space: CodeSpace, qcode: QueryCode, label: np.ndarray | None,
+                 radius: int = BALL_RADIUS) -> Ball:
+    """Every item of `model`'s database within `radius` of the query code, through its code space's
+    radius search (a pq space refuses: no bits); right/wrong marks when the query's label is known."""
+    rows, dist = space.within(qcode.code, radius, model.name)
     rel = None if label is None else relevance(np.asarray(label)[None], model.database_labels[rows])[0]
     ids = model.database_ids[rows] if model.database_ids is not None else None
     return Ball(radius, rows, dist, model.database_labels[rows], rel, ids)

@@ -97,13 +97,12 @@ def tie_groups(distances: np.ndarray, totals: Callable[[float], int]) -> tuple[l
     return groups, group_of
 
 
-def rank_query(model, space, qcode: QueryCode, label: np.ndarray | None, n: int) -> Ranking:
-    """Top-n of `model`'s database for one query through its code space (a CodeSpace, such as a page
-    context's code_space, or an index over the model's database codes to make one around), with tie
-    groups, right/wrong marks, precision@n and, with a label, this query's AP (and for Hamming codes
-    the tie-aware AP and the tie range), all from one pass over the database: CodeSpace.rank_one.
+def rank_query(model, space: CodeSpace, qcode: QueryCode, label: np.ndarray | None, n: int) -> Ranking:
+    """Top-n of `model`'s database for one query through its code space (a page context's code_space,
+    or hashviz.code_space.code_space(model)), with tie groups, right/wrong marks, precision@n and, with
+    a label, this query's AP (and for Hamming codes the tie-aware AP and the tie range), all from one
+    pass over the database: CodeSpace.rank_one.
     The AP is hashviz.metrics' definition, so the leaderboard's mAP@all is its mean over the query set."""
-    space = space if isinstance(space, CodeSpace) else code_space(model, space)
     one = space.rank_one(space.query_of(qcode), label, n)
     rows, dist = one.rows, one.distances
     groups, group_of = tie_groups(dist, one.tie_totals.__getitem__)
