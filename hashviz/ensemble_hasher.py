@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from hashviz.estimators import DeepHasher, ImageHasher, emit
+from hashviz.estimators import DeepHasher, ImageHasher, emit, image_shape
 from hashviz.methods.ensemble import ensemble_hyper
 
 
@@ -32,7 +32,7 @@ class EnsembleHasher(ImageHasher):
     deep = True
 
     def __init__(self, config: dict, build_member: Callable[[dict], DeepHasher]):
-        super().__init__(config.get("image_shape") or [28, 28])
+        super().__init__(image_shape(config))
         self.hyper = ensemble_hyper(config["bits"], config.get("hyper") or {})
         count = self.hyper["members"]
         self.member_bits = config["bits"] // count

@@ -127,6 +127,11 @@ def score_outputs(method: DeepMethod, query_outputs, database_outputs, query_lab
     return outputs_space(method, q, db, query_labels, database_labels).evaluate()
 
 
+def image_shape(config: dict) -> list[int]:
+    """The shape of the images a config's hasher encodes (28x28 grey when the config does not say)."""
+    return config.get("image_shape") or [28, 28]
+
+
 class ImageHasher:
     """What every hasher shares: the image shape it encodes, and encode = codes of the outputs."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashviz.errors import HashvizError
-from hashviz.estimators import HASHER, DeepHasher, ImageHasher, ShallowImageHasher
+from hashviz.estimators import HASHER, DeepHasher, ImageHasher, ShallowImageHasher, image_shape
 
 
 class FrozenBackbone:
@@ -46,7 +46,7 @@ class FrozenHeadHasher(FrozenBackbone, DeepHasher):
     DeepHasher.fit without augmentation (the features of a shifted image are not to hand)."""
 
     def __init__(self, method, config: dict):
-        ImageHasher.__init__(self, config.get("image_shape") or [28, 28])
+        ImageHasher.__init__(self, image_shape(config))
         from hashviz.nets import HashNetwork
         if method.views > 1:       # hashviz.methods.protocols.MultiView
             raise HashvizError(f"{config['method']} learns from augmented views of each image, which frozen "
@@ -73,7 +73,7 @@ class FrozenShallowHasher(FrozenBackbone, ShallowImageHasher):
     """A shallow hasher (PCA-RR, ITQ, ...) on frozen features instead of pixels."""
 
     def __init__(self, hasher, config: dict):
-        ShallowImageHasher.__init__(self, hasher, config.get("image_shape") or [28, 28])
+        ShallowImageHasher.__init__(self, hasher, image_shape(config))
         self._init_backbone(config)
 
     def fit(self, features: np.ndarray, labels=None, **_ignored) -> "FrozenShallowHasher":

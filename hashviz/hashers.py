@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hashviz.ensemble_hasher import EnsembleHasher
 from hashviz.errors import HashvizError
-from hashviz.estimators import DeepHasher, ImageHasher, ShallowImageHasher
+from hashviz.estimators import DeepHasher, ImageHasher, ShallowImageHasher, image_shape
 from hashviz.frozen import FrozenHeadHasher, FrozenShallowHasher
 from hashviz.methods.registry import create_method, method_info
 
@@ -37,8 +37,3 @@ def create_hasher(config: dict, **extra) -> ImageHasher:
     return DeepHasher(method, image_shape(config), config.get("backbone") or "small-cnn",
                       width=config.get("width", 32), layout=config.get("backbone_layout", 1),
                       resolution=config.get("resolution"))
-
-
-def image_shape(config: dict) -> list[int]:
-    """The shape of the images the hasher encodes (28x28 grey when the config does not say)."""
-    return config.get("image_shape") or [28, 28]
