@@ -179,13 +179,12 @@ class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
                 "shown beside)")
     _top_dtype = np.int32
 
-    def __init__(self, *args, kind: str = "flat", **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.kind = kind
         self.bits = self.database.shape[1] * 8
 
     def _build_index(self):
-        return build_index(self.database, kind=self.kind)
+        return build_index(self.database)
 
     def query_of(self, qcode) -> np.ndarray:
         return qcode.code
@@ -223,7 +222,7 @@ class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
 
     def subset(self, query_rows=slice(None), database_rows=slice(None)) -> "HammingSpace":
         return HammingSpace(self.database[database_rows], self.database_labels[database_rows],
-                            self.queries()[query_rows], self.query_labels[query_rows], kind=self.kind)
+                            self.queries()[query_rows], self.query_labels[query_rows])
 
     def _distance_counts(self, distances: np.ndarray) -> np.ndarray:
         return np.bincount(distances, minlength=self.bits + 1)
@@ -303,16 +302,16 @@ class PQSpace(PQDisplay, PQCodes, CodeSpace):
                        codebooks=self.codebooks, pq_metric=self.pq_metric)
 
 
-def code_space(model, index=None, kind: str = "flat") -> CodeSpace:
+def code_space(model, index=None) -> CodeSpace:
     """The code space of a model directory (``index``: one already built over its database codes,
-    e.g. a page's cached one; ``kind``: the HammingIndex kind to build otherwise). A model without a
-    query set (a database alone) gives a space whose `queries` refuses."""
+    e.g. a page's cached one; otherwise an exact flat index is built on first use). A model without
+    a query set (a database alone) gives a space whose `queries` refuses."""
     query_labels = getattr(model, "query_labels", None)
     if model.code_type == "pq":
         return PQSpace(model.database_codes, model.database_labels, getattr(model, "query_vectors", None),
                        query_labels, index=index, codebooks=model.codebooks, pq_metric=pq_metric_of(model))
     return HammingSpace(model.database_codes, model.database_labels, getattr(model, "query_codes", None),
-                        query_labels, index=index, kind=kind)
+                        query_labels, index=index)
 
 
 def outputs_space(method, query_outputs, database_outputs, query_labels, database_labels) -> CodeSpace:
