@@ -44,7 +44,7 @@ def bit_flip_view(ctx, qcode, label, n: int) -> None:
         st.info("Click one or more bits above: the query's code with those bits flipped is searched again.")
         return
     probe = bitflip.flip_probe(ctx.index, qcode.code, flipped, n, R.BALL_RADIUS)
-    st.html(trusted(R.bit_strip_html({"query": qcode.code, "flipped": probe.flipped_code}, ctx.code_space,
+    st.html(trusted(R.code_strip_html({"query": qcode.code, "flipped": probe.flipped_code}, ctx.code_space,
                                      title=probe.summary())))
     st.caption("Flipping bit b moves every item by one: items whose bit b matches the new query bit come one "
                "nearer, the others one farther. Ranked by Hamming distance, ties by database row.")

@@ -302,14 +302,14 @@ def test_grid_data_puts_consecutive_untied_items_in_one_group():
 def test_bit_strip_marks_the_differing_bits_and_shows_pq_indices_unfilled():
     bits = HammingSpace(np.zeros((1, 2), np.uint8), np.zeros(1, int), None, None)
     a, b = np.array([[0b10100000, 0]], np.uint8), np.array([[0b00100001, 0]], np.uint8)
-    strip = R.bit_strip_html({"query": a, "#1 <b>": b}, bits, title="Query & #1")
+    strip = R.code_strip_html({"query": a, "#1 <b>": b}, bits, title="Query & #1")
     rows = strip.split("<tr>")[1:]
     assert len(rows) == 4 and "differs (2)" in rows[2] and "&lt;b&gt;" in rows[1] and "Query &amp; #1" in strip
     assert rows[2].count("×") == 2 and rows[0].count(">1</td>") == 2 and rows[0].count("<td") == 16
     assert rows[0].count("#0072B2") == 2 and rows[1].count("#0072B2") == 2 and ">bit</th>" in rows[3]
     pq_space = PQSpace(np.zeros((1, 2), np.uint8), np.zeros(1, int), None, None,
                        codebooks=np.zeros((2, 256, 1), np.float32))
-    pq = R.bit_strip_html({"query": np.array([7, 200], np.uint8), "#1": np.array([7, 9], np.uint8)}, pq_space)
+    pq = R.code_strip_html({"query": np.array([7, 200], np.uint8), "#1": np.array([7, 9], np.uint8)}, pq_space)
     assert ">7</td>" in pq and ">200</td>" in pq and ">sub-space</th>" in pq and "differs (1)" in pq
     assert "#0072B2" not in pq                                  # a codeword index is no on/off cell
 

@@ -12,7 +12,7 @@ One module per concern, all re-exported here so the page reads `from hashviz imp
 
 from hashviz.retrieval.ball import BALL_RADIUS, Ball, ball_note, ball_table, class_counts_by_distance, hamming_ball
 from hashviz.retrieval.pairing import comparable_models, comparison_choice, default_comparison
-from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, bit_strip_html, enlarge, grid_data, item_detail,
+from hashviz.retrieval.presentation import (SYMBOL, ball_grid_data, code_strip_html, enlarge, grid_data, item_detail,
                                             item_note, label_text, png_data_uri, query_strip_html, ranking_frame)
 from hashviz.retrieval.query import (Query, QueryCode, choose_query, query_code, query_from_database, query_from_set,
                                      query_from_upload, random_query_row, upload_label)
@@ -24,7 +24,7 @@ from hashviz.retrieval.url_state import N_RANGE, VIEWS, UrlState, parse_url_stat
 __all__ = [
     "BALL_RADIUS", "Ball", "ball_note", "ball_table", "class_counts_by_distance", "hamming_ball",
     "comparable_models", "comparison_choice", "default_comparison",
-    "SYMBOL", "ball_grid_data", "bit_strip_html", "enlarge", "grid_data",
+    "SYMBOL", "ball_grid_data", "code_strip_html", "enlarge", "grid_data",
     "item_detail", "item_note", "label_text", "png_data_uri", "query_strip_html", "ranking_frame",
     "Query", "QueryCode", "choose_query", "query_code", "query_from_database", "query_from_set", "query_from_upload",
     "random_query_row", "upload_label",

@@ -114,7 +114,7 @@ def item_detail(ranking: Ranking, qcode: QueryCode, i: int, images: np.ndarray |
     if images is not None and ranking.dataset_ids is not None:
         image = enlarge(images[ranking.dataset_ids[i]])
     caption = f"#{i + 1} · {label_text(ranking.labels[i], class_names)}"
-    strip = bit_strip_html({"query": qcode.code, f"#{i + 1}": ranking.codes[i]}, ranking.space,
+    strip = code_strip_html({"query": qcode.code, f"#{i + 1}": ranking.codes[i]}, ranking.space,
                            title=item_note(ranking, qcode, i, class_names))
     return image, caption, strip
 
@@ -122,17 +122,17 @@ def item_detail(ranking: Ranking, qcode: QueryCode, i: int, images: np.ndarray |
 def query_strip_html(model, qcode: QueryCode) -> str:
     """The query's code as a strip, titled (bits with their count, or a pq code's indices)."""
     space = code_space(model)
-    return bit_strip_html({"query": qcode.code}, space, title=space.strip_title)
+    return code_strip_html({"query": qcode.code}, space, title=space.strip_title)
 
 
-def bit_strip_html(codes: Mapping[str, np.ndarray], space: CodeSpace, title: str = "") -> str:
+def code_strip_html(codes: Mapping[str, np.ndarray], space: CodeSpace, title: str = "") -> str:
     """Codes of `space` as strips of cells, one row per named code (uint8 (width,) or (1, width)), a
     cell per position as the space shows it (bits, bit 0 first, 1 filled blue; or codeword indices).
     With two codes a third row marks with '×' the positions where they differ (a mark, not colour
     alone). HTML for st.html."""
     names = list(codes)
     if not names:
-        raise HashvizError("bit_strip_html needs at least one code")
+        raise HashvizError("code_strip_html needs at least one code")
     arrays = [np.asarray(c, np.uint8).ravel() for c in codes.values()]
     values = [space.code_cells(a) for a in arrays]
     cell = "min-width:15px;padding:1px 2px;text-align:center;border-radius:2px"
