@@ -70,8 +70,9 @@ def group_key(model: ModelDir) -> GroupKey:
     own: nothing says which other model is the same recipe."""
     config = model.config
     spec = config.get("spec")
-    # None is left out: a spec field added after a model was trained (default None) is the same recipe
-    recipe = (json.dumps({k: v for k, v in spec.items() if k not in _NOT_RECIPE and v is not None},
+    # None and False are left out: a spec field added after a model was trained (a setting that is
+    # off: None, or a flag False) leaves its recipe the same
+    recipe = (json.dumps({k: v for k, v in spec.items() if k not in _NOT_RECIPE and v is not None and v is not False},
                          sort_keys=True, default=str) if isinstance(spec, dict) else f"model {model.name}")
     return GroupKey(str(model.dataset), str(model.protocol), int(model.bits), str(model.method),
                     str(model.family), str(model.code_type), regularisers_text(config), backbone_text(config),

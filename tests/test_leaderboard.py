@@ -140,6 +140,14 @@ def test_models_differing_only_by_seed_form_one_group_with_sample_sd():
     assert table.loc["csq-32-b", "regularisers"] == "balance=0.1"
 
 
+def test_a_setting_added_later_and_off_keeps_a_model_in_its_group():
+    """A model trained before the spec gained a flag records it as None (or not at all); one trained
+    after records False: the same recipe, one group. The flag on is another recipe."""
+    old, new, on = (fake(n, "dch", "pairwise", seed=s) for n, s in (("dch-32", 0), ("dch-32-s1", 1), ("dch-32-q", 0)))
+    old.config["spec"]["quick"], new.config["spec"]["quick"], on.config["spec"]["quick"] = None, False, True
+    assert sorted(g.names for g in group_by_seed([old, new, on])) == ["dch-32, dch-32-s1", "dch-32-q"]
+
+
 def test_seed_table_says_na_for_pq_hamming_columns():
     table = lb.seed_table(seeds("dpq-32", "dpq", "quantization", [0.7, 0.8], code_type="pq"))
     assert table.loc[0, "tie-aware mAP"] == "n/a" and table.loc[0, "mAP@all"] == "0.750 ± 0.071"
