@@ -15,10 +15,10 @@ from torch import nn
 
 from hashviz.codes import check_bits, pack_signs
 from hashviz.errors import HashvizError
-from hashviz.methods.registry import bind_facts, merge_hyper
+from hashviz.methods.registry import BoundToRow, merge_hyper
 
 
-class DeepHashMethod(nn.Module):
+class DeepHashMethod(BoundToRow, nn.Module):
     """Base of all deep methods (hashviz.methods.protocols.DeepMethod): hyper-parameters and sign
     encoding. A method's class statement names its registry row, `class DPSH(PairwiseMethod,
     method="dpsh")`, which gives it method_name, code_type, defaults (hyper-parameter defaults;
@@ -33,11 +33,6 @@ class DeepHashMethod(nn.Module):
     #: where the loss draws (hashviz.randomness): the training run's own generator, set while it
     #: trains; None: torch's global generator.
     generator = None
-
-    def __init_subclass__(cls, method: str | None = None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if method is not None:
-            bind_facts(cls, method)
 
     def __init__(self, bits: int, num_classes: int = 10, **hyper):
         super().__init__()

@@ -280,6 +280,16 @@ def bind_facts(cls: type, name: str) -> None:
     cls.views, cls.supervised = info.views, info.supervised
 
 
+class BoundToRow:
+    """Base of the method classes (deep and shallow): a class statement that names its registry row,
+    `class DPSH(PairwiseMethod, method="dpsh")`, gives the class that row's facts (`bind_facts`)."""
+
+    def __init_subclass__(cls, method: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if method is not None:
+            bind_facts(cls, method)
+
+
 def create_method(name: str, bits: int, **hyper):
     """Build a registered method object: a deep method's loss module (it also takes num_classes) or a
     shallow hasher (it also takes seed). An ensemble has none: its estimator builds its members

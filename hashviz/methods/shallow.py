@@ -12,7 +12,7 @@ import numpy as np
 
 from hashviz.codes import check_bits, pack_signs
 from hashviz.errors import HashvizError
-from hashviz.methods.registry import bind_facts, merge_hyper
+from hashviz.methods.registry import BoundToRow, merge_hyper
 
 #: a pixel's scale is at least this fraction of the mean pixel scale: pixels that vary more than
 #: average are standardised, quieter ones (a digit's empty border) are only centred and divided
@@ -20,7 +20,7 @@ from hashviz.methods.registry import bind_facts, merge_hyper
 MIN_RELATIVE_SCALE = 1.0
 
 
-class ShallowHasher:
+class ShallowHasher(BoundToRow):
     """Base of the shallow hashers: hyper-parameters, standardisation, state and sign encoding.
 
     A subclass names its registry row in its class statement (`class ITQ(ShallowHasher,
@@ -35,11 +35,6 @@ class ShallowHasher:
     _state_spec: dict = {}
     #: whether fit divides each input by its scale (False: centred only; scale_ is then all ones)
     standardises: bool = True
-
-    def __init_subclass__(cls, method: str | None = None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if method is not None:
-            bind_facts(cls, method)
 
     def __init__(self, bits: int, seed: int = 0, **hyper):
         self._hyper = merge_hyper(self.defaults, hyper)
