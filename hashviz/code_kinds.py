@@ -50,8 +50,8 @@ class CodeKind:
 
     @staticmethod
     def code_text(code: np.ndarray) -> str:
-        """One stored code as text: codeword indices joined by '-'."""
-        return "-".join(str(int(v)) for v in code)
+        """One stored code (width,) as text."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------ metrics and diagnostics
     @staticmethod
@@ -173,6 +173,11 @@ class PQCodes(CodeKind):
     def check_codes(codes: np.ndarray, bits: int | None = None) -> None:
         if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8 or codes.ndim != 2:
             raise HashvizError("pq codes must be a uint8 array (n, M)")
+
+    @staticmethod
+    def code_text(code: np.ndarray) -> str:
+        """Codeword indices joined by '-'."""
+        return "-".join(str(int(v)) for v in code)
 
     @staticmethod
     def defines(metric) -> bool:
