@@ -44,6 +44,7 @@ from hashviz.labels import label_groups, label_text
 from hashviz.map_jobs import MapJobs
 from hashviz.projection import (ProgressFn, cached_projection, load_cached_projection, project_array,
                                 projection_cache_path, sample_rows)
+from hashviz.settings import PROJECTION_CACHE_ENV
 from hashviz.zoo import class_names_of
 
 __all__ = ["SOURCES", "DEFAULT_SAMPLE", "UMAP_PARAMS", "code_map_projection", "load_code_map",
@@ -59,7 +60,7 @@ MAX_UMAP_POINTS = 20_000
 # 200 epochs at every size (UMAP's own default above 10k points; below it, UMAP would run 500): a small
 # map takes fewer epochs than UMAP's default (timings: docs/recipes.md); part of the cache key.
 UMAP_PARAMS = {"n_epochs": 200}
-CACHE_ENV = "HASHVIZ_PROJECTION_CACHE"
+CACHE_ENV = PROJECTION_CACHE_ENV        # named once, in hashviz.settings (hashviz serve sets it)
 POINTS_HELP = "binary codes: the most frequent distinct codes; product-quantised codes: a seeded sample of items"
 
 
