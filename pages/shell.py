@@ -3,7 +3,6 @@ screen shown when there is no model yet, and the routing guard for pages opened 
 
 from __future__ import annotations
 
-import os
 import runpy
 from pathlib import Path
 
@@ -67,7 +66,7 @@ def render_sidebar() -> ModelDir | None:
             local = Path(root) / ".cache" / "milvus.db"   # default: a Milvus Lite file beside the models
             if Path(root).is_dir():
                 local.parent.mkdir(exist_ok=True)
-            st.text_input("Milvus URI", value=os.environ.get("HASHVIZ_MILVUS_URI", str(local)),
+            st.text_input("Milvus URI", value=current_deployment().milvus_uri or str(local),
                           key=MILVUS_URI, on_change=lambda: st.session_state.pop(MILVUS_FAILED, None))
         if invalid:
             with st.expander(fill("{} invalid model dir(s)", len(invalid))):
