@@ -43,6 +43,7 @@ import numpy as np
 from hashviz.codes import check_packed
 from hashviz.errors import HashvizError
 from hashviz.search.base import HammingIndex, register_kind
+from hashviz.settings import ENV
 
 __all__ = ["MilvusHammingIndex", "codes_fingerprint", "collection_name_for", "open_or_push", "push_codes",
            "server_token_for", "MAX_TOPK"]
@@ -52,7 +53,7 @@ ID_FIELD = "id"
 CODE_FIELD = "code"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TAG_PREFIX = "hashviz codes sha256:"
-URI_ENV, TOKEN_ENV = "HASHVIZ_MILVUS_URI", "HASHVIZ_MILVUS_TOKEN"
+URI_ENV, TOKEN_ENV = ENV["milvus_uri"], "HASHVIZ_MILVUS_TOKEN"     # the uri: a deployment setting
 _INSTALL = "pip install -r requirements-milvus.txt  (pymilvus==2.5.18 milvus-lite==2.5.1 'setuptools<81')"
 
 
