@@ -61,9 +61,9 @@ def search_backend() -> tuple[str, str]:
     return st.session_state.get(SEARCH_BACKEND, FAISS), st.session_state.get(MILVUS_URI, "")
 
 
-def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
+def get_index(model_key: str, model: ModelDir):
     """The search index of the sidebar's backend (Milvus where the model's code space can use a server's
-    collection); Milvus falls back to faiss with a warning."""
+    collection); Milvus falls back to faiss with a warning. In-process it is the exact flat index."""
     from hashviz.code_space import code_space
     backend, uri = search_backend()
     if backend == MILVUS and uri and code_space(model).remote_index:
@@ -74,7 +74,7 @@ def get_index(model_key: str, model: ModelDir, kind: str = "flat"):
             except HashvizError as exc:
                 failed[uri] = str(exc)  # remembered: a dead server must not slow every click
         st.warning(fill("Milvus is not usable ({}); searching in-process with faiss instead.", failed[uri]))
-    return _faiss_index(model_key, model, kind)
+    return _faiss_index(model_key, model, "flat")     # the same cache entry as the backends lens's flat index
 
 
 @st.cache_resource(show_spinner="Loading the encoder…", max_entries=16)
