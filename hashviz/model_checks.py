@@ -56,11 +56,6 @@ def check_config(config, source: str = "config.json") -> dict:
     return config
 
 
-def code_width(config: dict) -> int:
-    """Bytes per stored code, as the model's kind of code says (hashviz.code_kinds)."""
-    return code_kind(config["code_type"]).code_width(config)
-
-
 def check_arrays(config: dict, arrays: dict) -> None:
     kind = code_kind(config["code_type"])
     width = kind.code_width(config)
@@ -108,7 +103,7 @@ MAX_ROWS = 50_000_000   # codes per file: 50x the million-item exports hashviz i
 def check_headers(config: dict, headers: dict[str, tuple[tuple, np.dtype]]) -> None:
     """What the .npy headers alone tell ({name: (shape, dtype)}), before any data is read: codes
     are uint8 (n, width) with n <= MAX_ROWS, and labels and ids have one row per code."""
-    width = code_width(config)
+    width = code_kind(config["code_type"]).code_width(config)
     for part in ("database", "query"):
         if part not in headers:
             continue
