@@ -10,6 +10,7 @@ import pandas as pd
 from hashviz.comparison import FAIL_TOP, check_comparable
 from hashviz.errors import HashvizError
 from hashviz.exports import csv_bytes, model_context
+from hashviz.metrics import metric_of
 from hashviz.plots.compare import ap_scatter_figure
 from hashviz.retrieval.url_state import url_params
 
@@ -46,7 +47,7 @@ def queries_by_gap(frame: pd.DataFrame) -> list[int]:
 def rule_note(model_a, model_b) -> str:
     """What the table's columns mean, in one paragraph."""
     return (f"A = {model_a.name}, B = {model_b.name}. AP = AP@all of each query over the whole ranking (its mean "
-            "is the leaderboard's mAP@all); the winner has the higher AP (tie: equal AP); both fail = no "
+            f"is the leaderboard's {metric_of('map_all').label}); the winner has the higher AP (tie: equal AP); both fail = no "
             f"relevant item in either model's top {FAIL_TOP}.")
 
 

@@ -106,7 +106,8 @@ def protocol_card(model) -> ProtocolCard:
         database_holds_training=_holds_training(model, imported, convention),
         relevance=("multi-label: relevant = shares at least one label with the query" if multi
                    else "single-label: relevant = same class as the query"),
-        top_k=f"mAP@all over the whole database; mAP@{M.MAP_K} over the top {M.MAP_K}",
+        top_k=f"{M.metric_of('map_all').label} over the whole database; {M.metric_of('map_k').label} over the "
+              f"top {M.MAP_K}",
         ties=code_space(model).tie_rule,
         no_relevant_item="scores AP 0 and stays in the mean (it is not dropped)",
         model_selection=_selection(model, imported),
@@ -133,7 +134,8 @@ def protocol_summary(models) -> str:
     protocols = sorted({m.protocol for m in models})
     named = ", ".join(escape(p) for p in protocols) or "no models yet"
     return (f"**Protocol** {named} · relevant = same class (multi-label: shares a label) · ranked by Hamming "
-            f"distance, ties by database index · mAP@all and mAP@{M.MAP_K}; a query with no relevant item "
+            f"distance, ties by database index · {M.metric_of('map_all').label} and {M.metric_of('map_k').label}; "
+            "a query with no relevant item "
             "scores 0 · the full statement and each model's protocol card are below the tables.")
 
 

@@ -167,8 +167,9 @@ def settings_table(model, unseen: Sequence[int], settings: dict[str, dict]):
 def held_out_table(models):
     """Every model trained with held-out classes: its classes and mAP@all in each setting, side by side."""
     import pandas as pd
+    from hashviz.metrics import metric_of
     from hashviz.zoo import class_names_of
-    rows = []
+    rows, label = [], metric_of("map_all").label
     for model in models:
         held = unseen_classes_of(model)
         if not held:
@@ -177,5 +178,5 @@ def held_out_table(models):
         settings = model_settings(model)[1]
         rows.append({"model": model.name, "method": model.method, "bits": model.bits, "protocol": model.protocol,
                      "held out": ", ".join(names[c] for c in held),
-                     **{f"{s} mAP@all": float(settings[s]["map_all"]) for s in SETTINGS}})
+                     **{f"{s} {label}": float(settings[s]["map_all"]) for s in SETTINGS}})
     return pd.DataFrame(rows)
