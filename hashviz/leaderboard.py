@@ -30,7 +30,7 @@ from hashviz.seeds import (DOES_NOT_HOLD, HOLDS, INSIDE_NOISE, PAIRED, Gap, Grou
 from hashviz.zoo import ModelDir
 
 __all__ = [
-    "leaderboard_columns", "metric_columns", "column_formats", "hamming_only_columns", "protocol_statement", "leaderboard_table",
+    "leaderboard_columns", "metric_columns", "column_formats", "protocol_statement", "leaderboard_table",
     "leaderboard_csv", "seed_table", "not_applicable_note", "calibration_note", "CALIBRATION_READING",
     "pr_curves", "precision_at_k_curves", "map_vs_bits_rows",
     "pr_figure", "precision_at_k_curve_figure", "map_vs_bits_curve_figure",
@@ -55,11 +55,6 @@ def leaderboard_columns() -> list[str]:
 def column_formats() -> dict[str, str]:
     """printf formats of the numeric columns (the schema's, and one decimal for seconds)."""
     return {**{m.label: "%" + m.fmt for m in M.reported_metrics()}, "train s": "%.1f"}
-
-
-def hamming_only_columns() -> list[str]:
-    """Columns that need Hamming distances: NaN (shown "n/a") for product-quantised models."""
-    return [m.label for m in M.reported_metrics() if m.hamming_only]
 
 
 def _label(quantity: str) -> str:
