@@ -35,10 +35,10 @@ from hashviz.search.base import (KINDS, HammingIndex, brute_force_knn, get_searc
 from hashviz.search.faiss_kinds import FlatIndex, HashIndex, IVFIndex
 from hashviz.search.milvus import MilvusHammingIndex
 from hashviz.search.pq import PQIndex, pq_reconstruct
-from hashviz.search.service import build_index, model_index, model_queries, pq_metric_of
+from hashviz.search.service import build_index, model_index, pq_metric_of
 
 __all__ = [
     "KINDS", "HammingIndex", "FlatIndex", "HashIndex", "IVFIndex", "MilvusHammingIndex", "PQIndex",
-    "brute_force_knn", "build_index", "get_search_threads", "model_index", "model_queries", "pq_metric_of",
+    "brute_force_knn", "build_index", "get_search_threads", "model_index", "pq_metric_of",
     "pq_reconstruct", "recall_at_k", "set_search_threads",
 ]

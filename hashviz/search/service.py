@@ -15,7 +15,7 @@ from hashviz.search.base import HammingIndex
 from hashviz.search.milvus import collection_name_for, open_or_push
 from hashviz.search.pq import PQIndex
 
-__all__ = ["build_index", "model_index", "model_queries", "pq_metric_of"]
+__all__ = ["build_index", "model_index", "pq_metric_of"]
 
 
 def build_index(codes: np.ndarray, *, code_type: str = "binary", kind: str = "flat", codebooks=None,
@@ -47,9 +47,3 @@ def model_index(model, kind: str = "flat", *, uri: str | None = None, **options)
     collection = collection_name_for(model.path, model.database_codes) if kind == "milvus" else None
     return build_index(model.database_codes, code_type=model.code_type, kind=kind, codebooks=model.codebooks,
                        pq_metric=pq_metric_of(model), uri=uri, collection=collection, **options)
-
-
-def model_queries(model, rows=None) -> np.ndarray:
-    """What a model's queries search with: packed codes (binary) or query vectors (pq)."""
-    queries = model.query_vectors if model.code_type == "pq" else model.query_codes
-    return queries if rows is None else queries[np.asarray(rows, dtype=np.int64)]
