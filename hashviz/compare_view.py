@@ -47,8 +47,8 @@ def queries_by_gap(frame: pd.DataFrame) -> list[int]:
 def rule_note(model_a, model_b) -> str:
     """What the table's columns mean, in one paragraph."""
     return (f"A = {model_a.name}, B = {model_b.name}. AP = AP@all of each query over the whole ranking (its mean "
-            f"is the leaderboard's {metric_of('map_all').label}); the winner has the higher AP (tie: equal AP); both fail = no "
-            f"relevant item in either model's top {FAIL_TOP}.")
+            f"is the leaderboard's {metric_of('map_all').label}); the winner has the higher AP (tie: equal AP); "
+            f"both fail = no relevant item in either model's top {FAIL_TOP}.")
 
 
 def compare_csv(frame: pd.DataFrame, model_a, model_b) -> bytes:

@@ -106,9 +106,9 @@ class PhaseClock:
 
 
 def training_autocast(precision: str, device: str):
-    """The forward pass's autocast context. bf16 autocast made a width-32 training step 1.8x and
-    a width-48 one 2.4x faster on the 2-core AMX CPU; weights, optimiser state, the loss and all
-    encoding stay fp32, so saved models and their codes do not depend on the CPU."""
+    """The forward pass's autocast context: bf16 where the CPU has bf16 matrix units, which makes a
+    training step faster (docs/recipes.md); weights, optimiser state, the loss and all encoding stay
+    fp32, so saved models and their codes do not depend on the CPU."""
     import torch
     if precision not in PRECISIONS:
         raise HashvizError(f"precision must be auto, fp32 or bf16, not {precision!r}")
@@ -287,8 +287,8 @@ class DeepHasher(ImageHasher):
         an unsupervised method's loss gets the network's input, `method.views` augmented views
         of the batch, instead of the labels: hashviz.methods.protocols.MultiView). Every random
         draw (dropout, augmentation, the loss's sampling) comes from `generator`, the run's own
-        (hashviz.randomness.seeded_build; None: torch's global). Sets history_ (one entry per epoch), best_epoch_ and phase_seconds_ (data,
-        forward, backward, optimizer, validation)."""
+        (hashviz.randomness.seeded_build; None: torch's global). Sets history_ (one entry per
+        epoch), best_epoch_ and phase_seconds_ (data, forward, backward, optimizer, validation)."""
         import torch
 
         from hashviz.augment import batch_augmentation

@@ -300,7 +300,8 @@ def noise_rule_text(noise: dict[tuple[str, str], Noise]) -> str:
     measured = "; ".join(f"{escape(d)} · {escape(p)}: {n.describe()}" for (d, p), n in sorted(noise.items())) or "no models"
     return (
         "**How a verdict is reached.** Models that differ only by seed form a group, shown as its mean "
-        f"{metric_of('map_all').label} over n seeds. Two groups are compared **seed by seed** where they share two seeds or more "
+        f"{metric_of('map_all').label} over n seeds. Two groups are compared **seed by seed** where they share two "
+        "seeds or more "
         "(the same seed draws the same queries and database): the gap is the mean of the per-seed "
         "differences, and its 95% interval is gap ± t(0.975, n−1) · sd/√n over those n differences. "
         "Groups that do not share seeds get **Welch's** interval (each group's own sd, Welch–Satterthwaite "
