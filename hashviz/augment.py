@@ -23,8 +23,8 @@ def batch_augmentation(image_shape: tuple[int, ...], views: int = 1) -> v2.Trans
 class BatchShiftFlip(v2.Transform):
     """Random shifts (edge padding) and horizontal flips drawn per image of a batch (n, C, H, W).
 
-    torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so a per-image loop
-    cost as much as the training step itself on 2 cores; this draws all choices at once.
+    torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so per-image choices would
+    take a Python loop over the batch; this draws all of a batch's choices at once.
     """
 
     generator = None    # hashviz.randomness: the run's own (None: torch's global)
@@ -54,9 +54,8 @@ def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
     """Per-image random shifts; for colour photographs also horizontal flips.
 
     Grey sets (digits, MNIST, Fashion-MNIST) are centred and have one orientation (the digits'
-    meaning, Fashion-MNIST's left-facing shoes), so they get 1-pixel shifts and no flips: on
-    fmnist-1k GreedyHash at 40 epochs gave mAP@all 0.848 without augmentation, 0.866 with
-    1-pixel shifts, 0.856 with 2 and 0.846 with 3, and mirroring cost CSQ 0.008. Colour
+    meaning, Fashion-MNIST's left-facing shoes), so they get 1-pixel shifts and no flips, which
+    scored best on fmnist-1k (larger shifts and mirroring scored lower: docs/recipes.md). Colour
     photographs get the usual CIFAR recipe: shifts of 1/8 the side and flips.
     """
     if len(image_shape) == 2:

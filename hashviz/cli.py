@@ -274,7 +274,7 @@ def serve_defaults(args):
     (hv.launch_app parses its args here too)."""
     if args.max_upload_mb is None:
         args.max_upload_mb = 4 if args.demo else 10
-    if args.max_upload_mp is None:   # 16 MP bounds the server memory one upload's decoding takes (bench/upload_memory.py)
+    if args.max_upload_mp is None:   # 16 MP bounds one upload's decoding memory (bench/upload_memory.py)
         args.max_upload_mp = 16
     return args
 

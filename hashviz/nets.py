@@ -20,14 +20,12 @@ from hashviz.errors import HashvizError
 BACKBONES = ("small-cnn", "cifar-cnn", "tiny-cnn", "resnet18", "efficientnet-lite0")
 
 
-# Layout 4 at width 24 (the default since issue 20): a pooled 3x3 block at 28x28, a pooled block
-# at 14x14 and one at 7x7, about 4 M multiply-adds an image against layout 2's 15 M at width 32.
-# On an AVX2 CPU in fp32 (2 threads, idle) a training step took 47 against 114 ms and encoding
-# 70,000 images 9.4 against 23.7 s. Layout 3 (a 4x4 stride-2 stem, no 28x28 maps) was faster
-# still (40 ms, 7.2 s) but lost 0.03-0.04 mAP@all for DTSH and DPQ at 32 bits where layout 4 lost
-# 0.005 for DPQ (docs/recipes.md, "Fourth change"). Layout 2 pools right after the convolution so
-# BatchNorm and ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then pooling) came
-# first. The older layouts are kept to load saved models; config.json records the layout.
+# Layout 4 at width 24, the default: a pooled 3x3 block at 28x28, a pooled block at 14x14 and one
+# at 7x7, about 4 M multiply-adds an image against layout 2's 15 M at width 32, so it trains fast in
+# fp32 on CPUs without bf16 units. Layout 3 (a 4x4 stride-2 stem, no 28x28 maps) is cheaper still
+# but loses more mAP (timings and mAP: docs/recipes.md, "Fourth change"). Layout 2 pools right after
+# the convolution so BatchNorm and ReLU run on a quarter of the positions; layout 1 (norm, ReLU, then
+# pooling) is the oldest. The older layouts are kept to load saved models; config.json records the layout.
 BACKBONE_LAYOUT = 4
 DEFAULT_WIDTH = 24
 LAYOUTS = (1, 2, 3, 4)
@@ -151,7 +149,7 @@ class HashNetwork(nn.Module):
         else:
             raise HashvizError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.head = nn.Linear(self.backbone.out_features, output_dim)
-        # channels-last convolutions ran 1.3x faster in training and 3x in inference on 2 cores
+        # channels-last: CPU convolutions run faster on it, in training and in inference (docs/recipes.md)
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -192,8 +190,8 @@ def network_outputs(net: nn.Module, images: np.ndarray, batch_size: int = 128,
                     progress=None) -> torch.Tensor:
     """Batched inference without autograd: uint8 images -> float32 (n, output_dim).
 
-    Small batches (128) keep the 28x28 maps of layouts 2 and 4 in cache: layout 2 ran 1.7x and
-    layout 4 1.2x faster than at 512 on this CPU (layout 3, without 28x28 maps, was 1.3x faster at 512)."""
+    Small batches (128) keep the 28x28 maps of layouts 2 and 4 in cache, which makes encoding faster
+    than at larger batches (timings: docs/recipes.md)."""
     was_training = net.training
     net.eval()
     chunks = []

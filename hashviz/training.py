@@ -6,9 +6,8 @@ validation split only, never the queries).
 
 The validation queries are ranked against a small fixed validation database (training images),
 on the schedule of `is_validation_epoch`: every second epoch of the last 30 % (where the
-one-cycle schedule's best epoch falls: at 72 % of the run or later in all 45 deep models of the
-results table) and every fourth epoch before, for the curve. Only the chosen model encodes the
-database.
+one-cycle schedule's best epoch falls; docs/recipes.md has the runs) and every fourth epoch before,
+for the curve. Only the chosen model encodes the database.
 """
 
 from __future__ import annotations

@@ -130,13 +130,13 @@ class MIHash(ImplicitMethod, method="mihash"):
     both positives and negatives (the others carry no information and no gradient). I is
     measured in bits (divided by log 2), so L lies in [-1, 0].
 
-    Departure from the paper: + balance * `bit_balance(u)`. From scratch, MI alone drove the codes
-    into one saturated code (validation mAP 0.10 from epoch 14 at 32 bits, batch 64): every
-    distance is then 0, MI is 0 and tanh passes no gradient back. Batches of 128 give each query
+    Departure from the paper: + balance * `bit_balance(u)`. From scratch, MI alone can drive the
+    codes into one saturated code (docs/recipes.md): every distance is then 0, MI is 0 and tanh
+    passes no gradient back. Batches of 128 give each query
     more positives for its histograms. The histograms keep at least `bins` (16) bins of equal
     width (`histogram_step`): with a bin per distance, 64-bit codes spread each query's dozen
-    positives over 65 bins and training stalled (mAP@all 0.369; 0.623 with 16 bins; at 32 bits
-    0.666 and 0.669, at 16 bits the two are the same loss).
+    positives over 65 bins and training stalls (the runs: docs/recipes.md; at 16 bits the two are
+    the same loss).
     """
 
     @property

@@ -16,8 +16,9 @@ class DPSH(PairwiseMethod, method="dpsh"):
     Theta_ij = u_i.u_j / 2. Averaged over the batch's pairs (i != j) rather than summed, and
     u is squashed as u = tanh(raw) like the public recipes: unbounded u let Adam push every
     Theta to +/- infinity, which is how the unscaled loss collapses to one code on this data.
-    (Pairs against a memory of past outputs, like the paper's U, collapsed here to mAP 0.25: with
-    nine dissimilar pairs for every similar one and no weighting, codes drift apart class-blind.)
+    (Pairs against a memory of past outputs, like the paper's U, collapse the codes on this data,
+    docs/recipes.md: with nine dissimilar pairs for every similar one and no weighting, codes drift
+    apart class-blind.)
     """
 
     def pair_loss(self, u, s):

@@ -105,8 +105,8 @@ class BiHalf(UnsupervisedMethod, method="bihalf"):
     over the pixels and averaged over items, with x' the input in [0, 1] (colour: its grey mean)
     resized to 28x28 — the paper's train-from-scratch setting, an autoencoder through the bi-half
     layer. Summed, not averaged over pixels (the authors' code): averaged, the reconstruction
-    gradient was about 1/100 of the layer's gamma term and the codes learned nothing (validation
-    mAP fell from epoch 1). One view per step (the usual augmentation); the code is sign(u).
+    gradient is far below the layer's gamma term and the codes learn nothing (docs/recipes.md). One
+    view per step (the usual augmentation); the code is sign(u).
     """
 
     #: the decoder's target side (a fixed size keeps the weights independent of the image shape)
