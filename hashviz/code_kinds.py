@@ -21,7 +21,6 @@ class CodeKind:
     """What every kind says; the subclasses fill it in."""
 
     code_type = ""                   # its name in config.json
-    ranking_text = ""                # what ranks, in words, and what that leaves undefined
     undefined_metrics_reason = ""    # why the metrics it does not define are n/a
 
     # ------------------------------------------------------------ storage
@@ -77,7 +76,6 @@ class BinaryCodes(CodeKind):
     """Packed bits uint8 (n, bits // 8), bit value 1 means +1 (docs/CONTRACTS.md)."""
 
     code_type = "binary"
-    ranking_text = "Hamming distance"
 
     @classmethod
     def code_width(cls, config: dict) -> int:
@@ -128,7 +126,6 @@ class PQCodes(CodeKind):
     vectors codes/query_vectors.npy float (n_q, M * d_sub)."""
 
     code_type = "pq"
-    ranking_text = "asymmetric distance to the pq codewords (no Hamming ball: Hamming-only metrics are n/a)"
     undefined_metrics_reason = ("product-quantised codes are codeword indices ranked by asymmetric distance, "
                                 "not bit strings, so they have no Hamming distance, no Hamming ties and no "
                                 "Hamming ball")

@@ -53,6 +53,7 @@ class CodeSpace(CodeDisplay, CodeKind):
     first use through hashviz.search.build_index unless one is given (a page's cached index)."""
 
     distance_name = ""      # what ranks, in words
+    ranking_text = ""       # the same for `hashviz eval`'s ranking line, with what it leaves undefined
     tie_aware = False       # integer distances: tie-aware AP and the tie range are defined
     tie_rule = ""           # the ranking and its tie order, in words (the protocol card)
     remote_index = False    # its index can be a search server's collection (Milvus)
@@ -172,7 +173,7 @@ class CodeSpace(CodeDisplay, CodeKind):
 class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
     """Packed binary codes uint8 (n, bits // 8), Hamming distance."""
 
-    distance_name = "Hamming distance"
+    distance_name = ranking_text = "Hamming distance"
     tie_aware = True
     remote_index = True
     tie_rule = ("ranked by Hamming distance, ties by database index (tie-aware mAP and the tie range "
@@ -242,6 +243,8 @@ class HammingSpace(BitsDisplay, BinaryCodes, CodeSpace):
 class PQSpace(PQDisplay, PQCodes, CodeSpace):
     """Codeword indices uint8 (n, M) with codebooks float32 (M, K, d_sub); queries are vectors
     float32 (n_q, M * d_sub) ranked by asymmetric distance (``pq_metric`` "l2" or "ip")."""
+
+    ranking_text = "asymmetric distance to the pq codewords (no Hamming ball: Hamming-only metrics are n/a)"
 
     def __init__(self, *args, codebooks: np.ndarray, pq_metric: str = "l2", **kwargs):
         super().__init__(*args, **kwargs)
