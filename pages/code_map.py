@@ -87,7 +87,7 @@ maps = or_stop(lambda: {src: get_map(src) for src in ["codes"] + ([beside] if be
 pending = [job for _, _, job in maps.values() if job is not None]
 if pending:
     st.info("Computing the UMAP map in the background (the first one after a restart also compiles UMAP, "
-            "about half a minute). Meanwhile this is the instant PCA view; the page switches by itself.",
+            "which takes longer). Meanwhile this is the instant PCA view; the page switches by itself.",
             icon=":material/hourglass_top:")
 
     @st.fragment(run_every=2)
