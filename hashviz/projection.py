@@ -13,6 +13,7 @@ numba's compiled code, so only a process's first fit pays for compilation (timin
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -82,6 +83,8 @@ def _umap_process():
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             _umap_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            # ended while the interpreter still has its modules (a pool collected during teardown errs)
+            atexit.register(_umap_pool.shutdown, wait=False, cancel_futures=True)
         return _umap_pool
 
 

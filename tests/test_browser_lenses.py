@@ -79,9 +79,9 @@ def test_bit_flip_probe_shows_what_enters_and_leaves(lens_page):
         left = [r for r in before if r not in after]
         text = page.locator(".hv-bits").filter(has_text="Flipped bit(s) 3").inner_text()
         assert f"{len(entered)} item(s) entered and {len(left)} left the top 12" in text
-        rows_in = page.locator(".hv-grid").nth(0).locator(".hv-tile").evaluate_all(
-            "els => els.map(e => Number(e.dataset.row))")
-        assert rows_in == entered
+        tiles = "() => [...(document.querySelector('.hv-grid')?.querySelectorAll('.hv-tile') ?? [])].map(e => Number(e.dataset.row))"
+        page.wait_for_function(f"want => JSON.stringify(({tiles})()) === JSON.stringify(want)", arg=entered, timeout=30000)
+        assert page.evaluate(tiles) == entered
         page.get_by_text("How each flipped bit splits the classes").first.wait_for(timeout=30000)
         for side in (1, 0):                               # examples from each side of the bit
             shown = min(6, int((db01[:, 3] == side).sum()))
