@@ -49,12 +49,9 @@ from load import CHROMIUM, CHROMIUM_ARGS, GRID_FOR, cpu_seconds, rss_mib, start_
 
 
 def children_rss_mib(pid: int) -> float:
-    """Resident memory of the server's child processes (the UMAP process), MiB."""
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return float("nan")
-    return sum(rss_mib(int(k)) for k in kids)
+    """Resident memory of the server's child processes (the UMAP process and its helpers), MiB."""
+    kids = [int(k) for k in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    return sum(rss_mib(k) for k in kids)
 
 CLASSES = 21
 PAGES = {   # page -> (url path, what the page draws when it is ready)
@@ -177,13 +174,32 @@ def retrieval_clicks(page, url: str, model: str, n_queries: int, clicks: int, ti
     return times
 
 
+UMAP_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot .xtitle')].some(t => t.textContent.startsWith('UMAP'))"""
+
+
+def umap_ready(page, asked: float, timeout_s: float) -> float:
+    """Open the Code map and wait until it swaps its instant PCA view for the UMAP map computed in the
+    background since the first visit (`asked`, a perf_counter time): seconds since that visit."""
+    page.locator('[data-testid="stSidebarNavLink"]', has_text="Code map").first.click()
+    page.wait_for_function(UMAP_DRAWN, timeout=timeout_s * 1000, polling=250)
+    return time.perf_counter() - asked
+
+
 def measure_model(page, url: str, model: str, n_queries: int, clicks: int, timeout_s: float, pid: int) -> dict:
+    """First visits (each page's first computation; the Code map's UMAP goes on in the background and
+    its progress is shown), then, once that map is drawn, every page again: the later visits the
+    3 s goal is about."""
     opened = open_model(page, url, model, timeout_s)
-    order, cpu = list(PAGES)[1:] + ["Retrieval"], {}
-    first = {name: page_ready(page, name, timeout_s, pid, cpu) for name in order}
+    order, cpu, first, asked = list(PAGES)[1:] + ["Retrieval"], {}, {}, 0.0
+    for name in order:
+        if name == "Code map":
+            asked = time.perf_counter()
+        first[name] = page_ready(page, name, timeout_s, pid, cpu)
+    map_s = umap_ready(page, asked, timeout_s)
     again = {name: page_ready(page, name, timeout_s, pid) for name in order}
     times = retrieval_clicks(page, url, model, n_queries, clicks, timeout_s)
-    return {"opened": opened, "cpu": cpu, "first": first, "again": again, "click median": statistics.median(times), "click max": max(times)}
+    return {"opened": opened, "cpu": cpu, "first": first, "umap": map_s, "again": again,
+            "click median": statistics.median(times), "click max": max(times)}
 
 
 # ---------------------------------------------------------------- report
@@ -247,6 +263,7 @@ def main(argv=None) -> int:
             print(row(f"{name}: first click (s)", a["first"][name], b["first"][name], GOALS["first page s"]))
             print(row(f"{name}: next click (s)", a["again"][name], b["again"][name], GOALS["page s"]))
             print(row(f"{name}: first click, server CPU s", a["cpu"][name], b["cpu"][name]))
+        print(row("Code map: UMAP drawn after first click (s)", a["umap"], b["umap"]))
         print(row("Retrieval click -> grid, median (s)", a["click median"], b["click median"], GOALS["click s"]))
         print(row("Retrieval click -> grid, max (s)", a["click max"], b["click max"]))
         print(row("server RSS, 1M model open (MiB)", rss_big, None, GOALS["rss MiB"]))
