@@ -9,19 +9,21 @@ trainer; None: torch's global), in a fixed order, so a seed gives the same batch
 from __future__ import annotations
 
 import torch
-from torchvision.transforms import v2
+from torch import nn
 
 from hashviz import randomness
 
 
-def batch_augmentation(image_shape: tuple[int, ...], views: int = 1) -> v2.Transform:
+def batch_augmentation(image_shape: tuple[int, ...], views: int = 1) -> nn.Module:
     """What the trainer applies to each view of a batch (n, C, H, W): `augmentation` for a method of
     one view, `view_augmentation` for a method that compares two or more views of each image."""
     return view_augmentation(image_shape) if views > 1 else augmentation(image_shape)
 
 
-class BatchShiftFlip(v2.Transform):
+class BatchShiftFlip(nn.Module):
     """Random shifts (edge padding) and horizontal flips drawn per image of a batch (n, C, H, W).
+    A plain module, not a torchvision transform: importing torchvision costs seconds at start-up,
+    which lecture mode cannot spare.
 
     torchvision's RandomCrop/RandomHorizontalFlip draw one choice per call, so per-image choices would
     take a Python loop over the batch; this draws all of a batch's choices at once.
@@ -50,7 +52,7 @@ class BatchShiftFlip(v2.Transform):
         return x
 
 
-def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
+def augmentation(image_shape: tuple[int, ...]) -> nn.Module:
     """Per-image random shifts; for colour photographs also horizontal flips.
 
     Grey sets (digits, MNIST, Fashion-MNIST) are centred and have one orientation (the digits'
@@ -63,7 +65,7 @@ def augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
     return BatchShiftFlip(max(1, image_shape[0] // 8), flip=True)
 
 
-class BatchViews(v2.Transform):
+class BatchViews(nn.Module):
     """A stronger per-image augmentation for the views of unsupervised (contrastive) methods, on a
     batch (n, C, H, W) in [-1, 1]: a random resized crop (a square of `min_side` to 1 times the
     side, anywhere inside the image, resampled bilinearly to the full size), brightness and
@@ -105,7 +107,7 @@ class BatchViews(v2.Transform):
         return x
 
 
-def view_augmentation(image_shape: tuple[int, ...]) -> v2.Transform:
+def view_augmentation(image_shape: tuple[int, ...]) -> nn.Module:
     """The views of the unsupervised methods (hashviz.methods.unsupervised): BatchViews, flipped
     only for colour photographs (grey sets have one orientation, see `augmentation`)."""
     return BatchViews(flip=len(image_shape) == 3)

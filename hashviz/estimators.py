@@ -294,13 +294,14 @@ class DeepHasher(ImageHasher):
         from hashviz.augment import batch_augmentation
         from hashviz.methods.regularizers import regularization
         from hashviz.nets import network_outputs, to_tensor
+        from hashviz.optimizer import EagerAdamW
         from hashviz.randomness import draw_from
 
         net, method = self.net_.to(device), self.method_.to(device)
         rng = np.random.default_rng(seed)
         params = list(net.parameters()) + list(method.parameters())
         # fused: one kernel for all parameters, a faster optimiser step (docs/recipes.md)
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+        optimizer = EagerAdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
         labels = torch.as_tensor(np.array(labels))      # a copy: dataset arrays are read-only
         steps_per_epoch = max(1, math.ceil(len(images) / batch_size))
         total_steps = max(1, epochs) * steps_per_epoch

@@ -69,3 +69,37 @@ def test_a_quick_model_trains_saves_reloads_and_encodes_the_same_codes(tmp_path)
     images = load_dataset("digits").images
     np.testing.assert_array_equal(load_encoder(model).encode(images[model.query_ids]), model.query_codes)
     np.testing.assert_array_equal(load_encoder(model).encode(images[model.database_ids]), model.database_codes)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_eager_adamw_gives_torch_adamw_weights_bit_for_bit(fused):
+    import torch
+
+    from hashviz.optimizer import EagerAdamW
+
+    def train(optimizer_class):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 4))
+        optimizer = optimizer_class(net.parameters(), lr=3e-3, weight_decay=1e-2, fused=fused)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=30)
+        inputs = torch.randn(30, 8, 12, generator=torch.Generator().manual_seed(1))
+        for x in inputs:
+            optimizer.zero_grad(set_to_none=True)
+            net(x).pow(2).mean().backward()
+            optimizer.step()
+            schedule.step()
+        return [p.detach() for p in net.parameters()]
+    for ours, torchs in zip(train(EagerAdamW), train(torch.optim.AdamW)):
+        assert torch.equal(ours, torchs)
+
+
+def test_a_quick_run_imports_neither_torch_compiler_nor_torchvision(tmp_path):
+    import subprocess
+    import sys
+    script = ("import sys\nfrom hashviz.training import TrainSpec, build_model\n"
+              "build_model(TrainSpec('greedyhash', 32, quick=True, dataset='digits', protocol='digits-small', "
+              f"epochs=1), {str(tmp_path / 'quick')!r})\n"
+              "print(sorted(m for m in ('torch._dynamo', 'torchvision') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "[]"
