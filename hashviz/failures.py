@@ -39,13 +39,14 @@ def per_query_ap(model: ModelDir) -> np.ndarray:
     return code_space(model).per_query_ap()
 
 
-def top_n(model: ModelDir, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order."""
-    return code_space(model).knn(rows, n)
+def top_n(model: ModelDir, rows: np.ndarray, n: int, space=None) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, database rows int64 (len(rows), n)) of the given query rows, in ranking order
+    (`space`: the model's code space with its index, e.g. a page's cached one; else one is built)."""
+    return (space or code_space(model)).knn(rows, n)
 
 
 def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10,
-                  rows: np.ndarray | None = None) -> pd.DataFrame:
+                  rows: np.ndarray | None = None, space=None) -> pd.DataFrame:
     """The `count` queries with the lowest AP (ties by query row), with their top-n retrievals; among
     the query `rows` only when given.
 
@@ -53,7 +54,7 @@ def worst_queries(model: ModelDir, ap: np.ndarray, count: int = 10, n: int = 10,
     names = class_names_of(model)
     rows = np.arange(len(ap)) if rows is None else np.asarray(rows, dtype=np.int64)
     order = rows[np.lexsort((rows, ap[rows]))][:count]
-    _, ids = top_n(model, order, n)
+    _, ids = top_n(model, order, n, space)
     rows = []
     for q, retrieved in zip(order, ids):
         got = model.database_labels[retrieved]
@@ -80,14 +81,14 @@ def per_class_ap(model: ModelDir, ap: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).sort_values(["mAP", "label"]).reset_index(drop=True)
 
 
-def retrieval_confusion(model: ModelDir, n: int = 10, retrieved: np.ndarray | None = None) -> np.ndarray:
+def retrieval_confusion(model: ModelDir, n: int = 10, retrieved: np.ndarray | None = None, space=None) -> np.ndarray:
     """float64 (C, C): row = query class, column = class of a retrieved item, value = share of that
     class in the top-n retrievals of the row's queries (each row sums to 1). `retrieved` may pass
     precomputed top-n database rows (n_queries, n)."""
     _single_label(model)
     c = len(class_names_of(model))
     if retrieved is None:
-        _, retrieved = top_n(model, np.arange(len(model.query_codes)), n)
+        _, retrieved = top_n(model, np.arange(len(model.query_codes)), n, space)
     got = np.asarray(model.database_labels)[retrieved].astype(np.int64)
     q = np.repeat(np.asarray(model.query_labels, dtype=np.int64), got.shape[1])
     counts = np.bincount(q * c + got.ravel(), minlength=c * c).reshape(c, c).astype(np.float64)
@@ -100,14 +101,14 @@ def confusion_figure(matrix: np.ndarray, names: Sequence[str], n: int) -> go.Fig
                                    title=f"Which classes the top {n} retrievals come from (share per query class)")
 
 
-def cross_class_collisions(model: ModelDir, limit: int = 50) -> pd.DataFrame:
+def cross_class_collisions(model: ModelDir, limit: int = 50, space=None) -> pd.DataFrame:
     """Database buckets of identical codes holding more than one class, largest first.
 
     One row per (bucket, class): code, bucket size, classes in the bucket, the class, how many of its
     items share the code, and its first database row. Empty when no code is shared across classes."""
     _single_label(model)
     names = class_names_of(model)
-    space = code_space(model)
+    space = space or code_space(model)
     stats = space.buckets(top=0)
     bucket = stats.bucket_of_row
     labels = np.asarray(model.database_labels, dtype=np.int64)
@@ -161,12 +162,13 @@ class FailureReport:
 
 
 def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: int = 50,
-                   query_classes: Sequence[int] = ()) -> FailureReport:
+                   query_classes: Sequence[int] = (), space=None) -> FailureReport:
     """Per-query AP once, then the worst queries, per-class AP, the top-n confusion matrix and the
     cross-class collisions (the last three need single-label data and are empty otherwise).
     query_classes (e.g. the classes training held out): worst queries, per-class AP and the mean AP
     over those classes' queries only; each AP is still against the whole database (for held-out
-    classes, their unseen@all AP)."""
+    classes, their unseen@all AP). One code space (`space`, e.g. the page's cached one) serves it all."""
+    space = space or code_space(model)
     if n < 1 or worst < 1:
         raise HashvizError("the number of retrievals and of worst queries must be at least 1")
     ap = per_query_ap(model)
@@ -179,10 +181,10 @@ def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: in
         rows = unseen_query_rows(model, query_classes)
         per_class = per_class[per_class["label"].isin(list(query_classes))].reset_index(drop=True)
     if single:
-        confusion = retrieval_confusion(model, n)
-        coll = cross_class_collisions(model, collisions)
+        confusion = retrieval_confusion(model, n, space=space)
+        coll = cross_class_collisions(model, collisions, space)
     else:
         confusion, coll = np.zeros((0, 0)), pd.DataFrame()
     mean_ap = float(ap.mean() if rows is None else ap[rows].mean())
-    return FailureReport(model.name, n, mean_ap, worst_queries(model, ap, worst, n, rows), per_class,
+    return FailureReport(model.name, n, mean_ap, worst_queries(model, ap, worst, n, rows, space), per_class,
                          confusion, names, coll, single, tuple(int(c) for c in query_classes))

@@ -114,7 +114,7 @@ with finder:
     left, right = st.columns(2)
     n = left.slider("Retrievals per query (top n)", 5, 50, 10, key="evaluate_top_n")
     worst = right.slider("Worst queries to list", 5, 50, 10, key="evaluate_worst")
-    report = or_stop(failure_report, ctx.key, model, n, worst, unseen_query_filter(st, ctx))
+    report = or_stop(failure_report, ctx.key, model, n, worst, unseen_query_filter(st, ctx), ctx.code_space)
     among = "held-out classes' queries, " if report.query_classes else ""
     st.subheader(fill("Worst queries by AP ({}mAP@all {:.3f})", among, report.mean_ap))
     st.dataframe(report.worst, hide_index=True, key="evaluate_worst_table")

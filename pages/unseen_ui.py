@@ -88,6 +88,7 @@ def unseen_query_filter(container, ctx) -> tuple[int, ...]:
 
 
 @st.cache_resource(show_spinner="Ranking every query of the model…", max_entries=16)
-def failure_report(model_key: str, _model, n: int, worst: int, classes: tuple[int, ...] = ()):
-    """The failure finder's report, cached per model, top n, count and query classes (held-out ones or all)."""
-    return ff.failure_report(_model, n=n, worst=worst, query_classes=classes)
+def failure_report(model_key: str, _model, n: int, worst: int, classes: tuple[int, ...] = (), _space=None):
+    """The failure finder's report, cached per model, top n, count and query classes (held-out ones or
+    all); `_space`: the page's code space, whose cached index ranks every query."""
+    return ff.failure_report(_model, n=n, worst=worst, query_classes=classes, space=_space)
