@@ -30,7 +30,7 @@ def run_one(job: str, threads: int = 2) -> dict:
         if key == "note":  # a label for the sweep's log only
             continue
         if key in ("epochs", "lr", "width", "batch_size", "bits", "augment", "device", "precision", "weight_decay",
-                   "backbone_layout", "seed"):
+                   "backbone_layout", "seed", "quick", "backbone"):
             kwargs[key] = value
         else:
             hyper[key] = value

@@ -42,10 +42,12 @@ class BatchShiftFlip(nn.Module):
             padded = torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
             dy = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
             dx = randomness.integers(2 * p + 1, (n, 1), self.generator, x.device)
-            rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
-            cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
-            x = padded[torch.arange(n, device=x.device)[:, None, None, None],
-                       torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+            # each image's window as flat offsets into its padded plane: one gather, which costs a
+            # third of indexing by (image, channel, row, column) tensors
+            rows = (dy + torch.arange(h, device=x.device))[:, :, None]
+            cols = (dx + torch.arange(w, device=x.device))[:, None, :]
+            window = (rows * (w + 2 * p) + cols).reshape(n, 1, h * w).expand(n, c, h * w)
+            x = padded.reshape(n, c, -1).gather(2, window).reshape(n, c, h, w)
         if self.flip:
             mirrored = (randomness.uniform((n,), self.generator) < 0.5).to(x.device)
             x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)

@@ -70,9 +70,14 @@ def cmd_data_download(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from hashviz.methods.regularizers import parse_reg
-    from hashviz.training import TrainSpec, build_model
-    _operator_dataset(args.dataset)
+    from concurrent.futures import ThreadPoolExecutor
+    # the dataset is read (gunzipped, which releases the GIL) while torch is imported: a lecture-mode
+    # run is seconds long, and these two are its largest fixed costs
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(_operator_dataset, args.dataset)
+        from hashviz.methods.regularizers import parse_reg
+        from hashviz.training import TrainSpec, build_model
+        reading.result()
     spec = TrainSpec(method=args.method, bits=args.bits, dataset=args.dataset, protocol=args.protocol,
                      seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      regularizers=parse_reg(args.reg or []), hyper=_parse_hyper(args.hyper or []),

@@ -297,6 +297,9 @@ class DeepHasher(ImageHasher):
         from hashviz.optimizer import EagerAdamW
         from hashviz.randomness import draw_from
 
+        if validation is not None:
+            from hashviz.metrics import load_kernel_in_background
+            load_kernel_in_background()     # overlaps the first epoch
         net, method = self.net_.to(device), self.method_.to(device)
         rng = np.random.default_rng(seed)
         params = list(net.parameters()) + list(method.parameters())

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -269,8 +270,26 @@ def _single_pass_py(qw, dw, ql, dl, single, exclude, kmap, ks, bits, order, offs
     return hist_n, hist_r, ap_all, ap_k, hits
 
 
-@functools.lru_cache(maxsize=1)
+_KERNEL_LOCK = threading.Lock()   # a caller waits for a load already under way instead of loading twice
+
+
 def _kernel():
+    with _KERNEL_LOCK:
+        return _load_kernel()
+
+
+def load_kernel_in_background() -> None:
+    """Start loading the compiled pass on a daemon thread, so that a trainer's first validation does
+    not wait for it: importing numba and reading the machine code of each argument type from its disk
+    cache take about half a second, the first time the pass runs. A single-label case of two
+    queries loads the types a single-label validation uses."""
+    codes, labels = np.zeros((2, 1), dtype=np.uint8), np.zeros(2, dtype=np.int64)
+    threading.Thread(target=evaluate, args=(codes, codes, labels, labels),
+                     name="hashviz-metrics-kernel", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_kernel():
     """The compiled pass (numba, cached on disk; imported lazily so `import hashviz.metrics` is cheap)."""
     import numba
 

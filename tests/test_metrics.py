@@ -159,6 +159,26 @@ def test_map_matches_bruteforce_reference(case):
         assert np.allclose(got, want, rtol=0, atol=TOL), k
 
 
+def test_evaluating_while_the_kernel_loads_in_the_background_matches_the_reference():
+    """A trainer starts loading the compiled pass on a thread and may validate before it is done:
+    each thread's results must still be the brute-force reference's."""
+    import threading
+    from hashviz.metrics import load_kernel_in_background
+    cases = [random_case(**case.values[0]) for case in CASES]
+    results = [None] * len(cases)
+
+    def run(i):
+        results[i] = evaluate(*cases[i])["map_all"]
+
+    load_kernel_in_background()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(_close(got, ref_all(*case)["map_all"]) for got, case in zip(results, cases))
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_tie_aware_map_matches_exact_enumeration(case):
     qc, dc, ql, dl = random_case(**case, n_q=6, n_db=14)

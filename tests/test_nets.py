@@ -16,6 +16,23 @@ def test_batch_shift_only_moves_pixels():
     assert len(set(centres)) > 5  # shifts differ per image
 
 
+def test_batch_shift_is_a_window_of_the_edge_padded_image():
+    """Every output image equals, pixel for pixel and in every channel, one (2p+1)^2 window of its
+    edge-padded input (numpy's pad, written out here), and the windows drawn vary."""
+    torch.manual_seed(3)
+    p = 2
+    x = torch.rand(40, 3, 9, 7)
+    y = BatchShiftFlip(max_shift=p, flip=False)(x)
+    shifts = set()
+    for image, out in zip(x.numpy(), y.numpy()):
+        padded = np.pad(image, ((0, 0), (p, p), (p, p)), mode="edge")
+        found = [(dy, dx) for dy in range(2 * p + 1) for dx in range(2 * p + 1)
+                 if np.array_equal(padded[:, dy:dy + 9, dx:dx + 7], out)]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 8
+
+
 def test_batch_flip_mirrors_some_images_exactly():
     torch.manual_seed(1)
     x = torch.arange(32 * 8 * 8, dtype=torch.float32).reshape(32, 1, 8, 8)
