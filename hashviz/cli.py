@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="efficientnet-lite0: images are resized to this side in pixels (32..224, a multiple of 32; default 64)")
     p.add_argument("--max-train", type=int, default=None, help="cap on training images (quick runs)")
     p.add_argument("--quick", action="store_true",
-                   help="lecture mode: the method's quick recipe (classification family; the tiny CNN, half the "
+                   help="lecture mode: the method's quick recipe (classification family; the tiny CNN, under half the "
                         "epochs: seconds instead of minutes, a lower mAP; docs/recipes.md)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--out", required=True)

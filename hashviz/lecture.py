@@ -2,7 +2,7 @@
 switch), from each classification method's quick recipe (hashviz.methods.registry MethodInfo.quick).
 
 The quick recipe keeps the protocol (fmnist-1k's queries against its whole database) and the
-training images, and trades the network (hashviz.tiny_cnn) and half the epochs for seconds;
+training images, and trades the network (hashviz.tiny_cnn) and over half the epochs for seconds;
 `quick_note` says what it gives up against the method's full recipe, with the measured figures.
 """
 
@@ -12,14 +12,14 @@ from hashviz.methods import MethodInfo
 
 FULL_TRAINING_IMAGES = 5000     # fmnist-1k: 500 per class
 
-#: mAP@all at 32 bits on fmnist-1k: the quick recipe at seed 0 and the full recipe's mean over 3
+#: mAP@all at 32 bits on fmnist-1k: the quick recipe at seed 0 and the full recipe's mean over its
 #: seeds (docs/results.md). docs/recipes.md ("Lecture mode") holds the runs, their commands and CPU.
-MEASURED_MAP = {"classifier-code": (0.772, 0.777), "csq": (0.821, 0.808), "greedyhash": (0.833, 0.851),
-                "orthohash": (0.830, 0.836), "ssdh": (0.820, 0.817)}
-#: A whole quick run (training, encoding the database, scoring, saving) on a CPU without bf16 units:
-#: CPU seconds on one thread and wall seconds on two idle cores (scaled from runs on busy cores:
-#: docs/recipes.md), and wall seconds of the full GreedyHash recipe on two idle cores of one
-QUICK_CPU_SECONDS, QUICK_WALL_SECONDS, FULL_WALL_SECONDS = 17, (12, 14), 87
+MEASURED_MAP = {"classifier-code": (0.758, 0.777), "csq": (0.802, 0.808), "greedyhash": (0.821, 0.849),
+                "orthohash": (0.811, 0.836), "ssdh": (0.812, 0.817)}
+#: Wall seconds of a whole quick run (start-up, training, encoding the database, scoring, saving) on
+#: two idle cores with the CPU's bf16 units switched off, fastest and slowest of the five methods'
+#: medians (docs/recipes.md), and of the full GreedyHash recipe on two idle cores of such a CPU
+QUICK_WALL_SECONDS, FULL_WALL_SECONDS = (8.4, 9.1), 87
 SEED_NOISE = 0.01               # two models' mAP@all closer than this is a tie between seeds
 
 
@@ -34,10 +34,10 @@ def _cost_in_quality(info: MethodInfo) -> str:
     if info.name not in MEASURED_MAP:
         return "It gives up quality for time: the tiny network sees shapes less well."
     quick, full = MEASURED_MAP[info.name]
-    measured = f"mAP@all {quick:.3f} at seed 0 against the full recipe's {full:.3f} (mean of 3 seeds)"
+    measured = f"mAP@all {quick:.3f} at seed 0 against the full recipe's {full:.3f} (mean over seeds)"
     if quick < full - SEED_NOISE:
         return f"It gives up quality for time: the tiny network sees shapes less well, {measured}."
-    return (f"It trades the network and half the epochs for time; for {info.name} the measured cost in "
+    return (f"It trades the network and over half the epochs for time; for {info.name} the measured cost in "
             f"quality is within seed noise, {measured}.")
 
 
@@ -50,7 +50,7 @@ def quick_note(info: MethodInfo) -> str:
     return (f"**Lecture mode** trains {info.name} for {quick['epochs']} epochs instead of {full.get('epochs')}, "
             f"{images}, with {_network(quick.get('backbone'), quick.get('width'))} in place of "
             f"{_network(None, None)}. The protocol stays: the 1,000 queries are ranked against the whole "
-            f"69,000-image database. The whole run takes about {low}-{high} s on 2 idle cores of a CPU without "
-            f"bf16 units ({QUICK_CPU_SECONDS} CPU-seconds on one); the full recipe takes over a minute "
+            f"69,000-image database. The whole run takes about {low:g}-{high:g} s on 2 idle cores of a CPU "
+            f"without bf16 units; the full recipe takes over a minute "
             f"(GreedyHash: {FULL_WALL_SECONDS} s on 2 cores). {_cost_in_quality(info)} Compare a quick model "
             "with full-recipe models only as what it is (docs/recipes.md, \"Lecture mode\").")
