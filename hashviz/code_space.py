@@ -26,7 +26,8 @@ from hashviz.search.base import exact_topk_rows
 from hashviz.search.pq import pq_reconstruct
 from hashviz.ties import tie_aware_ap_from_counts, tie_range_ap_from_counts
 
-__all__ = ["CodeSpace", "HammingSpace", "PQSpace", "OneQuery", "code_space", "outputs_space"]
+__all__ = ["CodeSpace", "HammingSpace", "PQSpace", "OneQuery", "code_space", "outputs_space",
+           "load_scoring_in_background"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,6 +316,14 @@ def code_space(model, index=None) -> CodeSpace:
                        query_labels, index=index, codebooks=model.codebooks, pq_metric=pq_metric_of(model))
     return HammingSpace(model.database_codes, model.database_labels, getattr(model, "query_codes", None),
                         query_labels, index=index)
+
+
+def load_scoring_in_background(method) -> None:
+    """Start loading, on a thread, what scoring `method`'s outputs (outputs_space) first needs, so a
+    trainer's first validation does not wait for it: the Hamming metrics' compiled pass for binary
+    codes; pq ranking loads nothing."""
+    if method.code_type != "pq":
+        M.load_kernel_in_background()
 
 
 def outputs_space(method, query_outputs, database_outputs, query_labels, database_labels) -> CodeSpace:

@@ -297,10 +297,10 @@ class DeepHasher(ImageHasher):
         from hashviz.optimizer import EagerAdamW
         from hashviz.randomness import draw_from
 
-        if validation is not None:
-            from hashviz.metrics import load_kernel_in_background
-            load_kernel_in_background()     # overlaps the first epoch
         net, method = self.net_.to(device), self.method_.to(device)
+        if validation is not None:
+            from hashviz.code_space import load_scoring_in_background
+            load_scoring_in_background(method)     # overlaps the first epoch
         rng = np.random.default_rng(seed)
         params = list(net.parameters()) + list(method.parameters())
         # fused: one kernel for all parameters, a faster optimiser step (docs/recipes.md)

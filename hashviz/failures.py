@@ -171,7 +171,7 @@ def failure_report(model: ModelDir, n: int = 10, worst: int = 10, collisions: in
     space = space or code_space(model)
     if n < 1 or worst < 1:
         raise HashvizError("the number of retrievals and of worst queries must be at least 1")
-    ap = per_query_ap(model)
+    ap = space.per_query_ap()
     single = model.query_labels.ndim == 1
     names = class_names_of(model)
     per_class = per_class_ap(model, ap)
